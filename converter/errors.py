@@ -1,0 +1,29 @@
+"""Errors of the converter package, by stage.
+
+    ConverterError              anything the converters refuse
+    ├── OnnxLoadError           the input is not a loadable ONNX model
+    ├── SidecarError            the .onnxdata sidecar is missing, truncated, tampered,
+    │                           outside the GraphML's directory, or a tensor's offset /
+    │                           length does not fit it or its dtype x dims
+    └── GraphMLToOnnxError      the GraphML does not describe a rebuildable ONNX model
+
+GraphML parsing errors come from ``graphml.errors`` and pass through unchanged.
+"""
+
+from __future__ import annotations
+
+
+class ConverterError(Exception):
+    """Base of every error raised by the converter package."""
+
+
+class OnnxLoadError(ConverterError):
+    """The file is not an ONNX model that onnx can load."""
+
+
+class SidecarError(ConverterError):
+    """The parameter sidecar cannot be trusted or used."""
+
+
+class GraphMLToOnnxError(ConverterError):
+    """The GraphML cannot be turned back into an ONNX model."""

@@ -1,0 +1,33 @@
+"""Errors of the graphml package, by stage.
+
+    GraphMLError                 anything this package refuses
+    ├── GraphMLParseError        not well-formed, unsafe (DTD, entities), too deep or big,
+    │                            or not GraphML at all
+    ├── GraphMLFormatError       well-formed GraphML that breaks the dialect: undeclared
+    │                            keys, values of the wrong type, duplicate ids, ...
+    └── GraphMLValidationError   validate_graphml found problems; carries the findings
+
+Messages name the element, the broken rule and the fix.
+"""
+
+from __future__ import annotations
+
+
+class GraphMLError(Exception):
+    """Base of every error raised by the graphml package."""
+
+
+class GraphMLParseError(GraphMLError):
+    """The bytes are not a safe, well-formed GraphML document."""
+
+
+class GraphMLFormatError(GraphMLError):
+    """The document is GraphML but breaks the rules of modelexport's dialect."""
+
+
+class GraphMLValidationError(GraphMLError):
+    """Validation found problems; ``findings`` lists them."""
+
+    def __init__(self, message: str, findings: list | None = None) -> None:
+        super().__init__(message)
+        self.findings = findings or []

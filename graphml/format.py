@@ -1,0 +1,134 @@
+"""The facts of modelexport's GraphML dialect, in one place.
+
+Reader, writer, validator and the converters all import from here: XML namespaces,
+the fixed, named data keys with their GraphML types, node kinds, and the sidecar
+fields. Key ids are fixed (never ``d0, d1, ...`` by insertion order) so that output is
+deterministic and diffs cleanly.
+
+Ground rules of the dialect:
+
+* Every node carries ``kind`` (one of :data:`NODE_KINDS`) and ``parent`` (the id of the
+  node that contains it, ``""`` at the top). ``parent`` is authoritative; the nesting
+  of ``<graph>`` elements presents the same hierarchy for yEd and must agree with it.
+  Flat output (``--flat``) drops the nesting and keeps ``parent``.
+* Values that are lists or records are JSON text in a ``string`` key (noted below).
+* Tensor bytes live in the ``.onnxdata`` sidecar beside the GraphML; nodes that own
+  bytes record ``offset`` and ``length`` into it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GRAPHML_NS = "http://graphml.graphdrawing.org/xmlns"
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+YFILES_NS = "http://www.yworks.com/xml/graphml"
+YED_NS = "http://www.yworks.com/xml/yed/3"
+GRAPHML_SCHEMA_URL = "http://graphml.graphdrawing.org/xmlns/1.1/graphml.xsd"
+SCHEMA_LOCATION = f"{GRAPHML_NS} {GRAPHML_SCHEMA_URL}"
+
+#: Version of this dialect, written on the root graph.
+FORMAT_VERSION = "modelexport-graphml/1"
+
+#: GraphML's attr.type values and the Python types they carry.
+ATTR_TYPES: dict[str, type] = {
+    "boolean": bool,
+    "int": int,
+    "long": int,
+    "float": float,
+    "double": float,
+    "string": str,
+}
+
+#: Sidecar suffix; the sidecar sits beside the GraphML with the same stem.
+SIDECAR_SUFFIX = ".onnxdata"
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """A data key of the dialect: its fixed id, what it applies to, name and type."""
+
+    id: str
+    domain: str  # "graph" | "node" | "edge"
+    name: str
+    type: str  # one of ATTR_TYPES
+    doc: str = ""
+
+
+# Node kinds.
+KIND_OP = "op"  # an ONNX NodeProto
+KIND_MODULE = "module"  # a module of the hierarchy: a group node
+KIND_INPUT = "input"  # a graph input (ValueInfoProto)
+KIND_OUTPUT = "output"  # a graph output (ValueInfoProto)
+KIND_INITIALIZER = "initializer"  # a TensorProto in graph.initializer
+KIND_SUBGRAPH = "subgraph"  # a GRAPH/GRAPHS attribute of an op: a group inside the op
+NODE_KINDS = (KIND_OP, KIND_MODULE, KIND_INPUT, KIND_OUTPUT, KIND_INITIALIZER, KIND_SUBGRAPH)
+
+_KEYS = [
+    # -- the root graph: the model --------------------------------------------------
+    KeySpec("format", "graph", "format", "string", "dialect version, FORMAT_VERSION"),
+    KeySpec("ir_version", "graph", "ir_version", "long"),
+    KeySpec("opset_import", "graph", "opset_import", "string", "JSON [[domain, version], ...]"),
+    KeySpec("producer_name", "graph", "producer_name", "string"),
+    KeySpec("producer_version", "graph", "producer_version", "string"),
+    KeySpec("model_domain", "graph", "model_domain", "string"),
+    KeySpec("model_version", "graph", "model_version", "long"),
+    KeySpec("model_doc_string", "graph", "model_doc_string", "string"),
+    KeySpec("model_metadata_props", "graph", "model_metadata_props", "string", "JSON [[key, value], ...]"),
+    KeySpec("model_extra", "graph", "model_extra", "string", "JSON: ModelProto fields not carried elsewhere"),
+    KeySpec("graph_name", "graph", "graph_name", "string"),
+    KeySpec("graph_doc_string", "graph", "graph_doc_string", "string"),
+    KeySpec("graph_extra", "graph", "graph_extra", "string", "JSON: GraphProto fields not carried elsewhere"),
+    KeySpec("value_info", "graph", "value_info", "string", "JSON list of ValueInfoProto"),
+    KeySpec("sidecar", "graph", "sidecar", "string", "file name of the sidecar, beside the GraphML"),
+    KeySpec("sidecar_size", "graph", "sidecar_size", "long", "size of the sidecar in bytes"),
+    KeySpec("sidecar_sha256", "graph", "sidecar_sha256", "string", "hex SHA-256 of the sidecar"),
+    KeySpec("source_onnx", "graph", "source_onnx", "string", "the ONNX file converted, relative to the GraphML"),
+    # -- every node -----------------------------------------------------------------
+    KeySpec("kind", "node", "kind", "string", "one of NODE_KINDS"),
+    KeySpec("label", "node", "label", "string", "short human label"),
+    KeySpec("parent", "node", "parent", "string", "id of the containing node, '' at the top"),
+    KeySpec("hierarchy_tag", "node", "hierarchy_tag", "string", "module tag, e.g. /Model/Layer.0"),
+    KeySpec("name", "node", "name", "string", "the real ONNX name (node, tensor) or module path"),
+    KeySpec("index", "node", "index", "int", "position in its ONNX list (nodes, inputs, ...)"),
+    KeySpec("doc_string", "node", "doc_string", "string"),
+    KeySpec("metadata_props", "node", "metadata_props", "string", "JSON [[key, value], ...]"),
+    # -- modules --------------------------------------------------------------------
+    KeySpec("module_path", "node", "module_path", "string", "dotted module path"),
+    KeySpec("module_class", "node", "module_class", "string", "module class name"),
+    # -- ops ------------------------------------------------------------------------
+    KeySpec("op_type", "node", "op_type", "string"),
+    KeySpec("domain", "node", "domain", "string"),
+    KeySpec("overload", "node", "overload", "string"),
+    KeySpec("inputs", "node", "inputs", "string", "JSON list of input tensor names, '' = omitted"),
+    KeySpec("outputs", "node", "outputs", "string", "JSON list of output tensor names"),
+    KeySpec("attributes", "node", "attributes", "string", "JSON list of attributes"),
+    KeySpec("node_extra", "node", "node_extra", "string", "JSON: NodeProto fields not carried elsewhere"),
+    # -- subgraph containers --------------------------------------------------------
+    KeySpec("attribute_name", "node", "attribute_name", "string", "attribute holding the subgraph"),
+    KeySpec("attribute_index", "node", "attribute_index", "int", "position within a GRAPHS attribute"),
+    # -- tensors (inputs, outputs, initializers) ------------------------------------
+    KeySpec("dtype", "node", "dtype", "string", "element type name, e.g. FLOAT"),
+    KeySpec("shape", "node", "shape", "string", "JSON list of dims (int or symbolic name)"),
+    KeySpec("type", "node", "type", "string", "JSON TypeProto, exact"),
+    KeySpec("tensor", "node", "tensor", "string", "JSON TensorProto without its data"),
+    KeySpec("offset", "node", "offset", "long", "byte offset of the data in the sidecar"),
+    KeySpec("length", "node", "length", "long", "byte length of the data in the sidecar"),
+    # -- edges ----------------------------------------------------------------------
+    KeySpec("e_tensor", "edge", "tensor", "string", "tensor name"),
+    KeySpec("e_dtype", "edge", "dtype", "string"),
+    KeySpec("e_shape", "edge", "shape", "string", "JSON list of dims"),
+    KeySpec("e_label", "edge", "label", "string"),
+    KeySpec("source_output", "edge", "source_output", "int", "output position at the producer"),
+    KeySpec("target_input", "edge", "target_input", "int", "input position at the consumer"),
+]
+
+#: All keys of the dialect by id, in declaration order (the order they are written).
+KEYS: dict[str, KeySpec] = {k.id: k for k in _KEYS}
+
+#: Keys by (domain, attr.name), for readers that meet files keyed differently.
+KEYS_BY_NAME: dict[tuple[str, str], KeySpec] = {(k.domain, k.name): k for k in _KEYS}
+
+# Key ids used for yEd's graphics, declared only when yEd markup is written.
+YED_NODE_GRAPHICS_KEY = "y_node"
+YED_EDGE_GRAPHICS_KEY = "y_edge"

@@ -1,0 +1,3 @@
+from modelexport.cli import main
+
+main()
