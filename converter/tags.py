@@ -60,3 +60,59 @@ def module_tree(model: Any) -> list[dict[str, Any]] | None:
     if not isinstance(tree, list):
         raise ValueError(f"model metadata {MODULE_TREE_KEY!r} is not a JSON list")
     return tree
+
+
+def common_tag(tags: list[str]) -> str:
+    """The deepest tag that contains every one of ``tags`` (``/A/B/C``, ``/A/B/D`` → ``/A/B``)."""
+    parts = [t.strip("/").split("/") for t in tags]
+    common: list[str] = []
+    for segment in zip(*parts):
+        if any(s != segment[0] for s in segment):
+            break
+        common.append(segment[0])
+    return "/" + "/".join(common) if common else "/"
+
+
+def fill_missing_tags(nodes: Any, tags: list[str | None], root: str) -> list[str]:
+    """Give every untagged node the deepest module containing all its neighbours' tags.
+
+    ``nodes`` are NodeProtos in graph order and ``tags[i]`` the tag of ``nodes[i]`` or
+    None. A node's neighbours are the producers of its inputs and the consumers of its
+    outputs. Tags spread in passes, each pass reading only tags known before it, so the
+    result does not depend on node order; nodes with no tagged neighbour at all get
+    ``root``. This is the SPEC §5 rule; it knows nothing of names or op types.
+    """
+    producer: dict[str, int] = {}
+    consumers: dict[str, list[int]] = {}
+    for i, node in enumerate(nodes):
+        for name in node.output:
+            if name:
+                producer[name] = i
+        for name in node.input:
+            if name:
+                consumers.setdefault(name, []).append(i)
+
+    def neighbours(i: int) -> list[int]:
+        node = nodes[i]
+        near = [producer[n] for n in node.input if n in producer]
+        for name in node.output:
+            near.extend(consumers.get(name, ()))
+        return near
+
+    result = list(tags)
+    pending = [i for i, t in enumerate(result) if t is None]
+    while pending:
+        known = list(result)
+        still: list[int] = []
+        for i in pending:
+            near = sorted({known[j] for j in neighbours(i) if known[j] is not None})
+            if near:
+                result[i] = common_tag(near)
+            else:
+                still.append(i)
+        if len(still) == len(pending):
+            for i in still:
+                result[i] = root
+            break
+        pending = still
+    return [t if t is not None else root for t in result]

@@ -132,3 +132,40 @@ KEYS_BY_NAME: dict[tuple[str, str], KeySpec] = {(k.domain, k.name): k for k in _
 # Key ids used for yEd's graphics, declared only when yEd markup is written.
 YED_NODE_GRAPHICS_KEY = "y_node"
 YED_EDGE_GRAPHICS_KEY = "y_edge"
+
+# -- tensors and the sidecar -------------------------------------------------------
+
+#: ONNX element types by name: (TensorProto.DataType value, bits per element).
+#: Kept here, without importing onnx, so the validator can check that a tensor's
+#: sidecar length equals ceil(bits x element count / 8). STRING has no fixed size
+#: and never goes to the sidecar.
+DTYPES: dict[str, tuple[int, int]] = {
+    "FLOAT": (1, 32), "UINT8": (2, 8), "INT8": (3, 8), "UINT16": (4, 16),
+    "INT16": (5, 16), "INT32": (6, 32), "INT64": (7, 64), "STRING": (8, 0),
+    "BOOL": (9, 8), "FLOAT16": (10, 16), "DOUBLE": (11, 64), "UINT32": (12, 32),
+    "UINT64": (13, 64), "COMPLEX64": (14, 64), "COMPLEX128": (15, 128),
+    "BFLOAT16": (16, 16), "FLOAT8E4M3FN": (17, 8), "FLOAT8E4M3FNUZ": (18, 8),
+    "FLOAT8E5M2": (19, 8), "FLOAT8E5M2FNUZ": (20, 8), "UINT4": (21, 4),
+    "INT4": (22, 4), "FLOAT4E2M1": (23, 4), "FLOAT8E8M0": (24, 8), "UINT2": (25, 2),
+    "INT2": (26, 2), "FLOAT6E2M3": (27, 6), "FLOAT6E3M2": (28, 6),
+}
+
+#: Byte alignment of every tensor's offset in the sidecar.
+SIDECAR_ALIGNMENT = 64
+
+#: A tensor whose bytes are in the sidecar is recorded, wherever it appears (an
+#: initializer node's ``tensor`` key, or inside the ``attributes`` JSON of an op), as a
+#: JSON object holding this member: ``{"sidecar": {"offset": o, "length": n,
+#: "dtype": "FLOAT", "dims": [..]}, ...}``. The validator finds them by this name.
+SIDECAR_REF = "sidecar"
+
+
+def expected_nbytes(dtype: str, dims: list[int]) -> int | None:
+    """Bytes a dense tensor of this type and shape occupies, or None if not fixed."""
+    bits = DTYPES.get(dtype, (0, 0))[1]
+    if not bits:
+        return None
+    count = 1
+    for d in dims:
+        count *= d
+    return (count * bits + 7) // 8
