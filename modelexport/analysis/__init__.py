@@ -1,0 +1,26 @@
+"""Inspecting tagged ONNX models: analyze, validate, compare, extract.
+
+Pure functions on ``onnx.ModelProto`` returning result dataclasses, plus thin file
+edges. Nothing here imports torch or transformers, so the commands start instantly.
+"""
+
+from __future__ import annotations
+
+from modelexport.analysis._io import load_model, save_model, write_text
+from modelexport.analysis.analyze import Analysis, ModuleStats, analyze_model
+from modelexport.analysis.compare import Comparison, compare_models
+from modelexport.analysis.extract import Extraction, extract_module
+from modelexport.analysis.validate import Issue, Repair, Validation, repair_tags, validate_model
+
+__all__ = [
+    # analyze
+    "Analysis", "ModuleStats", "analyze_model",
+    # validate
+    "Issue", "Repair", "Validation", "repair_tags", "validate_model",
+    # compare
+    "Comparison", "compare_models",
+    # extract
+    "Extraction", "extract_module",
+    # files
+    "load_model", "save_model", "write_text",
+]

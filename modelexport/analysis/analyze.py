@@ -1,0 +1,155 @@
+"""``analyze``: the module tree of a tagged ONNX model with op and parameter counts.
+
+A module's own ops are the nodes tagged exactly with it; its total ops add those of
+every module below it. A parameter (initializer element) belongs to the common module
+of the nodes that consume it. Untagged models are analyzed by op type only.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+
+import onnx
+
+from converter.tags import TAG_KEY
+from modelexport.analysis._graph import (
+    GraphIndex,
+    modules_of,
+    normalize_tag,
+    recorded_tree,
+    tensor_size,
+    within,
+)
+from modelexport.errors import AnalysisError
+
+
+@dataclass
+class ModuleStats:
+    tag: str
+    parent: str | None
+    depth: int
+    module_class: str | None
+    own_ops: int
+    total_ops: int
+    op_types: dict[str, int]  # own ops by type
+    total_op_types: dict[str, int]
+    own_parameters: int
+    total_parameters: int
+
+    @property
+    def name(self) -> str:
+        return self.tag.rsplit("/", 1)[-1] or "/"
+
+
+@dataclass
+class Analysis:
+    """What ``analyze`` reports; ``to_dict`` is the JSON form."""
+
+    graph_name: str
+    node_count: int  # every node of the main graph
+    tagged_nodes: int
+    untagged_nodes: int
+    tag_sources: dict[str, int]  # metadata_props / doc_string
+    tree_recorded: bool
+    strategy: str | None
+    op_types: dict[str, int]  # over the selected nodes
+    parameters: int  # initializer elements of the whole model
+    unowned_parameters: int  # consumed by no tagged node
+    modules: list[ModuleStats] = field(default_factory=list)
+    untagged_op_types: dict[str, int] = field(default_factory=dict)
+    filter_tag: str | None = None
+    selected_nodes: int = 0  # nodes in the filtered subtree (all nodes without a filter)
+
+    @property
+    def tagged(self) -> bool:
+        return self.tagged_nodes > 0
+
+    @property
+    def coverage(self) -> float:
+        return self.tagged_nodes / self.node_count if self.node_count else 1.0
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["coverage"] = round(self.coverage, 6)
+        return data
+
+
+def _sorted_counts(counter: Counter[str]) -> dict[str, int]:
+    return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def analyze_model(model: onnx.ModelProto, filter_tag: str | None = None) -> Analysis:
+    """Count ops, op types and parameters per module of ``model``'s hierarchy."""
+    index = GraphIndex.of(model)
+    props = {p.key: p.value for p in model.metadata_props}
+    sources = Counter(
+        "metadata_props" if any(p.key == TAG_KEY and p.value for p in n.metadata_props)
+        else "doc_string"
+        for n, t in zip(index.nodes, index.tags) if t is not None
+    )
+    tagged = sum(t is not None for t in index.tags)
+    params = {name: tensor_size(t) for name, t in index.initializers.items()}
+    params.update({name: tensor_size(t.values) for name, t in index.sparse_initializers.items()})
+    owners = {name: index.initializer_owner(name) for name in params}
+
+    modules = modules_of(model, index.tags) if tagged or recorded_tree(model) else []
+    if filter_tag is not None:
+        filter_tag = normalize_tag(filter_tag)
+        if not any(m.tag == filter_tag for m in modules):
+            known = ", ".join(m.tag for m in modules[:5]) or "none: the model has no tags"
+            raise AnalysisError(
+                f"no module {filter_tag!r} in the model (modules: {known}"
+                f"{', ...' if len(modules) > 5 else ''}); run 'modelexport analyze' to list them"
+            )
+        modules = [m for m in modules if within(m.tag, filter_tag)]
+
+    own_ops: dict[str, Counter[str]] = {m.tag: Counter() for m in modules}
+    for node, tag in zip(index.nodes, index.tags):
+        if tag in own_ops:
+            own_ops[tag][node.op_type] += 1
+    own_params: Counter[str] = Counter()
+    for name, owner in owners.items():
+        if owner is not None:
+            own_params[owner] += params[name]
+
+    depth_base = modules[0].tag.count("/") if modules else 0
+    stats: list[ModuleStats] = []
+    for m in modules:
+        below = [t for t in own_ops if within(t, m.tag)]
+        total = sum((own_ops[t] for t in below), Counter())
+        stats.append(ModuleStats(
+            tag=m.tag,
+            parent=m.parent if filter_tag is None or m.tag != filter_tag else None,
+            depth=m.tag.count("/") - depth_base,
+            module_class=m.module_class,
+            own_ops=sum(own_ops[m.tag].values()),
+            total_ops=sum(total.values()),
+            op_types=_sorted_counts(own_ops[m.tag]),
+            total_op_types=_sorted_counts(total),
+            own_parameters=own_params[m.tag],
+            total_parameters=sum(n for t, n in own_params.items() if within(t, m.tag)),
+        ))
+
+    if filter_tag is None:
+        selected = index.nodes
+        untagged_types = Counter(n.op_type for n, t in zip(index.nodes, index.tags) if t is None)
+    else:
+        selected = [n for n, t in zip(index.nodes, index.tags) if t and within(t, filter_tag)]
+        untagged_types = Counter()
+    return Analysis(
+        graph_name=model.graph.name,
+        node_count=len(index.nodes),
+        tagged_nodes=tagged,
+        untagged_nodes=len(index.nodes) - tagged,
+        tag_sources=dict(sorted(sources.items())),
+        tree_recorded=recorded_tree(model) is not None,
+        strategy=props.get("modelexport.strategy"),
+        op_types=_sorted_counts(Counter(n.op_type for n in selected)),
+        parameters=sum(params.values()),
+        unowned_parameters=sum(params[n] for n, o in owners.items() if o is None),
+        modules=stats,
+        untagged_op_types=_sorted_counts(untagged_types),
+        filter_tag=filter_tag,
+        selected_nodes=len(selected),
+    )

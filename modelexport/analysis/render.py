@@ -1,0 +1,210 @@
+"""Text forms of the analysis results: an Analysis as summary, detailed, JSON or CSV
+(plus a rich tree for terminals), a Validation as a report, a Comparison as tables.
+Pure functions from result to text."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from modelexport.analysis.analyze import Analysis, ModuleStats
+from modelexport.analysis.compare import Comparison
+from modelexport.analysis.validate import Validation
+
+FORMATS = ("summary", "detailed", "json", "csv")
+CSV_FIELDS = ("tag", "parent", "depth", "class", "own_ops", "total_ops", "own_parameters",
+              "total_parameters", "op_types")
+
+
+def _types(counts: dict[str, int]) -> str:
+    return " ".join(f"{op}×{n}" for op, n in counts.items())
+
+
+def headline(a: Analysis) -> str:
+    if not a.tagged:
+        return (f"{a.node_count} nodes, none tagged: no hierarchy tags found, analyzing by "
+                f"op type only; {a.parameters:,} parameters")
+    text = (f"{a.node_count} nodes, {a.tagged_nodes} tagged ({a.coverage:.1%}), "
+            f"{a.untagged_nodes} untagged; {len(a.modules)} modules; "
+            f"{a.parameters:,} parameters")
+    if a.filter_tag:
+        text += f"; showing {a.filter_tag} ({a.selected_nodes} nodes)"
+    if not a.tree_recorded:
+        text += "; module tree not recorded (modules taken from tags)"
+    return text
+
+
+def module_line(m: ModuleStats, detailed: bool, label: str | None = None) -> str:
+    text = f"{label or m.name}  ops {m.total_ops} (own {m.own_ops})  params {m.total_parameters:,}"
+    if detailed:
+        if m.module_class:
+            text += f"  [{m.module_class}]"
+        if m.op_types:
+            text += f"  {_types(m.op_types)}"
+    return text
+
+
+def _children(a: Analysis) -> dict[str | None, list[ModuleStats]]:
+    kids: dict[str | None, list[ModuleStats]] = {}
+    for m in a.modules:
+        kids.setdefault(m.parent, []).append(m)
+    return kids
+
+
+def format_text(a: Analysis, detailed: bool = False) -> str:
+    """The module tree as plain text, one line per module, drawn with box characters."""
+    lines = [headline(a)]
+    kids = _children(a)
+
+    def walk(m: ModuleStats, prefix: str, last: bool, top: bool) -> None:
+        branch = "" if top else ("└── " if last else "├── ")
+        lines.append(prefix + branch + module_line(m, detailed, m.tag if top else None))
+        inner = prefix + ("" if top else ("    " if last else "│   "))
+        children = kids.get(m.tag, [])
+        for i, child in enumerate(children):
+            walk(child, inner, i == len(children) - 1, False)
+
+    for root in kids.get(None, []):
+        walk(root, "", True, True)
+    if a.untagged_op_types:
+        lines.append(f"untagged: {_types(a.untagged_op_types)}")
+    if not a.tagged or detailed:
+        lines.append(f"op types: {_types(a.op_types)}")
+    return "\n".join(lines) + "\n"
+
+
+def rich_tree(a: Analysis, detailed: bool = False) -> Any:
+    """The module tree as a ``rich.tree.Tree`` (for a terminal)."""
+    from rich.markup import escape
+    from rich.tree import Tree
+
+    tree = Tree(escape(headline(a)))
+    kids = _children(a)
+
+    def add(parent: Any, m: ModuleStats, label: str) -> None:
+        text = module_line(m, detailed, label)
+        node = parent.add(f"[bold]{escape(label)}[/]{escape(text[len(label):])}")
+        for child in kids.get(m.tag, []):
+            add(node, child, child.name)
+
+    for root in kids.get(None, []):
+        add(tree, root, root.tag)
+    if a.untagged_op_types:
+        tree.add(escape(f"untagged: {_types(a.untagged_op_types)}"))
+    if not a.tagged or detailed:
+        tree.add(escape(f"op types: {_types(a.op_types)}"))
+    return tree
+
+
+def format_json(a: Analysis) -> str:
+    return json.dumps(a.to_dict(), indent=2) + "\n"
+
+
+def format_csv(a: Analysis) -> str:
+    """One row per module; untagged models give one row per op type instead."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    if not a.tagged:
+        writer.writerow(("op_type", "count"))
+        writer.writerows(a.op_types.items())
+        return out.getvalue()
+    writer.writerow(CSV_FIELDS)
+    for m in a.modules:
+        writer.writerow((m.tag, m.parent or "", m.depth, m.module_class or "", m.own_ops,
+                         m.total_ops, m.own_parameters, m.total_parameters,
+                         ";".join(f"{op}:{n}" for op, n in m.op_types.items())))
+    return out.getvalue()
+
+
+def format_analysis(a: Analysis, output_format: str) -> str:
+    if output_format == "json":
+        return format_json(a)
+    if output_format == "csv":
+        return format_csv(a)
+    return format_text(a, detailed=output_format == "detailed")
+
+
+def format_validation(v: Validation, limit: int = 20) -> str:
+    """The verdict, then the offending nodes by kind (the first ``limit`` of each)."""
+    verdict = "valid" if v.valid else f"INVALID: {len(v.issues)} issue(s)"
+    lines = [f"{verdict} — {v.node_count} nodes, {v.tagged_nodes} tagged; onnx.checker "
+             f"{'passed' if v.checker_passed else 'failed'}; data-flow consistency "
+             f"{'checked' if v.consistency_checked else 'not checked (--check-consistency)'}"]
+    lines += [f"note: {note}" for note in v.notes]
+    for kind, issues in v.by_kind().items():
+        lines.append(f"{kind} ({len(issues)}):")
+        lines += [f"  {issue.message}" for issue in issues[:limit]]
+        if len(issues) > limit:
+            lines.append(f"  ... and {len(issues) - limit} more (--json lists all)")
+    return "\n".join(lines) + "\n"
+
+
+def comparison_sections(c: Comparison) -> list[tuple[str, list[str], list[list[str]]]]:
+    """The differences as (title, column names, rows) tables; empty when identical."""
+    sections: list[tuple[str, list[str], list[list[str]]]] = []
+    pairs = [("model", c.model), ("opsets", c.opsets), ("graph inputs", c.inputs),
+             ("graph outputs", c.outputs)]
+    for title, diff in pairs:
+        if diff:
+            sections.append((title, ["name", "A", "B"],
+                             [[k, str(a), str(b)] for k, (a, b) in diff.items()]))
+    node_rows = ([["removed", k, ""] for k in c.nodes_removed]
+                 + [["added", k, ""] for k in c.nodes_added]
+                 + [["changed", ch.node, ", ".join(ch.fields)] for ch in c.nodes_changed])
+    if node_rows:
+        sections.append(("nodes", ["status", "node", "fields"], node_rows))
+    if c.modules:
+        sections.append(("ops per module", ["module", "A ops", "B ops"],
+                         [[m.tag, str(m.a_ops), str(m.b_ops)] for m in c.modules]))
+    if c.initializers:
+        sections.append(("initializers", ["status", "name", "shape A → B", "dtype A → B",
+                                          "bytes equal"],
+                         [[d.status, d.name, f"{d.a_shape} → {d.b_shape}",
+                           f"{d.a_dtype} → {d.b_dtype}",
+                           "" if d.bytes_equal is None else str(d.bytes_equal).lower()]
+                          for d in c.initializers]))
+    return sections
+
+
+def comparison_headline(c: Comparison) -> str:
+    if c.identical:
+        return f"no differences ({c.a_nodes} nodes)"
+    return (f"differences: {len(c.nodes_added)} nodes added, {len(c.nodes_removed)} removed, "
+            f"{len(c.nodes_changed)} changed ({c.a_nodes} → {c.b_nodes} nodes); "
+            f"{len(c.modules)} modules with other op counts; {len(c.initializers)} "
+            f"initializer differences; {len(c.opsets)} opset differences")
+
+
+def format_comparison(c: Comparison, limit: int = 50) -> str:
+    """Plain-text tables (the first ``limit`` rows of each)."""
+    lines = [comparison_headline(c)]
+    for title, columns, rows in comparison_sections(c):
+        widths = [max(len(col), *(len(r[k]) for r in rows[:limit])) for k, col in
+                  enumerate(columns)]
+        lines += ["", f"{title} ({len(rows)}):",
+                  "  " + "  ".join(col.ljust(w) for col, w in zip(columns, widths))]
+        lines += ["  " + "  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip()
+                  for r in rows[:limit]]
+        if len(rows) > limit:
+            lines.append(f"  ... and {len(rows) - limit} more (--json lists all)")
+    return "\n".join(lines) + "\n"
+
+
+def rich_comparison(c: Comparison, limit: int = 50) -> list[Any]:
+    """The same tables as ``rich.table.Table`` objects, headline first."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    out: list[Any] = [escape(comparison_headline(c))]
+    for title, columns, rows in comparison_sections(c):
+        table = Table(title=f"{title} ({len(rows)})", title_justify="left")
+        for col in columns:
+            table.add_column(col)
+        for row in rows[:limit]:
+            table.add_row(*map(escape, row))
+        out.append(table)
+        if len(rows) > limit:
+            out.append(f"... and {len(rows) - limit} more (--json lists all)")
+    return out

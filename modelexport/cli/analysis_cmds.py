@@ -1,0 +1,224 @@
+"""``analyze``, ``validate``, ``compare`` and ``extract``: looking inside tagged ONNX.
+
+Each command parses its arguments, calls one function of :mod:`modelexport.analysis`
+inside :func:`user_errors`, and prints the result.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from modelexport.cli._common import InputPath, JsonOutput, OutputPath, Verbose, print_json, \
+    user_errors
+
+
+class OutputFormat(str, Enum):
+    summary = "summary"
+    detailed = "detailed"
+    json = "json"
+    csv = "csv"
+
+
+OutputFile = Annotated[Optional[Path], typer.Option(
+    "--output-file", "-o", help="Also write the result to this file (JSON for compare).",
+    show_default=False)]
+
+
+def _print(renderable: object) -> None:
+    """A rich object on a terminal; plain text is printed by the callers on a pipe."""
+    from rich.console import Console
+
+    Console(highlight=False).print(renderable)
+
+
+def analyze(
+    model: InputPath,
+    output_format: Annotated[OutputFormat, typer.Option(
+        "--output-format", "-f", help="summary (tree with counts), detailed (plus op types "
+        "and classes), json or csv.")] = OutputFormat.summary,
+    output_file: Annotated[Optional[Path], typer.Option(
+        "--output-file", "-o", help="Write the result to this file instead of the screen.",
+        show_default=False)] = None,
+    filter_tag: Annotated[Optional[str], typer.Option(
+        "--filter-tag", help="Only this module and the modules below it, e.g. "
+        "/Model/Stack/Layer.0.", show_default=False)] = None,
+    json_output: JsonOutput = False,
+    verbose: Verbose = False,
+) -> None:
+    """Show the module tree of a tagged ONNX model with op and parameter counts.
+
+    Per module: ops (own and total), op types, parameters (initializer elements owned
+    by the module); overall: tag coverage. Untagged models are analyzed by op type.
+
+    Examples:
+
+      modelexport analyze model.onnx
+
+      modelexport analyze model.onnx --output-format json -o report.json
+
+      modelexport analyze model.onnx --filter-tag /Model/Stack/Layer.0 -f detailed
+    """
+    from modelexport.analysis import analyze_model, load_model, write_text
+    from modelexport.analysis._io import check_output_path
+    from modelexport.analysis.render import format_analysis, rich_tree
+
+    fmt = "json" if json_output else output_format.value
+    with user_errors(verbose):
+        if output_file is not None:
+            check_output_path(output_file)
+        result = analyze_model(load_model(model), filter_tag=filter_tag)
+        text = format_analysis(result, fmt)
+        if output_file is not None:
+            write_text(text, output_file)
+            typer.echo(f"wrote {output_file} ({fmt}, {len(result.modules)} modules)")
+        elif fmt in ("summary", "detailed") and sys.stdout.isatty():
+            _print(rich_tree(result, detailed=fmt == "detailed"))
+        else:
+            typer.echo(text, nl=False)
+
+
+def validate(
+    model: InputPath,
+    check_consistency: Annotated[bool, typer.Option(
+        "--check-consistency", help="Also check tags along the data flow: report ops "
+        "whose neighbours all lie in one module while their tag is unrelated to it, and "
+        "ops tagged with a sibling container entry (Layer.1 inside Layer.0).")] = False,
+    repair: Annotated[bool, typer.Option(
+        "--repair", help="Give untagged nodes the deepest module containing their "
+        "neighbours' tags and write the result to --output.")] = False,
+    output: Annotated[Optional[Path], typer.Option(
+        "--output", help="Where --repair writes (default: <stem>_repaired.onnx beside "
+        "the input).", show_default=False)] = None,
+    json_output: JsonOutput = False,
+    verbose: Verbose = False,
+) -> None:
+    """Check an ONNX model with onnx.checker and the hierarchy-tag rules.
+
+    Every node tagged, every tag a module of the recorded module tree, and with
+    --check-consistency tags consistent along the data flow. Exit code 0 when valid,
+    1 when not; offending nodes are named.
+
+    Examples:
+
+      modelexport validate model.onnx
+
+      modelexport validate model.onnx --check-consistency --json
+
+      modelexport validate model.onnx --repair --output fixed.onnx
+    """
+    from modelexport.analysis import load_model, repair_tags, save_model, validate_model
+    from modelexport.analysis._io import check_output_path
+    from modelexport.analysis.render import format_validation
+
+    with user_errors(verbose):
+        target = None
+        if repair:
+            target = check_output_path(output or model.with_name(f"{model.stem}_repaired.onnx"))
+        elif output is not None:
+            raise typer.BadParameter("--output is only used with --repair", param_hint="--output")
+        proto = load_model(model)
+        fixed = None
+        if repair:
+            fixed = repair_tags(proto)
+            proto = fixed.model
+        report = validate_model(proto, check_consistency=check_consistency)
+        if fixed is not None and target is not None:
+            save_model(fixed.model, target)
+    if json_output:
+        payload = report.to_dict()
+        if fixed is not None:
+            payload["repair"] = {"output": str(target), "repaired": fixed.repaired}
+        print_json(payload)
+    else:
+        if fixed is not None:
+            typer.echo(f"repaired {len(fixed.repaired)} untagged node(s); wrote {target}")
+        typer.echo(format_validation(report), nl=False)
+    if not report.valid:
+        raise typer.Exit(1)
+
+
+def compare(
+    model_a: Annotated[Path, typer.Argument(help="First ONNX model (A).", show_default=False)],
+    model_b: Annotated[Path, typer.Argument(help="Second ONNX model (B).", show_default=False)],
+    output_file: OutputFile = None,
+    json_output: JsonOutput = False,
+    verbose: Verbose = False,
+) -> None:
+    """Show the structural and tag differences between two ONNX models.
+
+    Nodes added, removed or changed (matched by name, unnamed ones by op type, tag and
+    position), ops per module, initializers (shape, dtype, bytes), opsets.
+
+    Examples:
+
+      modelexport compare a.onnx b.onnx
+
+      modelexport compare a.onnx b.onnx --output-file diff.json
+    """
+    import json
+
+    from modelexport.analysis import compare_models, load_model, write_text
+    from modelexport.analysis._io import check_output_path
+    from modelexport.analysis.render import format_comparison, rich_comparison
+
+    with user_errors(verbose):
+        if output_file is not None:
+            check_output_path(output_file)
+        result = compare_models(load_model(model_a), load_model(model_b))
+        if output_file is not None:
+            write_text(json.dumps(result.to_dict(), indent=2) + "\n", output_file)
+    if json_output:
+        print_json(result.to_dict())
+    elif sys.stdout.isatty():
+        for item in rich_comparison(result):
+            _print(item)
+    else:
+        typer.echo(format_comparison(result), nl=False)
+    if output_file is not None and not json_output:
+        typer.echo(f"wrote {output_file}")
+
+
+def extract(
+    model: InputPath,
+    output: OutputPath,
+    tag: Annotated[str, typer.Option(
+        "--tag", "-t", help="The module to cut out, e.g. /Model/Stack/Layer.0 (its "
+        "submodules come along).", show_default=False)],
+    json_output: JsonOutput = False,
+    verbose: Verbose = False,
+) -> None:
+    """Cut one module (and the modules below it) out as a standalone ONNX model.
+
+    Inputs are the tensors entering the module, outputs those leaving it; the
+    initializers it uses come along. The result passes onnx.checker and runs in
+    onnxruntime.
+
+    Examples:
+
+      modelexport extract model.onnx --tag /Model/Stack/Layer.0 layer0.onnx
+    """
+    from modelexport.analysis import extract_module, load_model, save_model
+    from modelexport.analysis._io import check_output_path
+
+    with user_errors(verbose):
+        check_output_path(output)
+        result = extract_module(load_model(model), tag)
+        save_model(result.model, output)
+    if json_output:
+        print_json(dict(result.to_dict(), output=str(output)))
+    else:
+        typer.echo(f"wrote {output}: {result.nodes} nodes of {result.tag}; "
+                   f"{len(result.inputs)} inputs, {len(result.outputs)} outputs, "
+                   f"{len(result.initializers)} initializers")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(analyze)
+    app.command()(validate)
+    app.command()(compare)
+    app.command()(extract)
