@@ -146,9 +146,11 @@ def modules_of(model: onnx.ModelProto, tags: list[str | None]) -> list[Module]:
         tag = normalize_tag(str(entry.get("tag", "")))
         if tag not in found:
             found[tag] = Module(tag, parent_tag(tag), entry.get("class"), recorded=True)
+    # Above a recorded root (a module cut out by extract) there is nothing to list.
+    roots = [m.tag for m in found.values() if m.parent is None or m.parent not in found]
     for tag in tags:
         for step in lineage(tag) if tag else []:
-            if step not in found:
+            if step not in found and not any(within(r, step) for r in roots):
                 found[step] = Module(step, parent_tag(step))
     children: dict[str | None, list[str]] = {}
     for tag, module in found.items():
