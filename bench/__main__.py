@@ -1,0 +1,244 @@
+"""``python -m bench``: time and memory of each stage of the toolchain against its baseline.
+
+See bench/README.md for what each column measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.harness import Measurement, StageError, growth_exponent, measure_pair, ratio, run_stage
+from bench.models import CACHE, FULL, MODELS, QUICK, ModelSpec, cache_dir
+
+STAGES = ("export", "export-graphml", "import-onnx", "validate-graphml")
+
+#: SPEC §8: (time ratio target, memory / model-size target) per stage; None: no target.
+TARGETS: dict[str, tuple[float | None, float | None]] = {
+    "export": (1.10, None),
+    "export-graphml": (1.5, 1.5),
+    "import-onnx": (1.5, 1.5),
+    "validate-graphml": (None, None),
+}
+LINEAR_TARGET = 1.5  # time per node at 100k nodes / at 1k nodes
+
+
+@dataclass
+class Row:
+    model: str
+    stage: str
+    nodes: int
+    size_mb: float
+    measured: Measurement
+    baseline: Measurement
+    note: str = ""
+
+    @property
+    def ratio(self) -> float:
+        return ratio(self.measured.seconds, self.baseline.seconds)
+
+    @property
+    def mem_ratio(self) -> float:
+        return ratio(self.measured.work_mb, self.size_mb)
+
+    @property
+    def us_per_node(self) -> float:
+        return ratio(self.measured.seconds, self.nodes) * 1e6
+
+    def met(self) -> tuple[bool | None, bool | None]:
+        time_target, mem_target = TARGETS[self.stage]
+        time_ok = None if time_target is None or math.isnan(self.ratio) else self.ratio <= time_target
+        mem_ok = None if mem_target is None or math.isnan(self.mem_ratio) else self.mem_ratio <= mem_target
+        return time_ok, mem_ok
+
+    def to_json(self) -> dict:
+        time_ok, mem_ok = self.met()
+        return {
+            "model": self.model, "stage": self.stage, "nodes": self.nodes, "size_mb": self.size_mb,
+            "ratio": self.ratio, "mem_ratio": self.mem_ratio, "us_per_node": self.us_per_node,
+            "time_target_met": time_ok, "mem_target_met": mem_ok, "note": self.note,
+            "measured": self.measured.to_json(), "baseline": self.baseline.to_json(),
+        }
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _available() -> dict[str, bool]:
+    """Which product entry points exist yet (they are built alongside the benchmark)."""
+    import subprocess
+
+    checks = {
+        "export": "from modelexport import export_model",
+        "converter": "from converter import onnx_to_graphml, graphml_to_onnx",
+        "validate-graphml": "from graphml import validate_graphml",
+    }
+    return {
+        name: subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
+        for name, code in checks.items()
+    }
+
+
+def _dir_mb(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.iterdir() if f.is_file()) / 2**20
+
+
+def _prepare(spec: ModelSpec, tagged: bool, refresh: bool) -> tuple[Path, int]:
+    """The model's ONNX file (cached; a directory of its own so external data is counted)."""
+    folder = cache_dir(spec, tagged)
+    onnx_path = folder / "model.onnx"
+    info_path = folder / "info.json"
+    if refresh or not info_path.exists():
+        _log(f"[{spec.name}] building {onnx_path.relative_to(CACHE.parent.parent)} ...")
+        if folder.exists():
+            for f in folder.iterdir():
+                f.unlink()
+        run_stage("make-onnx", model=spec.name, dst=str(onnx_path), tagged=tagged)
+    return onnx_path, json.loads(info_path.read_text())["nodes"]
+
+
+def bench_model(spec: ModelSpec, stages: list[str], repeat: int, available: dict[str, bool],
+                refresh: bool, work: Path) -> list[Row]:
+    rows: list[Row] = []
+    tagged = spec.is_torch and available["export"]
+    src, nodes = _prepare(spec, tagged, refresh)
+    size_mb = _dir_mb(src.parent)
+    out = work / spec.name
+    out.mkdir()
+
+    def row(stage: str, options: dict, baseline: str, base_options: dict, size: float, note: str = "") -> None:
+        _log(f"[{spec.name}] {stage}: {repeat} × (baseline, stage) ...")
+        measured, base = measure_pair(stage, options, baseline, base_options, repeat)
+        rows.append(Row(spec.name, stage, nodes, size, measured, base, note))
+        for m in (measured, base):
+            if m.error:
+                _log(f"[{spec.name}]   {m.error}")
+
+    if "export" in stages and spec.is_torch:
+        if available["export"]:
+            exported = out / "export" / "model.onnx"
+            exported.parent.mkdir()
+            row("export", {"model": spec.name, "dst": str(exported)},
+                "export-baseline", {"model": spec.name, "dst": str(out / "plain.onnx")},
+                size_mb)
+        else:
+            _log(f"[{spec.name}] export: modelexport.export_model is not there yet; skipped")
+    note = "" if not spec.is_torch or tagged else "untagged input"
+    base_opts = {"src": str(src), "dst": str(out / "resaved.onnx")}
+    graphml = out / "model.graphml"
+    if available["converter"]:
+        if {"export-graphml", "import-onnx", "validate-graphml"} & set(stages):
+            row("export-graphml", {"src": str(src), "dst": str(graphml)}, "load-save", base_opts,
+                size_mb, note)
+        if "import-onnx" in stages and graphml.exists():
+            row("import-onnx", {"src": str(graphml), "dst": str(out / "rebuilt.onnx")},
+                "load-save", base_opts, size_mb, note)
+    else:
+        _log(f"[{spec.name}] converters are not there yet; skipped")
+    if "validate-graphml" in stages and available["validate-graphml"] and graphml.exists():
+        row("validate-graphml", {"src": str(graphml)}, "load-save", base_opts, size_mb, note)
+    return rows
+
+
+def _fmt(value: float, spec: str) -> str:
+    return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
+
+
+def _mark(ok: bool | None) -> str:
+    return {True: "yes", False: "NO", None: "—"}[ok]
+
+
+def render(rows: list[Row]) -> str:
+    header = ["model", "stage", "nodes", "time s", "base s", "ratio", "target", "met",
+              "work MB", "base MB", "size MB", "mem/size", "target", "met", "µs/node"]
+    lines = [header]
+    for r in rows:
+        time_target, mem_target = TARGETS[r.stage]
+        time_ok, mem_ok = r.met()
+        if r.measured.error or r.baseline.error:
+            time_ok = mem_ok = None
+        lines.append([
+            r.model, r.stage + ("*" if r.note else ""), str(r.nodes),
+            _fmt(r.measured.seconds, ".3f"), _fmt(r.baseline.seconds, ".3f"), _fmt(r.ratio, ".2f"),
+            f"≤{time_target:.2f}" if time_target else "—", _mark(time_ok),
+            _fmt(r.measured.work_mb, ".1f"), _fmt(r.baseline.work_mb, ".1f"), _fmt(r.size_mb, ".1f"),
+            _fmt(r.mem_ratio, ".2f"), f"≤{mem_target:.2f}" if mem_target else "—", _mark(mem_ok),
+            _fmt(r.us_per_node, ".1f"),
+        ])
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    text = [
+        "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths)))
+        for line in lines
+    ]
+    text.insert(1, "-" * len(text[0]))
+    return "\n".join(text)
+
+
+def scaling(rows: list[Row]) -> list[dict]:
+    """Per converter stage: time per node at the largest synthetic size over the smallest."""
+    result = []
+    for stage in ("export-graphml", "import-onnx", "validate-graphml"):
+        points = sorted((r.nodes, r.measured.seconds) for r in rows
+                        if r.stage == stage and r.model.startswith("synth-") and not math.isnan(r.measured.seconds))
+        if len(points) < 2:
+            continue
+        (n0, t0), (n1, t1) = points[0], points[-1]
+        per_node = ratio(t1 / n1, t0 / n0)
+        result.append({
+            "stage": stage, "small": n0, "large": n1, "per_node_ratio": per_node,
+            "exponent": growth_exponent([n for n, _ in points], [t for _, t in points]),
+            "met": per_node <= LINEAR_TARGET if (n0, n1) == (1_000, 100_000) else None,
+        })
+    return result
+
+
+def render_scaling(result: list[dict]) -> str:
+    lines = ["Scaling on synthetic graphs (time per node, largest / smallest; target ≤ "
+             f"{LINEAR_TARGET} for 100k / 1k; exponent of time ~ nodes^k over all sizes):"]
+    for s in result:
+        lines.append(f"  {s['stage']:<17} {s['large']:>7,} / {s['small']:,} nodes: "
+                     f"{s['per_node_ratio']:.2f}  exponent {s['exponent']:.2f}  met: {_mark(s['met'])}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help=f"only {', '.join(QUICK)}")
+    parser.add_argument("--repeat", type=int, default=3, help="repetitions per stage (median reported)")
+    parser.add_argument("--models", nargs="+", choices=list(MODELS), help="models to run (default: all)")
+    parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
+    parser.add_argument("--json", type=Path, help="write every measurement here")
+    parser.add_argument("--refresh", action="store_true", help="rebuild the cached model files")
+    args = parser.parse_args(argv)
+
+    names = args.models or (QUICK if args.quick else FULL)
+    available = _available()
+    _log(f"available: {', '.join(k for k, v in available.items() if v) or 'nothing yet'}")
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="modelexport-bench-") as tmp:
+        for name in names:
+            try:
+                rows += bench_model(MODELS[name], args.stages, args.repeat, available, args.refresh, Path(tmp))
+            except StageError as e:
+                _log(f"[{name}] could not prepare the model: {e}")
+    print(render(rows))
+    if any(r.note for r in rows):
+        print("* input ONNX is untagged (modelexport.export_model was not available)")
+    scale = scaling(rows)
+    if scale:
+        print()
+        print(render_scaling(scale))
+    if args.json:
+        args.json.write_text(json.dumps({"rows": [r.to_json() for r in rows], "scaling": scale,
+                                         "repeat": args.repeat}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

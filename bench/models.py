@@ -1,0 +1,72 @@
+"""The benchmark's models: how to build each one, and where its ONNX file is cached.
+
+Torch models are built from a config with random weights (seed 0), so nothing is
+downloaded. Family names live here, in the benchmark, never in the product packages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = Path(__file__).resolve().parent / ".cache"
+BERT_SAMPLE = ROOT / "samples" / "bert-tiny"
+SEQ_LEN = 16
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One benchmark model: a torch model to export, or a synthetic ONNX graph."""
+
+    name: str
+    kind: str  # "torch" | "synthetic"
+    nodes: int = 0  # synthetic only
+
+    @property
+    def is_torch(self) -> bool:
+        return self.kind == "torch"
+
+
+MODELS: dict[str, ModelSpec] = {
+    "bert-tiny": ModelSpec("bert-tiny", "torch"),
+    "gpt2": ModelSpec("gpt2", "torch"),
+    "synth-1k": ModelSpec("synth-1k", "synthetic", 1_000),
+    "synth-10k": ModelSpec("synth-10k", "synthetic", 10_000),
+    "synth-100k": ModelSpec("synth-100k", "synthetic", 100_000),
+}
+FULL = list(MODELS)
+QUICK = ["bert-tiny", "synth-1k", "synth-10k"]
+
+
+def build_torch_model(name: str) -> tuple[Any, dict[str, Any]]:
+    """A seeded random-init model in eval mode and its example inputs (a kwargs dict)."""
+    import torch
+    from transformers import AutoConfig, AutoModel, BertConfig, GPT2Config
+
+    if name == "bert-tiny":
+        if (BERT_SAMPLE / "config.json").exists():
+            config = AutoConfig.from_pretrained(BERT_SAMPLE)
+        else:
+            config = BertConfig(hidden_size=128, num_hidden_layers=2, num_attention_heads=2,
+                                intermediate_size=512)
+    elif name == "gpt2":
+        config = GPT2Config(n_embd=768, n_layer=12, n_head=12, use_cache=False)
+    else:
+        raise ValueError(f"no torch model named {name!r}")
+    torch.manual_seed(0)
+    model = AutoModel.from_config(config).eval()
+    generator = torch.Generator().manual_seed(0)
+    input_ids = torch.randint(0, config.vocab_size, (1, SEQ_LEN), generator=generator)
+    inputs = {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
+    return model, inputs
+
+
+def cache_dir(spec: ModelSpec, tagged: bool) -> Path:
+    """The folder holding the model's cached ``model.onnx`` (and any external data)."""
+    if spec.kind == "synthetic":
+        from bench.synthetic import GENERATOR_VERSION
+
+        return CACHE / f"{spec.name}-v{GENERATOR_VERSION}"
+    return CACHE / f"{spec.name}-{'tagged' if tagged else 'plain'}"

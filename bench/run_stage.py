@@ -1,0 +1,159 @@
+"""Run one benchmark stage in this (fresh) process and print its measurements as JSON.
+
+    python -m bench.run_stage STAGE [--model NAME] [--src IN] [--dst OUT] [--dry] [--profile OUT.prof]
+
+Set-up (imports, building the torch model and its inputs) happens before the clock
+starts; only the stage's own call is timed. ``--dry`` does the same set-up and skips
+the call, so the harness can subtract what the interpreter, the imports and the
+set-up cost in memory. The last line on stdout is a JSON record:
+``{"stage", "seconds", "hwm_kb", "rss_before_kb"}`` where ``hwm_kb`` is the process's
+peak resident set (``VmHWM``) at exit and ``rss_before_kb`` its resident set just
+before the timed call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+STAGES = (
+    "export",
+    "export-baseline",
+    "export-graphml",
+    "import-onnx",
+    "validate-graphml",
+    "load-save",
+    "make-onnx",
+)
+
+
+def _proc_status_kb(field: str) -> int:
+    """A ``kB`` field of /proc/self/status (VmHWM, VmRSS); ru_maxrss where there is no /proc."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _setup(args: argparse.Namespace) -> Callable[[], object]:
+    """Do the stage's imports and set-up; return the call to time."""
+    stage = args.stage
+    if stage == "export":
+        from modelexport import export_model
+
+        from bench.models import build_torch_model
+
+        model, inputs = build_torch_model(args.model)
+        return lambda: export_model(model, inputs, args.dst, strategy=args.strategy)
+    if stage == "export-baseline":
+        import torch
+
+        from bench.models import build_torch_model
+
+        model, inputs = build_torch_model(args.model)
+
+        def plain_export() -> None:
+            program = torch.onnx.export(model, (), kwargs=inputs, dynamo=True)
+            program.save(args.dst)
+
+        return plain_export
+    if stage == "export-graphml":
+        from converter import onnx_to_graphml
+
+        return lambda: onnx_to_graphml(args.src, args.dst)
+    if stage == "import-onnx":
+        from converter import graphml_to_onnx
+
+        return lambda: graphml_to_onnx(args.src, args.dst)
+    if stage == "validate-graphml":
+        from graphml import validate_graphml
+
+        return lambda: validate_graphml(args.src)
+    if stage == "load-save":
+        import onnx
+
+        return lambda: onnx.save(onnx.load(args.src), args.dst)
+    if stage == "make-onnx":
+        return lambda: make_onnx(args.model, args.dst, tagged=args.tagged, strategy=args.strategy)
+    raise SystemExit(f"unknown stage {stage!r}; choose one of {', '.join(STAGES)}")
+
+
+def make_onnx(name: str, dst: str, *, tagged: bool, strategy: str) -> None:
+    """Write the model's ONNX file: synthetic, tagged by modelexport, or plain torch."""
+    from bench.models import MODELS
+
+    spec = MODELS[name]
+    # Written in place (external data must keep its name); info.json, written last,
+    # marks the folder complete.
+    Path(dst).parent.mkdir(parents=True, exist_ok=True)
+    if spec.kind == "synthetic":
+        import onnx
+
+        from bench.synthetic import make_synthetic_model
+
+        onnx.save(make_synthetic_model(spec.nodes), dst)
+    else:
+        from bench.models import build_torch_model
+
+        model, inputs = build_torch_model(name)
+        if tagged:
+            from modelexport import export_model
+
+            export_model(model, inputs, dst, strategy=strategy)
+        else:
+            import torch
+
+            torch.onnx.export(model, (), kwargs=inputs, dynamo=True).save(dst)
+    import onnx
+
+    nodes = len(onnx.load(dst, load_external_data=False).graph.node)
+    info = {"nodes": nodes, "tagged": tagged or spec.kind == "synthetic"}
+    (Path(dst).parent / "info.json").write_text(json.dumps(info))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.run_stage", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("stage", choices=STAGES)
+    parser.add_argument("--model", help="benchmark model name (torch stages, make-onnx)")
+    parser.add_argument("--src", help="input file")
+    parser.add_argument("--dst", help="output file")
+    parser.add_argument("--strategy", default="htp", help="modelexport strategy (export stages)")
+    parser.add_argument("--tagged", action="store_true", help="make-onnx: export with modelexport")
+    parser.add_argument("--dry", action="store_true", help="set up, then skip the timed call")
+    parser.add_argument("--profile", help="write a cProfile of the timed call here")
+    args = parser.parse_args(argv)
+
+    work = _setup(args)
+    rss_before = _proc_status_kb("VmRSS")
+    seconds = 0.0
+    if not args.dry:
+        if args.profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            start = time.perf_counter()
+            profiler.runcall(work)
+            seconds = time.perf_counter() - start
+            profiler.dump_stats(args.profile)
+        else:
+            start = time.perf_counter()
+            work()
+            seconds = time.perf_counter() - start
+    record = {"stage": args.stage, "seconds": seconds, "hwm_kb": _proc_status_kb("VmHWM"),
+              "rss_before_kb": rss_before}
+    sys.stdout.flush()
+    print(json.dumps(record))
+
+
+if __name__ == "__main__":
+    main()
