@@ -1,0 +1,138 @@
+"""The analyze, validate, compare and extract commands through typer's CliRunner."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import onnx
+import pytest
+from conftest import set_tag
+from typer.testing import CliRunner
+
+from modelexport.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture
+def save(tmp_path):
+    def _save(model: onnx.ModelProto, name: str) -> Path:
+        path = tmp_path / name
+        onnx.save(model, path)
+        return path
+    return _save
+
+
+def test_analyze_prints_a_plain_tree_on_a_pipe(net_file):
+    result = invoke("analyze", net_file)
+    assert result.exit_code == 0, result.output
+    assert "/Net  ops 12 (own 0)" in result.output and "└── Head  ops 3" in result.output
+
+
+@pytest.mark.parametrize("fmt", ["summary", "detailed", "json", "csv"])
+def test_analyze_writes_every_format_to_a_file(net_file, tmp_path, fmt):
+    out = tmp_path / f"report.{fmt}"
+    result = invoke("analyze", net_file, "--output-format", fmt, "--output-file", out)
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    if fmt == "json":
+        assert json.loads(text)["node_count"] == 12
+    elif fmt == "csv":
+        assert len(list(csv.DictReader(io.StringIO(text)))) == 8
+    else:
+        assert text.splitlines()[1].startswith("/Net  ops 12")
+    assert "Relu×1" in text or fmt != "detailed"
+
+
+def test_analyze_json_with_filter_tag(net_file):
+    result = invoke("analyze", net_file, "--json", "--filter-tag", "/Net/Stack/Layer.0")
+    data = json.loads(result.output)
+    assert [m["tag"] for m in data["modules"]] == ["/Net/Stack/Layer.0", "/Net/Stack/Layer.0/Block"]
+    assert data["selected_nodes"] == 4
+
+
+def test_validate_passes_with_exit_0(net_file):
+    result = invoke("validate", net_file, "--check-consistency")
+    assert result.exit_code == 0 and result.output.startswith("valid")
+
+
+@pytest.mark.parametrize("node,tag,kind", [
+    ("L1/Relu", None, "untagged"),
+    ("L0/MatMul", "/Net/Stack/Layer.9", "unknown-module"),
+    ("L0/AddBias", "/Net/Stack/Layer.1/Block", "cross-layer"),
+])
+def test_validate_fails_with_exit_1_naming_the_node(net, save, node, tag, kind):
+    path = save(set_tag(net, node, tag), "bad.onnx")
+    result = invoke("validate", path, "--check-consistency")
+    assert result.exit_code == 1
+    assert f"{kind} (1):" in result.output and repr(node) in result.output
+    data = json.loads(invoke("validate", path, "--check-consistency", "--json").output)
+    assert data["valid"] is False and [(i["kind"], i["node"]) for i in data["issues"]] == [
+        (kind, node)]
+
+
+def test_validate_repair_writes_a_valid_copy(net, save, tmp_path):
+    path = save(set_tag(net, "L1/Relu", None), "bad.onnx")
+    result = invoke("validate", path, "--repair")
+    fixed = tmp_path / "bad_repaired.onnx"
+    assert result.exit_code == 0, result.output
+    assert f"repaired 1 untagged node(s); wrote {fixed}" in result.output
+    assert invoke("validate", fixed).exit_code == 0
+    out = tmp_path / "fixed.onnx"
+    assert invoke("validate", path, "--repair", "--output", out).exit_code == 0 and out.exists()
+
+
+def test_compare_self_says_no_differences(net_file, tmp_path):
+    out = tmp_path / "diff.json"
+    result = invoke("compare", net_file, net_file, "--output-file", out)
+    assert result.exit_code == 0 and result.output.startswith("no differences")
+    assert json.loads(out.read_text())["identical"] is True
+
+
+def test_compare_lists_real_differences(make_net, save):
+    a, b = save(make_net(seed=0), "a.onnx"), save(make_net(seed=1, opset=18), "b.onnx")
+    result = invoke("compare", a, b)
+    assert result.exit_code == 0
+    assert "opsets (1):" in result.output and "initializers (6):" in result.output
+    data = json.loads(invoke("compare", a, b, "--json").output)
+    assert data["identical"] is False and data["opsets"] == {"ai.onnx": [17, 18]}
+
+
+def test_extract_writes_a_checked_model(net_file, tmp_path):
+    out = tmp_path / "layer0.onnx"
+    result = invoke("extract", net_file, "--tag", "/Net/Stack/Layer.0", out)
+    assert result.exit_code == 0, result.output
+    assert "4 nodes of /Net/Stack/Layer.0; 1 inputs, 1 outputs, 2 initializers" in result.output
+    onnx.checker.check_model(onnx.load(out), full_check=True)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["analyze", "{missing}"], "no such file"),
+    (["analyze", "{text}"], "is not a readable ONNX model"),
+    (["analyze", "{empty}"], "is not an ONNX model"),
+    (["validate", "{net}", "--repair", "--output", "{nodir}/x.onnx"], "does not exist"),
+    (["extract", "{net}", "--tag", "/Net/Nope", "{out}"], "no module '/Net/Nope'"),
+    (["extract", "{net}", "--tag", "/Net", "{nodir}/x.onnx"], "does not exist"),
+    (["analyze", "{net}", "--output-file", "{nodir}/r.json"], "does not exist"),
+    (["compare", "{net}", "{text}", "--output-file", "{out}"], "is not a readable ONNX"),
+    (["analyze", "{net}", "--filter-tag", "/Nope"], "no module '/Nope'"),
+])
+def test_bad_input_is_one_line_exit_1_and_nothing_written(net_file, tmp_path, args, message):
+    (tmp_path / "notes.txt").write_text("not a model\n")
+    (tmp_path / "empty.onnx").write_bytes(b"")
+    names = {"missing": tmp_path / "missing.onnx", "text": tmp_path / "notes.txt",
+             "empty": tmp_path / "empty.onnx", "net": net_file, "out": tmp_path / "out.onnx",
+             "nodir": tmp_path / "nodir"}
+    before = sorted(p.name for p in tmp_path.iterdir())
+    result = invoke(*[a.format(**names) for a in args])
+    assert result.exit_code == 1
+    assert message in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
