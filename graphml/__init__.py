@@ -1,0 +1,26 @@
+"""modelexport's GraphML: document model, reader, writer, yEd styling, validator.
+
+Depends on lxml only (never onnx or torch). The dialect's facts live in
+:mod:`graphml.format`.
+"""
+
+from __future__ import annotations
+
+from graphml.errors import (
+    GraphMLError,
+    GraphMLFormatError,
+    GraphMLParseError,
+    GraphMLValidationError,
+)
+from graphml.model import Document, Edge, Graph, Key, Node
+from graphml.reader import parse_graphml, read_graphml
+from graphml.writer import generate_graphml, write_graphml
+
+__all__ = [
+    # document model
+    "Document", "Graph", "Node", "Edge", "Key",
+    # writing and reading
+    "generate_graphml", "write_graphml", "parse_graphml", "read_graphml",
+    # errors
+    "GraphMLError", "GraphMLParseError", "GraphMLFormatError", "GraphMLValidationError",
+]

@@ -18,6 +18,8 @@ Ground rules of the dialect:
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 
 GRAPHML_NS = "http://graphml.graphdrawing.org/xmlns"
@@ -169,3 +171,94 @@ def expected_nbytes(dtype: str, dims: list[int]) -> int | None:
     for d in dims:
         count *= d
     return (count * bits + 7) // 8
+
+
+# -- identifiers and values ----------------------------------------------------------
+
+#: An XML NMTOKEN (XML 1.0 fifth edition NameChar+): what GraphML allows as an id.
+NMTOKEN_RE = re.compile(
+    "[:A-Z_a-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u02ff\u0370-\u037d\u037f-\u1fff"
+    "\u200c-\u200d\u2070-\u218f\u2c00-\u2fef\u3001-\ud7ff\uf900-\ufdcf\ufdf0-\ufffd"
+    "\U00010000-\U000effff\\-.0-9\u00b7\u0300-\u036f\u203f-\u2040]+"
+)
+
+#: Characters XML 1.0 cannot carry at all, even escaped.
+XML_ILLEGAL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+#: Value ranges of GraphML's integer types (XSD int and long).
+INT_RANGES: dict[str, tuple[int, int]] = {
+    "int": (-(2**31), 2**31 - 1),
+    "long": (-(2**63), 2**63 - 1),
+}
+
+_FLOAT_TEXT = {"NaN": math.nan, "INF": math.inf, "-INF": -math.inf}
+
+
+def is_nmtoken(text: str) -> bool:
+    """True if ``text`` may be used as a GraphML id."""
+    return NMTOKEN_RE.fullmatch(text) is not None
+
+
+def format_value(attr_type: str, value: object) -> str:
+    """Text of ``value`` in a ``<data>`` of a key of ``attr_type``; ValueError if unfit.
+
+    Floats are written so that :func:`parse_value` gives back the same float
+    (``repr``; ``NaN``, ``INF``, ``-INF`` as XSD spells them).
+    """
+    if attr_type == "string":
+        if not isinstance(value, str):
+            raise ValueError(f"expected a str, got {type(value).__name__}")
+        return value
+    if attr_type == "boolean":
+        if not isinstance(value, bool):
+            raise ValueError(f"expected a bool, got {type(value).__name__}")
+        return "true" if value else "false"
+    if attr_type in INT_RANGES:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError(f"expected an int, got {type(value).__name__}")
+        lo, hi = INT_RANGES[attr_type]
+        if not lo <= value <= hi:
+            raise ValueError(f"{value} is outside the range of GraphML type {attr_type!r}")
+        return str(value)
+    if attr_type in ("float", "double"):
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise ValueError(f"expected a float, got {type(value).__name__}")
+        value = float(value)
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "INF" if value > 0 else "-INF"
+        return repr(value)
+    raise ValueError(f"GraphML has no attr.type {attr_type!r}; use one of {', '.join(ATTR_TYPES)}")
+
+
+def parse_value(attr_type: str, text: str) -> str | int | float | bool:
+    """The Python value of ``<data>`` text for a key of ``attr_type``; ValueError if unfit."""
+    if attr_type == "string":
+        return text
+    t = text.strip()
+    if attr_type == "boolean":
+        if t in ("true", "1"):
+            return True
+        if t in ("false", "0"):
+            return False
+        raise ValueError(f"{t!r} is not a boolean (true, false, 1, 0)")
+    if attr_type in INT_RANGES:
+        try:
+            value = int(t, 10)
+        except ValueError:
+            raise ValueError(f"{t!r} is not an {attr_type}") from None
+        lo, hi = INT_RANGES[attr_type]
+        if not lo <= value <= hi or "_" in t:
+            raise ValueError(f"{t!r} is not an {attr_type}")
+        return value
+    if attr_type in ("float", "double"):
+        if t in _FLOAT_TEXT:
+            return _FLOAT_TEXT[t]
+        if "_" in t or t.lower() in ("nan", "inf", "+inf", "-inf", "infinity", "-infinity"):
+            raise ValueError(f"{t!r} is not a {attr_type} (XSD spells NaN, INF, -INF)")
+        try:
+            return float(t)
+        except ValueError:
+            raise ValueError(f"{t!r} is not a {attr_type}") from None
+    raise ValueError(f"GraphML has no attr.type {attr_type!r}")

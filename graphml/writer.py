@@ -1,0 +1,255 @@
+"""Serialise a :class:`~graphml.model.Document` to GraphML 1.1 bytes.
+
+``generate_graphml`` is the pure part (document in, bytes out); ``write_graphml`` adds
+the file: written to a temporary file beside the target, then renamed, so a failure
+never leaves a half-written GraphML behind.
+
+The output follows the dialect of :mod:`graphml.format`: only the keys in use are
+declared, in the fixed order of ``format.KEYS`` (then any extra keys of the document
+in their order); every data value is formatted by its key's type; ids must be NMTOKENs;
+group nodes carry ``yfiles.foldertype="group"`` (networkx and yEd descend into nested
+graphs only then) and their nested ``<graph>``; each graph's edges follow its nodes.
+No ``<port>``, no ``for="all"``, no ``<default>``, no DOCTYPE, no per-edge
+``directed``. Same document, same bytes. The text is built directly as strings (one
+pass, linear in the document), which is several times faster than building an lxml
+tree for 100,000-node documents.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
+
+from graphml import format as fmt
+from graphml import yed
+from graphml.errors import GraphMLFormatError
+from graphml.model import Document, Edge, Graph, Key, Node
+
+_DOMAIN_NAMES = {"node": "node", "edge": "edge", "graph": "graph"}
+
+
+def _esc_text(s: str) -> str:
+    if "&" in s:
+        s = s.replace("&", "&amp;")
+    if "<" in s:
+        s = s.replace("<", "&lt;")
+    if ">" in s:
+        s = s.replace(">", "&gt;")
+    if "\r" in s:
+        s = s.replace("\r", "&#13;")
+    return s
+
+
+def _esc_attr(s: str) -> str:
+    s = _esc_text(s)
+    if '"' in s:
+        s = s.replace('"', "&quot;")
+    if "\n" in s:
+        s = s.replace("\n", "&#10;")
+    if "\t" in s:
+        s = s.replace("\t", "&#9;")
+    return s
+
+
+def _declared_keys(doc: Document) -> dict[str, Key]:
+    """The dialect's keys, then the document's extra keys; conflicts are refused."""
+    keys = {k.id: Key(k.id, k.domain, k.name, k.type) for k in fmt.KEYS.values()}
+    for key in doc.keys:
+        if key.id in (fmt.YED_NODE_GRAPHICS_KEY, fmt.YED_EDGE_GRAPHICS_KEY):
+            raise GraphMLFormatError(
+                f"key '{key.id}': the id is reserved for yEd graphics, which the writer "
+                "derives itself; rename the key")
+        known = keys.get(key.id)
+        if known is not None:
+            if (known.domain, known.type) != (key.domain, key.type):
+                raise GraphMLFormatError(
+                    f"key '{key.id}': declared for={key.domain!r} attr.type={key.type!r}, "
+                    f"but the dialect fixes for={known.domain!r} attr.type={known.type!r}")
+            continue
+        if key.domain not in _DOMAIN_NAMES:
+            raise GraphMLFormatError(
+                f"key '{key.id}': for={key.domain!r} is not written; use node, edge or graph")
+        if key.type not in fmt.ATTR_TYPES:
+            raise GraphMLFormatError(
+                f"key '{key.id}': GraphML has no attr.type {key.type!r}; "
+                f"use one of {', '.join(fmt.ATTR_TYPES)}")
+        if not fmt.is_nmtoken(key.id) or not fmt.is_nmtoken(key.name):
+            raise GraphMLFormatError(
+                f"key '{key.id}': id and attr.name must be XML NMTOKENs "
+                "(letters, digits, '.', '-', '_', ':')")
+        keys[key.id] = key
+    return keys
+
+
+class _Writer:
+    def __init__(self, doc: Document, yed_markup: bool) -> None:
+        self.doc = doc
+        self.yed = yed_markup
+        self.keys = _declared_keys(doc)
+        self.rank = {kid: i for i, kid in enumerate(self.keys)}
+        self.used: set[str] = set()
+        self.out: list[str] = []
+        self.node_ids: set[str] = set()
+        self.edge_ids: set[str] = set()
+        self.graph_ids: set[str] = set()
+        self.boxes = yed.layout(doc) if yed_markup else {}
+
+    # -- checks ------------------------------------------------------------------------
+
+    def _check_id(self, what: str, ident: object, seen: set[str]) -> str:
+        if not isinstance(ident, str) or not fmt.is_nmtoken(ident):
+            raise GraphMLFormatError(
+                f"{what} id {ident!r} is not an XML NMTOKEN (letters, digits, '.', '-', "
+                "'_', ':' only); map the name to a valid id and keep it as 'name' data")
+        if ident in seen:
+            raise GraphMLFormatError(f"{what} '{ident}': duplicate id; ids must be unique")
+        seen.add(ident)
+        return ident
+
+    def _data(self, what: str, domain: str, data: dict, indent: str) -> None:
+        if not data:
+            return
+        rank = self.rank
+        try:
+            items = sorted(data.items(), key=lambda kv: rank[kv[0]])
+        except KeyError:
+            missing = sorted(k for k in data if k not in rank)
+            raise GraphMLFormatError(
+                f"{what}: data key '{missing[0]}' is not declared; use a key of "
+                "graphml.format.KEYS or add a Key for it to Document.keys") from None
+        out = self.out
+        for kid, value in items:
+            key = self.keys[kid]
+            if key.domain != domain:
+                raise GraphMLFormatError(
+                    f"{what}: data key '{kid}' is declared for {key.domain}s, not {domain}s")
+            try:
+                text = fmt.format_value(key.type, value)
+            except ValueError as e:
+                raise GraphMLFormatError(
+                    f"{what}: data '{kid}' (attr.type {key.type}): {e}") from None
+            if key.type == "string" and fmt.XML_ILLEGAL_RE.search(text):
+                bad = fmt.XML_ILLEGAL_RE.search(text).group()
+                raise GraphMLFormatError(
+                    f"{what}: data '{kid}' holds U+{ord(bad):04X}, which XML cannot carry; "
+                    "encode the value (e.g. as JSON with \\u escapes) before writing")
+            self.used.add(kid)
+            out.append(f'{indent}<data key="{kid}">{_esc_text(text)}</data>\n')
+
+    # -- structure ---------------------------------------------------------------------
+
+    def graph(self, graph: Graph, indent: str) -> None:
+        out = self.out
+        gid = graph.id
+        if graph.edgedefault not in ("directed", "undirected"):
+            raise GraphMLFormatError(
+                f"graph '{gid}': edgedefault must be 'directed' or 'undirected'")
+        id_attr = ""
+        if gid:
+            self._check_id("graph", gid, self.graph_ids)
+            id_attr = f' id="{gid}"'
+        out.append(f'{indent}<graph{id_attr} edgedefault="{graph.edgedefault}">\n')
+        inner = indent + "  "
+        self._data(f"graph '{gid}'", "graph", graph.data, inner)
+        for node in graph.nodes:
+            self.node(node, inner)
+        for edge in graph.edges:
+            self.edge(edge, inner)
+        out.append(f"{indent}</graph>\n")
+
+    def node(self, node: Node, indent: str) -> None:
+        out = self.out
+        nid = self._check_id("node", node.id, self.node_ids)
+        group = node.graph is not None
+        folder = ' yfiles.foldertype="group"' if group else ""
+        out.append(f'{indent}<node id="{nid}"{folder}>\n')
+        inner = indent + "  "
+        self._data(f"node '{nid}'", "node", node.data, inner)
+        if self.yed:
+            self.used.add(fmt.YED_NODE_GRAPHICS_KEY)
+            out.append(f'{inner}<data key="{fmt.YED_NODE_GRAPHICS_KEY}">'
+                       f"{yed.node_graphics(node, self.boxes[nid])}</data>\n")
+        if group:
+            self.graph(node.graph, inner)
+        out.append(f"{indent}</node>\n")
+
+    def edge(self, edge: Edge, indent: str) -> None:
+        eid = self._check_id("edge", edge.id, self.edge_ids)
+        for end in (edge.source, edge.target):
+            if end not in self.all_nodes:
+                raise GraphMLFormatError(
+                    f"edge '{eid}': {'source' if end == edge.source else 'target'} "
+                    f"{end!r} is not a node of the document")
+        out = self.out
+        if not edge.data and not self.yed:
+            out.append(f'{indent}<edge id="{eid}" source="{edge.source}" target="{edge.target}"/>\n')
+            return
+        out.append(f'{indent}<edge id="{eid}" source="{edge.source}" target="{edge.target}">\n')
+        inner = indent + "  "
+        self._data(f"edge '{eid}'", "edge", edge.data, inner)
+        if self.yed:
+            self.used.add(fmt.YED_EDGE_GRAPHICS_KEY)
+            out.append(f'{inner}<data key="{fmt.YED_EDGE_GRAPHICS_KEY}">'
+                       f"{yed.edge_graphics(edge)}</data>\n")
+        out.append(f"{indent}</edge>\n")
+
+    def document(self) -> bytes:
+        self.all_nodes = {n.id for n, _ in self.doc.iter_nodes()}
+        self.graph(self.doc.graph, "  ")
+        body = self.out
+
+        ns = f'xmlns="{fmt.GRAPHML_NS}" xmlns:xsi="{fmt.XSI_NS}"'
+        if self.yed:
+            ns += "".join(f' xmlns:{p}="{u}"' for p, u in yed.NAMESPACES.items())
+        head = [
+            '<?xml version="1.0" encoding="UTF-8"?>\n',
+            f'<graphml {ns} xsi:schemaLocation="{fmt.SCHEMA_LOCATION}">\n',
+        ]
+        for kid, key in self.keys.items():
+            if kid in self.used:
+                head.append(f'  <key id="{kid}" for="{key.domain}" '
+                            f'attr.name="{_esc_attr(key.name)}" attr.type="{key.type}"/>\n')
+        if fmt.YED_NODE_GRAPHICS_KEY in self.used:
+            head.append(f'  <key id="{fmt.YED_NODE_GRAPHICS_KEY}" for="node" '
+                        'attr.name="nodegraphics" attr.type="string" yfiles.type="nodegraphics"/>\n')
+        if fmt.YED_EDGE_GRAPHICS_KEY in self.used:
+            head.append(f'  <key id="{fmt.YED_EDGE_GRAPHICS_KEY}" for="edge" '
+                        'attr.name="edgegraphics" attr.type="string" yfiles.type="edgegraphics"/>\n')
+        return ("".join(head) + "".join(body) + "</graphml>\n").encode("utf-8")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def generate_graphml(doc: Document, *, yed: bool = True) -> bytes:
+    """The GraphML 1.1 bytes of ``doc``; with ``yed``, add yEd's graphics markup.
+
+    Raises :class:`GraphMLFormatError` for what GraphML or the dialect cannot hold:
+    ids that are not NMTOKENs or not unique, undeclared data keys, values of the wrong
+    type, edges to nodes that do not exist.
+    """
+    return _Writer(doc, yed).document()
+
+
+def write_graphml(doc: Document, path_or_file: str | os.PathLike | BinaryIO, *,
+                  yed: bool = True) -> None:
+    """Write ``doc`` to a path (atomically: temporary file, then rename) or a binary file."""
+    data = generate_graphml(doc, yed=yed)
+    if hasattr(path_or_file, "write"):
+        path_or_file.write(data)  # type: ignore[union-attr]
+        return
+    path = Path(path_or_file)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
