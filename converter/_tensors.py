@@ -1,0 +1,137 @@
+"""TensorProto ↔ (readable header JSON, raw bytes for the sidecar), exactly.
+
+A tensor whose bytes go to the sidecar is written as its header (every field but the
+data) plus a :data:`graphml.format.SIDECAR_REF` member. Bytes held in ``raw_data`` are
+copied as they are; bytes held in a typed field (``float_data``, ``int32_data``, ...)
+are converted to the raw little-endian layout, and ``data_field`` names the field to
+restore them into. Each conversion is checked to give back the same proto; a tensor
+that would not is kept inline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from onnx import TensorProto
+
+from converter import _protojson as pj
+from graphml import format as fmt
+
+DATA_FIELDS = ("float_data", "int32_data", "string_data", "int64_data", "raw_data",
+               "double_data", "uint64_data")
+DATA_FIELD = "data_field"
+
+#: data_type number → dtype name of graphml.format.DTYPES.
+DTYPE_NAMES: dict[int, str] = {num: name for name, (num, _bits) in fmt.DTYPES.items()}
+
+_T = TensorProto
+#: typed field → numpy type of its elements, and per data_type the raw layout's type.
+_FIELD_NP = {"float_data": np.float32, "int32_data": np.int32, "int64_data": np.int64,
+             "double_data": np.float64, "uint64_data": np.uint64}
+_RAW_NP: dict[tuple[str, int], Any] = {
+    ("float_data", _T.FLOAT): "<f4", ("float_data", _T.COMPLEX64): "<f4",
+    ("int32_data", _T.INT32): "<i4", ("int32_data", _T.INT16): "<i2",
+    ("int32_data", _T.INT8): "<i1", ("int32_data", _T.UINT16): "<u2",
+    ("int32_data", _T.UINT8): "<u1", ("int32_data", _T.BOOL): "<u1",
+    ("int32_data", _T.FLOAT16): "<u2", ("int32_data", _T.BFLOAT16): "<u2",
+    ("int32_data", _T.FLOAT8E4M3FN): "<u1", ("int32_data", _T.FLOAT8E4M3FNUZ): "<u1",
+    ("int32_data", _T.FLOAT8E5M2): "<u1", ("int32_data", _T.FLOAT8E5M2FNUZ): "<u1",
+    ("int64_data", _T.INT64): "<i8",
+    ("double_data", _T.DOUBLE): "<f8", ("double_data", _T.COMPLEX128): "<f8",
+    ("uint64_data", _T.UINT32): "<u4", ("uint64_data", _T.UINT64): "<u8",
+}
+_COMPLEX = {_T.COMPLEX64, _T.COMPLEX128}
+
+#: (offset, length) of bytes placed in the sidecar; assigned by the caller.
+Place = Callable[[bytes], tuple[int, int]]
+
+
+def dtype_name(data_type: int) -> str:
+    return DTYPE_NAMES.get(data_type, str(data_type))
+
+
+def _header(tensor: Any, skip: str) -> Any:
+    """A new TensorProto with every set field of ``tensor`` but ``skip``."""
+    header = TensorProto()
+    for fd, value in tensor.ListFields():
+        if fd.name == skip:
+            continue
+        if fd.is_repeated:
+            getattr(header, fd.name).extend(value)
+        else:
+            setattr(header, fd.name, value)
+    return header
+
+
+def _raw_bytes(tensor: Any, field: str) -> bytes | None:
+    """The tensor's data in raw little-endian layout, or None if it has no exact one."""
+    if field == "raw_data":
+        return tensor.raw_data
+    layout = _RAW_NP.get((field, tensor.data_type))
+    if layout is None:
+        return None
+    values = np.asarray(getattr(tensor, field), dtype=_FIELD_NP[field])
+    return values.astype(layout).tobytes()
+
+
+def restore_field(tensor: Any, field: str, raw: bytes) -> None:
+    """Put ``raw`` bytes back into ``tensor`` as its ``field``."""
+    if field == "raw_data":
+        tensor.raw_data = raw
+        return
+    layout = _RAW_NP[(field, tensor.data_type)]
+    values = np.frombuffer(raw, dtype=layout).astype(_FIELD_NP[field])
+    getattr(tensor, field).extend(values.tolist())
+
+
+def encode_tensor(tensor: Any, place: Place, *, min_bytes: int = 0) -> dict[str, Any]:
+    """The tensor as JSON; its data goes to the sidecar (via ``place``) when it can.
+
+    ``min_bytes``: data smaller than this stays inline (initializers use 0: always
+    the sidecar). STRING tensors, external-data references and tensors whose data does
+    not match dtype × dims stay inline.
+    """
+    fields = [fd.name for fd, _ in tensor.ListFields() if fd.name in DATA_FIELDS]
+    if len(fields) == 1 and tensor.data_location != TensorProto.EXTERNAL:
+        field = fields[0]
+        dtype = DTYPE_NAMES.get(tensor.data_type)
+        dims = list(tensor.dims)
+        expected = fmt.expected_nbytes(dtype, dims) if dtype else None
+        if expected is not None and expected >= min_bytes:
+            raw = _raw_bytes(tensor, field)
+            if raw is not None and len(raw) == expected:
+                obj = _encode_header(tensor, field)
+                if field != "raw_data" and not _restores_exactly(tensor, field, raw):
+                    return pj.encode_exact(tensor)
+                offset, length = place(raw)
+                if field != "raw_data":
+                    obj[DATA_FIELD] = field
+                obj[fmt.SIDECAR_REF] = {"offset": offset, "length": length,
+                                        "dtype": dtype, "dims": dims}
+                return obj
+    return pj.encode_exact(tensor)
+
+
+def _encode_header(tensor: Any, field: str) -> dict[str, Any]:
+    return pj.encode_exact(_header(tensor, field))
+
+
+def _restores_exactly(tensor: Any, field: str, raw: bytes) -> bool:
+    rebuilt = _header(tensor, field)
+    restore_field(rebuilt, field, raw)
+    return rebuilt.SerializeToString(deterministic=True) == tensor.SerializeToString(deterministic=True)
+
+
+def decode_tensor(obj: dict[str, Any], read: Callable[[dict[str, Any]], bytes],
+                  tensor: Any = None) -> Any:
+    """Inverse of :func:`encode_tensor`; ``read(ref)`` returns a sidecar ref's bytes."""
+    tensor = TensorProto() if tensor is None else tensor
+    ref = obj.get(fmt.SIDECAR_REF)
+    if ref is None:
+        return pj.decode_exact(obj, tensor)
+    header = {k: v for k, v in obj.items() if k not in (fmt.SIDECAR_REF, DATA_FIELD)}
+    pj.decode_exact(header, tensor)
+    restore_field(tensor, obj.get(DATA_FIELD, "raw_data"), read(ref))
+    return tensor

@@ -1,0 +1,204 @@
+"""The module hierarchy of an ONNX graph: one tag per node, and what each module is.
+
+Where the tags come from, first match wins:
+
+1. ``tags``    our exporter's ``hierarchy_tag`` (:func:`converter.tags.node_tag`);
+2. ``dynamo``  the module stack ``torch.onnx.export(..., dynamo=True)`` records per
+               node (``pkg.torch.onnx.name_scopes`` + ``pkg.torch.onnx.class_hierarchy``,
+               or ``namespace``), written as tags the way SPEC §5 spells them;
+3. ``scopes``  TorchScript-style scoped node names: ``/layers.0/mlp/MatMul`` lies in
+               the module ``/layers.0/mlp``;
+4. ``none``    no hierarchy: every node at the root.
+
+With a source found, nodes it says nothing about get the deepest module containing
+their neighbours' tags (:func:`converter.tags.fill_missing_tags`). The root is ``"/"``.
+Nothing here looks at op types or model families.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from converter import tags as _tags
+
+ROOT = "/"
+
+#: Classes of the framework's own building blocks, which SPEC §5 leaves out of tags.
+_BUILTIN_CLASS_PREFIX = "torch.nn.modules."
+
+
+@dataclass
+class ModuleInfo:
+    """What is known of one module: its dotted path and class, when recorded."""
+
+    path: str | None = None
+    cls: str | None = None
+
+
+@dataclass
+class Hierarchy:
+    """Tags of a graph's nodes (``"/"`` = root) and the modules they name."""
+
+    source: str  # "tags" | "dynamo" | "scopes" | "none"
+    node_tags: list[str]
+    modules: dict[str, ModuleInfo] = field(default_factory=dict)
+
+
+def normalize_tag(tag: str | None) -> str | None:
+    """``/A/B/`` → ``/A/B``; ``""`` and ``"/"`` → ``"/"``; None stays None."""
+    if tag is None:
+        return None
+    parts = [p for p in tag.split("/") if p]
+    return "/" + "/".join(parts) if parts else ROOT
+
+
+def ancestors(tag: str) -> list[str]:
+    """The tags from the outermost module down to ``tag`` itself (root excluded)."""
+    parts = [p for p in tag.split("/") if p]
+    return ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def _props(node: Any) -> dict[str, str]:
+    return {p.key: p.value for p in node.metadata_props}
+
+
+# -- source 1: our tags -------------------------------------------------------------
+
+
+def _from_tags(model: Any, nodes: Sequence[Any]) -> tuple[list[str | None], dict[str, ModuleInfo]]:
+    found: list[str | None] = [normalize_tag(_tags.node_tag(n)) for n in nodes]
+    modules: dict[str, ModuleInfo] = {}
+    try:
+        tree = _tags.module_tree(model) or []
+    except ValueError:
+        tree = []
+    for entry in tree:
+        if isinstance(entry, dict) and isinstance(entry.get("tag"), str):
+            modules[normalize_tag(entry["tag"])] = ModuleInfo(entry.get("path"), entry.get("class"))
+    for node, tag in zip(nodes, found):
+        if tag is None or tag in modules:
+            continue
+        props = _props(node)
+        modules[tag] = ModuleInfo(props.get(_tags.MODULE_PATH_KEY), props.get(_tags.MODULE_CLASS_KEY))
+    return found, modules
+
+
+# -- source 2: the dynamo exporter's module stack -------------------------------------
+
+
+def _module_stack(node: Any) -> list[tuple[str, str]] | None:
+    """[(dotted path, qualified class), ...] from the root module down, or None."""
+    props = _props(node)
+    scopes_text = props.get("pkg.torch.onnx.name_scopes")
+    classes_text = props.get("pkg.torch.onnx.class_hierarchy")
+    stack: list[tuple[str, str]] | None = None
+    if scopes_text and classes_text:
+        try:
+            scopes = ast.literal_eval(scopes_text)
+            classes = ast.literal_eval(classes_text)
+        except (ValueError, SyntaxError):
+            scopes = classes = None
+        if isinstance(scopes, list) and isinstance(classes, list) and len(scopes) == len(classes):
+            stack = [(str(s), str(c)) for s, c in zip(scopes, classes)]
+    if stack is None and props.get("namespace"):
+        stack = []
+        for part in props["namespace"].split("/"):
+            name, sep, cls = part.partition(": ")
+            if not sep:
+                return None
+            stack.append((name, cls))
+    if not stack:
+        return None
+    # The last entry is the node itself (its fx name and target), not a module.
+    return [(path, cls) for path, cls in stack[:-1] if not cls.startswith(_BUILTIN_CLASS_PREFIX)]
+
+
+def _from_dynamo(nodes: Sequence[Any]) -> tuple[list[str | None], dict[str, ModuleInfo]]:
+    stacks = [_module_stack(n) for n in nodes]
+    parent_of: dict[str, str | None] = {}
+    class_of: dict[str, str] = {}
+    for stack in stacks:
+        prev: str | None = None
+        for path, cls in stack or ():
+            if path not in parent_of:
+                parent_of[path] = prev
+                class_of[path] = cls.rsplit(".", 1)[-1]
+            prev = path
+    children: dict[str | None, list[str]] = {}
+    for path, parent in parent_of.items():
+        children.setdefault(parent, []).append(path)
+    segment: dict[str, str] = {}
+    for parent, kids in children.items():
+        counts: dict[str, int] = {}
+        for kid in kids:
+            counts[class_of[kid]] = counts.get(class_of[kid], 0) + 1
+        for kid in kids:
+            rel = kid[len(parent) + 1:] if parent and kid.startswith(parent + ".") else kid
+            base = class_of[kid]
+            # A container's child carries its key; same-class siblings their attribute name.
+            if "." in rel or counts[base] > 1:
+                segment[kid] = f"{base}.{rel.rsplit('.', 1)[-1]}" if rel else base
+            else:
+                segment[kid] = base
+    tag_of: dict[str, str] = {}
+
+    def tag(path: str) -> str:
+        if path not in tag_of:
+            parent = parent_of[path]
+            prefix = tag(parent) if parent is not None else ""
+            tag_of[path] = f"{prefix.rstrip('/')}/{segment[path]}"
+        return tag_of[path]
+
+    found: list[str | None] = []
+    for stack in stacks:
+        found.append(tag(stack[-1][0]) if stack else (ROOT if stack == [] else None))
+    modules = {tag(p): ModuleInfo(p, class_of[p]) for p in parent_of}
+    return found, modules
+
+
+# -- source 3: scoped node names ----------------------------------------------------
+
+
+def _from_scopes(nodes: Sequence[Any]) -> tuple[list[str | None], dict[str, ModuleInfo]]:
+    found: list[str | None] = []
+    modules: dict[str, ModuleInfo] = {}
+    for node in nodes:
+        name = node.name
+        if not name.startswith("/"):
+            found.append(None)
+            continue
+        scope = [p for p in name.split("/")[1:-1] if p]
+        tag = "/" + "/".join(scope) if scope else ROOT
+        found.append(tag)
+        for anc in ancestors(tag):
+            if anc not in modules:
+                modules[anc] = ModuleInfo(".".join(anc.strip("/").split("/")), None)
+    return found, modules
+
+
+def _has_scoped_names(nodes: Sequence[Any]) -> bool:
+    return any(n.name.startswith("/") and n.name.count("/") >= 2 for n in nodes)
+
+
+def derive_hierarchy(model: Any) -> Hierarchy:
+    """The hierarchy of ``model.graph``'s nodes, from the first source that has one."""
+    nodes = model.graph.node
+    found, modules = _from_tags(model, nodes)
+    source = "tags"
+    if all(t is None for t in found):
+        source = "none"
+        if any(_module_stack(n) is not None for n in nodes):
+            found, modules = _from_dynamo(nodes)
+            source = "dynamo"
+        elif _has_scoped_names(nodes):
+            found, modules = _from_scopes(nodes)
+            source = "scopes"
+    if source == "none":
+        return Hierarchy(source, [ROOT] * len(nodes), {})
+    if any(t is None for t in found):
+        found = _tags.fill_missing_tags(nodes, found, ROOT)
+    node_tags = [normalize_tag(t) or ROOT for t in found]
+    return Hierarchy(source, node_tags, modules)

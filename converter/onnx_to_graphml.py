@@ -1,0 +1,594 @@
+"""ONNX ModelProto → GraphML :class:`graphml.model.Document`, in memory.
+
+:func:`model_to_document` is pure apart from the sidecar sink it is given: tensor
+bytes go to a :class:`converter.sidecar.SidecarWriter` as they are met, so no second
+copy of the parameters is held. Everything else of the model is carried in the
+Document's data (see :mod:`graphml.format`), readable where it can be and exact
+always: each element (node fields, attribute, value info, tensor header, graph and
+model header) is encoded, decoded back and compared byte for byte, and stored as
+base64 of its serialized proto (``{"b64": ...}``) when the readable form would not give
+back the same bytes.
+
+Layout: modules are group nodes nested by tag; each op sits in its tag's module;
+initializers in the common module of their consumers; graph inputs and outputs at the
+root. An op with GRAPH/GRAPHS attributes is a group holding one ``subgraph`` container
+per graph, which holds that graph's inputs, initializers, ops and outputs, and carries
+the graph's own fields (``name``, ``doc_string``, and the rest as ``node_extra``). All
+edges sit on the root graph after the nodes, one per (producer, consumer input).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+from onnx import GraphProto, ModelProto
+
+from converter import _protojson as pj
+from converter import _tensors
+from converter.graphml_to_onnx import (
+    GRAPH_ATTR_FIELDS,
+    decode_model_header,
+    decode_node_fields,
+    decode_plain_attribute,
+    decode_value_info,
+    dumps,
+)
+from converter.hierarchy import ROOT, ModuleInfo, ancestors, derive_hierarchy
+from converter.sidecar import SidecarWriter
+from converter.tags import common_tag
+from graphml import format as fmt
+from graphml.model import Document, Edge, Graph, Key, Node
+
+#: Attribute tensors of at least this many bytes go to the sidecar; smaller stay inline.
+ATTRIBUTE_TENSOR_SIDECAR_BYTES = 1024
+
+ROOT_GRAPH_ID = "G"
+
+#: GraphProto fields carried by nodes of their own (the rest is the graph "header").
+_GRAPH_BODY = ("node", "initializer", "input", "output")
+#: ModelProto scalar fields with a key of their own on the root graph.
+MODEL_KEYS = {
+    "ir_version": "ir_version", "producer_name": "producer_name",
+    "producer_version": "producer_version", "domain": "model_domain",
+    "model_version": "model_version", "doc_string": "model_doc_string",
+}
+_NODE_TEXT_FIELDS = ("name", "op_type", "domain", "overload", "doc_string")
+_ENCODE_ERRORS = (pj.Unencodable, ValueError, UnicodeError, KeyError, TypeError)
+
+
+@dataclass
+class _Scope:
+    """Tensor names visible in a graph: name → (producer node id, output position)."""
+
+    names: dict[str, tuple[str, int]] = field(default_factory=dict)
+    outer: _Scope | None = None
+
+    def lookup(self, name: str) -> tuple[str, int] | None:
+        scope: _Scope | None = self
+        while scope is not None:
+            hit = scope.names.get(name)
+            if hit is not None:
+                return hit
+            scope = scope.outer
+        return None
+
+
+# -- small helpers ------------------------------------------------------------------
+
+
+def type_summary(tp: Any) -> tuple[str, list | None]:
+    """(dtype text, shape) of a TypeProto for display: ``FLOAT``, [1, "seq", 768]."""
+    which = tp.WhichOneof("value")
+    if which in ("tensor_type", "sparse_tensor_type"):
+        t = getattr(tp, which)
+        dtype = _tensors.dtype_name(t.elem_type)
+        if which == "sparse_tensor_type":
+            dtype = f"sparse({dtype})"
+        if not t.HasField("shape"):
+            return dtype, None
+        dims: list = []
+        for d in t.shape.dim:
+            kind = d.WhichOneof("value")
+            dims.append(d.dim_value if kind == "dim_value" else (d.dim_param if kind else None))
+        return dtype, dims
+    if which == "sequence_type":
+        return f"seq({type_summary(tp.sequence_type.elem_type)[0]})", None
+    if which == "optional_type":
+        return f"optional({type_summary(tp.optional_type.elem_type)[0]})", None
+    if which == "map_type":
+        value = type_summary(tp.map_type.value_type)[0]
+        return f"map({_tensors.dtype_name(tp.map_type.key_type)},{value})", None
+    return "", None
+
+
+def _safe(text: str) -> str:
+    """Display text for XML: characters XML cannot carry become U+FFFD."""
+    return pj.XML_ILLEGAL.sub("\ufffd", text)
+
+
+def _op_label(node: Any) -> str:
+    short = node.name.rsplit("/", 1)[-1]
+    return f"{node.op_type} {short}" if short and short != node.op_type else node.op_type
+
+
+def _pairs(props: Any) -> list[list[str]]:
+    return [[p.key, p.value] for p in props]
+
+
+def _simple_pairs(props: Any) -> bool:
+    """Entries with both key and value set and nothing else: [[k, v], ...] is exact."""
+    return all(p.HasField("key") and p.HasField("value") and len(p.ListFields()) == 2
+               for p in props)
+
+
+def _copy_without(msg: Any, skip: tuple[str, ...]) -> Any:
+    """A new message of ``msg``'s type with every set field but ``skip``."""
+    copy = type(msg)()
+    for fd, value in msg.ListFields():
+        if fd.name in skip:
+            continue
+        if fd.is_repeated:
+            getattr(copy, fd.name).extend(value)
+        elif fd.type == fd.TYPE_MESSAGE:
+            getattr(copy, fd.name).CopyFrom(value)
+        else:
+            setattr(copy, fd.name, value)
+    return copy
+
+
+def _same(a: Any, b: Any) -> bool:
+    return a.SerializeToString(deterministic=True) == b.SerializeToString(deterministic=True)
+
+
+def _graph_refs(node: Any) -> list[tuple[int, str, int | None, Any]]:
+    """(attribute position, attribute name, index in GRAPHS or None, graph) per subgraph."""
+    refs = []
+    for a, attr in enumerate(node.attribute):
+        if attr.HasField("g"):
+            refs.append((a, attr.name, None, attr.g))
+        for k, g in enumerate(attr.graphs):
+            refs.append((a, attr.name, k, g))
+    return refs
+
+
+def _used_names(node: Any, into: set[str]) -> None:
+    """Tensor names ``node`` reads, its subgraphs' reads included."""
+    into.update(node.input)
+    for attr in node.attribute:
+        graphs = list(attr.graphs)
+        if attr.HasField("g"):
+            graphs.append(attr.g)
+        for g in graphs:
+            for inner in g.node:
+                _used_names(inner, into)
+            into.update(o.name for o in g.output)
+
+
+# -- the builder --------------------------------------------------------------------
+
+
+class _Builder:
+    def __init__(self, sink: SidecarWriter) -> None:
+        self.sink = sink
+        self.counters: dict[str, int] = {}
+        self.edges: list[Edge] = []
+        self.types: dict[str, tuple[str, list | None]] = {}
+
+    def new_id(self, prefix: str) -> str:
+        n = self.counters.get(prefix, 0)
+        self.counters[prefix] = n + 1
+        return f"{prefix}{n}"
+
+    def tensor_json(self, tensor: Any, min_bytes: int) -> dict[str, Any]:
+        return _tensors.encode_tensor(tensor, self.sink.add, min_bytes=min_bytes)
+
+    # -- value infos and initializers ----------------------------------------------
+
+    def value_info_node(self, vi: Any, kind: str, index: int, parent: str, prefix: str) -> Node:
+        data: dict[str, Any] = {"kind": kind, "label": _safe(vi.name) or kind, "parent": parent}
+        data.update(encode_value_info(vi))
+        data["index"] = index
+        if vi.HasField("type"):
+            dtype, shape = type_summary(vi.type)
+            data["dtype"] = dtype
+            if shape is not None:
+                data["shape"] = dumps(shape)
+            self.types.setdefault(vi.name, (dtype, shape))
+        return Node(self.new_id(prefix), data)
+
+    def initializer_node(self, tensor: Any, index: int, parent: str, tag: str | None) -> Node:
+        obj = self.tensor_json(tensor, 0)
+        dtype = _tensors.dtype_name(tensor.data_type)
+        dims = list(tensor.dims)
+        data: dict[str, Any] = {"kind": fmt.KIND_INITIALIZER, "label": _safe(tensor.name) or "initializer",
+                                "parent": parent, "name": _safe(tensor.name), "index": index}
+        if tag is not None:
+            data["hierarchy_tag"] = tag
+        data["dtype"] = dtype
+        data["shape"] = dumps(dims)
+        data["tensor"] = dumps(obj)
+        ref = obj.get(fmt.SIDECAR_REF)
+        if ref is not None:
+            data["offset"] = ref["offset"]
+            data["length"] = ref["length"]
+        self.types.setdefault(tensor.name, (dtype, dims))
+        return Node(self.new_id("t"), data)
+
+    def note_types(self, graph: Any) -> None:
+        for vi in graph.value_info:
+            if vi.HasField("type"):
+                self.types.setdefault(vi.name, type_summary(vi.type))
+
+    # -- ops -----------------------------------------------------------------------
+
+    def attribute_json(self, attr: Any, a: int, containers: dict[tuple[int, int | None], str]) -> dict[str, Any]:
+        """One attribute: readable and checked, tensors maybe in the sidecar, graphs by id."""
+        obj: dict[str, Any] | None = None
+        plain = _copy_without(attr, GRAPH_ATTR_FIELDS + ("t", "tensors"))
+        try:
+            obj = encode_plain_attribute(plain)
+            if not _same(decode_plain_attribute(obj), plain):
+                obj = None
+        except _ENCODE_ERRORS:
+            obj = None
+        if obj is None:  # exact fallback; tensors ride inside the base64
+            obj = pj.encode_opaque(_copy_without(attr, GRAPH_ATTR_FIELDS))
+        else:
+            if attr.HasField("t"):
+                obj["t"] = self.tensor_json(attr.t, ATTRIBUTE_TENSOR_SIDECAR_BYTES)
+            if len(attr.tensors):
+                obj["tensors"] = [self.tensor_json(t, ATTRIBUTE_TENSOR_SIDECAR_BYTES) for t in attr.tensors]
+        if attr.HasField("g"):
+            obj["g"] = {"subgraph": containers[(a, None)]}
+        if len(attr.graphs):
+            obj["graphs"] = [{"subgraph": containers[(a, k)]} for k in range(len(attr.graphs))]
+        return obj
+
+    def op_data(self, node: Any, containers: dict[tuple[int, int | None], str]) -> dict[str, Any]:
+        """Readable keys for a NodeProto, checked; attributes one by one."""
+        data = encode_node_fields(node)
+        attrs = [self.attribute_json(attr, a, containers) for a, attr in enumerate(node.attribute)]
+        if attrs:
+            data["attributes"] = dumps(attrs)
+        return data
+
+    def op_node(self, nid: str, node: Any, index: int, parent: str, tag: str | None,
+                scope: _Scope) -> Node:
+        refs = _graph_refs(node)
+        containers: dict[tuple[int, int | None], str] = {}
+        inner: list[Node] = []
+        for a, attr_name, k, _g in refs:
+            cid = self.new_id("s")
+            containers[(a, k)] = cid
+            cdata: dict[str, Any] = {"kind": fmt.KIND_SUBGRAPH, "parent": nid,
+                                     "label": _safe(attr_name if k is None else f"{attr_name}[{k}]"),
+                                     "attribute_name": _safe(attr_name)}
+            if tag is not None:
+                cdata["hierarchy_tag"] = tag
+            if k is not None:
+                cdata["attribute_index"] = k
+            inner.append(Node(cid, cdata))
+        data: dict[str, Any] = {"kind": fmt.KIND_OP, "label": _safe(_op_label(node)) or "op",
+                                "parent": parent}
+        if tag is not None:
+            data["hierarchy_tag"] = tag
+        data.update(self.op_data(node, containers))
+        data["index"] = index
+        op = Node(nid, data)
+        for (_a, _n, _k, g), container in zip(refs, inner):
+            container.graph = Graph(f"{container.id}:")
+            self.fill_subgraph(g, container, _Scope(outer=scope), tag)
+        if inner:
+            op.graph = Graph(f"{nid}:", nodes=inner)
+        return op
+
+    def ops(self, graph: Any, parents: list[str], tags: list[str | None], scope: _Scope) -> list[Node]:
+        """Op nodes of ``graph`` in order; every output is known before inputs are wired."""
+        ids = [self.new_id("n") for _ in graph.node]
+        for nid, node in zip(ids, graph.node):
+            for o, name in enumerate(node.output):
+                if name:
+                    scope.names[name] = (nid, o)
+        result: list[Node] = []
+        for j, node in enumerate(graph.node):
+            op = self.op_node(ids[j], node, j, parents[j], tags[j], scope)
+            result.append(op)
+            for k, name in enumerate(node.input):
+                if name:
+                    self.edge_to(scope, name, op.id, k)
+        return result
+
+    def fill_subgraph(self, graph: Any, container: Node, scope: _Scope, tag: str | None) -> None:
+        """A subgraph's elements, flat and in ONNX order, inside its container node."""
+        cid = container.id
+        container.data.update(encode_graph_fields(graph, "name", "doc_string", "node_extra", None))
+        self.note_types(graph)
+        nodes = container.graph.nodes
+        for i, vi in enumerate(graph.input):
+            n = self.value_info_node(vi, fmt.KIND_INPUT, i, cid, "i")
+            scope.names[vi.name] = (n.id, 0)
+            nodes.append(n)
+        for i, t in enumerate(graph.initializer):
+            n = self.initializer_node(t, i, cid, tag)
+            scope.names[t.name] = (n.id, 0)
+            nodes.append(n)
+        nodes.extend(self.ops(graph, [cid] * len(graph.node), [tag] * len(graph.node), scope))
+        for i, vi in enumerate(graph.output):
+            n = self.value_info_node(vi, fmt.KIND_OUTPUT, i, cid, "o")
+            nodes.append(n)
+            self.edge_to(scope, vi.name, n.id, 0)
+
+    def edge_to(self, scope: _Scope, name: str, target: str, position: int) -> None:
+        hit = scope.lookup(name)
+        if hit is None:
+            return
+        source, out = hit
+        self.edges.append(Edge(f"e{len(self.edges)}", source, target,
+                               {"e_tensor": _safe(name), "source_output": out,
+                                "target_input": position}))
+
+    def finish_edges(self) -> list[Edge]:
+        """Add dtype, shape and label to every edge, now that all types are known."""
+        for e in self.edges:
+            dtype, shape = self.types.get(e.data["e_tensor"], ("", None))
+            if dtype:
+                e.data["e_dtype"] = dtype
+            if shape is not None:
+                e.data["e_shape"] = dumps(shape)
+            e.data["e_label"] = (f"{dtype}{dumps(shape) if shape is not None else ''}"
+                                 if dtype else e.data["e_tensor"])
+        return self.edges
+
+
+# -- element encoders (each checked against its decoder) -------------------------------
+
+
+def encode_value_info(vi: Any) -> dict[str, Any]:
+    """Keys for a ValueInfoProto: name, type, doc_string, metadata_props; else opaque."""
+    data: dict[str, Any] = {}
+    try:
+        if vi.HasField("name"):
+            data["name"] = pj.check_text(vi.name)
+        if vi.HasField("type"):
+            data["type"] = dumps(pj.encode_message(vi.type))
+        if vi.HasField("doc_string"):
+            data["doc_string"] = pj.check_text(vi.doc_string)
+        if len(vi.metadata_props):
+            if not _simple_pairs(vi.metadata_props):
+                raise pj.Unencodable("metadata entry with unset key or value")
+            data["metadata_props"] = pj.check_text(dumps(_pairs(vi.metadata_props)))
+        if _same(decode_value_info(data), vi):
+            return data
+    except _ENCODE_ERRORS:
+        pass
+    return {"name": _safe(vi.name), "node_extra": dumps(pj.encode_opaque(vi))}
+
+
+def encode_node_fields(node: Any) -> dict[str, Any]:
+    """Keys for a NodeProto's own fields (not its attributes), checked; else opaque."""
+    bare = _copy_without(node, ("attribute",))
+    data: dict[str, Any] = {}
+    try:
+        for key in _NODE_TEXT_FIELDS:
+            if node.HasField(key):
+                data[key] = pj.check_text(getattr(node, key))
+        data["inputs"] = pj.check_text(dumps(list(node.input)))
+        data["outputs"] = pj.check_text(dumps(list(node.output)))
+        if len(node.metadata_props):
+            if not _simple_pairs(node.metadata_props):
+                raise pj.Unencodable("metadata entry with unset key or value")
+            data["metadata_props"] = pj.check_text(dumps(_pairs(node.metadata_props)))
+        if len(node.device_configurations):
+            data["node_extra"] = pj.check_text(dumps({"device_configurations": [
+                pj.encode_message(c) for c in node.device_configurations]}))
+        if _same(decode_node_fields(data), bare):
+            return data
+    except _ENCODE_ERRORS:
+        pass
+    return {"name": _safe(node.name), "op_type": _safe(node.op_type),
+            "inputs": dumps([_safe(n) for n in node.input]),
+            "outputs": dumps([_safe(n) for n in node.output]),
+            "node_extra": dumps(pj.encode_opaque(bare))}
+
+
+def encode_plain_attribute(attr: Any) -> dict[str, Any]:
+    """An attribute without tensors and graphs as readable JSON (strings as text)."""
+    obj: dict[str, Any] = {}
+    for fd, value in attr.ListFields():
+        name = fd.name
+        if name == "s":
+            try:
+                obj["s"] = pj.check_text(value.decode("utf-8"))
+            except (UnicodeError, pj.Unencodable):
+                obj["s_b64"] = pj._encode_value(fd, value)
+        elif name == "strings":
+            try:
+                obj["strings"] = [pj.check_text(v.decode("utf-8")) for v in value]
+            except (UnicodeError, pj.Unencodable):
+                obj["strings_b64"] = [pj._encode_value(fd, v) for v in value]
+        elif fd.is_repeated:
+            obj[name] = [pj._encode_value(fd, v) for v in value]
+        else:
+            obj[name] = pj._encode_value(fd, value)
+    pj.check_text(dumps(obj))
+    return obj
+
+
+def encode_graph_fields(graph: Any, name_key: str, doc_key: str, extra_key: str,
+                        value_info_key: str | None) -> dict[str, Any]:
+    """A GraphProto's own fields (not nodes, inputs, outputs, initializers) as keys.
+
+    ``name`` and ``doc_string`` get keys of their own when XML can carry them; the rest
+    (value_info unless it has its own key, quantization annotations, sparse
+    initializers, metadata) goes, checked, into ``extra_key`` as ``{"graph": ...}``.
+    """
+    data: dict[str, Any] = {}
+    skip = list(_GRAPH_BODY)
+    for key, fieldname in ((name_key, "name"), (doc_key, "doc_string")):
+        if graph.HasField(fieldname) and not pj.XML_ILLEGAL.search(getattr(graph, fieldname)):
+            data[key] = getattr(graph, fieldname)
+            skip.append(fieldname)
+    if value_info_key is not None and len(graph.value_info):
+        try:
+            items = [pj.encode_message(vi) for vi in graph.value_info]
+            text = pj.check_text(dumps(items))
+            rebuilt = GraphProto()
+            for item in items:
+                pj.decode_message(item, rebuilt.value_info.add())
+            if _same(rebuilt, _copy_without(graph, tuple(f.name for f in GraphProto.DESCRIPTOR.fields
+                                                        if f.name != "value_info"))):
+                data[value_info_key] = text
+                skip.append("value_info")
+        except _ENCODE_ERRORS:
+            pass
+    header = _copy_without(graph, tuple(skip))
+    if header.ListFields():
+        data[extra_key] = dumps({"graph": pj.encode_exact(header)})
+    return data
+
+
+def _encode_model_header(model: Any) -> dict[str, Any]:
+    """Root graph keys for every ModelProto field but ``graph``, checked; else opaque."""
+    header = _copy_without(model, ("graph",))
+    data: dict[str, Any] = {}
+    extra = ModelProto()
+    try:
+        for fd, value in header.ListFields():
+            key = MODEL_KEYS.get(fd.name)
+            if key is not None and (fd.type != fd.TYPE_STRING or not pj.XML_ILLEGAL.search(value)):
+                data[key] = value
+            elif fd.name == "opset_import" and all(
+                    o.HasField("domain") and o.HasField("version") and len(o.ListFields()) == 2
+                    for o in value):
+                data["opset_import"] = pj.check_text(dumps([[o.domain, o.version] for o in value]))
+            elif fd.name == "metadata_props" and _simple_pairs(value):
+                data["model_metadata_props"] = pj.check_text(dumps(_pairs(value)))
+            elif fd.is_repeated:
+                getattr(extra, fd.name).extend(value)
+            elif fd.type == fd.TYPE_MESSAGE:
+                getattr(extra, fd.name).CopyFrom(value)
+            else:
+                setattr(extra, fd.name, value)
+        if extra.ListFields():
+            data["model_extra"] = dumps(pj.encode_exact(extra))
+        if _same(decode_model_header(data), header):
+            return data
+    except _ENCODE_ERRORS:
+        pass
+    return {"model_extra": dumps(pj.encode_opaque(header))}
+
+
+# -- the document -------------------------------------------------------------------
+
+
+def model_to_document(model: Any, sink: SidecarWriter | None = None, *, flat: bool = False,
+                      source_onnx: str | None = None) -> Document:
+    """The GraphML Document of ``model``; tensor bytes are written to ``sink``.
+
+    ``sink`` defaults to a throw-away in-memory writer. The root graph's ``sidecar``,
+    ``sidecar_size`` and ``sidecar_sha256`` are set from ``sink`` but the file name is
+    left to the file layer, which knows it.
+    """
+    if sink is None:
+        sink = SidecarWriter(io.BytesIO())
+    b = _Builder(sink)
+    graph = model.graph
+    root = Graph(ROOT_GRAPH_ID)
+    root.data["format"] = fmt.FORMAT_VERSION
+    root.data.update(_encode_model_header(model))
+    root.data.update(encode_graph_fields(graph, "graph_name", "graph_doc_string", "graph_extra",
+                                         "value_info"))
+    if source_onnx is not None:
+        root.data["source_onnx"] = _safe(source_onnx)
+    b.note_types(graph)
+
+    hierarchy = derive_hierarchy(model)
+    node_tags = hierarchy.node_tags
+    # Initializers sit in the common module of the ops that read them.
+    init_names = {t.name for t in graph.initializer}
+    readers: dict[str, set[str]] = {}
+    if init_names:
+        for node, tag in zip(graph.node, node_tags):
+            used: set[str] = set()
+            _used_names(node, used)
+            for name in used & init_names:
+                readers.setdefault(name, set()).add(tag)
+    init_tags = [common_tag(sorted(readers[t.name])) if t.name in readers else ROOT
+                 for t in graph.initializer]
+
+    top: list[Node] = []  # the root graph's own nodes, in document order
+    modules: dict[str, Node] = {}
+
+    def module(tag: str) -> str:
+        """The id of the group node of ``tag`` (made with its ancestors when new)."""
+        if tag == ROOT:
+            return ""
+        hit = modules.get(tag)
+        if hit is not None:
+            return hit.id
+        parent: Node | None = None
+        for anc in ancestors(tag):
+            m = modules.get(anc)
+            if m is None:
+                info = hierarchy.modules.get(anc) or ModuleInfo()
+                data: dict[str, Any] = {"kind": fmt.KIND_MODULE,
+                                        "label": _safe(anc.rsplit("/", 1)[-1]),
+                                        "parent": parent.id if parent else "",
+                                        "hierarchy_tag": _safe(anc)}
+                if info.path is not None:
+                    data["name"] = _safe(str(info.path))
+                    data["module_path"] = _safe(str(info.path))
+                if info.cls is not None:
+                    data["module_class"] = _safe(str(info.cls))
+                mid = b.new_id("m")
+                m = Node(mid, data, Graph(f"{mid}:"))
+                modules[anc] = m
+                (parent.graph.nodes if parent else top).append(m)
+            parent = m
+        return parent.id if parent else ""
+
+    by_id: dict[str, Node] = {}
+    scope = _Scope()
+    for i, vi in enumerate(graph.input):
+        n = b.value_info_node(vi, fmt.KIND_INPUT, i, "", "i")
+        scope.names[vi.name] = (n.id, 0)
+        top.append(n)
+    op_parents = [module(t) for t in node_tags]
+    init_nodes: list[Node] = []
+    for k, t in enumerate(graph.initializer):
+        n = b.initializer_node(t, k, module(init_tags[k]), init_tags[k])
+        scope.names[t.name] = (n.id, 0)
+        init_nodes.append(n)
+    ops = b.ops(graph, op_parents, list(node_tags), scope)
+    outputs: list[Node] = []
+    for i, vi in enumerate(graph.output):
+        n = b.value_info_node(vi, fmt.KIND_OUTPUT, i, "", "o")
+        outputs.append(n)
+        b.edge_to(scope, vi.name, n.id, 0)
+
+    by_id = {m.id: m for m in modules.values()}
+    for n in init_nodes + ops:
+        parent = n.data["parent"]
+        (by_id[parent].graph.nodes if parent else top).append(n)
+    top.extend(outputs)
+    root.nodes = top
+    root.edges = b.finish_edges()
+    root.data["sidecar_size"] = sink.size
+    root.data["sidecar_sha256"] = sink.sha256
+    doc = Document(root, keys=[Key(k.id, k.domain, k.name, k.type) for k in fmt.KEYS.values()])
+    if flat:
+        flatten(doc)
+    return doc
+
+
+def flatten(doc: Document) -> None:
+    """--flat: every node on the root graph; ``parent`` stays the hierarchy."""
+    nodes = [node for node, _owner in doc.iter_nodes()]
+    for node in nodes:
+        node.graph = None
+    doc.graph.nodes = nodes
+
+
+__all__ = ["ATTRIBUTE_TENSOR_SIDECAR_BYTES", "flatten", "model_to_document", "type_summary"]

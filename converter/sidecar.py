@@ -1,0 +1,146 @@
+"""The ``.onnxdata`` parameter sidecar: raw tensor bytes at aligned offsets.
+
+The layout is ONNX's external-data layout: each tensor's raw little-endian bytes at an
+offset aligned to :data:`graphml.format.SIDECAR_ALIGNMENT`, zero padding between. The
+GraphML records each tensor's offset, length, dtype and dims, and the file's size and
+SHA-256. :class:`SidecarWriter` streams tensor by tensor while hashing;
+:class:`SidecarReader` checks the file (beside the GraphML, size, hash) before handing
+out a byte, then reads each tensor on its own, so memory stays near the largest tensor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from converter.errors import SidecarError
+from graphml import format as fmt
+
+_CHUNK = 1 << 22
+
+
+class SidecarWriter:
+    """Appends tensors to a binary file at aligned offsets, hashing as it goes."""
+
+    def __init__(self, file: BinaryIO, alignment: int = fmt.SIDECAR_ALIGNMENT) -> None:
+        self._file = file
+        self._alignment = alignment
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def add(self, data: bytes) -> tuple[int, int]:
+        """Write ``data``; return its (offset, length)."""
+        pad = -self.size % self._alignment
+        if pad and data:
+            self._write(b"\0" * pad)
+        offset = self.size
+        self._write(data)
+        return offset, len(data)
+
+    def _write(self, data: bytes) -> None:
+        self._file.write(data)
+        self._hash.update(data)
+        self.size += len(data)
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+
+def write_sidecar(file: BinaryIO, blobs: list[bytes]) -> tuple[list[tuple[int, int]], int, str]:
+    """Write ``blobs`` to ``file``; returns their (offset, length), the size and SHA-256."""
+    writer = SidecarWriter(file)
+    places = [writer.add(b) for b in blobs]
+    return places, writer.size, writer.sha256
+
+
+def sidecar_path(graphml_path: str | os.PathLike, name: str) -> Path:
+    """The sidecar ``name`` recorded in a GraphML: a plain file name beside it, or refused."""
+    if not isinstance(name, str) or not name:
+        raise SidecarError(f"the GraphML records no sidecar file name; "
+                           f"expected e.g. '{Path(graphml_path).stem}{fmt.SIDECAR_SUFFIX}'")
+    if (os.path.isabs(name) or "/" in name or "\\" in name or name in (".", "..")
+            or Path(name).drive):
+        raise SidecarError(f"sidecar path {name!r} is refused: it must be a file name beside "
+                           f"the GraphML, not an absolute path or one leaving its directory")
+    return Path(graphml_path).parent / name
+
+
+class SidecarReader:
+    """Reads tensors from a checked sidecar; use as a context manager."""
+
+    def __init__(self, path: str | os.PathLike, size: int | None, sha256: str | None) -> None:
+        self.path = Path(path)
+        try:
+            self._fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        except FileNotFoundError:
+            raise SidecarError(f"sidecar {str(self.path)!r} is missing; keep the "
+                               f".onnxdata file beside the GraphML it belongs to") from None
+        except OSError as e:
+            raise SidecarError(f"sidecar {str(self.path)!r} cannot be read: {e.strerror}") from None
+        try:
+            self.size = os.fstat(self._fd).st_size
+            self._check(size, sha256)
+        except BaseException:
+            os.close(self._fd)
+            raise
+
+    def _check(self, size: int | None, sha256: str | None) -> None:
+        if size is not None and self.size != size:
+            what = "truncated" if self.size < size else "longer than recorded"
+            raise SidecarError(f"sidecar {self.path.name!r} is {what}: {self.size} bytes, the "
+                               f"GraphML records {size}; use the sidecar written with it")
+        if sha256 is not None:
+            digest = hashlib.sha256()
+            offset = 0
+            while offset < self.size:
+                chunk = os.pread(self._fd, min(_CHUNK, self.size - offset), offset)
+                if not chunk:
+                    break
+                digest.update(chunk)
+                offset += len(chunk)
+            if digest.hexdigest() != sha256.lower():
+                raise SidecarError(f"sidecar {self.path.name!r} does not match the SHA-256 the "
+                                   f"GraphML records: it was changed or belongs to another file")
+
+    def read(self, ref: dict[str, Any]) -> bytes:
+        """The bytes of one sidecar reference, checked against the file and dtype × dims."""
+        try:
+            offset, length = int(ref["offset"]), int(ref["length"])
+            dtype, dims = ref["dtype"], [int(d) for d in ref["dims"]]
+        except (KeyError, TypeError, ValueError):
+            raise SidecarError(f"sidecar reference {ref!r} needs integer offset and length, "
+                               f"a dtype and integer dims") from None
+        if offset < 0 or length < 0 or offset + length > self.size:
+            raise SidecarError(f"sidecar range offset {offset} + length {length} lies outside "
+                               f"{self.path.name!r} ({self.size} bytes)")
+        expected = fmt.expected_nbytes(dtype, dims) if dtype in fmt.DTYPES else None
+        if expected is None or expected != length:
+            raise SidecarError(f"sidecar tensor at offset {offset}: length {length} does not "
+                               f"match dtype {dtype} x dims {dims} ({expected} bytes)")
+        data = os.pread(self._fd, length, offset) if length else b""
+        while len(data) < length:  # pread may return short reads on huge ranges
+            more = os.pread(self._fd, length - len(data), offset + len(data))
+            if not more:
+                raise SidecarError(f"sidecar {self.path.name!r} ended while reading offset {offset}")
+            data += more
+        return data
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> SidecarReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_sidecar(graphml_path: str | os.PathLike, name: str, size: int | None,
+                 sha256: str | None) -> SidecarReader:
+    """Open and check the sidecar a GraphML names; paired with :func:`write_sidecar`."""
+    return SidecarReader(sidecar_path(graphml_path, name), size, sha256)
