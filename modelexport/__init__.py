@@ -1,0 +1,58 @@
+"""modelexport: PyTorch / transformers models → hierarchy-tagged ONNX (SPEC §4).
+
+    import modelexport
+    report = modelexport.export_model(model, example_inputs, "out.onnx", strategy="auto")
+
+torch and transformers load only when an export runs: importing this package is cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__all__ = [
+    # exporting
+    "export_model",
+    "export_pretrained",
+    "UnifiedExporter",
+    "ExportReport",
+    # errors
+    "ModelExportError",
+    "UserInputError",
+    "ModelLoadError",
+    "ExportError",
+    "VerificationError",
+]
+
+_LAZY = {
+    "export_model": "modelexport.exporter",
+    "export_pretrained": "modelexport.exporter",
+    "UnifiedExporter": "modelexport.exporter",
+    "ExportReport": "modelexport.exporter",
+}
+
+from modelexport.errors import (  # noqa: E402
+    ExportError,
+    ModelExportError,
+    ModelLoadError,
+    UserInputError,
+    VerificationError,
+)
+
+if TYPE_CHECKING:
+    from modelexport.exporter import ExportReport, UnifiedExporter, export_model, export_pretrained
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'modelexport' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

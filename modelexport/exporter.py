@@ -1,0 +1,278 @@
+"""The export pipeline: inputs → capture (one strategy, or the auto chain) → tags →
+atomic write → optional verification → the ``<stem>_htp_metadata.json`` sidecar.
+
+    report = export_model(model, example_inputs, "out.onnx", strategy="auto")
+
+``UnifiedExporter`` holds the options for callers who export several models alike.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modelexport._files import atomic_path, check_output_path, write_text_atomic
+from modelexport.errors import ExportError, UserInputError
+from modelexport.hierarchy import ModuleTree, build_module_tree
+from modelexport.inputs import ModelInputs, as_inputs
+from modelexport.strategies import AUTO_CHAIN, STRATEGIES, Capture, CaptureOptions
+from modelexport.tagging import TaggingResult, tag_model
+
+STRATEGY_CHOICES = ("auto", *STRATEGIES)
+_TWO_GB = 2**31 - 1
+
+
+@dataclass
+class Attempt:
+    """One strategy tried: whether it produced a model, how long it took, and why not."""
+
+    strategy: str
+    ok: bool
+    seconds: float
+    error: str | None = None
+
+
+@dataclass
+class ExportReport:
+    """What an export produced and how: the answer of :func:`export_model`."""
+
+    output: str
+    strategy: str
+    reason: str
+    attempts: list[Attempt]
+    node_count: int
+    tagged_nodes: int
+    direct_tags: int
+    filled_tags: int
+    module_count: int
+    modules_with_nodes: int
+    inputs: dict[str, list[int]]
+    timings: dict[str, float]
+    metadata_path: str | None = None
+    graphml_path: str | None = None
+    verification: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def coverage(self) -> float:
+        return self.tagged_nodes / self.node_count if self.node_count else 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["coverage"] = self.coverage
+        return data
+
+
+def metadata_path_for(onnx_path: Path) -> Path:
+    return onnx_path.with_name(f"{onnx_path.stem}_htp_metadata.json")
+
+
+def graphml_path_for(onnx_path: Path) -> Path:
+    return onnx_path.with_name(f"{onnx_path.stem}_hierarchical_graph.graphml")
+
+
+def _reason(strategy: str, chosen: str, attempts: list[Attempt]) -> str:
+    if strategy != "auto":
+        return f"{chosen} was requested"
+    failed = [a for a in attempts if not a.ok]
+    if not failed:
+        return f"auto: {chosen} is the first strategy of the chain and it succeeded"
+    why = "; ".join(f"{a.strategy} failed: {a.error}" for a in failed)
+    return f"auto: fell back to {chosen} because {why}"
+
+
+def _save(model: Any, path: Path) -> None:
+    import onnx
+
+    if model.ByteSize() > _TWO_GB:
+        onnx.save_model(model, str(path), save_as_external_data=True,
+                        location=f"{path.name}.data")
+    else:
+        onnx.save_model(model, str(path))
+
+
+def build_metadata(report: ExportReport, tree: ModuleTree, tagging: TaggingResult,
+                   model: Any) -> dict[str, Any]:
+    """The ``<stem>_htp_metadata.json`` document: module tree, node→tag map, statistics."""
+    counts = tagging.nodes_per_tag
+    modules = [{**m.as_record(), "node_count": counts.get(m.tag, 0)} for m in tree.modules]
+    return {
+        "format": "modelexport.htp_metadata",
+        "version": 1,
+        "onnx_file": Path(report.output).name,
+        "model_class": type(model).__name__,
+        "strategy": report.strategy,
+        "reason": report.reason,
+        "inputs": report.inputs,
+        "modules": modules,
+        "node_tags": tagging.node_tags,
+        "statistics": {
+            "total_nodes": report.node_count,
+            "tagged_nodes": report.tagged_nodes,
+            "coverage": report.coverage,
+            "direct_tags": report.direct_tags,
+            "filled_tags": report.filled_tags,
+            "module_count": report.module_count,
+            "modules_with_nodes": report.modules_with_nodes,
+            "nodes_per_module": dict(sorted(counts.items())),
+            "strategy": report.strategy,
+            "attempts": [asdict(a) for a in report.attempts],
+            "timings": report.timings,
+        },
+        "notes": report.notes,
+    }
+
+
+class UnifiedExporter:
+    """Export PyTorch models to hierarchy-tagged ONNX with fixed options.
+
+    ``strategy`` is ``auto`` or one of ``htp``, ``usage_based``, ``fx``; ``auto`` tries
+    them in that order and reports each attempt. ``keep_builtins`` keeps ``torch.nn``
+    modules in tags. ``verify`` runs onnx.checker and compares onnxruntime with PyTorch
+    before the file is put in place. ``write_metadata`` writes the JSON sidecar.
+    """
+
+    def __init__(self, strategy: str = "auto", *, opset_version: int | None = None,
+                 keep_builtins: bool = False, temp_dir: str | os.PathLike[str] | None = None,
+                 verify: bool = False, write_metadata: bool = True,
+                 verbose: bool = False) -> None:
+        if strategy not in STRATEGY_CHOICES:
+            raise UserInputError(f"unknown strategy {strategy!r}; choose one of "
+                                 f"{', '.join(STRATEGY_CHOICES)}")
+        if temp_dir is not None and not Path(temp_dir).is_dir():
+            raise UserInputError(f"temporary directory {str(temp_dir)!r} does not exist; "
+                                 "create it or leave --temp-dir out")
+        self.strategy = strategy
+        self.keep_builtins = keep_builtins
+        self.verify = verify
+        self.write_metadata = write_metadata
+        self.options = CaptureOptions(opset_version=opset_version,
+                                      temp_dir=str(temp_dir) if temp_dir else None,
+                                      verbose=verbose)
+
+    def capture(self, model: Any, inputs: ModelInputs) -> tuple[Capture, list[Attempt]]:
+        """Run the strategy, or the auto chain until one succeeds."""
+        from modelexport import strategies
+
+        chain = AUTO_CHAIN if self.strategy == "auto" else (self.strategy,)
+        attempts: list[Attempt] = []
+        for name in chain:
+            result = strategies.run(name, model, inputs, self.options)
+            attempts.append(Attempt(name, result.ok, round(result.seconds, 3), result.error))
+            if result.ok:
+                return result, attempts
+        summary = "; ".join(f"{a.strategy}: {a.error}" for a in attempts)
+        raise ExportError(f"no strategy could export the model ({summary})")
+
+    def export(self, model: Any, example_inputs: Any, path: str | os.PathLike[str],
+               notes: list[str] | None = None) -> ExportReport:
+        target = check_output_path(path)
+        timings: dict[str, float] = {}
+        inputs = as_inputs(model, example_inputs)
+        was_training = bool(getattr(model, "training", False))
+        model.eval()
+        try:
+            start = time.perf_counter()
+            tree = build_module_tree(model, keep_builtins=self.keep_builtins)
+            timings["module_tree"] = time.perf_counter() - start
+
+            start = time.perf_counter()
+            captured, attempts = self.capture(model, inputs)
+            timings["capture"] = time.perf_counter() - start
+
+            start = time.perf_counter()
+            tagging = tag_model(captured.model, captured.node_paths, tree, captured.strategy)
+            timings["tagging"] = time.perf_counter() - start
+
+            verification = None
+            with atomic_path(target) as temp:
+                start = time.perf_counter()
+                _save(captured.model, temp)
+                timings["save"] = time.perf_counter() - start
+                if self.verify:
+                    from modelexport.verify import verify_export
+
+                    start = time.perf_counter()
+                    verification = asdict(verify_export(temp, model, inputs))
+                    timings["verify"] = time.perf_counter() - start
+        finally:
+            model.train(was_training)
+
+        report = ExportReport(
+            output=str(target), strategy=captured.strategy,
+            reason=_reason(self.strategy, captured.strategy, attempts), attempts=attempts,
+            node_count=tagging.total_nodes, tagged_nodes=tagging.direct + tagging.filled,
+            direct_tags=tagging.direct, filled_tags=tagging.filled,
+            module_count=len(tree.modules), modules_with_nodes=len(tagging.nodes_per_tag),
+            inputs=inputs.describe(), timings={k: round(v, 4) for k, v in timings.items()},
+            verification=verification, notes=[*(notes or []), *captured.notes])
+        if self.write_metadata:
+            meta = metadata_path_for(target)
+            start = time.perf_counter()
+            write_text_atomic(meta, json.dumps(build_metadata(report, tree, tagging, model),
+                                               indent=2) + "\n")
+            report.timings["metadata"] = round(time.perf_counter() - start, 4)
+            report.metadata_path = str(meta)
+        return report
+
+
+def export_model(model: Any, example_inputs: Any, path: str | os.PathLike[str],
+                 strategy: str = "auto", **options: Any) -> ExportReport:
+    """Export ``model`` (an ``nn.Module``) run on ``example_inputs`` to tagged ONNX at ``path``.
+
+    ``example_inputs``: a dict of keyword inputs, a tensor, or a tuple of tensors.
+    ``options`` are those of :class:`UnifiedExporter`. Returns an :class:`ExportReport`.
+    """
+    return UnifiedExporter(strategy, **options).export(model, example_inputs, path)
+
+
+def _graphml_tools() -> tuple[Any, Any]:
+    """The converter and validator that ``--with-graphml`` needs, or a clear refusal."""
+    try:
+        from converter import onnx_to_graphml
+        from graphml import validate_graphml
+    except ImportError as e:
+        raise UserInputError("--with-graphml is not available: the ONNX→GraphML converter "
+                             f"or validator cannot be imported ({e}); export without it") from e
+    return onnx_to_graphml, validate_graphml
+
+
+def export_pretrained(source: str, path: str | os.PathLike[str], *,
+                      input_text: str | None = None, input_shape: str | None = None,
+                      strategy: str = "auto", with_graphml: bool = False,
+                      **options: Any) -> ExportReport:
+    """Load ``source`` (hub id or local directory), build its inputs, export it to ``path``.
+
+    With ``with_graphml``, also writes ``<stem>_hierarchical_graph.graphml`` (and its
+    ``.onnxdata`` sidecar) beside the ONNX and validates it.
+    """
+    from modelexport.inputs import build_inputs, parse_shape
+    from modelexport.loading import load_model
+
+    target = check_output_path(path)
+    exporter = UnifiedExporter(strategy, **options)
+    shape = parse_shape(input_shape) if input_shape else None
+    if input_text is not None and shape is not None:
+        raise UserInputError("give --input-text or --input-shape, not both")
+    tools = _graphml_tools() if with_graphml else None
+
+    start = time.perf_counter()
+    loaded = load_model(source)
+    load_seconds = time.perf_counter() - start
+    inputs = build_inputs(loaded.model, loaded.tokenizer, input_text, shape)
+    report = exporter.export(loaded.model, inputs, target, notes=[loaded.note])
+    report.timings["load"] = round(load_seconds, 4)
+
+    if tools is not None:
+        onnx_to_graphml, validate_graphml = tools
+        graphml = graphml_path_for(target)
+        start = time.perf_counter()
+        onnx_to_graphml(str(target), str(graphml))
+        validate_graphml(str(graphml))
+        report.timings["graphml"] = round(time.perf_counter() - start, 4)
+        report.graphml_path = str(graphml)
+    return report

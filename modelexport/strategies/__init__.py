@@ -1,0 +1,59 @@
+"""Capture strategies: each turns a model and its inputs into ONNX plus, per node, the
+dotted path of the module that made it.
+
+Each strategy is a module with one function ``capture(model, inputs, options)`` that
+returns a :class:`Capture`; it never raises for a model it cannot handle, it returns a
+failed Capture whose ``error`` says why. ``auto`` is a loop over :data:`AUTO_CHAIN`.
+
+    htp          module stacks recorded by ``torch.onnx.export(dynamo=True)``
+    usage_based  forward hooks + the TorchScript exporter, whose node names carry scopes
+    fx           ``torch.fx`` symbolic trace, one partition per module run
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+STRATEGIES = ("htp", "usage_based", "fx")
+AUTO_CHAIN = ("htp", "usage_based", "fx")
+
+
+@dataclass
+class CaptureOptions:
+    opset_version: int | None = None
+    temp_dir: str | None = None
+    verbose: bool = False
+
+
+@dataclass
+class Capture:
+    """The result of one strategy on one model: a model and node paths, or an error."""
+
+    strategy: str
+    model: Any = None  # onnx.ModelProto
+    node_paths: list[str | None] = field(default_factory=list)
+    seconds: float = 0.0
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.model is not None
+
+
+def one_line(error: BaseException) -> str:
+    """A short, single-line description of an exception, for attempt records."""
+    text = " ".join(str(error).split())
+    if len(text) > 300:
+        text = text[:297] + "..."
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def run(name: str, model: Any, inputs: Any, options: CaptureOptions) -> Capture:
+    """Run the strategy called ``name`` (one of :data:`STRATEGIES`)."""
+    import importlib
+
+    if name not in STRATEGIES:
+        raise ValueError(f"unknown strategy {name!r}")
+    return importlib.import_module(f"{__name__}.{name}").capture(model, inputs, options)

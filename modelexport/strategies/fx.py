@@ -1,0 +1,127 @@
+"""``fx``: ``torch.fx`` symbolic trace, where the model can be traced symbolically.
+
+A tracer records, for every FX node, the module whose ``forward`` was running when it
+was made (built-in ``torch.nn`` modules stay leaf calls). The graph is then split into
+partitions, one per contiguous run of nodes from the same module, and exported with
+the TorchScript exporter: each ONNX node's scope names its partition, and so its module.
+Models whose forward branches on tensor values cannot be traced this way; the strategy
+then refuses with the tracer's reason.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import tempfile
+import time
+from typing import Any
+
+from modelexport._quiet import quiet
+from modelexport.inputs import flat_outputs
+from modelexport.strategies import Capture, CaptureOptions, one_line
+
+_PATH = "modelexport_module_path"
+
+
+def _tracer_class() -> type:
+    import torch.fx
+
+    class ScopeTracer(torch.fx.Tracer):
+        """Stamps each FX node with the dotted path of the module being traced."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.path_stack = [""]
+
+        def call_module(self, module, forward, args, kwargs):  # type: ignore[no-untyped-def]
+            self.path_stack.append(self.path_of_module(module))
+            try:
+                return super().call_module(module, forward, args, kwargs)
+            finally:
+                self.path_stack.pop()
+
+        def create_node(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            node = super().create_node(*args, **kwargs)
+            node.meta[_PATH] = self.path_stack[-1]
+            return node
+
+    return ScopeTracer
+
+
+def _concrete_args(model: Any, inputs: Any) -> dict[str, Any]:
+    """Every forward parameter not fed a tensor is fixed to its constant or default."""
+    concrete = {}
+    for param in inspect.signature(model.forward).parameters.values():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD) or param.name in inputs.tensors:
+            continue
+        if param.name in inputs.constants:
+            concrete[param.name] = inputs.constants[param.name]
+        elif param.default is not param.empty:
+            concrete[param.name] = param.default
+    return concrete
+
+
+def capture(model: Any, inputs: Any, options: CaptureOptions) -> Capture:
+    import onnx
+    import torch
+    from torch.fx import GraphModule
+    from torch.fx.passes.split_module import split_module
+
+    start = time.perf_counter()
+    try:
+        with quiet(not options.verbose):
+            graph = _tracer_class()().trace(model, concrete_args=_concrete_args(model, inputs))
+    except Exception as e:  # noqa: BLE001 - the tracer's reason is the refusal
+        return Capture("fx", seconds=time.perf_counter() - start,
+                       error=f"torch.fx cannot trace this model symbolically ({one_line(e)})")
+
+    try:
+        traced = GraphModule(model, graph)
+        runs: dict[int, int] = {}
+        partition_paths: list[str] = []
+        for node in traced.graph.nodes:
+            if node.op in ("placeholder", "output", "get_attr"):
+                continue
+            path = node.meta.get(_PATH, "")
+            if not partition_paths or partition_paths[-1] != path:
+                partition_paths.append(path)
+            runs[id(node)] = len(partition_paths) - 1
+        split = split_module(traced, model, lambda node: runs.get(id(node), 0))
+        names = list(inputs.tensors)
+
+        class Positional(torch.nn.Module):
+            def __init__(self, inner: Any) -> None:
+                super().__init__()
+                self.inner = inner
+
+            def forward(self, *args: Any) -> tuple[Any, ...]:
+                out = self.inner(**dict(zip(names, args)))
+                return tuple(tensor for _, tensor in flat_outputs(out))
+
+        with torch.no_grad():
+            outputs = flat_outputs(split(**inputs.tensors))
+        with quiet(not options.verbose), tempfile.TemporaryDirectory(dir=options.temp_dir) as tmp:
+            target = os.path.join(tmp, "capture.onnx")
+            kwargs: dict[str, Any] = {}
+            if options.opset_version is not None:
+                kwargs["opset_version"] = options.opset_version
+            with torch.no_grad():
+                torch.onnx.export(Positional(split), tuple(inputs.tensors.values()), target,
+                                  dynamo=False, input_names=names,
+                                  output_names=[name for name, _ in outputs], **kwargs)
+            proto = onnx.load(target)
+    except Exception as e:  # noqa: BLE001 - a failed export of the trace means "try the next"
+        return Capture("fx", seconds=time.perf_counter() - start,
+                       error=f"the traced graph could not be exported ({one_line(e)})")
+
+    paths: list[str | None] = []
+    for node in proto.graph.node:
+        parts = node.name.split("/")
+        # Scoped names look like /inner/submod_<k>/...; the partition gives the module.
+        index = None
+        if len(parts) > 3 and parts[2].startswith("submod_"):
+            suffix = parts[2][len("submod_"):]
+            index = int(suffix) if suffix.isdigit() else None
+        paths.append(partition_paths[index] if index is not None
+                     and index < len(partition_paths) else None)
+    return Capture("fx", model=proto, node_paths=paths, seconds=time.perf_counter() - start)

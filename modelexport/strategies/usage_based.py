@@ -1,0 +1,92 @@
+"""``usage_based``: forward hooks plus the TorchScript exporter (``dynamo=False``).
+
+A first eager run with forward pre-hooks on every module records which modules the
+inputs actually use. The TorchScript exporter then names each node after the module
+scopes it was traced in (``/stack/block.0/mlp/MatMul``); the node's module is the
+longest prefix of that scope that is a module the hooks saw run. Nodes named outside
+any scope (made by the exporter's own passes) get ``None``.
+
+The TorchScript tracer cannot pass keyword arguments, so ``forward`` is replaced, for
+the duration of the export only, by one that takes the input tensors positionally.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from typing import Any
+
+from modelexport._quiet import quiet
+from modelexport.inputs import flat_outputs
+from modelexport.strategies import Capture, CaptureOptions, one_line
+
+
+def module_path_of(node_name: str, used: set[str]) -> str | None:
+    """The longest module path, among ``used``, that prefixes a scoped node name."""
+    if not node_name.startswith("/"):
+        return None
+    parts = node_name.split("/")[1:-1]
+    while parts:
+        path = ".".join(parts)
+        if path in used:
+            return path
+        parts.pop()
+    return ""
+
+
+def record_used_modules(model: Any, inputs: Any) -> tuple[set[str], list[tuple[str, Any]]]:
+    """Run ``model`` once with pre-hooks on every module; return the paths that ran and
+    the flattened outputs."""
+    import torch
+
+    used: set[str] = set()
+    handles = [module.register_forward_pre_hook(lambda *_, path=path: used.add(path))
+               for path, module in model.named_modules()]
+    try:
+        with torch.no_grad():
+            outputs = flat_outputs(model(**inputs.kwargs()))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return used, outputs
+
+
+def capture(model: Any, inputs: Any, options: CaptureOptions) -> Capture:
+    import onnx
+    import torch
+
+    start = time.perf_counter()
+    names = inputs.names
+    had_own_forward = "forward" in vars(model)
+    original = model.forward
+
+    def positional(*args: Any) -> tuple[Any, ...]:
+        out = original(**dict(zip(names, args)), **inputs.constants)
+        return tuple(tensor for _, tensor in flat_outputs(out))
+
+    try:
+        with quiet(not options.verbose):
+            used, outputs = record_used_modules(model, inputs)
+            model.forward = positional
+            with tempfile.TemporaryDirectory(dir=options.temp_dir) as tmp:
+                target = os.path.join(tmp, "capture.onnx")
+                kwargs: dict[str, Any] = {}
+                if options.opset_version is not None:
+                    kwargs["opset_version"] = options.opset_version
+                with torch.no_grad():
+                    torch.onnx.export(model, tuple(inputs.tensors.values()), target,
+                                      dynamo=False, input_names=names,
+                                      output_names=[name for name, _ in outputs], **kwargs)
+                proto = onnx.load(target)
+    except Exception as e:  # noqa: BLE001 - a failed trace means "try the next"
+        return Capture("usage_based", seconds=time.perf_counter() - start,
+                       error=f"the TorchScript exporter failed ({one_line(e)})")
+    finally:
+        if had_own_forward:
+            model.forward = original
+        else:
+            vars(model).pop("forward", None)
+    paths = [module_path_of(node.name, used) for node in proto.graph.node]
+    return Capture("usage_based", model=proto, node_paths=paths,
+                   seconds=time.perf_counter() - start)

@@ -1,0 +1,87 @@
+"""Write hierarchy tags into an ONNX model (SPEC §5), using the keys of ``converter.tags``.
+
+Input: the ModelProto a strategy captured and, per top-level node, the dotted module
+path it recorded (or None). Every node ends with exactly one tag: recorded paths map
+to the tag of their deepest kept module, the rest get ``fill_missing_tags`` (the
+deepest module containing all neighbours' tags, or the root). Nodes of subgraphs
+(If/Loop/Scan bodies) take the tag of the node that holds them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from converter.tags import (
+    MODULE_CLASS_KEY,
+    MODULE_PATH_KEY,
+    MODULE_TREE_KEY,
+    STRATEGY_KEY,
+    TAG_KEY,
+    fill_missing_tags,
+)
+from modelexport.hierarchy import ModuleTree
+
+_OWN_KEYS = {TAG_KEY, MODULE_PATH_KEY, MODULE_CLASS_KEY}
+
+
+@dataclass
+class TaggingResult:
+    """What tagging did: the tag of each top-level node, and how each was found."""
+
+    node_tags: dict[str, str]
+    total_nodes: int
+    direct: int
+    filled: int
+    nodes_per_tag: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def coverage(self) -> float:
+        return (self.direct + self.filled) / self.total_nodes if self.total_nodes else 1.0
+
+
+def _set_props(proto: Any, values: dict[str, str]) -> None:
+    keep = [(p.key, p.value) for p in proto.metadata_props if p.key not in values]
+    del proto.metadata_props[:]
+    for key, value in [*keep, *values.items()]:
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+
+
+def _subgraph_nodes(node: Any) -> list[Any]:
+    found = []
+    for attr in node.attribute:
+        graphs = [attr.g] if attr.HasField("g") else list(attr.graphs)
+        for graph in graphs:
+            for inner in graph.node:
+                found.append(inner)
+                found.extend(_subgraph_nodes(inner))
+    return found
+
+
+def tag_model(model: Any, node_paths: list[str | None], tree: ModuleTree,
+              strategy: str) -> TaggingResult:
+    """Tag every node of ``model`` in place; ``node_paths[i]`` belongs to ``graph.node[i]``."""
+    nodes = list(model.graph.node)
+    if len(node_paths) != len(nodes):
+        raise ValueError(f"{len(node_paths)} module paths for {len(nodes)} nodes")
+    known = [tree.tag_of(path) for path in node_paths]
+    tags = fill_missing_tags(nodes, known, tree.root.tag)
+    modules = tree.by_tag()
+
+    for node, tag in zip(nodes, tags):
+        info = modules[tag]
+        props = {TAG_KEY: tag, MODULE_PATH_KEY: info.path, MODULE_CLASS_KEY: info.class_name}
+        _set_props(node, props)
+        for inner in _subgraph_nodes(node):
+            _set_props(inner, props)
+
+    _set_props(model, {MODULE_TREE_KEY: json.dumps(tree.records(), separators=(",", ":")),
+                       STRATEGY_KEY: strategy})
+    direct = sum(t is not None for t in known)
+    names = [node.name or f"{node.op_type}_{i}" for i, node in enumerate(nodes)]
+    return TaggingResult(node_tags=dict(zip(names, tags)), total_nodes=len(nodes),
+                         direct=direct, filled=len(nodes) - direct,
+                         nodes_per_tag=dict(Counter(tags)))
