@@ -1,0 +1,33 @@
+"""ONNX ↔ GraphML conversion and the ``.onnxdata`` parameter sidecar.
+
+    onnx_to_graphml("m.onnx", "m.graphml")      # also writes m.onnxdata
+    graphml_to_onnx("m.graphml", "m2.onnx")     # reads the sidecar the GraphML names
+
+Layers: :mod:`converter.onnx_to_graphml` and :mod:`converter.graphml_to_onnx` are pure
+(ModelProto ↔ :class:`graphml.Document`), :mod:`converter.sidecar` streams tensor
+bytes, :mod:`converter.hierarchy` finds module tags, and a thin file layer writes
+everything atomically. Imports onnx and graphml, never torch.
+"""
+
+from __future__ import annotations
+
+from converter._io import ExportResult, ImportResult, graphml_to_onnx, load_onnx, onnx_to_graphml
+from converter.errors import ConverterError, GraphMLToOnnxError, OnnxLoadError, SidecarError
+from converter.graphml_to_onnx import document_to_model
+from converter.hierarchy import Hierarchy, derive_hierarchy
+from converter.onnx_to_graphml import model_to_document
+from converter.sidecar import SidecarReader, SidecarWriter, read_sidecar, write_sidecar
+from converter.testing import assert_models_equal, diff_models
+
+__all__ = [
+    # files
+    "onnx_to_graphml", "graphml_to_onnx", "load_onnx", "ExportResult", "ImportResult",
+    # in memory
+    "model_to_document", "document_to_model", "derive_hierarchy", "Hierarchy",
+    # the sidecar
+    "write_sidecar", "read_sidecar", "SidecarWriter", "SidecarReader",
+    # comparing models
+    "diff_models", "assert_models_equal",
+    # errors
+    "ConverterError", "OnnxLoadError", "SidecarError", "GraphMLToOnnxError",
+]

@@ -1,0 +1,236 @@
+"""The file layer: paths in, files out, atomically; the conversions themselves are pure.
+
+``onnx_to_graphml`` loads ONNX (with its external data), streams tensor bytes into the
+sidecar while the Document is built, then writes the GraphML. ``graphml_to_onnx``
+reads the GraphML, checks the sidecar it names, rebuilds the model and writes it.
+Every output goes to a temporary file in the target directory and is renamed into
+place only when all outputs are complete: on any error nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import onnx
+from google.protobuf.message import DecodeError
+
+import graphml
+from converter.errors import ConverterError, GraphMLToOnnxError, OnnxLoadError
+from converter.graphml_to_onnx import document_to_model
+from converter.onnx_to_graphml import model_to_document
+from converter.sidecar import SidecarWriter, read_sidecar
+from graphml import format as fmt
+
+#: Protobuf cannot serialize a message of 2 GiB or more; bigger models get external data.
+PROTOBUF_LIMIT = 2**31 - 1
+
+PathLike = str | os.PathLike
+
+
+@dataclass
+class ExportResult:
+    """What ``onnx_to_graphml`` wrote."""
+
+    graphml: Path
+    sidecar: Path
+    nodes: int
+    edges: int
+    modules: int
+    graphml_bytes: int
+    sidecar_bytes: int
+
+
+@dataclass
+class ImportResult:
+    """What ``graphml_to_onnx`` wrote, and the checks ``validate`` ran."""
+
+    onnx: Path
+    nodes: int
+    initializers: int
+    onnx_bytes: int
+    external_data: Path | None = None
+    validation: dict[str, Any] | None = field(default=None)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+class _Outputs:
+    """Temporary files beside their targets, renamed together on success."""
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[str, Path]] = []
+
+    def open(self, target: Path) -> BinaryIO:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        self._pending.append((tmp, target))
+        return os.fdopen(fd, "wb")
+
+    def commit(self) -> None:
+        mode = 0o666 & ~_umask()
+        for tmp, target in self._pending:
+            os.chmod(tmp, mode)
+            os.replace(tmp, target)
+        self._pending.clear()
+
+    def discard(self) -> None:
+        for tmp, _target in self._pending:
+            Path(tmp).unlink(missing_ok=True)
+        self._pending.clear()
+
+
+@contextmanager
+def _outputs() -> Iterator[_Outputs]:
+    out = _Outputs()
+    try:
+        yield out
+        out.commit()
+    finally:
+        out.discard()
+
+
+def _check_output(path: Path, what: str) -> Path:
+    parent = path.parent
+    if not parent.is_dir():
+        raise ConverterError(f"output directory {str(parent)!r} for {what} {path.name!r} does "
+                             f"not exist; create it first or choose another path")
+    if path.is_dir():
+        raise ConverterError(f"output {str(path)!r} is a directory; give a file name")
+    return path
+
+
+def load_onnx(path: PathLike) -> Any:
+    """The ModelProto in ``path``, external data loaded; OnnxLoadError if it is not one."""
+    path = Path(path)
+    if not path.is_file():
+        if path.exists():
+            raise OnnxLoadError(f"{str(path)!r} is not a file; give an .onnx model file")
+        raise OnnxLoadError(f"ONNX file {str(path)!r} does not exist")
+    try:
+        model = onnx.load_model(str(path), load_external_data=False)
+    except (DecodeError, ValueError, RuntimeError, UnicodeError) as e:
+        raise OnnxLoadError(f"{str(path)!r} is not an ONNX model (protobuf could not parse it: "
+                            f"{str(e).splitlines()[0] if str(e) else type(e).__name__}); "
+                            f"is it truncated or another format?") from e
+    if not model.HasField("graph") and not model.ir_version:
+        raise OnnxLoadError(f"{str(path)!r} is not an ONNX model: it has no graph and no "
+                            f"ir_version; is it another format?")
+    try:
+        from onnx.external_data_helper import load_external_data_for_model, uses_external_data
+
+        if any(uses_external_data(t) for t in _all_tensors(model)):
+            load_external_data_for_model(model, str(path.parent))
+    except (OSError, ValueError) as e:
+        raise OnnxLoadError(f"the external data of {str(path)!r} cannot be loaded: {e}") from e
+    return model
+
+
+def _all_tensors(model: Any) -> Iterator[Any]:
+    from onnx.external_data_helper import _get_all_tensors
+
+    return _get_all_tensors(model)
+
+
+def onnx_to_graphml(src: PathLike | Any, dst: PathLike, *, yed: bool = True,
+                    flat: bool = False) -> ExportResult:
+    """Convert ONNX (a path or a ModelProto) to GraphML at ``dst`` plus ``<stem>.onnxdata``."""
+    dst = _check_output(Path(dst), "the GraphML")
+    sidecar = dst.with_suffix(fmt.SIDECAR_SUFFIX)
+    if isinstance(src, (str, os.PathLike)):
+        model = load_onnx(src)
+        source = os.path.relpath(Path(src).resolve(), dst.parent.resolve())
+    else:
+        model, source = src, None
+        if not hasattr(model, "graph"):
+            raise OnnxLoadError(f"expected a path or an onnx.ModelProto, got {type(src).__name__}")
+    with _outputs() as out:
+        with out.open(sidecar) as f:
+            writer = SidecarWriter(f)
+            doc = model_to_document(model, writer, flat=flat, source_onnx=source)
+        doc.graph.data["sidecar"] = sidecar.name
+        data = graphml.generate_graphml(doc, yed=yed)
+        with out.open(dst) as f:
+            f.write(data)
+    nodes = edges = modules = 0
+    for node, _owner in doc.iter_nodes():
+        nodes += 1
+        modules += node.data.get("kind") == fmt.KIND_MODULE
+    edges = sum(1 for _ in doc.iter_edges())
+    return ExportResult(dst, sidecar, nodes, edges, modules, len(data), writer.size)
+
+
+def read_document(src: PathLike) -> Any:
+    return graphml.read_graphml(src)
+
+
+def graphml_to_onnx(src: PathLike, dst: PathLike, *, validate: bool = False,
+                    reference: PathLike | None = None) -> ImportResult:
+    """Rebuild ONNX at ``dst`` from the GraphML ``src`` and the sidecar it names."""
+    src = Path(src)
+    dst = _check_output(Path(dst), "the ONNX model")
+    if not src.is_file():
+        raise GraphMLToOnnxError(f"GraphML file {str(src)!r} does not exist")
+    doc = graphml.read_graphml(src)
+    data = doc.graph.data
+    if data.get("format") != fmt.FORMAT_VERSION:
+        raise GraphMLToOnnxError(
+            f"{src.name!r} was not written by export-graphml (format {data.get('format')!r}, "
+            f"expected {fmt.FORMAT_VERSION!r}); only such files can be turned back into ONNX")
+    with read_sidecar(src, data.get("sidecar"), data.get("sidecar_size"),
+                      data.get("sidecar_sha256")) as reader:
+        model = document_to_model(doc, reader.read)
+    external = None
+    with _outputs() as out:
+        size = model.ByteSize()
+        if size > PROTOBUF_LIMIT:
+            external = _write_with_external_data(model, dst, out)
+        else:
+            with out.open(dst) as f:
+                f.write(model.SerializeToString())
+    result = ImportResult(dst, len(model.graph.node), len(model.graph.initializer),
+                          dst.stat().st_size, external)
+    if validate:
+        from converter.testing import validate_rebuilt
+
+        ref = Path(reference) if reference is not None else _recorded_source(src, data)
+        result.validation = validate_rebuilt(dst, ref)
+    return result
+
+
+def _recorded_source(graphml_path: Path, data: dict[str, Any]) -> Path | None:
+    """The original ONNX the GraphML records, if it sits beside it; else None."""
+    name = data.get("source_onnx")
+    if not isinstance(name, str) or not name or os.path.isabs(name) or "/" in name or "\\" in name:
+        return None
+    path = graphml_path.parent / name
+    return path if path.is_file() else None
+
+
+def _write_with_external_data(model: Any, dst: Path, out: _Outputs) -> Path:
+    """Models over protobuf's limit: tensors to ``<dst>.data``, the rest to ``dst``."""
+    from onnx.external_data_helper import convert_model_to_external_data
+
+    data_path = dst.with_name(dst.name + ".data")
+    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", dir=dst.parent))
+    try:
+        convert_model_to_external_data(model, all_tensors_to_one_file=True,
+                                       location=data_path.name, size_threshold=1024)
+        onnx.save_model(model, str(tmp_dir / dst.name))
+        for name, target in ((dst.name, dst), (data_path.name, data_path)):
+            with out.open(target) as f, open(tmp_dir / name, "rb") as g:
+                while chunk := g.read(1 << 24):
+                    f.write(chunk)
+    finally:
+        for p in tmp_dir.iterdir():
+            p.unlink()
+        tmp_dir.rmdir()
+    return data_path
