@@ -191,6 +191,7 @@ INT_RANGES: dict[str, tuple[int, int]] = {
     "long": (-(2**63), 2**63 - 1),
 }
 
+_ARTICLE = {"int": "an", "long": "a"}
 _FLOAT_TEXT = {"NaN": math.nan, "INF": math.inf, "-INF": -math.inf}
 
 
@@ -247,10 +248,10 @@ def parse_value(attr_type: str, text: str) -> str | int | float | bool:
         try:
             value = int(t, 10)
         except ValueError:
-            raise ValueError(f"{t!r} is not an {attr_type}") from None
+            raise ValueError(f"{t!r} is not {_ARTICLE[attr_type]} {attr_type}") from None
         lo, hi = INT_RANGES[attr_type]
         if not lo <= value <= hi or "_" in t:
-            raise ValueError(f"{t!r} is not an {attr_type}")
+            raise ValueError(f"{t!r} is not {_ARTICLE[attr_type]} {attr_type}")
         return value
     if attr_type in ("float", "double"):
         if t in _FLOAT_TEXT:

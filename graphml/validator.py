@@ -126,7 +126,8 @@ def validate_graphml(path: str | os.PathLike, *, check_sidecar: bool = True,
     report.nodes = len(reader.nodes)
     report.edges = sum(1 for _ in doc.iter_edges())
     lines = {nid: el.sourceline for nid, el in reader.nodes.items()}
-    _Checker(doc, root, lines, path, check_sidecar, add).run()
+    edge_lines = {edge.id: line for edge, line in reader._pending}
+    _Checker(doc, root, lines, edge_lines, path, check_sidecar, add).run()
     return report
 
 
@@ -138,8 +139,9 @@ class _Checker:
     """The dialect's semantic rules over a parsed document."""
 
     def __init__(self, doc: Document, root: etree._Element, lines: dict[str, int],
-                 path: Path, check_sidecar: bool, add) -> None:
+                 edge_lines: dict[str, int], path: Path, check_sidecar: bool, add) -> None:
         self.doc, self.root, self.lines, self.path = doc, root, lines, path
+        self.edge_lines = edge_lines
         self.check_sidecar = check_sidecar
         self.add = add
         self.nodes: dict[str, Node] = {}
@@ -147,6 +149,8 @@ class _Checker:
         for node, owner in doc.iter_nodes():
             self.nodes[node.id] = node
             self.owner[node.id] = owner
+        #: Nested output: the hierarchy is the nesting; flat output: the 'parent' data.
+        self.nested = any(n.graph is not None for n in self.nodes.values())
 
     def finding(self, check: str, node_id: str | None, message: str, *, element: str = "",
                 line: int | None = None) -> None:
@@ -154,6 +158,9 @@ class _Checker:
             element = f"node '{node_id}'"
             line = self.lines.get(node_id)
         self.add(Finding(check, element, line, message))
+
+    def edge_finding(self, check: str, edge_id: str, message: str) -> None:
+        self.add(Finding(check, f"edge '{edge_id}'", self.edge_lines.get(edge_id), message))
 
     def run(self) -> None:
         self.check_keys()
@@ -216,7 +223,7 @@ class _Checker:
     # -- nodes: kind, parent, nesting ----------------------------------------------------
 
     def check_nodes(self) -> None:
-        nested = any(n.graph is not None for n in self.nodes.values())
+        nested = self.nested
         children: dict[str, int] = defaultdict(int)
         for nid, node in self.nodes.items():
             kind = node.data.get("kind")
@@ -252,6 +259,9 @@ class _Checker:
                              "least one node")
 
     def _parent_of(self, nid: str) -> str | None:
+        if self.nested:
+            owner = self.owner[nid]
+            return owner.id if owner is not None else None
         parent = self.nodes[nid].data.get("parent")
         return parent if isinstance(parent, str) and parent in self.nodes else None
 
@@ -292,9 +302,9 @@ class _Checker:
             if kind == fmt.KIND_OP and tag in module_by_tag:
                 home = module_by_tag[tag]
                 if enclosing is None or enclosing.id != home:
-                    where = f"'{enclosing.id}'" if enclosing is not None else "the top"
+                    where = f"in '{enclosing.id}'" if enclosing is not None else "at the top"
                     self.finding("tags", nid, f"hierarchy_tag {tag!r} is module '{home}', but "
-                                 f"the op sits in {where}; each op belongs in the group of "
+                                 f"the op sits {where}; each op belongs in the group of "
                                  "its tag")
 
     # -- dataflow: inputs produced, edges matching tensors, no cycles --------------------
@@ -382,15 +392,15 @@ class _Checker:
                 elif edge.target not in consumers.get(tensor, ()):
                     bad = f"target '{edge.target}' does not consume tensor {tensor!r}"
                 if bad:
-                    self.finding("dialect", None, bad, element=f"edge '{edge.id}'")
+                    self.edge_finding("dialect", edge.id, bad)
                     continue
                 src = self.nodes[edge.source]
                 dtype = edge.data.get("e_dtype")
                 sdtype = src.data.get("dtype")
                 if (src.data.get("kind") in (fmt.KIND_INPUT, fmt.KIND_INITIALIZER)
                         and dtype and sdtype and dtype != sdtype):
-                    self.finding("dialect", None, f"dtype {dtype!r} differs from {sdtype!r} of "
-                                 f"its source '{edge.source}'", element=f"edge '{edge.id}'")
+                    self.edge_finding("dialect", edge.id, f"dtype {dtype!r} differs from "
+                                      f"{sdtype!r} of its source '{edge.source}'")
         self._check_acyclic(succ)
 
     def _check_acyclic(self, succ: dict[str, list[str]]) -> None:
