@@ -1,0 +1,172 @@
+"""End to end on real exports of samples/bert-tiny and samples/vit-tiny (slow).
+
+Each sample is exported once per session through the ``modelexport export`` command,
+then analyzed, validated, compared and cut into every one of its modules.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from conftest import check_extraction
+from typer.testing import CliRunner
+
+from modelexport.analysis import analyze_model, compare_models, extract_module, validate_model
+from modelexport.analysis._graph import GraphIndex
+from modelexport.cli import app
+
+pytestmark = pytest.mark.slow
+
+SAMPLES = Path(__file__).resolve().parents[3] / "samples"
+runner = CliRunner()
+
+
+def export(sample: str, out: Path, strategy: str) -> Path:
+    """``modelexport export`` in a fresh process, as a user runs it."""
+    cmd = [sys.executable, "-m", "modelexport", "export", str(SAMPLES / sample), str(out),
+           "--strategy", strategy, "--no-verify"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}"
+    assert out.exists()
+    return out
+
+
+@pytest.fixture(scope="session")
+def exports(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("analysis_exports")
+    return {
+        "bert-tiny": export("bert-tiny", root / "bert.onnx", "htp"),
+        "vit-tiny": export("vit-tiny", root / "vit.onnx", "htp"),
+    }
+
+
+@pytest.fixture(scope="session")
+def bert_usage_based(tmp_path_factory) -> Path:
+    return export("bert-tiny", tmp_path_factory.mktemp("analysis_ub") / "bert_ub.onnx",
+                  "usage_based")
+
+
+def invoke(*args: object):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def feeds_for(model: onnx.ModelProto) -> dict[str, np.ndarray]:
+    """Inputs for the exported graph: random floats, small non-negative integers."""
+    rng = np.random.default_rng(0)
+    feeds = {}
+    for value in model.graph.input:
+        t = value.type.tensor_type
+        shape = [d.dim_value if d.HasField("dim_value") else 2 for d in t.shape.dim]
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(t.elem_type)
+        if np.issubdtype(dtype, np.floating):
+            feeds[value.name] = rng.standard_normal(shape).astype(dtype)
+        else:  # ids, masks and type ids: 1 is valid for all of them
+            feeds[value.name] = np.ones(shape, dtype=dtype)
+    return feeds
+
+
+@pytest.mark.parametrize("sample", ["bert-tiny", "vit-tiny"])
+def test_analyze_json_counts_add_up_to_the_node_count(exports, sample):
+    result = invoke("analyze", exports[sample], "--output-format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    nodes = len(onnx.load(exports[sample]).graph.node)
+    assert data["node_count"] == nodes and data["untagged_nodes"] == 0
+    assert sum(m["own_ops"] for m in data["modules"]) == nodes
+    assert data["modules"][0]["total_ops"] == nodes
+    assert data["modules"][0]["total_parameters"] + data["unowned_parameters"] == data["parameters"]
+
+
+@pytest.mark.parametrize("sample", ["bert-tiny", "vit-tiny"])
+def test_filter_tag_returns_only_that_subtree(exports, sample):
+    full = analyze_model(onnx.load(exports[sample]))
+    layer = next(m for m in full.modules if m.tag.endswith(".0") and m.total_ops)
+    data = json.loads(invoke("analyze", exports[sample], "--json", "--filter-tag",
+                             layer.tag).output)
+    tags = [m["tag"] for m in data["modules"]]
+    assert tags[0] == layer.tag
+    assert all(t == layer.tag or t.startswith(layer.tag + "/") for t in tags)
+    assert tags == [m.tag for m in full.modules
+                    if m.tag == layer.tag or m.tag.startswith(layer.tag + "/")]
+    assert data["selected_nodes"] == layer.total_ops == sum(m["own_ops"] for m in data["modules"])
+
+
+@pytest.mark.parametrize("sample", ["bert-tiny", "vit-tiny"])
+def test_validate_passes_on_the_export(exports, sample):
+    result = invoke("validate", exports[sample], "--check-consistency", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["valid"] and data["checker_passed"] and data["tree_recorded"]
+
+
+def test_validate_names_the_nodes_broken_in_an_export(exports):
+    model = onnx.load(exports["bert-tiny"])
+    index = GraphIndex.of(model)
+    # A node inside layer 0 whose producers and consumers are all in layer 0 too.
+    inner = next(i for i, t in enumerate(index.tags) if ".0" in t and (
+        index.producer_tags(i) and index.consumer_tags(i)
+        and all(x.startswith(layer_of(t)) for x in index.producer_tags(i) + index.consumer_tags(i))))
+    moved = layer_of(index.tags[inner])[:-1] + "1" + index.tags[inner][len(layer_of(index.tags[inner])):]
+    last, before_last = len(index.nodes) - 1, len(index.nodes) - 2
+    for i, tag in ((last, None), (before_last, "/Nowhere/Module"), (inner, moved)):
+        props = model.graph.node[i].metadata_props
+        for j in reversed(range(len(props))):
+            if props[j].key == "hierarchy_tag":
+                del props[j]
+        if tag:
+            props.add(key="hierarchy_tag", value=tag)
+    report = validate_model(model, check_consistency=True)
+    found = {(i.kind, i.node) for i in report.issues}
+    names = [n.name for n in model.graph.node]
+    assert {("untagged", names[last]), ("unknown-module", names[before_last]),
+            ("cross-layer", names[inner])} <= found
+    assert not report.valid
+
+
+def layer_of(tag: str) -> str:
+    """``/A/B/Name.0/C`` → ``/A/B/Name.0``: the path up to the first container entry."""
+    parts = tag.split("/")
+    k = next(k for k, p in enumerate(parts) if p.endswith(".0"))
+    return "/".join(parts[: k + 1])
+
+
+@pytest.mark.parametrize("sample", ["bert-tiny", "vit-tiny"])
+def test_compare_of_an_export_with_itself_finds_nothing(exports, sample):
+    result = invoke("compare", exports[sample], exports[sample], "--json")
+    assert result.exit_code == 0 and json.loads(result.output)["identical"] is True
+
+
+def test_compare_of_two_strategies_reports_the_real_differences(exports, bert_usage_based):
+    a, b = onnx.load(exports["bert-tiny"]), onnx.load(bert_usage_based)
+    result = compare_models(a, b)
+    assert not result.identical
+    names_a, names_b = {n.name for n in a.graph.node}, {n.name for n in b.graph.node}
+    named = lambda keys: {k for k in keys if not k.startswith("<unnamed")}  # noqa: E731
+    assert named(result.nodes_removed) == {n for n in names_a - names_b if n}
+    assert named(result.nodes_added) == {n for n in names_b - names_a if n}
+    assert result.modules  # the two strategies spread ops differently over the modules
+    assert (result.a_nodes, result.b_nodes) == (len(a.graph.node), len(b.graph.node))
+    inits_a = {t.name for t in a.graph.initializer}
+    inits_b = {t.name for t in b.graph.initializer}
+    assert {d.name for d in result.initializers if d.status == "removed"} == inits_a - inits_b
+    assert {d.name for d in result.initializers if d.status == "added"} == inits_b - inits_a
+
+
+@pytest.mark.parametrize("sample", ["bert-tiny", "vit-tiny"])
+def test_extract_of_every_module_runs_and_reproduces_the_intermediates(exports, sample):
+    model = onnx.load(exports[sample])
+    feeds = feeds_for(model)
+    modules = [m for m in analyze_model(model).modules if m.total_ops]
+    worst = {}
+    for module in modules:
+        part = extract_module(model, module.tag)
+        worst[module.tag] = check_extraction(model, part.model, feeds, atol=1e-5)
+    print(f"{sample}: {len(worst)} modules extracted, max abs difference "
+          f"{max(worst.values()):.3g}")
+    assert len(worst) == len(modules) >= 8
