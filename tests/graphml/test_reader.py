@@ -1,0 +1,99 @@
+"""parse_graphml / read_graphml: round trips, other tools' files, and refused input."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from conftest import build_document
+from graphml import (GraphMLFormatError, GraphMLParseError, generate_graphml, parse_graphml,
+                     read_graphml, write_graphml)
+from graphml import format as fmt
+from graphml.reader import MAX_NESTING
+
+HEAD = f'<?xml version="1.0"?>\n<graphml xmlns="{fmt.GRAPHML_NS}">\n'
+
+
+def _doc(body: str, keys: str = "") -> bytes:
+    return (HEAD + keys + '<graph id="G" edgedefault="directed">\n' + body +
+            "\n</graph>\n</graphml>\n").encode()
+
+
+@pytest.mark.parametrize("yed", [True, False])
+def test_write_then_read_gives_the_same_document(yed: bool) -> None:
+    doc = build_document()
+    buf = io.BytesIO()
+    write_graphml(doc, buf, yed=yed)
+    back = parse_graphml(buf.getvalue())
+    assert back.graph == doc.graph
+    assert generate_graphml(back, yed=yed) == buf.getvalue()
+
+
+def test_read_graphml_reads_a_path(tmp_path: Path) -> None:
+    path = tmp_path / "m.graphml"
+    write_graphml(build_document(), path)
+    assert read_graphml(path).graph == build_document().graph
+
+
+def test_keys_of_other_tools_are_matched_by_name_and_defaults_applied() -> None:
+    keys = ('<key id="d0" for="node" attr.name="hierarchy_tag" attr.type="string"/>\n'
+            '<key id="d1" for="edge" attr.name="weight" attr.type="double">'
+            '<default>1.5</default></key>\n'
+            '<key id="d2" for="node" yfiles.type="nodegraphics"/>\n')
+    body = ('<node id="a"><data key="d0">/M</data><data key="d2"><y:ShapeNode '
+            'xmlns:y="http://www.yworks.com/xml/graphml"/></data></node>\n<node id="b"/>\n'
+            '<edge source="a" target="b"/>')
+    doc = parse_graphml(_doc(body, keys))
+    a, b = doc.graph.nodes
+    assert a.data == {"hierarchy_tag": "/M"} and b.data == {}
+    edge = doc.graph.edges[0]
+    assert edge.id == "e0" and edge.data == {"d1": 1.5}
+    assert [(k.id, k.name) for k in doc.keys] == [("hierarchy_tag", "hierarchy_tag"), ("d1", "weight")]
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"", "not well-formed"),
+    (_doc('<node id="a">')[:60], "not well-formed"),
+    (b'<?xml version="1.0"?><html/>', "not GraphML"),
+    (b'<graphml><graph edgedefault="directed"/></graphml>', "without a namespace"),
+    (b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><graphml/>', "DOCTYPE"),
+    (b'<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY l2 "&lol;&lol;">]><x>&l2;</x>', "DOCTYPE"),
+    ('<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE x><x/>'.encode("utf-16"), "DOCTYPE"),
+])
+def test_unsafe_or_non_graphml_input_is_a_parse_error(data: bytes, message: str) -> None:
+    with pytest.raises(GraphMLParseError, match=message):
+        parse_graphml(data)
+
+
+@pytest.mark.parametrize("body, keys, message", [
+    ('<node id="a"><data key="k">x</data></node>', "", r"node 'a' \(line 4\): data key 'k' is not declared"),
+    ('<node id="a"/><node id="a"/>', "", "duplicate node id 'a'"),
+    ('<node id="a"/><edge id="e" source="a" target="b"/>', "", r"edge 'e' \(line 4\): target 'b'"),
+    ('<node id="a"><data key="i">x1</data></node>',
+     '<key id="i" for="node" attr.name="i" attr.type="int"/>', "declared int but 'x1' is not an int"),
+    ('<node id="a"><data key="i">1</data></node>',
+     '<key id="i" for="edge" attr.name="i" attr.type="int"/>', "declared for edge, not for node"),
+    ('<node id="a"><data key="i">1</data></node>',
+     '<key id="i" for="node" attr.name="i" attr.type="text"/>', "not a GraphML type"),
+    ('<node id="a"><port name="p"/></node>', "", "<port> is not supported"),
+    ('<node id="a b"/>', "", "not an XML NMTOKEN"),
+])
+def test_broken_graphml_is_a_format_error_naming_element_and_line(body, keys, message) -> None:
+    with pytest.raises(GraphMLFormatError, match=message):
+        parse_graphml(_doc(body, keys + "\n" if keys else ""))
+
+
+def test_nesting_and_size_are_bounded() -> None:
+    deep = "".join(f'<node id="n{i}"><graph edgedefault="directed">' for i in range(MAX_NESTING + 5))
+    deep += "</graph></node>" * (MAX_NESTING + 5)
+    with pytest.raises(GraphMLParseError, match="deep"):
+        parse_graphml(_doc(deep))
+    with pytest.raises(GraphMLParseError, match="limit"):
+        parse_graphml(_doc('<node id="a"/>'), max_bytes=10)
+
+
+def test_a_string_is_refused_with_a_hint() -> None:
+    with pytest.raises(TypeError, match="bytes"):
+        parse_graphml("<graphml/>")  # type: ignore[arg-type]
