@@ -9,7 +9,7 @@ from pathlib import Path
 
 import onnx
 import pytest
-from conftest import set_tag
+from analysis_models import set_tag
 from typer.testing import CliRunner
 
 from modelexport.cli import app
@@ -136,3 +136,14 @@ def test_bad_input_is_one_line_exit_1_and_nothing_written(net_file, tmp_path, ar
     assert message in result.output and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_validate_output_without_repair_is_bad_usage(net_file, tmp_path):
+    result = invoke("validate", net_file, "--output", tmp_path / "x.onnx")
+    assert result.exit_code == 2 and not (tmp_path / "x.onnx").exists()
+
+
+def test_every_command_has_help_with_examples():
+    for command in ("analyze", "validate", "compare", "extract"):
+        result = invoke(command, "--help")
+        assert result.exit_code == 0 and "Examples" in result.output

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
-from conftest import set_tag
+from analysis_models import set_tag
 from onnx import numpy_helper
 
 from modelexport.analysis import compare_models

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from conftest import check_extraction
+from analysis_models import check_extraction
 from typer.testing import CliRunner
 
 from modelexport.analysis import analyze_model, compare_models, extract_module, validate_model

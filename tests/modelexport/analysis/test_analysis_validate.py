@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import onnx
 import pytest
-from conftest import set_tag
+from analysis_models import set_tag
 
 from converter.tags import TAG_KEY
 from modelexport.analysis import repair_tags, validate_model
