@@ -119,6 +119,11 @@ def _dict_diff(a: dict, b: dict) -> dict[str, list]:
     return {k: [a.get(k), b.get(k)] for k in sorted(a.keys() | b.keys()) if a.get(k) != b.get(k)}
 
 
+def _tensor_bytes(t: onnx.TensorProto) -> bytes:
+    """The tensor's little-endian bytes, without decoding when they are stored raw."""
+    return t.raw_data if t.HasField("raw_data") else numpy_helper.to_array(t).tobytes()
+
+
 def _dtype_name(t: onnx.TensorProto) -> str:
     return onnx.TensorProto.DataType.Name(t.data_type)
 
@@ -162,8 +167,7 @@ def compare_models(a: onnx.ModelProto, b: onnx.ModelProto) -> Comparison:
                 name, "removed", list(ta.dims), None, _dtype_name(ta), None))
             continue
         same_bytes = (ta.data_type == tb.data_type and list(ta.dims) == list(tb.dims)
-                      and numpy_helper.to_array(ta).tobytes()
-                      == numpy_helper.to_array(tb).tobytes())
+                      and _tensor_bytes(ta) == _tensor_bytes(tb))
         if list(ta.dims) != list(tb.dims) or ta.data_type != tb.data_type or not same_bytes:
             result.initializers.append(InitializerDiff(
                 name, "changed", list(ta.dims), list(tb.dims), _dtype_name(ta),
