@@ -147,3 +147,22 @@ def test_every_command_has_help_with_examples():
     for command in ("analyze", "validate", "compare", "extract"):
         result = invoke(command, "--help")
         assert result.exit_code == 0 and "Examples" in result.output
+
+
+def test_running_the_commands_loads_neither_torch_nor_transformers(net_file, tmp_path):
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from modelexport.cli import app\n"
+        f"p, out = {net_file!r}, {str(tmp_path / 'part.onnx')!r}\n"
+        "for args in (['analyze', p], ['validate', p, '--check-consistency'],\n"
+        "             ['compare', p, p], ['extract', p, '--tag', '/Net/Head', out]):\n"
+        "    assert CliRunner().invoke(app, args).exit_code == 0, args\n"
+        "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
