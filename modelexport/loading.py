@@ -112,7 +112,7 @@ def load_from_hub(model_id: str) -> LoadedModel:
             raise ModelLoadError(
                 f"cannot load {model_id!r}: the Hugging Face hub is unreachable and the "
                 "model is not in the local cache; pass a local model directory instead "
-                "(e.g. samples/bert-tiny)") from e
+                "(one of the directories under samples/)") from e
         raise ModelLoadError(f"cannot load {model_id!r} from the Hugging Face hub "
                              f"({' '.join(str(e).split())[:200]})") from e
     tokenizer = _tokenizer(model_id, local_files_only=not online)

@@ -2,8 +2,8 @@
 
 A first eager run with forward pre-hooks on every module records which modules the
 inputs actually use. The TorchScript exporter then names each node after the module
-scopes it was traced in (``/stack/block.0/mlp/MatMul``); the node's module is the
-longest prefix of that scope that is a module the hooks saw run. Nodes named outside
+scopes it was traced in (``/stack/block.0/mlp/MatMul``); the node's module is found by
+walking those scopes through the modules the hooks saw run. Nodes named outside
 any scope (made by the exporter's own passes) get ``None``.
 
 The TorchScript tracer cannot pass keyword arguments, so ``forward`` is replaced, for
@@ -23,16 +23,27 @@ from modelexport.strategies import Capture, CaptureOptions, one_line
 
 
 def module_path_of(node_name: str, used: set[str]) -> str | None:
-    """The longest module path, among ``used``, that prefixes a scoped node name."""
+    """The module path, among ``used``, of a scoped node name like ``/a/b.0/c/Op_3``.
+
+    Each scope segment names a module relative to the enclosing scope or, for children
+    of containers, to one of that scope's ancestors: a segment is joined to the deepest
+    path that makes a used module. The first segment that makes none ends the walk.
+    Names outside any scope give None; ops of the root scope give ``""``.
+    """
     if not node_name.startswith("/"):
         return None
-    parts = node_name.split("/")[1:-1]
-    while parts:
-        path = ".".join(parts)
-        if path in used:
-            return path
-        parts.pop()
-    return ""
+    current = ""
+    for segment in node_name.split("/")[1:-1]:
+        base = current
+        while True:
+            candidate = f"{base}.{segment}" if base else segment
+            if candidate in used:
+                current = candidate
+                break
+            if not base:
+                return current
+            base = base.rpartition(".")[0]
+    return current
 
 
 def record_used_modules(model: Any, inputs: Any) -> tuple[set[str], list[tuple[str, Any]]]:

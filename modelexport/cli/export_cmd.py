@@ -1,0 +1,124 @@
+"""``export``: a transformers model (hub id or local directory) → hierarchy-tagged ONNX."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from modelexport.cli._common import JsonOutput, OutputPath, Verbose, print_json, \
+    show_progress, user_errors
+
+
+def _report_text(report: Any) -> str:
+    lines = [
+        f"output:    {report.output}",
+        f"strategy:  {report.strategy} ({report.reason})",
+        f"nodes:     {report.node_count}, tagged {report.tagged_nodes} "
+        f"({report.coverage:.1%}; {report.direct_tags} from module scopes, "
+        f"{report.filled_tags} from neighbours)",
+        f"modules:   {report.module_count} in the tree, {report.modules_with_nodes} holding nodes",
+        f"inputs:    " + ", ".join(f"{k} {v}" for k, v in report.inputs.items()),
+    ]
+    for attempt in report.attempts:
+        state = "ok" if attempt.ok else f"failed: {attempt.error}"
+        lines.append(f"attempt:   {attempt.strategy} ({attempt.seconds:.2f} s) {state}")
+    if report.verification:
+        v = report.verification
+        lines.append(f"verify:    onnx.checker {v['checker']}; onnxruntime matches PyTorch on "
+                     f"{v['outputs']} outputs, max |diff| {v['max_abs_diff']:.2g} "
+                     f"(atol {v['atol']:g})")
+    lines.extend(f"note:      {note}" for note in report.notes)
+    lines.append("timings:   " + ", ".join(f"{k} {v:.2f} s" for k, v in report.timings.items()))
+    if report.metadata_path:
+        lines.append(f"metadata:  {report.metadata_path}")
+    if report.graphml_path:
+        lines.append(f"graphml:   {report.graphml_path}")
+    return "\n".join(lines) + "\n"
+
+
+def export(
+    model: Annotated[str, typer.Argument(
+        help="Hugging Face hub id (org/name) or a local model directory with config.json.",
+        show_default=False)],
+    output: OutputPath,
+    input_text: Annotated[Optional[str], typer.Option(
+        "--input-text", help="Tokenize this text for the inputs (needs tokenizer files).",
+        show_default=False)] = None,
+    input_shape: Annotated[Optional[str], typer.Option(
+        "--input-shape", help="Shape of the generated main input, e.g. 1,16 for token ids "
+        "or 1,3,224,224 for images.", show_default=False)] = None,
+    strategy: Annotated[str, typer.Option(
+        "--strategy", "-s", help="auto, htp, usage_based or fx: how module context is "
+        "captured; auto tries htp, usage_based, fx in turn.")] = "auto",
+    opset_version: Annotated[Optional[int], typer.Option(
+        "--opset-version", help="ONNX opset (default: the exporter's).",
+        show_default=False)] = None,
+    temp_dir: Annotated[Optional[Path], typer.Option(
+        "--temp-dir", help="Directory for intermediate files (must exist).",
+        show_default=False)] = None,
+    with_graphml: Annotated[bool, typer.Option(
+        "--with-graphml", help="Also write <stem>_hierarchical_graph.graphml and its "
+        ".onnxdata sidecar, and validate them.")] = False,
+    with_report: Annotated[bool, typer.Option(
+        "--with-report", help="Also write <stem>_export_report.txt, a readable report.")] = False,
+    verify: Annotated[bool, typer.Option(
+        "--verify/--no-verify", help="Run onnx.checker and compare onnxruntime with "
+        "PyTorch before writing.")] = True,
+    keep_torch_modules: Annotated[bool, typer.Option(
+        "--keep-torch-modules", help="Keep built-in torch.nn modules (Linear, LayerNorm, "
+        "...) in tags.")] = False,
+    json_output: JsonOutput = False,
+    verbose: Verbose = False,
+) -> None:
+    """Export a transformers model to ONNX in which every node carries its module's tag.
+
+    Writes OUTPUT and <stem>_htp_metadata.json beside it (module tree, node→tag map,
+    statistics). A directory with only config.json gives a seeded random-init model.
+
+    Examples:
+
+      modelexport export samples/bert-tiny out/bert.onnx
+
+      modelexport export samples/bert-tiny out/bert.onnx --input-text "Hello world" --with-graphml
+
+      modelexport export samples/vit-tiny out/vit.onnx --input-shape 1,3,32,32 --strategy htp
+
+      modelexport export prajjwal1/bert-tiny out/bert.onnx --json
+    """
+    with user_errors(verbose):
+        from modelexport._files import write_text_atomic
+        from modelexport.exporter import export_pretrained
+
+        status: Any = nullcontext()
+        if show_progress() and not json_output:
+            from rich.console import Console
+
+            status = Console(stderr=True).status(f"exporting {model} with {strategy} ...")
+        with status:
+            report = export_pretrained(
+                model, output, input_text=input_text, input_shape=input_shape,
+                strategy=strategy, with_graphml=with_graphml,
+                opset_version=opset_version, temp_dir=temp_dir, verify=verify,
+                keep_builtins=keep_torch_modules, verbose=verbose)
+        text = _report_text(report)
+        if with_report:
+            target = Path(report.output)
+            report_path = target.with_name(f"{target.stem}_export_report.txt")
+            write_text_atomic(report_path, text)
+        if json_output:
+            print_json(report.to_dict())
+        elif verbose or with_report:
+            typer.echo(text, nl=False)
+        else:
+            typer.echo(f"wrote {report.output}: {report.node_count} nodes, "
+                       f"{report.coverage:.0%} tagged, {report.modules_with_nodes} modules, "
+                       f"strategy {report.strategy}")
+            for note in report.notes:
+                typer.echo(f"note: {note}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="export")(export)
