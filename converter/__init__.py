@@ -3,7 +3,7 @@
     onnx_to_graphml("m.onnx", "m.graphml")      # also writes m.onnxdata
     graphml_to_onnx("m.graphml", "m2.onnx")     # reads the sidecar the GraphML names
 
-Layers: :mod:`converter.onnx_to_graphml` and :mod:`converter.graphml_to_onnx` are pure
+Layers: :mod:`converter.encode` and :mod:`converter.decode` are pure
 (ModelProto ↔ :class:`graphml.Document`), :mod:`converter.sidecar` streams tensor
 bytes, :mod:`converter.hierarchy` finds module tags, and a thin file layer writes
 everything atomically. Imports onnx and graphml, never torch.
@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from converter._io import ExportResult, ImportResult, graphml_to_onnx, load_onnx, onnx_to_graphml
 from converter.errors import ConverterError, GraphMLToOnnxError, OnnxLoadError, SidecarError
-from converter.graphml_to_onnx import document_to_model
+from converter.decode import document_to_model
 from converter.hierarchy import Hierarchy, derive_hierarchy
-from converter.onnx_to_graphml import model_to_document
+from converter.encode import model_to_document
 from converter.sidecar import SidecarReader, SidecarWriter, read_sidecar, write_sidecar
 from converter.testing import assert_models_equal, diff_models
 

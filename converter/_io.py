@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +22,8 @@ from google.protobuf.message import DecodeError
 
 import graphml
 from converter.errors import ConverterError, GraphMLToOnnxError, OnnxLoadError
-from converter.graphml_to_onnx import document_to_model
-from converter.onnx_to_graphml import model_to_document
+from converter.decode import document_to_model
+from converter.encode import model_to_document
 from converter.sidecar import SidecarWriter, read_sidecar
 from graphml import format as fmt
 
@@ -31,6 +31,11 @@ from graphml import format as fmt
 PROTOBUF_LIMIT = 2**31 - 1
 
 PathLike = str | os.PathLike
+Progress = Callable[[str], None]
+
+
+def _quiet(step: str) -> None:
+    pass
 
 
 @dataclass
@@ -141,11 +146,16 @@ def _all_tensors(model: Any) -> Iterator[Any]:
 
 
 def onnx_to_graphml(src: PathLike | Any, dst: PathLike, *, yed: bool = True,
-                    flat: bool = False) -> ExportResult:
-    """Convert ONNX (a path or a ModelProto) to GraphML at ``dst`` plus ``<stem>.onnxdata``."""
+                    flat: bool = False, progress: Progress | None = None) -> ExportResult:
+    """Convert ONNX (a path or a ModelProto) to GraphML at ``dst`` plus ``<stem>.onnxdata``.
+
+    ``progress(step)``, when given, is told each step as it starts.
+    """
+    progress = progress or _quiet
     dst = _check_output(Path(dst), "the GraphML")
     sidecar = dst.with_suffix(fmt.SIDECAR_SUFFIX)
     if isinstance(src, (str, os.PathLike)):
+        progress(f"loading {src}")
         model = load_onnx(src)
         source = os.path.relpath(Path(src).resolve(), dst.parent.resolve())
     else:
@@ -153,10 +163,12 @@ def onnx_to_graphml(src: PathLike | Any, dst: PathLike, *, yed: bool = True,
         if not hasattr(model, "graph"):
             raise OnnxLoadError(f"expected a path or an onnx.ModelProto, got {type(src).__name__}")
     with _outputs() as out:
+        progress(f"converting; writing parameters to {sidecar.name}")
         with out.open(sidecar) as f:
             writer = SidecarWriter(f)
             doc = model_to_document(model, writer, flat=flat, source_onnx=source)
         doc.graph.data["sidecar"] = sidecar.name
+        progress(f"writing {dst.name}")
         data = graphml.generate_graphml(doc, yed=yed)
         with out.open(dst) as f:
             f.write(data)
@@ -173,12 +185,19 @@ def read_document(src: PathLike) -> Any:
 
 
 def graphml_to_onnx(src: PathLike, dst: PathLike, *, validate: bool = False,
-                    reference: PathLike | None = None) -> ImportResult:
-    """Rebuild ONNX at ``dst`` from the GraphML ``src`` and the sidecar it names."""
+                    reference: PathLike | None = None,
+                    progress: Progress | None = None) -> ImportResult:
+    """Rebuild ONNX at ``dst`` from the GraphML ``src`` and the sidecar it names.
+
+    ``validate``: run :func:`converter.testing.validate_rebuilt` on the result, against
+    ``reference`` or the original ONNX the GraphML records (when beside it).
+    """
+    progress = progress or _quiet
     src = Path(src)
     dst = _check_output(Path(dst), "the ONNX model")
     if not src.is_file():
         raise GraphMLToOnnxError(f"GraphML file {str(src)!r} does not exist")
+    progress(f"reading {src.name}")
     doc = graphml.read_graphml(src)
     data = doc.graph.data
     if data.get("format") != fmt.FORMAT_VERSION:
@@ -187,8 +206,10 @@ def graphml_to_onnx(src: PathLike, dst: PathLike, *, validate: bool = False,
             f"expected {fmt.FORMAT_VERSION!r}); only such files can be turned back into ONNX")
     with read_sidecar(src, data.get("sidecar"), data.get("sidecar_size"),
                       data.get("sidecar_sha256")) as reader:
+        progress("rebuilding the model")
         model = document_to_model(doc, reader.read)
     external = None
+    progress(f"writing {dst.name}")
     with _outputs() as out:
         size = model.ByteSize()
         if size > PROTOBUF_LIMIT:
@@ -201,6 +222,7 @@ def graphml_to_onnx(src: PathLike, dst: PathLike, *, validate: bool = False,
     if validate:
         from converter.testing import validate_rebuilt
 
+        progress("validating")
         ref = Path(reference) if reference is not None else _recorded_source(src, data)
         result.validation = validate_rebuilt(dst, ref)
     return result

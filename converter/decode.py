@@ -1,7 +1,7 @@
 """GraphML :class:`graphml.model.Document` → ONNX ModelProto, in memory.
 
 :func:`document_to_model` is the inverse of
-:func:`converter.onnx_to_graphml.model_to_document`. The rebuild reads only what is
+:func:`converter.encode.model_to_document`. The rebuild reads only what is
 authoritative: each node's ``kind``, ``parent`` and ``index``, the ops' ``inputs`` /
 ``outputs`` / ``attributes`` JSON, and the tensor, value-info and header keys. Nesting
 and edges are presentation (edges must still point at existing nodes). Tensor bytes
@@ -36,9 +36,12 @@ _DECODE_ERRORS = (ValueError, KeyError, TypeError, IndexError, AttributeError, D
 Read = Callable[[dict[str, Any]], bytes]
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def dumps(value: Any) -> str:
     """Compact, deterministic JSON, as the dialect stores lists and records."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _ENCODER.encode(value)
 
 
 def _str_list(value: Any) -> list[str]:

@@ -23,14 +23,13 @@ import io
 from dataclasses import dataclass, field
 from typing import Any
 
-from onnx import GraphProto, ModelProto
+from onnx import GraphProto, ModelProto, NodeProto
 
 from converter import _protojson as pj
 from converter import _tensors
-from converter.graphml_to_onnx import (
+from converter.decode import (
     GRAPH_ATTR_FIELDS,
     decode_model_header,
-    decode_node_fields,
     decode_plain_attribute,
     decode_value_info,
     dumps,
@@ -226,7 +225,8 @@ class _Builder:
     def attribute_json(self, attr: Any, a: int, containers: dict[tuple[int, int | None], str]) -> dict[str, Any]:
         """One attribute: readable and checked, tensors maybe in the sidecar, graphs by id."""
         obj: dict[str, Any] | None = None
-        plain = _copy_without(attr, GRAPH_ATTR_FIELDS + ("t", "tensors"))
+        heavy = attr.HasField("t") or attr.HasField("g") or len(attr.tensors) or len(attr.graphs)
+        plain = _copy_without(attr, GRAPH_ATTR_FIELDS + ("t", "tensors")) if heavy else attr
         try:
             obj = encode_plain_attribute(plain)
             if not _same(decode_plain_attribute(obj), plain):
@@ -367,23 +367,49 @@ def encode_value_info(vi: Any) -> dict[str, Any]:
 
 
 def encode_node_fields(node: Any) -> dict[str, Any]:
-    """Keys for a NodeProto's own fields (not its attributes), checked; else opaque."""
-    bare = _copy_without(node, ("attribute",))
+    """Keys for a NodeProto's own fields (not its attributes), checked; else opaque.
+
+    The check rebuilds the node from the very values written (JSON text of str lists
+    reads back the same, once XML-illegal characters are ruled out) and compares bytes.
+    """
+    if len(node.attribute):
+        bare = NodeProto()
+        bare.CopyFrom(node)
+        bare.ClearField("attribute")
+    else:
+        bare = node
     data: dict[str, Any] = {}
     try:
+        rebuilt = NodeProto()
+        texts: list[str] = []
         for key in _NODE_TEXT_FIELDS:
             if node.HasField(key):
-                data[key] = pj.check_text(getattr(node, key))
-        data["inputs"] = pj.check_text(dumps(list(node.input)))
-        data["outputs"] = pj.check_text(dumps(list(node.output)))
+                value = getattr(node, key)
+                data[key] = value
+                texts.append(value)
+                setattr(rebuilt, key, value)
+        inputs, outputs = list(node.input), list(node.output)
+        rebuilt.input.extend(inputs)
+        rebuilt.output.extend(outputs)
+        data["inputs"] = dumps(inputs)
+        data["outputs"] = dumps(outputs)
+        texts.append(data["inputs"])
+        texts.append(data["outputs"])
         if len(node.metadata_props):
-            if not _simple_pairs(node.metadata_props):
-                raise pj.Unencodable("metadata entry with unset key or value")
-            data["metadata_props"] = pj.check_text(dumps(_pairs(node.metadata_props)))
+            pairs = _pairs(node.metadata_props)
+            target = rebuilt.metadata_props
+            for key, value in pairs:
+                entry = target.add()
+                entry.key = key
+                entry.value = value
+            data["metadata_props"] = dumps(pairs)
+            texts.append(data["metadata_props"])
         if len(node.device_configurations):
-            data["node_extra"] = pj.check_text(dumps({"device_configurations": [
-                pj.encode_message(c) for c in node.device_configurations]}))
-        if _same(decode_node_fields(data), bare):
+            extra = {"device_configurations": [pj.encode_message(c) for c in node.device_configurations]}
+            data["node_extra"] = dumps(extra)
+            texts.append(data["node_extra"])
+            pj.decode_message(extra, rebuilt)
+        if pj.XML_ILLEGAL.search("".join(texts)) is None and _same(rebuilt, bare):
             return data
     except _ENCODE_ERRORS:
         pass
