@@ -48,6 +48,8 @@ class Row:
 
     @property
     def us_per_node(self) -> float:
+        if self.stage == "export":  # dominated by tracing the torch model, not by nodes
+            return math.nan
         return ratio(self.measured.seconds, self.nodes) * 1e6
 
     def met(self) -> tuple[bool | None, bool | None]:
@@ -85,30 +87,26 @@ def _available() -> dict[str, bool]:
     }
 
 
-def _dir_mb(path: Path) -> float:
-    return sum(f.stat().st_size for f in path.iterdir() if f.is_file()) / 2**20
-
-
-def _prepare(spec: ModelSpec, tagged: bool, refresh: bool) -> tuple[Path, int]:
+def _prepare(spec: ModelSpec, tagged: bool, refresh: bool) -> tuple[Path, dict]:
     """The model's ONNX file (cached; a directory of its own so external data is counted)."""
     folder = cache_dir(spec, tagged)
     onnx_path = folder / "model.onnx"
     info_path = folder / "info.json"
-    if refresh or not info_path.exists():
+    if refresh or not info_path.exists() or "size_bytes" not in json.loads(info_path.read_text()):
         _log(f"[{spec.name}] building {onnx_path.relative_to(CACHE.parent.parent)} ...")
         if folder.exists():
             for f in folder.iterdir():
                 f.unlink()
         run_stage("make-onnx", model=spec.name, dst=str(onnx_path), tagged=tagged)
-    return onnx_path, json.loads(info_path.read_text())["nodes"]
+    return onnx_path, json.loads(info_path.read_text())
 
 
 def bench_model(spec: ModelSpec, stages: list[str], repeat: int, available: dict[str, bool],
                 refresh: bool, work: Path) -> list[Row]:
     rows: list[Row] = []
     tagged = spec.is_torch and available["export"]
-    src, nodes = _prepare(spec, tagged, refresh)
-    size_mb = _dir_mb(src.parent)
+    src, info = _prepare(spec, tagged, refresh)
+    nodes, size_mb = info["nodes"], info["size_bytes"] / 2**20
     out = work / spec.name
     out.mkdir()
 

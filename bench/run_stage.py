@@ -62,7 +62,9 @@ def _setup(args: argparse.Namespace) -> Callable[[], object]:
         model, inputs = build_torch_model(args.model)
 
         def plain_export() -> None:
-            program = torch.onnx.export(model, (), kwargs=inputs, dynamo=True)
+            # The exporter path htp uses: dynamo=True with the ONNX optimizer, no autograd.
+            with torch.no_grad():
+                program = torch.onnx.export(model, (), kwargs=inputs, dynamo=True, optimize=True)
             program.save(args.dst)
 
         return plain_export
@@ -112,11 +114,18 @@ def make_onnx(name: str, dst: str, *, tagged: bool, strategy: str) -> None:
         else:
             import torch
 
-            torch.onnx.export(model, (), kwargs=inputs, dynamo=True).save(dst)
+            with torch.no_grad():
+                program = torch.onnx.export(model, (), kwargs=inputs, dynamo=True, optimize=True)
+            program.save(dst)
     import onnx
 
-    nodes = len(onnx.load(dst, load_external_data=False).graph.node)
-    info = {"nodes": nodes, "tagged": tagged or spec.kind == "synthetic"}
+    proto = onnx.load(dst, load_external_data=False)
+    folder = Path(dst).parent
+    external = {entry.value for t in proto.graph.initializer for entry in t.external_data
+                if entry.key == "location"}
+    size = Path(dst).stat().st_size + sum((folder / name).stat().st_size for name in external)
+    info = {"nodes": len(proto.graph.node), "size_bytes": size,
+            "tagged": tagged or spec.kind == "synthetic"}
     (Path(dst).parent / "info.json").write_text(json.dumps(info))
 
 
