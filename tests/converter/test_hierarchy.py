@@ -1,0 +1,84 @@
+"""Where module tags come from: our tags, the dynamo exporter's stack, scoped names."""
+
+from __future__ import annotations
+
+from onnx import TensorProto, helper
+
+from converter.hierarchy import ROOT, ancestors, derive_hierarchy, normalize_tag
+
+
+def _model(nodes):
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    return helper.make_model(graph)
+
+
+def _with_props(node, **props):
+    for key, value in props.items():
+        p = node.metadata_props.add()
+        p.key, p.value = key.replace("__", "."), value
+    return node
+
+
+def _dynamo(node, scopes, classes):
+    p = node.metadata_props.add()
+    p.key, p.value = "pkg.torch.onnx.name_scopes", repr(scopes)
+    p = node.metadata_props.add()
+    p.key, p.value = "pkg.torch.onnx.class_hierarchy", repr(classes)
+    return node
+
+
+def test_our_hierarchy_tags_win(tagged):
+    h = derive_hierarchy(tagged)
+    assert h.source == "tags"
+    assert h.node_tags[0] == "/Net/Block.0/Proj"
+    assert h.modules["/Net/Block.0"].cls == "Block"
+
+
+def test_the_dynamo_module_stack_becomes_class_name_tags_with_container_keys():
+    a = _dynamo(helper.make_node("Relu", ["x"], ["h"]), ["", "layers.0", "layers.0.mix", "relu"],
+                ["pkg.Net", "pkg.Layer", "pkg.Mix", "aten.relu.default"])
+    b = _dynamo(helper.make_node("Neg", ["h"], ["y"]), ["", "layers.1", "layers.1.lin", "neg"],
+                ["pkg.Net", "pkg.Layer", "torch.nn.modules.linear.Linear", "aten.neg.default"])
+    h = derive_hierarchy(_model([a, b]))
+    assert h.source == "dynamo"
+    assert h.node_tags == ["/Net/Layer.0/Mix", "/Net/Layer.1"]  # built-in Linear left out
+    assert h.modules["/Net/Layer.0"].path == "layers.0"
+
+
+def test_same_class_siblings_are_told_apart_by_attribute_name():
+    a = _dynamo(helper.make_node("Relu", ["x"], ["h"]), ["", "first", "relu"], ["m.Net", "m.Stack", "r"])
+    b = _dynamo(helper.make_node("Neg", ["h"], ["y"]), ["", "second", "neg"], ["m.Net", "m.Stack", "n"])
+    assert derive_hierarchy(_model([a, b])).node_tags == ["/Net/Stack.first", "/Net/Stack.second"]
+
+
+def test_the_dynamo_namespace_string_is_read_when_the_lists_are_missing():
+    node = _with_props(helper.make_node("Relu", ["x"], ["y"]),
+                       namespace=": pkg.Net/blocks.0: pkg.Block/relu: aten.relu.default")
+    assert derive_hierarchy(_model([node])).node_tags == ["/Net/Block.0"]
+
+
+def test_scoped_node_names_give_the_hierarchy_of_untagged_models():
+    nodes = [helper.make_node("Relu", ["x"], ["h"], name="/stack/layer.0/mix/Relu"),
+             helper.make_node("Neg", ["h"], ["y"], name="/Neg")]
+    h = derive_hierarchy(_model(nodes))
+    assert h.source == "scopes"
+    assert h.node_tags == ["/stack/layer.0/mix", ROOT]
+    assert h.modules["/stack/layer.0"].path == "stack.layer.0"
+
+
+def test_untagged_nodes_get_the_common_module_of_their_neighbours(tagged):
+    del tagged.graph.node[3].metadata_props[:]  # the Relu between Proj and Head
+    h = derive_hierarchy(tagged)
+    assert h.node_tags[3] == "/Net"
+
+
+def test_a_model_without_any_hierarchy_is_flat():
+    h = derive_hierarchy(_model([helper.make_node("Relu", ["x"], ["y"], name="relu")]))
+    assert (h.source, h.node_tags) == ("none", [ROOT])
+
+
+def test_tags_are_normalized_and_ancestors_listed_outermost_first():
+    assert normalize_tag("/A/B/") == "/A/B"
+    assert normalize_tag("") == ROOT
+    assert ancestors("/A/B/C") == ["/A", "/A/B", "/A/B/C"]
