@@ -12,11 +12,13 @@ failed Capture whose ``error`` says why. ``auto`` is a loop over :data:`AUTO_CHA
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 STRATEGIES = ("htp", "usage_based", "fx")
 AUTO_CHAIN = ("htp", "usage_based", "fx")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 @dataclass
@@ -43,11 +45,15 @@ class Capture:
 
 
 def one_line(error: BaseException) -> str:
-    """A short, single-line description of an exception, for attempt records."""
-    text = " ".join(str(error).split())
-    if len(text) > 300:
-        text = text[:297] + "..."
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+    """A short single-line reason for an exception: its innermost cause, first line."""
+    root = error
+    while root.__cause__ is not None and root.__cause__ is not root:
+        root = root.__cause__
+    lines = [line.strip() for line in _ANSI.sub("", str(root)).splitlines() if line.strip()]
+    text = lines[0] if lines else ""
+    if len(text) > 240:
+        text = text[:237] + "..."
+    return f"{type(root).__name__}: {text}" if text else type(root).__name__
 
 
 def run(name: str, model: Any, inputs: Any, options: CaptureOptions) -> Capture:
