@@ -342,7 +342,7 @@ class _Builder:
         return self.edges
 
 
-# -- element encoders (each checked against its decoder) -------------------------------
+# -- element encoders (each checked against its inverse) -------------------------------
 
 
 def encode_value_info(vi: Any) -> dict[str, Any]:
