@@ -171,6 +171,10 @@ class _Reader:
         if entry is _SKIP:
             return
         model_id, attr_type = entry  # type: ignore[misc]
+        if model_id in data:
+            raise GraphMLFormatError(
+                f"{_where(owner)}: data key '{kid}' appears twice; an element holds one "
+                "value per key")
         if len(el):
             raise GraphMLFormatError(
                 f"{_where(owner)}: data '{kid}' holds XML elements; only yFiles graphics "
@@ -236,7 +240,8 @@ class _Reader:
                 entry = keymap.get(child.get("key"))
                 if entry is _SKIP:
                     continue
-                if entry is not None and entry[1] == "string" and not len(child):
+                if entry is not None and entry[1] == "string" and not len(child) \
+                        and entry[0] not in data:
                     data[entry[0]] = child.text or ""
                 else:
                     self.read_data(el, child, "node", data)
@@ -276,7 +281,8 @@ class _Reader:
                 entry = keymap.get(child.get("key"))
                 if entry is _SKIP:
                     continue
-                if entry is not None and entry[1] == "string" and not len(child):
+                if entry is not None and entry[1] == "string" and not len(child) \
+                        and entry[0] not in data:
                     data[entry[0]] = child.text or ""
                 else:
                     self.read_data(el, child, "edge", data)

@@ -114,8 +114,11 @@ def validate_graphml(path: str | os.PathLike, *, check_sidecar: bool = True,
         return report
 
     if not xsd.validate(root):
-        for err in list(xsd.error_log)[:MAX_XSD_FINDINGS]:
-            add(Finding("xsd", "", err.line, f"schema {schema}: {_xsd_message(err.message)}"))
+        errors = list(xsd.error_log)[:MAX_XSD_FINDINGS]
+        owners = _elements_at({e.line for e in errors}, root)
+        for err in errors:
+            add(Finding("xsd", owners.get(err.line, ""), err.line,
+                        f"schema {schema}: {_xsd_message(err.message)}"))
 
     reader = _Reader(root)
     try:
@@ -129,6 +132,20 @@ def validate_graphml(path: str | os.PathLike, *, check_sidecar: bool = True,
     edge_lines = {edge.id: line for edge, line in reader._pending}
     _Checker(doc, root, lines, edge_lines, path, check_sidecar, add).run()
     return report
+
+
+def _elements_at(lines: set[int], root: etree._Element) -> dict[int, str]:
+    """For each line, the GraphML element with an id that starts there or encloses it."""
+    found: dict[int, str] = {}
+    for el in root.iter(_G + "node", _G + "edge", _G + "graph", _G + "key", _G + "data"):
+        line = el.sourceline
+        if line in lines and line not in found:
+            owner = el
+            while owner is not None and owner.get("id") is None:
+                owner = owner.getparent()
+            if owner is not None:
+                found[line] = f"{etree.QName(owner).localname} '{owner.get('id')}'"
+    return found
 
 
 def _xsd_message(message: str) -> str:

@@ -79,6 +79,8 @@ def test_unsafe_or_non_graphml_input_is_a_parse_error(data: bytes, message: str)
      '<key id="i" for="node" attr.name="i" attr.type="text"/>', "not a GraphML type"),
     ('<node id="a"><port name="p"/></node>', "", "<port> is not supported"),
     ('<node id="a b"/>', "", "not an XML NMTOKEN"),
+    ('<node id="a"><data key="i">1</data><data key="i">2</data></node>',
+     '<key id="i" for="node" attr.name="i" attr.type="int"/>', "appears twice"),
 ])
 def test_broken_graphml_is_a_format_error_naming_element_and_line(body, keys, message) -> None:
     with pytest.raises(GraphMLFormatError, match=message):

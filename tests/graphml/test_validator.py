@@ -145,6 +145,10 @@ MUTATIONS: dict[str, tuple[Callable[[Path, Path], None], str]] = {
         lambda p, s: _replace(p, '<data key="kind">op</data>',
                               '<data key="kind">op</data><data key="bogus">1</data>'),
         "'bogus' is not declared"),
+    "duplicate data on a node": (
+        lambda p, s: _replace(p, '<data key="kind">op</data>',
+                              '<data key="kind">op</data><data key="kind">input</data>'),
+        "appears twice"),
     "duplicate a node id": (
         lambda p, s: _replace(p, '<node id="op_relu">', '<node id="op_matmul">'), "duplicate"),
     "edge to a missing node": (
@@ -250,6 +254,14 @@ def test_json_output_lists_findings_with_element_and_line(tmp_path: Path) -> Non
     assert payload["ok"] is False
     finding = next(f for f in payload["findings"] if f["check"] == "inputs")
     assert finding["element"] == "node 'op_relu'" and finding["line"] > 0
+
+
+def test_schema_findings_name_the_element_and_line(tmp_path: Path) -> None:
+    path = write_valid(tmp_path)
+    _replace(path, 'target="op_relu"', 'target="ghost"')
+    report = validate_graphml(path)
+    xsd = [f for f in report.findings if f.check == "xsd"]
+    assert xsd and xsd[0].element == "edge 'e2'" and xsd[0].line
 
 
 def test_check_sidecar_false_skips_the_file_but_not_the_name(tmp_path: Path) -> None:
