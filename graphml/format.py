@@ -191,6 +191,10 @@ INT_RANGES: dict[str, tuple[int, int]] = {
     "long": (-(2**63), 2**63 - 1),
 }
 
+#: Longest text value a reader may accept: libxml2's per-text-node limit when
+#: ``huge_tree`` is off, as it is for untrusted input. The writer refuses longer values.
+MAX_TEXT_BYTES = 10_000_000
+
 _ARTICLE = {"int": "an", "long": "a"}
 _FLOAT_TEXT = {"NaN": math.nan, "INF": math.inf, "-INF": -math.inf}
 

@@ -69,6 +69,10 @@ def parse_xml(data: bytes, *, max_bytes: int = MAX_BYTES) -> etree._Element:
         root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as e:
         msg = str(e.msg or e).strip()
+        if "limit" in msg.lower() and "depth" not in msg.lower():
+            raise GraphMLParseError(
+                f"XML value too large (line {e.lineno}): a text node or name exceeds "
+                "libxml2's safety limit (10 MB per text value); refused") from None
         if "depth" in msg.lower():
             raise GraphMLParseError(
                 f"XML nested too deeply (line {e.lineno}): refused; GraphML from "

@@ -135,8 +135,14 @@ class _Writer:
                 raise GraphMLFormatError(
                     f"{what}: data '{kid}' holds U+{ord(bad):04X}, which XML cannot carry; "
                     "encode the value (e.g. as JSON with \\u escapes) before writing")
+            text = _esc_text(text)
+            if len(text) > fmt.MAX_TEXT_BYTES // 4 and len(text.encode()) > fmt.MAX_TEXT_BYTES:
+                raise GraphMLFormatError(
+                    f"{what}: data '{kid}' is {len(text.encode())} bytes, more than the "
+                    f"{fmt.MAX_TEXT_BYTES} a safe reader accepts per value; move the bytes to "
+                    "the sidecar or split the value")
             self.used.add(kid)
-            out.append(f'{indent}<data key="{kid}">{_esc_text(text)}</data>\n')
+            out.append(f'{indent}<data key="{kid}">{text}</data>\n')
 
     # -- structure ---------------------------------------------------------------------
 

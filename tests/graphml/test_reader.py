@@ -94,6 +94,10 @@ def test_nesting_and_size_are_bounded() -> None:
         parse_graphml(_doc(deep))
     with pytest.raises(GraphMLParseError, match="limit"):
         parse_graphml(_doc('<node id="a"/>'), max_bytes=10)
+    huge = _doc(f'<node id="a"><data key="k">{"a" * 10_000_001}</data></node>',
+                '<key id="k" for="node" attr.name="k" attr.type="string"/>')
+    with pytest.raises(GraphMLParseError, match="too large"):
+        parse_graphml(huge)
 
 
 def test_a_string_is_refused_with_a_hint() -> None:

@@ -88,6 +88,7 @@ def test_a_bad_id_is_refused_with_the_rule() -> None:
     (_tiny(index=2**40), "outside the range"),
     (_tiny(e_tensor="t"), "declared for edges, not nodes"),
     (_tiny(label="bell\x07"), r"U\+0007"),
+    (_tiny(doc_string="é" * 5_000_001), "more than the 10000000"),
     (Document(Graph("G"), keys=[Key("kind", "node", "kind", "int")]), "dialect fixes"),
     (Document(Graph("G"), keys=[Key("y_node", "node", "g", "string")]), "reserved"),
 ])
