@@ -22,13 +22,16 @@ from google.protobuf.message import DecodeError
 
 import graphml
 from converter.errors import ConverterError, GraphMLToOnnxError, OnnxLoadError
-from converter.decode import document_to_model
+from converter._onnx_writer import model_size, write_model
+from converter.decode import Deferred, decode_model_header, document_to_model
 from converter.encode import model_to_document
 from converter.sidecar import SidecarWriter, read_sidecar
 from graphml import format as fmt
 
 #: Protobuf cannot serialize a message of 2 GiB or more; bigger models get external data.
 PROTOBUF_LIMIT = 2**31 - 1
+#: Alignment of tensors in the external-data file written for models over that limit.
+EXTERNAL_ALIGNMENT = 4096
 
 PathLike = str | os.PathLike
 Progress = Callable[[str], None]
@@ -204,20 +207,24 @@ def graphml_to_onnx(src: PathLike, dst: PathLike, *, validate: bool = False,
         raise GraphMLToOnnxError(
             f"{src.name!r} was not written by export-graphml (format {data.get('format')!r}, "
             f"expected {fmt.FORMAT_VERSION!r}); only such files can be turned back into ONNX")
+    external = None
+    deferred = Deferred()
     with read_sidecar(src, data.get("sidecar"), data.get("sidecar_size"),
                       data.get("sidecar_sha256")) as reader:
         progress("rebuilding the model")
-        model = document_to_model(doc, reader.read)
-    external = None
-    progress(f"writing {dst.name}")
-    with _outputs() as out:
-        size = model.ByteSize()
-        if size > PROTOBUF_LIMIT:
-            external = _write_with_external_data(model, dst, out)
-        else:
-            with out.open(dst) as f:
-                f.write(model.SerializeToString())
-    result = ImportResult(dst, len(model.graph.node), len(model.graph.initializer),
+        model = document_to_model(doc, reader.read, deferred=deferred)
+        header = decode_model_header(data)
+        progress(f"writing {dst.name}")
+        with _outputs() as out:
+            if not model.HasField("graph"):
+                with out.open(dst) as f:
+                    f.write(model.SerializeToString())
+            elif model_size(header, model.graph, deferred) <= PROTOBUF_LIMIT:
+                with out.open(dst) as f:
+                    write_model(f, header, model.graph, deferred, reader)
+            else:
+                external = _write_with_external_data(dst, header, model.graph, deferred, reader, out)
+    result = ImportResult(dst, len(model.graph.node), len(deferred.refs),
                           dst.stat().st_size, external)
     if validate:
         from converter.testing import validate_rebuilt
@@ -237,22 +244,31 @@ def _recorded_source(graphml_path: Path, data: dict[str, Any]) -> Path | None:
     return path if path.is_file() else None
 
 
-def _write_with_external_data(model: Any, dst: Path, out: _Outputs) -> Path:
-    """Models over protobuf's limit: tensors to ``<dst>.data``, the rest to ``dst``."""
-    from onnx.external_data_helper import convert_model_to_external_data
-
+def _write_with_external_data(dst: Path, header: Any, graph: Any, deferred: Deferred,
+                              reader: Any, out: _Outputs) -> Path:
+    """Models over protobuf's 2 GB limit: sidecar tensors to ``<dst>.data``, the rest to ``dst``."""
     data_path = dst.with_name(dst.name + ".data")
-    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", dir=dst.parent))
-    try:
-        convert_model_to_external_data(model, all_tensors_to_one_file=True,
-                                       location=data_path.name, size_threshold=1024)
-        onnx.save_model(model, str(tmp_dir / dst.name))
-        for name, target in ((dst.name, dst), (data_path.name, data_path)):
-            with out.open(target) as f, open(tmp_dir / name, "rb") as g:
-                while chunk := g.read(1 << 24):
-                    f.write(chunk)
-    finally:
-        for p in tmp_dir.iterdir():
-            p.unlink()
-        tmp_dir.rmdir()
+    position = 0
+    with out.open(data_path) as f:
+        f.flush()
+        fd = f.fileno()
+        for tensor, ref in zip(deferred.initializers.initializer, deferred.refs):
+            if ref is None:
+                continue
+            pad = -position % EXTERNAL_ALIGNMENT
+            os.write(fd, b"\0" * pad)
+            position += pad
+            length = reader.copy_to(ref, fd)
+            tensor.data_location = onnx.TensorProto.EXTERNAL
+            for key, value in (("location", data_path.name), ("offset", str(position)),
+                               ("length", str(length))):
+                entry = tensor.external_data.add()
+                entry.key, entry.value = key, value
+            position += length
+    model = onnx.ModelProto()
+    model.CopyFrom(header)
+    model.graph.CopyFrom(graph)
+    model.graph.initializer.extend(deferred.initializers.initializer)
+    with out.open(dst) as f:
+        f.write(model.SerializeToString())
     return data_path

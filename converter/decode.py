@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from google.protobuf.message import DecodeError
@@ -27,6 +28,8 @@ from graphml import format as fmt
 from graphml.model import Document, Node
 
 GRAPH_ATTR_FIELDS = ("g", "graphs")
+#: graph_extra member marking a ModelProto without a graph (rare, but kept exactly).
+GRAPH_ABSENT = "graph_absent"
 _MODEL_FIELDS = {"ir_version": "ir_version", "producer_name": "producer_name",
                  "producer_version": "producer_version", "model_domain": "domain",
                  "model_version": "model_version", "model_doc_string": "doc_string"}
@@ -169,7 +172,8 @@ def decode_graph_fields(data: dict[str, Any], name_key: str, doc_key: str, extra
             pj.decode_message(item, graph.value_info.add())
     if extra_key in data:
         extra = json.loads(data[extra_key])
-        graph.MergeFrom(pj.decode_exact(extra["graph"], GraphProto()))
+        if "graph" in extra:
+            graph.MergeFrom(pj.decode_exact(extra["graph"], GraphProto()))
     return graph
 
 
@@ -258,8 +262,24 @@ def _json(node: Node, key: str) -> Any:
         raise GraphMLToOnnxError(f"node {node.id!r}: key {key!r} is not valid JSON ({e})") from None
 
 
-def document_to_model(doc: Document, read: Read) -> Any:
-    """Rebuild the ONNX ModelProto a Document describes; ``read(ref)`` gives tensor bytes."""
+@dataclass
+class Deferred:
+    """The main graph's initializers, kept apart so their bytes can be streamed.
+
+    ``initializers.initializer[i]`` is the i-th initializer; when ``refs[i]`` is a
+    sidecar reference its ``raw_data`` was left unread for the writer to copy.
+    """
+
+    initializers: Any = field(default_factory=GraphProto)
+    refs: list[dict[str, Any] | None] = field(default_factory=list)
+
+
+def document_to_model(doc: Document, read: Read, *, deferred: Deferred | None = None) -> Any:
+    """Rebuild the ONNX ModelProto a Document describes; ``read(ref)`` gives tensor bytes.
+
+    With ``deferred``, the main graph's initializers go there instead of into the model,
+    and those whose bytes are raw data in the sidecar are not read (see :class:`Deferred`).
+    """
     data = doc.graph.data
     if data.get("format") != fmt.FORMAT_VERSION:
         raise GraphMLToOnnxError(
@@ -291,20 +311,39 @@ def document_to_model(doc: Document, read: Read) -> Any:
         for node in index.ordered(scope, fmt.KIND_INPUT):
             _element(node, lambda n=node: decode_value_info(n.data, graph.input.add()))
         for node in index.ordered(scope, fmt.KIND_INITIALIZER):
-            _element(node, lambda n=node: _tensors.decode_tensor(
-                _json(n, "tensor"), read, graph.initializer.add()))
+            if deferred is not None and not scope:
+                _element(node, lambda n=node: _defer(_json(n, "tensor"), read, deferred))
+            else:
+                _element(node, lambda n=node: _tensors.decode_tensor(
+                    _json(n, "tensor"), read, graph.initializer.add()))
         for node in index.ordered(scope, fmt.KIND_OP):
             _element(node, lambda n=node: _decode_op(n, read, build_graph, graph.node.add()))
         for node in index.ordered(scope, fmt.KIND_OUTPUT):
             _element(node, lambda n=node: decode_value_info(n.data, graph.output.add()))
 
     build_graph("", model.graph)
+    if json.loads(data.get("graph_extra", "{}")).get(GRAPH_ABSENT):
+        model.ClearField("graph")
+    else:
+        model.graph.SetInParent()
     unused = [nid for nid, n in index.nodes.items()
               if n.data["kind"] == fmt.KIND_SUBGRAPH and nid not in built]
     if unused:
         raise GraphMLToOnnxError(f"subgraph node {unused[0]!r} belongs to no op attribute; "
                                  f"remove it or refer to it from its op's 'attributes'")
     return model
+
+
+def _defer(obj: dict[str, Any], read: Read, deferred: Deferred) -> None:
+    tensor = deferred.initializers.initializer.add()
+    ref = obj.get(fmt.SIDECAR_REF) if isinstance(obj, dict) else None
+    if ref is not None and obj.get(_tensors.DATA_FIELD, "raw_data") == "raw_data":
+        header = {k: v for k, v in obj.items() if k != fmt.SIDECAR_REF}
+        pj.decode_exact(header, tensor)
+        deferred.refs.append(ref)
+    else:
+        _tensors.decode_tensor(obj, read, tensor)
+        deferred.refs.append(None)
 
 
 def _element(node: Node, build: Callable[[], Any]) -> None:

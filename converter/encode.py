@@ -28,6 +28,7 @@ from onnx import GraphProto, ModelProto, NodeProto
 from converter import _protojson as pj
 from converter import _tensors
 from converter.decode import (
+    GRAPH_ABSENT,
     GRAPH_ATTR_FIELDS,
     decode_model_header,
     decode_plain_attribute,
@@ -526,6 +527,8 @@ def model_to_document(model: Any, sink: SidecarWriter | None = None, *, flat: bo
     root.data.update(_encode_model_header(model))
     root.data.update(encode_graph_fields(graph, "graph_name", "graph_doc_string", "graph_extra",
                                          "value_info"))
+    if not model.HasField("graph"):
+        root.data["graph_extra"] = dumps({GRAPH_ABSENT: True})
     if source_onnx is not None:
         root.data["source_onnx"] = _safe(source_onnx)
     b.note_types(graph)

@@ -105,8 +105,8 @@ class SidecarReader:
                 raise SidecarError(f"sidecar {self.path.name!r} does not match the SHA-256 the "
                                    f"GraphML records: it was changed or belongs to another file")
 
-    def read(self, ref: dict[str, Any]) -> bytes:
-        """The bytes of one sidecar reference, checked against the file and dtype × dims."""
+    def check(self, ref: dict[str, Any]) -> tuple[int, int]:
+        """(offset, length) of a sidecar reference, checked against the file and dtype × dims."""
         try:
             offset, length = int(ref["offset"]), int(ref["length"])
             dtype, dims = ref["dtype"], [int(d) for d in ref["dims"]]
@@ -120,6 +120,11 @@ class SidecarReader:
         if expected is None or expected != length:
             raise SidecarError(f"sidecar tensor at offset {offset}: length {length} does not "
                                f"match dtype {dtype} x dims {dims} ({expected} bytes)")
+        return offset, length
+
+    def read(self, ref: dict[str, Any]) -> bytes:
+        """The bytes of one sidecar reference, checked against the file and dtype × dims."""
+        offset, length = self.check(ref)
         data = os.pread(self._fd, length, offset) if length else b""
         while len(data) < length:  # pread may return short reads on huge ranges
             more = os.pread(self._fd, length - len(data), offset + len(data))
@@ -127,6 +132,25 @@ class SidecarReader:
                 raise SidecarError(f"sidecar {self.path.name!r} ended while reading offset {offset}")
             data += more
         return data
+
+    def copy_to(self, ref: dict[str, Any], out_fd: int) -> int:
+        """Append one reference's bytes to the file ``out_fd``, kernel to kernel if it can."""
+        offset, length = self.check(ref)
+        done = 0
+        while done < length:
+            n = 0
+            if hasattr(os, "sendfile"):
+                try:
+                    n = os.sendfile(out_fd, self._fd, offset + done, length - done)
+                except OSError:
+                    n = 0
+            if not n:
+                chunk = os.pread(self._fd, min(_CHUNK, length - done), offset + done)
+                if not chunk:
+                    raise SidecarError(f"sidecar {self.path.name!r} ended while reading offset {offset}")
+                n = os.write(out_fd, chunk)
+            done += n
+        return length
 
     def close(self) -> None:
         if self._fd >= 0:
