@@ -7,7 +7,7 @@ import math
 import onnx
 import pytest
 
-from bench.__main__ import Row, render, scaling
+from bench.__main__ import Row, render, render_targets, scaling
 from bench.harness import Measurement, Sample, growth_exponent, linear_fit, median, ratio, run_stage
 from bench.synthetic import make_synthetic_model
 
@@ -66,3 +66,10 @@ def test_run_stage_times_a_load_save_in_a_fresh_process(tmp_path):
     sample = run_stage("load-save", src=str(src), dst=str(tmp_path / "out.onnx"))
     assert sample.seconds > 0 and sample.hwm_kb >= sample.rss_before_kb > 0
     assert (tmp_path / "out.onnx").exists()
+
+
+def test_the_target_summary_judges_the_converters_on_the_gpt2_row_only():
+    rows = [_row("gpt2", "export-graphml", 500, 1.2, 1.0), _row("synth-1k", "export-graphml", 1_000, 9.0, 1.0)]
+    text = render_targets(rows, scaling(rows))
+    assert "export-graphml / (onnx.load + onnx.save) ≤ 1.5 on gpt2: MET  1.20" in text
+    assert "(NO)" in render(rows)
