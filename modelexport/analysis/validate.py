@@ -160,6 +160,11 @@ def validate_model(model: onnx.ModelProto, check_consistency: bool = False) -> V
             report.issues.append(Issue(
                 "unknown-module", f"node {label!r} ({node.op_type}) is tagged {tag}, which "
                 "is not a module of the recorded module tree", label, tag))
+    tags = set(index.tags)
+    if known is not None and len(known) > 1 and len(tags) == 1 and None not in tags:
+        report.notes.append(f"all {len(index.nodes)} nodes carry the one tag {tags.pop()} "
+                            f"although the module tree has {len(known)} modules: the "
+                            "hierarchy was probably lost on export")
     if check_consistency:
         report.issues.extend(_consistency_issues(index))
     return report

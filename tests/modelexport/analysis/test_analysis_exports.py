@@ -27,10 +27,10 @@ SAMPLES = Path(__file__).resolve().parents[3] / "samples"
 runner = CliRunner()
 
 
-def export(sample: str, out: Path, strategy: str) -> Path:
+def export(sample: str, out: Path, strategy: str, *options: str) -> Path:
     """``modelexport export`` in a fresh process, as a user runs it."""
     cmd = [sys.executable, "-m", "modelexport", "export", str(SAMPLES / sample), str(out),
-           "--strategy", strategy, "--no-verify"]
+           "--strategy", strategy, "--no-verify", *options]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}"
     assert out.exists()
@@ -50,6 +50,12 @@ def exports(tmp_path_factory) -> dict[str, Path]:
 def bert_usage_based(tmp_path_factory) -> Path:
     return export("bert-tiny", tmp_path_factory.mktemp("analysis_ub") / "bert_ub.onnx",
                   "usage_based")
+
+
+@pytest.fixture(scope="session")
+def bert_opset17(tmp_path_factory) -> Path:
+    return export("bert-tiny", tmp_path_factory.mktemp("analysis_op17") / "bert17.onnx",
+                  "htp", "--opset-version", "17")
 
 
 def invoke(*args: object):
@@ -156,6 +162,18 @@ def test_compare_of_two_strategies_reports_the_real_differences(exports, bert_us
     inits_b = {t.name for t in b.graph.initializer}
     assert {d.name for d in result.initializers if d.status == "removed"} == inits_a - inits_b
     assert {d.name for d in result.initializers if d.status == "added"} == inits_b - inits_a
+
+
+def test_compare_of_two_opsets_reports_the_opset_and_the_nodes(exports, bert_opset17, tmp_path):
+    out = tmp_path / "diff.json"
+    result = invoke("compare", exports["bert-tiny"], bert_opset17, "--output-file", out)
+    assert result.exit_code == 0 and result.output.startswith("differences:")
+    data = json.loads(out.read_text())
+    a_version, b_version = data["opsets"]["ai.onnx"]
+    assert b_version == 17 and a_version != 17
+    assert data["nodes_added"] or data["nodes_removed"] or data["nodes_changed"]
+    assert (data["a_nodes"], data["b_nodes"]) == (
+        len(onnx.load(exports["bert-tiny"]).graph.node), len(onnx.load(bert_opset17).graph.node))
 
 
 @pytest.mark.parametrize("sample", ["bert-tiny", "vit-tiny"])

@@ -83,3 +83,13 @@ def test_repair_fills_missing_tags_from_neighbours(net):
 def test_repair_needs_something_to_start_from(make_net):
     with pytest.raises(AnalysisError, match="nothing to repair from"):
         repair_tags(make_net(tag_form="none", with_tree=False))
+
+
+def test_all_nodes_on_one_tag_is_noted(net):
+    model = net
+    for node in model.graph.node:
+        model = set_tag(model, node.name, "/Net") if node.name else model
+    const = next(n for n in model.graph.node if not n.name)
+    const.metadata_props[0].value = "/Net"
+    report = validate_model(model)
+    assert report.valid and "all 12 nodes carry the one tag /Net" in report.notes[0]
