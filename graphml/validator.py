@@ -530,7 +530,13 @@ class _Checker:
             self.finding("sidecar", None, f"sidecar name {name!r} {bad}; it must be a plain "
                          "file name beside the GraphML", element="sidecar", line=line)
             return None
-        return self.path.parent / name
+        path = self.path.parent / name
+        if path.is_symlink() and path.resolve().parent != self.path.parent.resolve():
+            self.finding("sidecar", None, f"sidecar {name!r} is a link to "
+                         f"{str(path.resolve())!r}, outside the GraphML's directory; copy the "
+                         "file beside the GraphML instead", element="sidecar", line=line)
+            return None
+        return path
 
     def _check_ref(self, nid, where, offset, length, dtype, dims, limit) -> None:
         def bad(msg: str) -> None:

@@ -272,6 +272,17 @@ def test_check_sidecar_false_skips_the_file_but_not_the_name(tmp_path: Path) -> 
     assert not validate_graphml(path, check_sidecar=False).ok
 
 
+def test_a_sidecar_linked_from_elsewhere_is_refused(tmp_path: Path) -> None:
+    path = write_valid(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    side = tmp_path / "model.onnxdata"
+    side.rename(elsewhere / side.name)
+    side.symlink_to(elsewhere / side.name)
+    report = validate_graphml(path)
+    assert any("outside the GraphML's directory" in str(f) for f in report.findings)
+
+
 def test_a_missing_file_is_a_one_line_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["validate-graphml", str(tmp_path / "nope.graphml")])
     assert result.exit_code == 1
