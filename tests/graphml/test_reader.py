@@ -103,3 +103,34 @@ def test_nesting_and_size_are_bounded() -> None:
 def test_a_string_is_refused_with_a_hint() -> None:
     with pytest.raises(TypeError, match="bytes"):
         parse_graphml("<graphml/>")  # type: ignore[arg-type]
+
+
+def test_a_file_saved_by_yed_reads_without_its_graphics() -> None:
+    data = b'''<?xml version="1.0" encoding="UTF-8" standalone="no"?>
+<graphml xmlns="http://graphml.graphdrawing.org/xmlns" xmlns:java="http://www.yworks.com/xml/yfiles-common/1.0/java" xmlns:y="http://www.yworks.com/xml/graphml" xmlns:yed="http://www.yworks.com/xml/yed/3" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+  <!--Created by yEd-->
+  <key for="graphml" id="d0" yfiles.type="resources"/>
+  <key attr.name="hierarchy_tag" attr.type="string" for="node" id="d4"/>
+  <key attr.name="description" attr.type="string" for="node" id="d5"/>
+  <key for="node" id="d6" yfiles.type="nodegraphics"/>
+  <key for="edge" id="d10" yfiles.type="edgegraphics"/>
+  <graph edgedefault="directed" id="G">
+    <node id="n0" yfiles.foldertype="group">
+      <data key="d4"><![CDATA[/M]]></data>
+      <data key="d5" xml:space="preserve"/>
+      <data key="d6"><y:ProxyAutoBoundsNode><y:Realizers active="0"><y:GroupNode/></y:Realizers></y:ProxyAutoBoundsNode></data>
+      <graph edgedefault="directed" id="n0:">
+        <node id="n0::n0"><data key="d6"><y:ShapeNode><y:NodeLabel>a</y:NodeLabel></y:ShapeNode></data></node>
+      </graph>
+    </node>
+    <node id="n1"/>
+    <edge id="e0" source="n0::n0" target="n1"><data key="d10"><y:PolyLineEdge/></data></edge>
+  </graph>
+  <data key="d0"><y:Resources/></data>
+</graphml>
+'''
+    doc = parse_graphml(data)
+    group = doc.graph.nodes[0]
+    assert group.data == {"hierarchy_tag": "/M", "d5": ""}
+    assert group.graph.nodes[0].id == "n0::n0" and group.graph.nodes[0].data == {}
+    assert [(e.source, e.target, e.data) for e in doc.graph.edges] == [("n0::n0", "n1", {})]
