@@ -1,7 +1,18 @@
 """modelexport's GraphML: document model, reader, writer, yEd styling, validator.
 
-Depends on lxml only (never onnx or torch). The dialect's facts live in
-:mod:`graphml.format`.
+    doc = parse_graphml(data)            # bytes -> Document (untrusted input is safe)
+    doc = read_graphml("m.graphml")      # path  -> Document
+    data = generate_graphml(doc)         # Document -> bytes (yed=False: no yFiles markup)
+    write_graphml(doc, "m.graphml")      # atomically, or into a binary file
+    report = validate_graphml("m.graphml")   # XSD, dialect and sidecar checks
+    report.ok, report.findings           # returns a report; raises only if the file
+    report.raise_if_invalid()            # cannot be read -- or on request, here
+
+Modules: :mod:`graphml.model` (the XML-free Document), :mod:`graphml.format` (the
+dialect's facts: namespaces, fixed keys, kinds, dtypes), :mod:`graphml.writer`,
+:mod:`graphml.reader`, :mod:`graphml.yed` (styling derived at write time),
+:mod:`graphml.validator`; XSD files come from the ``schemas`` package via
+:func:`schema_path`. Depends on lxml only (never onnx, torch or numpy).
 """
 
 from __future__ import annotations
