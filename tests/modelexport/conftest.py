@@ -28,6 +28,41 @@ class Exported:
 _CACHE: dict[tuple[str, str], Exported] = {}
 
 
+def _make_parameters_distinct(model: Any) -> None:
+    """Add small seeded noise to every parameter, so that no two are equal (fresh inits
+    have all-zero biases and all-one norms) and initializers can be matched to
+    parameters by value, whatever names an exporter gives them."""
+    import torch
+
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.add_(torch.randn(param.shape, generator=generator) * 0.01)
+
+
+def parameter_consumers(onnx_model: Any, torch_model: Any) -> dict[str, list[Any]]:
+    """For each parameter of ``torch_model``: the ONNX nodes that read it, found by
+    initializer name, else by value (equal, or transposed for 2-D weights)."""
+    import numpy as np
+    from onnx import numpy_helper
+
+    initializers = {i.name: numpy_helper.to_array(i) for i in onnx_model.graph.initializer}
+    readers: dict[str, list[Any]] = {}
+    for node in onnx_model.graph.node:
+        for name in node.input:
+            readers.setdefault(name, []).append(node)
+    found = {}
+    for pname, param in torch_model.named_parameters():
+        value = param.detach().numpy()
+        names = [pname] if pname in initializers else [
+            name for name, array in initializers.items()
+            if (array.shape == value.shape and np.array_equal(array, value))
+            or (value.ndim == 2 and array.shape == value.T.shape
+                and np.array_equal(array, value.T))]
+        found[pname] = [node for name in names for node in readers.get(name, [])]
+    return found
+
+
 @pytest.fixture(scope="session")
 def export_sample(tmp_path_factory):
     """``export_sample(name, strategy)``: export a sample once per session, verified."""
@@ -42,6 +77,7 @@ def export_sample(tmp_path_factory):
             from modelexport.loading import load_model
 
             loaded = load_model(str(SAMPLES / name))
+            _make_parameters_distinct(loaded.model)
             inputs = build_inputs(loaded.model, loaded.tokenizer)
             out = tmp_path_factory.mktemp(f"{name}-{strategy}") / f"{name}.onnx"
             report = UnifiedExporter(strategy, verify=True).export(loaded.model, inputs, out,
@@ -133,3 +169,9 @@ def blocks_net():
 @pytest.fixture
 def branching_net():
     return make_branching_net()
+
+
+@pytest.fixture(scope="session")
+def consumers_of():
+    """``consumers_of(onnx_model, torch_model)``: see :func:`parameter_consumers`."""
+    return parameter_consumers
