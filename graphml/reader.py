@@ -220,8 +220,10 @@ class _Reader:
         raise GraphMLFormatError(f"{_where(parent)}: unexpected element <{name}> here")
 
     def _fill_defaults(self, domain: str, data: dict) -> None:
-        for kid, value in self.defaults[domain].items():
-            data.setdefault(kid, value)
+        defaults = self.defaults[domain]
+        if defaults:
+            for kid, value in defaults.items():
+                data.setdefault(kid, value)
 
     def read_node(self, el: etree._Element, depth: int) -> Node:
         nid = el.get("id")
