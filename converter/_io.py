@@ -22,6 +22,7 @@ from google.protobuf.message import DecodeError
 
 import graphml
 from converter.errors import ConverterError, GraphMLToOnnxError, OnnxLoadError
+from converter._onnx_reader import load_lazily
 from converter._onnx_writer import model_size, write_model
 from converter.decode import Deferred, decode_model_header, document_to_model
 from converter.encode import model_to_document
@@ -142,6 +143,20 @@ def load_onnx(path: PathLike) -> Any:
     return model
 
 
+def _load_lazily(path: PathLike) -> Any:
+    """The model with its initializer bytes left in the file, or None to load it whole."""
+    if not Path(path).is_file():
+        return None
+    lazy = load_lazily(path)
+    if lazy is None:
+        return None
+    from onnx.external_data_helper import uses_external_data
+
+    if any(uses_external_data(t) for t in _all_tensors(lazy.model)):
+        return None
+    return lazy
+
+
 def _all_tensors(model: Any) -> Iterator[Any]:
     from onnx.external_data_helper import _get_all_tensors
 
@@ -157,9 +172,11 @@ def onnx_to_graphml(src: PathLike | Any, dst: PathLike, *, yed: bool = True,
     progress = progress or _quiet
     dst = _check_output(Path(dst), "the GraphML")
     sidecar = dst.with_suffix(fmt.SIDECAR_SUFFIX)
+    lazy = None
     if isinstance(src, (str, os.PathLike)):
         progress(f"loading {src}")
-        model = load_onnx(src)
+        lazy = _load_lazily(src)
+        model = lazy.model if lazy is not None else load_onnx(src)
         source = os.path.relpath(Path(src).resolve(), dst.parent.resolve())
     else:
         model, source = src, None
@@ -169,7 +186,7 @@ def onnx_to_graphml(src: PathLike | Any, dst: PathLike, *, yed: bool = True,
         progress(f"converting; writing parameters to {sidecar.name}")
         with out.open(sidecar) as f:
             writer = SidecarWriter(f)
-            doc = model_to_document(model, writer, flat=flat, source_onnx=source)
+            doc = model_to_document(model, writer, flat=flat, source_onnx=source, lazy=lazy)
         doc.graph.data["sidecar"] = sidecar.name
         progress(f"writing {dst.name}")
         data = graphml.generate_graphml(doc, yed=yed)

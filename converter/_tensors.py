@@ -11,6 +11,7 @@ that would not is kept inline.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -46,6 +47,15 @@ _COMPLEX = {_T.COMPLEX64, _T.COMPLEX128}
 
 #: (offset, length) of bytes placed in the sidecar; assigned by the caller.
 Place = Callable[[bytes], tuple[int, int]]
+
+
+@dataclass
+class LazyRaw:
+    """A tensor's ``raw_data`` still in its source file: its length, and how to get it."""
+
+    length: int
+    place: Callable[[], tuple[int, int]]  # stream it to the sidecar: (offset, length)
+    read: Callable[[], bytes]  # or read it, to keep it inline
 
 
 def dtype_name(data_type: int) -> str:
@@ -86,13 +96,28 @@ def restore_field(tensor: Any, field: str, raw: bytes) -> None:
     getattr(tensor, field).extend(values.tolist())
 
 
-def encode_tensor(tensor: Any, place: Place, *, min_bytes: int = 0) -> dict[str, Any]:
+def encode_tensor(tensor: Any, place: Place, *, min_bytes: int = 0,
+                  lazy: LazyRaw | None = None) -> dict[str, Any]:
     """The tensor as JSON; its data goes to the sidecar (via ``place``) when it can.
 
     ``min_bytes``: data smaller than this stays inline (initializers use 0: always
     the sidecar). STRING tensors, external-data references and tensors whose data does
-    not match dtype × dims stay inline.
+    not match dtype × dims stay inline. ``lazy``: the tensor's ``raw_data`` was left in
+    the source file; it is streamed to the sidecar from there (or read, if it must
+    stay inline).
     """
+    if lazy is not None:
+        dtype = DTYPE_NAMES.get(tensor.data_type)
+        expected = fmt.expected_nbytes(dtype, list(tensor.dims)) if dtype else None
+        has_data = any(fd.name in DATA_FIELDS for fd, _ in tensor.ListFields())
+        if (expected == lazy.length and not has_data and expected >= min_bytes
+                and tensor.data_location != TensorProto.EXTERNAL):
+            obj = pj.encode_exact(tensor)
+            offset, length = lazy.place()
+            obj[fmt.SIDECAR_REF] = {"offset": offset, "length": length, "dtype": dtype,
+                                    "dims": list(tensor.dims)}
+            return obj
+        tensor.raw_data = lazy.read()
     fields = [fd.name for fd, _ in tensor.ListFields() if fd.name in DATA_FIELDS]
     if len(fields) == 1 and tensor.data_location != TensorProto.EXTERNAL:
         field = fields[0]

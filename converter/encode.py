@@ -198,8 +198,9 @@ class _Builder:
             self.types.setdefault(vi.name, (dtype, shape))
         return Node(self.new_id(prefix), data)
 
-    def initializer_node(self, tensor: Any, index: int, parent: str, tag: str | None) -> Node:
-        obj = self.tensor_json(tensor, 0)
+    def initializer_node(self, tensor: Any, index: int, parent: str, tag: str | None,
+                         lazy: _tensors.LazyRaw | None = None) -> Node:
+        obj = _tensors.encode_tensor(tensor, self.sink.add, lazy=lazy)
         dtype = _tensors.dtype_name(tensor.data_type)
         dims = list(tensor.dims)
         data: dict[str, Any] = {"kind": fmt.KIND_INITIALIZER, "label": _safe(tensor.name) or "initializer",
@@ -511,8 +512,11 @@ def _encode_model_header(model: Any) -> dict[str, Any]:
 
 
 def model_to_document(model: Any, sink: SidecarWriter | None = None, *, flat: bool = False,
-                      source_onnx: str | None = None) -> Document:
+                      source_onnx: str | None = None, lazy: Any = None) -> Document:
     """The GraphML Document of ``model``; tensor bytes are written to ``sink``.
+
+    ``lazy``: a :class:`converter._onnx_reader.LazyModel` whose ``model`` this is; the
+    main graph's initializer bytes it left in the file are streamed from there.
 
     ``sink`` defaults to a throw-away in-memory writer. The root graph's ``sidecar``,
     ``sidecar_size`` and ``sidecar_sha256`` are set from ``sink`` but the file name is
@@ -587,7 +591,7 @@ def model_to_document(model: Any, sink: SidecarWriter | None = None, *, flat: bo
     op_parents = [module(t) for t in node_tags]
     init_nodes: list[Node] = []
     for k, t in enumerate(graph.initializer):
-        n = b.initializer_node(t, k, module(init_tags[k]), init_tags[k])
+        n = b.initializer_node(t, k, module(init_tags[k]), init_tags[k], _lazy_raw(lazy, k, sink))
         scope.names[t.name] = (n.id, 0)
         init_nodes.append(n)
     ops = b.ops(graph, op_parents, list(node_tags), scope)
@@ -610,6 +614,16 @@ def model_to_document(model: Any, sink: SidecarWriter | None = None, *, flat: bo
     if flat:
         flatten(doc)
     return doc
+
+
+def _lazy_raw(lazy: Any, index: int, sink: SidecarWriter) -> _tensors.LazyRaw | None:
+    if lazy is None or index not in lazy.raw:
+        return None
+    length = lazy.raw[index].length
+    return _tensors.LazyRaw(
+        length,
+        place=lambda: sink.add_stream(length, lambda write: lazy.copy_into(index, write)),
+        read=lambda: lazy.read(index))
 
 
 def flatten(doc: Document) -> None:

@@ -39,6 +39,17 @@ class SidecarWriter:
         self._write(data)
         return offset, len(data)
 
+    def add_stream(self, length: int, fill: Any) -> tuple[int, int]:
+        """Write ``length`` bytes that ``fill(write)`` passes to ``write`` in pieces."""
+        pad = -self.size % self._alignment
+        if pad and length:
+            self._write(b"\0" * pad)
+        offset = self.size
+        fill(self._write)
+        if self.size - offset != length:
+            raise SidecarError(f"expected {length} bytes for the sidecar, got {self.size - offset}")
+        return offset, length
+
     def _write(self, data: bytes) -> None:
         self._file.write(data)
         self._hash.update(data)

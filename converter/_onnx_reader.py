@@ -1,0 +1,153 @@
+"""Load an ONNX file without reading its parameters: they are copied later, in place.
+
+The file is mapped, and its protobuf wire format scanned two levels deep: the model's
+fields, the graph's fields, and each initializer's fields. Everything but the
+initializers' ``raw_data`` is parsed as usual (by protobuf, from the same bytes); for
+``raw_data`` only the file range is kept, so the exporter can stream it into the
+sidecar. Memory then holds the graph's structure, not the model's weights.
+
+Anything unusual (a repeated ``graph`` or ``raw_data`` field, external data, a scan
+that does not add up) returns None, and the caller loads the file with ``onnx.load``
+instead, which also produces the errors for files that are not ONNX.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from onnx import ModelProto, TensorProto
+
+_MODEL_GRAPH, _GRAPH_INITIALIZER, _TENSOR_RAW_DATA = 7, 5, 9
+_CHUNK = 1 << 22
+
+
+class _Unusual(Exception):
+    pass
+
+
+def _varint(buf: Any, pos: int, end: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= end or shift > 63:
+            raise _Unusual
+        byte = buf[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+
+
+def _fields(buf: Any, start: int, end: int) -> list[tuple[int, int, int, int]]:
+    """(field number, entry start, value start, entry end) of each field in buf[start:end]."""
+    out = []
+    pos = start
+    while pos < end:
+        tag, value = _varint(buf, pos, end)
+        wire = tag & 7
+        if wire == 0:
+            _, after = _varint(buf, value, end)
+        elif wire == 1:
+            after = value + 8
+        elif wire == 2:
+            size, value = _varint(buf, value, end)
+            after = value + size
+        elif wire == 5:
+            after = value + 4
+        else:
+            raise _Unusual
+        if after > end:
+            raise _Unusual
+        out.append((tag >> 3, pos, value, after))
+        pos = after
+    return out
+
+
+@dataclass
+class RawRange:
+    """Where one initializer's ``raw_data`` lies in the ONNX file."""
+
+    offset: int
+    length: int
+
+
+@dataclass
+class LazyModel:
+    """A model whose main-graph initializers miss the ``raw_data`` listed in ``raw``."""
+
+    model: Any
+    path: Path
+    raw: dict[int, RawRange] = field(default_factory=dict)
+
+    def read(self, index: int) -> bytes:
+        r = self.raw[index]
+        with open(self.path, "rb") as f:
+            return os.pread(f.fileno(), r.length, r.offset) if r.length else b""
+
+    def copy_into(self, index: int, write: Any) -> None:
+        """Pass the initializer's bytes to ``write`` in chunks, without holding them all."""
+        r = self.raw[index]
+        buf = bytearray(min(_CHUNK, r.length) or 1)
+        view = memoryview(buf)
+        with open(self.path, "rb") as f:
+            done = 0
+            while done < r.length:
+                n = os.preadv(f.fileno(), [view[: min(len(buf), r.length - done)]], r.offset + done)
+                if n <= 0:
+                    raise OSError(f"{self.path} changed while it was being read")
+                write(view[:n])
+                done += n
+
+
+def load_lazily(path: str | os.PathLike) -> LazyModel | None:
+    """The model in ``path`` with initializer bytes left in the file, or None (see above)."""
+    path = Path(path)
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size == 0:
+            return None
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            try:
+                return _scan(mm, size, path)
+            except (_Unusual, ValueError, RuntimeError):
+                return None
+            except Exception as e:  # protobuf's DecodeError and friends
+                if type(e).__name__ == "DecodeError":
+                    return None
+                raise
+
+
+def _scan(mm: Any, size: int, path: Path) -> LazyModel | None:
+    top = _fields(mm, 0, size)
+    graphs = [f for f in top if f[0] == _MODEL_GRAPH]
+    if len(graphs) != 1:
+        return None
+    model = ModelProto()
+    model.ParseFromString(b"".join(mm[s:e] for num, s, _v, e in top if num != _MODEL_GRAPH))
+    _num, _s, g_start, g_end = graphs[0]
+    gfields = _fields(mm, g_start, g_end)
+    graph = model.graph
+    graph.SetInParent()
+    graph.ParseFromString(b"".join(mm[s:e] for num, s, _v, e in gfields if num != _GRAPH_INITIALIZER))
+    lazy = LazyModel(model, path)
+    for num, _s, t_start, t_end in gfields:
+        if num != _GRAPH_INITIALIZER:
+            continue
+        tfields = _fields(mm, t_start, t_end)
+        raws = [f for f in tfields if f[0] == _TENSOR_RAW_DATA]
+        if len(raws) > 1:
+            return None
+        tensor = graph.initializer.add()
+        tensor.ParseFromString(b"".join(mm[s:e] for n, s, _v, e in tfields if n != _TENSOR_RAW_DATA))
+        if tensor.data_location == TensorProto.EXTERNAL:
+            return None
+        if raws:
+            _n, _s2, value, end = raws[0]
+            lazy.raw[len(graph.initializer) - 1] = RawRange(value, end - value)
+    if not model.HasField("ir_version"):
+        return None  # let onnx.load decide what this file is
+    return lazy
