@@ -51,3 +51,11 @@ def test_a_module_producing_a_graph_output_exports_it(net, extraction_checker):
 def test_an_unknown_tag_is_refused_with_the_known_modules(net):
     with pytest.raises(AnalysisError, match=r"no module '/Net/Nope'.*modules: /Net, "):
         extract_module(net, "/Net/Nope")
+
+
+def test_the_equivalence_check_catches_a_wrong_part(net, extraction_checker):
+    part = extract_module(net, "/Net/Stack/Layer.0").model
+    weight = next(t for t in part.graph.initializer if t.name == "b0")
+    weight.CopyFrom(onnx.numpy_helper.from_array(np.full(4, 1e-3, np.float32), "b0"))
+    with pytest.raises(AssertionError):
+        extraction_checker(net, part, FEEDS)
