@@ -76,8 +76,14 @@ def test_flat_plain_converter_output_passes_the_official_schema(tmp_path: Path) 
     assert report.ok, [str(f) for f in report.findings]
 
 
-@pytest.mark.parametrize("path", ONNX_TEST_MODELS,
-                         ids=[p.split("data" + os.sep)[-1] for p in ONNX_TEST_MODELS])
+def _model_params():
+    # The "light" models are real CNNs of thousands of nodes: seconds each, so slow.
+    for p in ONNX_TEST_MODELS:
+        marks = [pytest.mark.slow] if f"{os.sep}light{os.sep}" in p else []
+        yield pytest.param(p, id=p.split("data" + os.sep)[-1], marks=marks)
+
+
+@pytest.mark.parametrize("path", list(_model_params()))
 def test_onnx_test_models_convert_to_valid_graphml(tmp_path: Path, path: str) -> None:
     out = tmp_path / "m.graphml"
     converter.onnx_to_graphml(path, out)
@@ -85,7 +91,7 @@ def test_onnx_test_models_convert_to_valid_graphml(tmp_path: Path, path: str) ->
     assert report.ok, [str(f) for f in report.findings]
 
 
-@pytest.mark.parametrize("path", ONNX_TEST_MODELS[::6])
+@pytest.mark.parametrize("path", [p for p in ONNX_TEST_MODELS[::6] if "light" not in p])
 def test_flat_plain_onnx_test_models_pass_the_official_schema(tmp_path: Path, path: str) -> None:
     out = tmp_path / "m.graphml"
     converter.onnx_to_graphml(path, out, yed=False, flat=True)
