@@ -48,11 +48,8 @@ def forward_parameters(model: Any) -> list[str]:
 
 def parse_shape(text: str) -> tuple[int, ...]:
     """``"1,8"`` or ``"1x3x32x32"`` → a tuple of positive ints."""
-    parts = [p for p in text.replace("x", ",").split(",") if p.strip()]
-    try:
-        shape = tuple(int(p) for p in parts)
-    except ValueError:
-        shape = ()
+    parts = [p.strip() for p in text.strip().replace("x", ",").split(",")]
+    shape = tuple(int(p) for p in parts) if all(p.isdigit() for p in parts) else ()
     if not shape or any(d <= 0 for d in shape):
         raise UserInputError(f"input shape {text!r} is not a list of positive integers; "
                              "write it like 1,8 or 1,3,224,224")

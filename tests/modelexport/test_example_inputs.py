@@ -21,7 +21,7 @@ def test_shapes_parse_from_commas_or_x():
     assert parse_shape("1x3x32x32") == (1, 3, 32, 32)
 
 
-@pytest.mark.parametrize("text", ["", "1,a", "0,8", "-1"])
+@pytest.mark.parametrize("text", ["", "1,a", "0,8", "-1", "1,x", "1,,8"])
 def test_bad_shapes_are_refused_with_an_example(text):
     with pytest.raises(UserInputError, match="1,8"):
         parse_shape(text)

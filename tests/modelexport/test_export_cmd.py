@@ -1,0 +1,107 @@
+"""``modelexport export`` through typer's CliRunner: success, and refused input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from modelexport.cli import app
+
+runner = CliRunner()
+
+
+def _export(*args):
+    return runner.invoke(app, ["export", *map(str, args)])
+
+
+def _one_line_error(result):
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+def test_help_lists_the_options_and_examples():
+    result = runner.invoke(app, ["export", "--help"])
+    assert result.exit_code == 0
+    for option in ("--input-text", "--input-shape", "--strategy", "--opset-version",
+                   "--temp-dir", "--with-graphml", "--with-report", "--verify", "--json"):
+        assert option in result.output
+    assert "modelexport export samples/bert-tiny" in result.output
+
+
+def test_an_unknown_strategy_is_one_line_and_writes_nothing(samples, tmp_path):
+    result = _export(samples / "bert-tiny", tmp_path / "m.onnx", "--strategy", "magic")
+    assert result.exit_code == 1
+    assert "unknown strategy 'magic'" in _one_line_error(result)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_missing_output_directory_is_one_line_and_writes_nothing(samples, tmp_path):
+    result = _export(samples / "bert-tiny", tmp_path / "nope" / "m.onnx")
+    assert result.exit_code == 1
+    assert "output directory" in _one_line_error(result)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_directory_without_config_is_one_line_and_writes_nothing(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = _export(tmp_path / "empty", tmp_path / "m.onnx")
+    assert result.exit_code == 1
+    assert "no config.json" in _one_line_error(result)
+    assert [p.name for p in tmp_path.iterdir()] == ["empty"]
+
+
+def test_an_unknown_hub_id_is_one_line_and_writes_nothing(tmp_path):
+    from modelexport.loading import hub_reachable
+
+    result = _export("modelexport-tests/no-such-model", tmp_path / "m.onnx")
+    assert result.exit_code == 1
+    line = _one_line_error(result)
+    if not hub_reachable():
+        assert "hub is unreachable" in line and "local model directory" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_bad_input_shape_is_one_line(samples, tmp_path):
+    result = _export(samples / "vit-tiny", tmp_path / "m.onnx", "--input-shape", "1,x")
+    assert result.exit_code == 1
+    assert "input shape" in _one_line_error(result)
+
+
+@pytest.mark.slow
+def test_export_writes_the_model_sidecar_and_report_and_prints_json(samples, tmp_path):
+    import onnx
+
+    from converter.tags import node_tag
+
+    result = _export(samples / "bert-tiny", tmp_path / "bert.onnx", "--input-text",
+                     "the quick brown fox", "--with-report", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["coverage"] == 1.0 and report["strategy"] == "htp"
+    assert report["verification"]["max_abs_diff"] <= 1e-4
+    assert report["inputs"]["input_ids"] == [1, 6]
+    assert "random-init BertModel" in report["notes"][0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "bert.onnx", "bert_export_report.txt", "bert_htp_metadata.json"]
+    model = onnx.load(tmp_path / "bert.onnx")
+    assert all(node_tag(n) for n in model.graph.node)
+    text = (tmp_path / "bert_export_report.txt").read_text()
+    assert "strategy:  htp" in text and "onnxruntime matches PyTorch" in text
+
+
+@pytest.mark.slow
+def test_export_with_graphml_writes_and_validates_the_graph(samples, tmp_path):
+    result = _export(samples / "resnet-tiny", tmp_path / "cnn.onnx", "--with-graphml",
+                     "--strategy", "usage_based", "--no-verify")
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["cnn.onnx", "cnn_hierarchical_graph.graphml",
+                     "cnn_hierarchical_graph.onnxdata", "cnn_htp_metadata.json"]
+    from graphml import validate_graphml
+
+    validate_graphml(str(tmp_path / "cnn_hierarchical_graph.graphml"))
