@@ -40,11 +40,22 @@ Read = Callable[[dict[str, Any]], bytes]
 
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+_quote = json.encoder.encode_basestring  # the C function json uses for str
 
 
 def dumps(value: Any) -> str:
     """Compact, deterministic JSON, as the dialect stores lists and records."""
     return _ENCODER.encode(value)
+
+
+def dumps_strings(items: list[str]) -> str:
+    """``dumps`` of a list of str, the same text, several times faster."""
+    return "[" + ",".join(map(_quote, items)) + "]"
+
+
+def dumps_pairs(pairs: list[list[str]]) -> str:
+    """``dumps`` of [[key, value], ...] of str."""
+    return "[" + ",".join(f"[{_quote(k)},{_quote(v)}]" for k, v in pairs) + "]"
 
 
 def _str_list(value: Any) -> list[str]:

@@ -34,6 +34,8 @@ from converter.decode import (
     decode_plain_attribute,
     decode_value_info,
     dumps,
+    dumps_pairs,
+    dumps_strings,
 )
 from converter.hierarchy import ROOT, ModuleInfo, ancestors, derive_hierarchy
 from converter.sidecar import SidecarWriter
@@ -393,8 +395,8 @@ def encode_node_fields(node: Any) -> dict[str, Any]:
         inputs, outputs = list(node.input), list(node.output)
         rebuilt.input.extend(inputs)
         rebuilt.output.extend(outputs)
-        data["inputs"] = dumps(inputs)
-        data["outputs"] = dumps(outputs)
+        data["inputs"] = dumps_strings(inputs)
+        data["outputs"] = dumps_strings(outputs)
         texts.append(data["inputs"])
         texts.append(data["outputs"])
         if len(node.metadata_props):
@@ -404,7 +406,7 @@ def encode_node_fields(node: Any) -> dict[str, Any]:
                 entry = target.add()
                 entry.key = key
                 entry.value = value
-            data["metadata_props"] = dumps(pairs)
+            data["metadata_props"] = dumps_pairs(pairs)
             texts.append(data["metadata_props"])
         if len(node.device_configurations):
             extra = {"device_configurations": [pj.encode_message(c) for c in node.device_configurations]}
