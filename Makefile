@@ -16,6 +16,7 @@ $(BIN)/modelexport: pyproject.toml
 
 ## demo: export the bundled BERT-tiny sample to tagged ONNX + hierarchical GraphML
 demo: $(BIN)/modelexport
+	mkdir -p out
 	$(BIN)/modelexport export samples/bert-tiny out/bert.onnx --with-graphml --with-report
 
 ## test: the whole test suite (what CI runs)

@@ -241,3 +241,13 @@ def test_a_missing_temp_dir_is_refused(blocks_net, tmp_path):
     with pytest.raises(UserInputError, match="temporary directory"):
         export_model(blocks_net, torch.ones(2, 8), tmp_path / "n.onnx",
                      temp_dir=tmp_path / "nope")
+
+
+def test_written_files_get_ordinary_permissions(blocks_net, tmp_path):
+    import os
+
+    export_model(blocks_net, torch.ones(2, 8), tmp_path / "net.onnx", strategy="usage_based")
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in tmp_path.iterdir():
+        assert path.stat().st_mode & 0o777 == 0o666 & ~umask, path
