@@ -85,12 +85,13 @@ def _reason(strategy: str, chosen: str, attempts: list[Attempt]) -> str:
     return f"auto: fell back to {chosen} because {why}"
 
 
-def _save(model: Any, path: Path) -> None:
+def _save(model: Any, path: Path, data_name: str) -> None:
+    """Save ``model`` at ``path``; past protobuf's 2 GB limit, tensors go to ``data_name``
+    beside it (ONNX external data)."""
     import onnx
 
     if model.ByteSize() > _TWO_GB:
-        onnx.save_model(model, str(path), save_as_external_data=True,
-                        location=f"{path.name}.data")
+        onnx.save_model(model, str(path), save_as_external_data=True, location=data_name)
     else:
         onnx.save_model(model, str(path))
 
@@ -191,7 +192,7 @@ class UnifiedExporter:
             verification = None
             with atomic_path(target) as temp:
                 start = time.perf_counter()
-                _save(captured.model, temp)
+                _save(captured.model, temp, f"{target.name}.data")
                 timings["save"] = time.perf_counter() - start
                 if self.verify:
                     from modelexport.verify import verify_export

@@ -27,14 +27,22 @@ class Verification:
 def run_onnxruntime(path: Path, inputs: ModelInputs) -> list[Any]:
     import onnxruntime as ort
 
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    try:
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as e:
+        first = " ".join(str(e).split())[:300]
+        raise VerificationError(f"onnxruntime cannot load the exported model: {first}") from e
     feed = {}
     for graph_input in session.get_inputs():
         if graph_input.name not in inputs.tensors:
             raise VerificationError(f"the exported model wants input {graph_input.name!r}, "
                                     "which the example inputs do not have")
         feed[graph_input.name] = inputs.tensors[graph_input.name].detach().cpu().numpy()
-    return session.run(None, feed)
+    try:
+        return session.run(None, feed)
+    except Exception as e:
+        first = " ".join(str(e).split())[:300]
+        raise VerificationError(f"onnxruntime cannot run the exported model: {first}") from e
 
 
 def verify_export(path: Path, model: Any, inputs: ModelInputs, atol: float = ATOL) -> Verification:

@@ -206,7 +206,7 @@ def test_a_missing_output_directory_is_refused_before_any_work(blocks_net, tmp_p
 def test_files_appear_complete_or_not_at_all(blocks_net, tmp_path, monkeypatch):
     import modelexport.exporter as exporter
 
-    def broken_save(model, path):
+    def broken_save(model, path, data_name):
         path.write_bytes(b"half")
         raise OSError("disk full")
 
