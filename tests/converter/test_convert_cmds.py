@@ -258,3 +258,52 @@ def test_a_graphml_from_another_tool_is_refused(tmp_path):
     before = sorted(p.name for p in tmp_path.iterdir())
     _refused(invoke("import-onnx", tmp_path / "other.graphml", tmp_path / "m.onnx"),
              "export-graphml", tmp_path, before)
+
+
+# -- schemas and yEd readiness (issue 3) ------------------------------------------------
+
+
+def _schema(name):
+    from lxml import etree
+
+    from schemas import schema_path
+
+    return etree.XMLSchema(etree.parse(str(schema_path(name))))
+
+
+@pytest.mark.parametrize("model", ["tagged", "with_subgraphs"])
+def test_flat_no_yed_output_validates_against_the_official_graphml_schema(tmp_path, model, request):
+    from lxml import etree
+
+    onnx_to_graphml(request.getfixturevalue(model), tmp_path / "m.graphml", yed=False, flat=True)
+    schema = _schema("official")
+    assert schema.validate(etree.parse(str(tmp_path / "m.graphml"))), schema.error_log.last_error
+
+
+@pytest.mark.parametrize("model", ["tagged", "with_subgraphs"])
+def test_default_output_validates_against_the_project_schema_and_semantic_checks(tmp_path, model, request):
+    from lxml import etree
+
+    from graphml import validate_graphml
+
+    onnx_to_graphml(request.getfixturevalue(model), tmp_path / "m.graphml")
+    schema = _schema("project")
+    assert schema.validate(etree.parse(str(tmp_path / "m.graphml"))), schema.error_log.last_error
+    report = validate_graphml(tmp_path / "m.graphml")
+    assert not getattr(report, "findings", report)
+
+
+def test_every_op_has_a_labelled_shape_node_and_every_group_open_and_closed_realizers(exported):
+    from lxml import etree
+
+    ns = {"g": "http://graphml.graphdrawing.org/xmlns", "y": "http://www.yworks.com/xml/graphml"}
+    root = etree.parse(str(exported)).getroot()
+    for node in root.iter("{%s}node" % ns["g"]):
+        kind = node.find("g:data[@key='kind']", ns).text
+        if kind == "op":
+            labels = node.findall("g:data/y:ShapeNode/y:NodeLabel", ns)
+            assert labels and labels[0].text, node.get("id")
+        elif kind == "module":
+            realizers = node.findall("g:data/y:ProxyAutoBoundsNode/y:Realizers/y:GroupNode", ns)
+            assert len(realizers) == 2, node.get("id")
+            assert node.get("yfiles.foldertype") == "group"
