@@ -99,8 +99,7 @@ def parse_xml(data: bytes, *, max_bytes: int = MAX_BYTES) -> etree._Element:
 class _Reader:
     def __init__(self, root: etree._Element) -> None:
         self.root = root
-        # (domain, file key id) -> (model key id, attr.type) or _SKIP
-        self.keymap: dict[tuple[str, str], tuple[str, str] | object] = {}
+        # domain -> file key id -> (model key id, attr.type), or _SKIP for yFiles keys
         self.keymaps: dict[str, dict[str, tuple[str, str] | object]] = {d: {} for d in _DOMAINS}
         self.declared: dict[str, str] = {}  # file key id -> its for=
         self.keys: list[Key] = []
@@ -108,6 +107,7 @@ class _Reader:
         self.nodes: dict[str, etree._Element] = {}
         self.edge_ids: set[str] = set()
         self.unnamed_edges: list[Edge] = []
+        self.edges_read: list[tuple[Edge, int]] = []  # with their lines, checked at the end
 
     # -- keys ----------------------------------------------------------------------------
 
@@ -124,7 +124,6 @@ class _Reader:
             domains = ("graph", "node", "edge") if domain == "all" else (domain,)
             if el.get("yfiles.type") is not None:
                 for d in domains:
-                    self.keymap[d, kid] = _SKIP
                     self.keymaps.setdefault(d, {})[kid] = _SKIP
                 continue
             name = el.get("attr.name", kid)
@@ -146,7 +145,6 @@ class _Reader:
                 if model_id not in {k.id for k in self.keys}:
                     self.keys.append(key)
                 taken.add(model_id)
-                self.keymap[d, kid] = (model_id, attr_type)
                 self.keymaps.setdefault(d, {})[kid] = (model_id, attr_type)
                 default = el.find(_T_DEFAULT)
                 if default is not None and d in self.defaults:
@@ -163,7 +161,7 @@ class _Reader:
     def read_data(self, owner: etree._Element, el: etree._Element, domain: str,
                   data: dict) -> None:
         kid = el.get("key")
-        entry = self.keymap.get((domain, kid))
+        entry = self.keymaps.get(domain, {}).get(kid)
         if entry is None:
             if kid in self.declared:
                 raise GraphMLFormatError(
@@ -297,11 +295,10 @@ class _Reader:
             else:
                 self._unexpected(el, child)
         self._fill_defaults("edge", edge.data)
-        self._pending.append((edge, edge_line))
+        self.edges_read.append((edge, edge_line))
         return edge
 
     def document(self) -> Document:
-        self._pending: list[tuple[Edge, int]] = []
         self.read_keys()
         graphs = []
         for child in self.root:
@@ -315,7 +312,7 @@ class _Reader:
             raise GraphMLFormatError(
                 f"GraphML holds {len(graphs)} <graph> elements at the top; expected exactly one")
         graph = self.read_graph(graphs[0], 0)
-        for edge, line in self._pending:
+        for edge, line in self.edges_read:
             for end, role in ((edge.source, "source"), (edge.target, "target")):
                 if end not in self.nodes:
                     name = f"edge '{edge.id}'" if edge.id else "<edge>"

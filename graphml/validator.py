@@ -129,7 +129,7 @@ def validate_graphml(path: str | os.PathLike, *, check_sidecar: bool = True,
     report.nodes = len(reader.nodes)
     report.edges = sum(1 for _ in doc.iter_edges())
     lines = {nid: el.sourceline for nid, el in reader.nodes.items()}
-    edge_lines = {edge.id: line for edge, line in reader._pending}
+    edge_lines = {edge.id: line for edge, line in reader.edges_read}
     _Checker(doc, root, lines, edge_lines, path, check_sidecar, add).run()
     return report
 
