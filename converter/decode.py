@@ -331,6 +331,7 @@ def document_to_model(doc: Document, read: Read, *, deferred: Deferred | None = 
             _element(node, lambda n=node: _decode_op(n, read, build_graph, graph.node.add()))
         for node in index.ordered(scope, fmt.KIND_OUTPUT):
             _element(node, lambda n=node: decode_value_info(n.data, graph.output.add()))
+        _check_acyclic(graph, index.ordered(scope, fmt.KIND_OP), scope)
 
     build_graph("", model.graph)
     if json.loads(data.get("graph_extra", "{}")).get(GRAPH_ABSENT):
@@ -343,6 +344,36 @@ def document_to_model(doc: Document, read: Read, *, deferred: Deferred | None = 
         raise GraphMLToOnnxError(f"subgraph node {unused[0]!r} belongs to no op attribute; "
                                  f"remove it or refer to it from its op's 'attributes'")
     return model
+
+
+def _check_acyclic(graph: Any, ops: list[Node], scope: str) -> None:
+    """Refuse ops whose inputs and outputs form a cycle (ONNX graphs are acyclic)."""
+    producer: dict[str, int] = {}
+    for i, node in enumerate(graph.node):
+        for name in node.output:
+            if name:
+                producer[name] = i
+    users: list[list[int]] = [[] for _ in graph.node]
+    pending = [0] * len(graph.node)
+    for i, node in enumerate(graph.node):
+        for p in {producer[n] for n in node.input if n in producer}:
+            users[p].append(i)
+            pending[i] += 1
+    ready = [i for i, count in enumerate(pending) if count == 0]
+    done = 0
+    while ready:
+        i = ready.pop()
+        done += 1
+        for j in users[i]:
+            pending[j] -= 1
+            if pending[j] == 0:
+                ready.append(j)
+    if done < len(graph.node):
+        stuck = next(i for i, count in enumerate(pending) if count)
+        where = f"subgraph {scope!r}" if scope else "the main graph"
+        raise GraphMLToOnnxError(
+            f"node {ops[stuck].id!r}: its inputs depend on its own outputs (a cycle in {where}); "
+            f"ONNX graphs must be acyclic, fix the 'inputs' / 'outputs' of the ops involved")
 
 
 def _defer(obj: dict[str, Any], read: Read, deferred: Deferred) -> None:

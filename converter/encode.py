@@ -584,7 +584,6 @@ def model_to_document(model: Any, sink: SidecarWriter | None = None, *, flat: bo
             parent = m
         return parent.id if parent else ""
 
-    by_id: dict[str, Node] = {}
     scope = _Scope()
     for i, vi in enumerate(graph.input):
         n = b.value_info_node(vi, fmt.KIND_INPUT, i, "", "i")
@@ -603,7 +602,7 @@ def model_to_document(model: Any, sink: SidecarWriter | None = None, *, flat: bo
         outputs.append(n)
         b.edge_to(scope, vi.name, n.id, 0)
 
-    by_id = {m.id: m for m in modules.values()}
+    by_id: dict[str, Node] = {m.id: m for m in modules.values()}
     for n in init_nodes + ops:
         parent = n.data["parent"]
         (by_id[parent].graph.nodes if parent else top).append(n)

@@ -147,3 +147,19 @@ def test_an_attribute_referring_to_a_missing_subgraph_is_refused(with_subgraphs)
     op.data["attributes"] = json.dumps(attrs)
     with pytest.raises(GraphMLToOnnxError, match="s99"):
         document_to_model(doc, read)
+
+
+def test_ops_forming_a_cycle_are_refused(tagged):
+    doc, read = _doc(tagged)
+    ops = [n for n, _ in doc.iter_nodes() if n.data["kind"] == "op"]
+    first = next(n for n in ops if n.data["index"] == 0)
+    first.data["inputs"] = json.dumps(["y", "block.0.proj.weight"])  # y is the last op's output
+    with pytest.raises(GraphMLToOnnxError, match="cycle"):
+        document_to_model(doc, read)
+
+
+def test_ops_out_of_order_but_acyclic_come_back_as_they_were(tagged):
+    nodes = list(tagged.graph.node)
+    del tagged.graph.node[:]
+    tagged.graph.node.extend(reversed(nodes))
+    assert_models_equal(_round_trip(tagged), tagged)
