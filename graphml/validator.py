@@ -332,7 +332,7 @@ class _Checker:
             return []
         try:
             value = json.loads(raw)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, RecursionError):
             value = None
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             self.finding("dialect", nid, f"data '{key}' is not a JSON list of tensor names")
@@ -449,7 +449,7 @@ class _Checker:
                 dims = None
                 try:
                     dims = json.loads(data.get("shape", "null"))
-                except (ValueError, TypeError):
+                except (ValueError, TypeError, RecursionError):
                     pass
                 yield nid, "initializer", data.get("offset"), data.get("length"), \
                     data.get("dtype"), dims
@@ -459,7 +459,7 @@ class _Checker:
                     continue
                 try:
                     value = json.loads(raw)
-                except ValueError:
+                except (ValueError, RecursionError):
                     self.finding("dialect", nid, f"data '{key}' is not valid JSON")
                     continue
                 stack = [value]
@@ -486,34 +486,48 @@ class _Checker:
                 self.finding("sidecar", None, "tensors refer to a sidecar but the root graph "
                              "names none (data 'sidecar')", element="graph", line=line)
             return
-        sidecar = self._sidecar_path(name, line)
+        try:
+            sidecar = self._sidecar_path(name, line)
+        except (OSError, ValueError) as e:
+            self.finding("sidecar", None, f"sidecar {name!r} cannot be used: {e}",
+                         element="sidecar", line=line)
+            sidecar = None
         if size is None or digest is None:
             self.finding("sidecar", None, "the root graph names a sidecar but not its "
                          "'sidecar_size' and 'sidecar_sha256'", element="graph", line=line)
         actual_size = None
         if sidecar is not None and self.check_sidecar:
-            if not sidecar.is_file():
-                self.finding("sidecar", None, f"sidecar {name!r} is missing; it must sit "
-                             f"beside the GraphML in {self.path.parent}", element="sidecar",
-                             line=line)
-            else:
-                actual_size = sidecar.stat().st_size
-                if size is not None and actual_size != size:
-                    self.finding("sidecar", None, f"sidecar {name!r} is {actual_size} bytes, "
-                                 f"the GraphML records {size}; it is truncated or not the "
-                                 "file written with this GraphML", element="sidecar", line=line)
-                elif isinstance(digest, str):
-                    h = hashlib.sha256()
-                    with sidecar.open("rb") as f:
-                        while chunk := f.read(1 << 20):
-                            h.update(chunk)
-                    if h.hexdigest() != digest.lower():
-                        self.finding("sidecar", None, f"sidecar {name!r} has SHA-256 "
-                                     f"{h.hexdigest()}, the GraphML records {digest}; the file "
-                                     "was changed or corrupted", element="sidecar", line=line)
+            try:
+                actual_size = self._check_sidecar_file(sidecar, name, size, digest, line)
+            except OSError as e:
+                self.finding("sidecar", None, f"sidecar {name!r} cannot be read: "
+                             f"{e.strerror or e}", element="sidecar", line=line)
         limit = size if isinstance(size, int) else actual_size
         for nid, where, offset, length, dtype, dims in refs:
             self._check_ref(nid, where, offset, length, dtype, dims, limit)
+
+    def _check_sidecar_file(self, sidecar: Path, name: str, size, digest, line) -> int | None:
+        """Check the sidecar file's size and SHA-256 (streamed); return its size if present."""
+        def bad(message: str) -> None:
+            self.finding("sidecar", None, message, element="sidecar", line=line)
+
+        if not sidecar.is_file():
+            bad(f"sidecar {name!r} is missing; it must sit beside the GraphML in "
+                f"{self.path.parent}")
+            return None
+        actual_size = sidecar.stat().st_size
+        if size is not None and actual_size != size:
+            bad(f"sidecar {name!r} is {actual_size} bytes, the GraphML records {size}; it is "
+                "truncated or not the file written with this GraphML")
+        elif isinstance(digest, str):
+            h = hashlib.sha256()
+            with sidecar.open("rb") as f:
+                while chunk := f.read(1 << 20):
+                    h.update(chunk)
+            if h.hexdigest() != digest.lower():
+                bad(f"sidecar {name!r} has SHA-256 {h.hexdigest()}, the GraphML records "
+                    f"{digest}; the file was changed or corrupted")
+        return actual_size
 
     def _sidecar_path(self, name: object, line: int) -> Path | None:
         bad = None

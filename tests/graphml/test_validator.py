@@ -293,3 +293,27 @@ def test_the_official_schema_rejects_nested_output_and_accepts_flat(tmp_path: Pa
     nested = write_valid(tmp_path, yed=False)
     report = validate_graphml(nested, schema="official")
     assert any(f.check == "xsd" for f in report.findings)
+
+
+def test_random_damage_never_raises(tmp_path: Path) -> None:
+    import random
+
+    rng = random.Random(7)
+    path = write_valid(tmp_path)
+    original = path.read_bytes()
+    tokens = [b'"', b"<", b">", b"/", b"&", b"x", b"-1", b"[", b"{", b"..", b"", b"99999999999"]
+    for _ in range(60):
+        data = bytearray(original)
+        for _ in range(rng.randint(1, 3)):
+            pos = rng.randrange(len(data))
+            data[pos:pos + rng.randint(0, 5)] = rng.choice(tokens)
+        path.write_bytes(bytes(data))
+        validate_graphml(path)  # a report, whatever the damage
+
+
+def test_deeply_nested_json_is_a_finding_not_a_crash(tmp_path: Path) -> None:
+    path = write_valid(tmp_path)
+    deep = "[" * 100_000 + "]" * 100_000
+    _data("op_relu", "inputs", '["h"]', deep)(path, tmp_path)
+    report = validate_graphml(path)
+    assert any("JSON list" in str(f) for f in report.findings)
