@@ -133,7 +133,10 @@ def node_graphics(node: Node, box: tuple[float, float, float, float]) -> str:
             f'<y:Shape type="{shape}"/></y:ShapeNode>'
         )
     kind = node.data.get("kind", fmt.KIND_MODULE)
-    fill, label_fill, border = _GROUP_STYLE.get(kind, _GROUP_STYLE[fmt.KIND_MODULE])
+    if kind in _GROUP_STYLE:
+        fill, label_fill, border = _GROUP_STYLE[kind]
+    else:  # an op holding subgraphs (If, Loop, Scan): its op colour on the label bar
+        fill, label_fill, border = "#FFFFFF", _fill_of(node)[0], "line"
     closed_w = max(lw + 2 * _PAD, 80.0)
     closed_h = max(lh + _PAD, 40.0)
 
