@@ -307,3 +307,13 @@ def test_every_op_has_a_labelled_shape_node_and_every_group_open_and_closed_real
             realizers = node.findall("g:data/y:ProxyAutoBoundsNode/y:Realizers/y:GroupNode", ns)
             assert len(realizers) == 2, node.get("id")
             assert node.get("yfiles.foldertype") == "group"
+
+
+def test_onnx_with_external_data_is_converted_with_its_data_loaded(tmp_path, tagged):
+    src = tmp_path / "ext.onnx"
+    onnx.save_model(tagged, str(src), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location="ext.data", size_threshold=0)
+    assert (tmp_path / "ext.data").exists()
+    onnx_to_graphml(src, tmp_path / "m.graphml")
+    graphml_to_onnx(tmp_path / "m.graphml", tmp_path / "back.onnx")
+    assert_models_equal(onnx.load(str(tmp_path / "back.onnx")), onnx.load(str(src)))
