@@ -55,11 +55,12 @@ def export_graphml(
     json_output: JsonOutput = False,
     verbose: Verbose = False,
 ) -> None:
-    """Convert ONNX (tagged or not) to hierarchical GraphML plus a .onnxdata sidecar.
+    """Convert ONNX (tagged or not) to hierarchical GraphML plus a sidecar.
 
-    Modules become nested, collapsible groups (from hierarchy tags, the dynamo
-    exporter's module stack, or scoped node names); parameters go to OUTPUT's
-    .onnxdata sidecar. import-onnx rebuilds the exact model from the two files.
+    Modules become nested, collapsible groups (from hierarchy tags, the
+    dynamo exporter's module stack, or scoped node names); parameters go
+    to the .onnxdata sidecar beside OUTPUT. import-onnx rebuilds the exact
+    model from the two files.
 
     Examples:
 
@@ -91,10 +92,10 @@ def import_onnx(
 ) -> None:
     """Rebuild the exact ONNX model from a GraphML written by export-graphml.
 
-    The GraphML's .onnxdata sidecar must sit beside it, unchanged (its size and
-    SHA-256 are checked). With --validate, the result is checked by onnx.checker and
-    compared with the original ONNX when found (structure, and onnxruntime outputs on
-    generated inputs).
+    The GraphML's .onnxdata sidecar must sit beside it, unchanged (its
+    size and SHA-256 are checked). With --validate, the result is checked
+    by onnx.checker and compared with the original ONNX when found
+    (structure, and onnxruntime outputs on generated inputs).
 
     Examples:
 
@@ -102,7 +103,7 @@ def import_onnx(
 
       modelexport import-onnx model.graphml rebuilt.onnx --validate
 
-      modelexport import-onnx model.graphml rebuilt.onnx --validate --reference model.onnx
+      modelexport import-onnx m.graphml m2.onnx --validate --reference m.onnx
     """
     from converter import graphml_to_onnx
 

@@ -317,3 +317,15 @@ def test_onnx_with_external_data_is_converted_with_its_data_loaded(tmp_path, tag
     onnx_to_graphml(src, tmp_path / "m.graphml")
     graphml_to_onnx(tmp_path / "m.graphml", tmp_path / "back.onnx")
     assert_models_equal(onnx.load(str(tmp_path / "back.onnx")), onnx.load(str(src)))
+
+
+def test_awkward_text_survives_the_xml_exactly(tmp_path, tagged):
+    awkward = "line\r\nbreak\ttab ]]> <&> \"q\" 'a' \U0001F600 \u2028 \x7f"
+    tagged.doc_string = awkward
+    tagged.graph.node[0].doc_string = awkward
+    tagged.graph.node[1].name = awkward
+    tagged.graph.input[0].doc_string = awkward
+    tagged.graph.node[2].attribute.extend([onnx.helper.make_attribute("note", awkward)])
+    onnx_to_graphml(tagged, tmp_path / "m.graphml")
+    graphml_to_onnx(tmp_path / "m.graphml", tmp_path / "m.onnx")
+    assert_models_equal(onnx.load(str(tmp_path / "m.onnx")), tagged)
