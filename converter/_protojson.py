@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.unknown_fields import UnknownFieldSet
 
 _MESSAGE = FieldDescriptor.TYPE_MESSAGE
 _BYTES = FieldDescriptor.TYPE_BYTES
@@ -128,6 +129,70 @@ def decode_message(obj: dict[str, Any], msg: Any) -> Any:
         else:
             setattr(msg, name, _decode_value(fd, value))
     return msg
+
+
+def has_unknown(msg: Any) -> bool:
+    """True if ``msg`` itself (not its submessages) holds fields this onnx does not know."""
+    return len(UnknownFieldSet(msg)) > 0
+
+
+def copy_without(msg: Any, skip: tuple[str, ...]) -> Any:
+    """A new message of ``msg``'s type with every field but ``skip``, unknown fields kept.
+
+    Unknown fields (from a newer ONNX) only survive a byte-level copy, which costs a
+    serialization of ``msg``; that path is taken only when ``msg`` has some.
+    """
+    copy = type(msg)()
+    if has_unknown(msg):
+        numbers = {msg.DESCRIPTOR.fields_by_name[name].number for name in skip}
+        data = msg.SerializeToString(deterministic=True)
+        copy.ParseFromString(b"".join(data[s:e] for n, s, e in wire_fields(data) if n not in numbers))
+        return copy
+    for fd, value in msg.ListFields():
+        if fd.name in skip:
+            continue
+        if fd.is_repeated:
+            getattr(copy, fd.name).extend(value)
+        elif fd.type == _MESSAGE:
+            getattr(copy, fd.name).CopyFrom(value)
+        else:
+            setattr(copy, fd.name, value)
+    return copy
+
+
+def _varint(buf: Any, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        byte = buf[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+
+
+def wire_fields(buf: Any, start: int = 0, end: int | None = None) -> list[tuple[int, int, int]]:
+    """(field number, start, end) of each top-level field of serialized protobuf ``buf``."""
+    end = len(buf) if end is None else end
+    out = []
+    pos = start
+    while pos < end:
+        tag, after = _varint(buf, pos)
+        wire = tag & 7
+        if wire == 0:
+            _, after = _varint(buf, after)
+        elif wire == 1:
+            after += 8
+        elif wire == 2:
+            size, after = _varint(buf, after)
+            after += size
+        elif wire == 5:
+            after += 4
+        else:
+            raise ValueError(f"unsupported protobuf wire type {wire}")
+        out.append((tag >> 3, pos, after))
+        pos = after
+    return out
 
 
 def encode_opaque(msg: Any) -> dict[str, str]:

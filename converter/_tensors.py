@@ -64,15 +64,7 @@ def dtype_name(data_type: int) -> str:
 
 def _header(tensor: Any, skip: str) -> Any:
     """A new TensorProto with every set field of ``tensor`` but ``skip``."""
-    header = TensorProto()
-    for fd, value in tensor.ListFields():
-        if fd.name == skip:
-            continue
-        if fd.is_repeated:
-            getattr(header, fd.name).extend(value)
-        else:
-            setattr(header, fd.name, value)
-    return header
+    return pj.copy_without(tensor, (skip,))
 
 
 def _raw_bytes(tensor: Any, field: str) -> bytes | None:

@@ -125,19 +125,7 @@ def _simple_pairs(props: Any) -> bool:
                for p in props)
 
 
-def _copy_without(msg: Any, skip: tuple[str, ...]) -> Any:
-    """A new message of ``msg``'s type with every set field but ``skip``."""
-    copy = type(msg)()
-    for fd, value in msg.ListFields():
-        if fd.name in skip:
-            continue
-        if fd.is_repeated:
-            getattr(copy, fd.name).extend(value)
-        elif fd.type == fd.TYPE_MESSAGE:
-            getattr(copy, fd.name).CopyFrom(value)
-        else:
-            setattr(copy, fd.name, value)
-    return copy
+_copy_without = pj.copy_without
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -474,7 +462,7 @@ def encode_graph_fields(graph: Any, name_key: str, doc_key: str, extra_key: str,
         except _ENCODE_ERRORS:
             pass
     header = _copy_without(graph, tuple(skip))
-    if header.ListFields():
+    if header.ListFields() or pj.has_unknown(header):
         data[extra_key] = dumps({"graph": pj.encode_exact(header)})
     return data
 

@@ -163,3 +163,13 @@ def test_ops_out_of_order_but_acyclic_come_back_as_they_were(tagged):
     del tagged.graph.node[:]
     tagged.graph.node.extend(reversed(nodes))
     assert_models_equal(_round_trip(tagged), tagged)
+
+
+def test_unknown_fields_from_a_newer_onnx_come_back_too(tagged):
+    extra = b"\xf8\x07\x05"  # field 127, varint 5: unknown to this onnx
+    model = type(tagged)()
+    model.ParseFromString(tagged.SerializeToString() + extra)
+    for msg in (model.graph, model.graph.node[0], model.graph.initializer[0],
+                model.graph.node[0].metadata_props[0], model.graph.input[0]):
+        msg.MergeFromString(extra)
+    assert_models_equal(_round_trip(model), model)

@@ -35,3 +35,16 @@ def test_models_over_the_protobuf_limit_are_written_with_external_data(tmp_path,
     for a, b in zip(tagged.graph.initializer, rebuilt.graph.initializer):
         assert np.array_equal(numpy_helper.to_array(a), numpy_helper.to_array(b))
     assert [n.name for n in rebuilt.graph.node] == [n.name for n in tagged.graph.node]
+
+
+def test_unknown_fields_keep_their_place_in_the_written_file(tmp_path, tagged):
+    extra = b"\xf8\x07\x05"
+    model = type(tagged)()
+    model.ParseFromString(tagged.SerializeToString() + extra)
+    model.graph.MergeFromString(extra)
+    model.graph.initializer[0].MergeFromString(extra)
+    path = tmp_path / "src.onnx"
+    path.write_bytes(model.SerializeToString())
+    onnx_to_graphml(path, tmp_path / "m.graphml")  # the lazy reader keeps them too
+    graphml_to_onnx(tmp_path / "m.graphml", tmp_path / "m.onnx")
+    assert (tmp_path / "m.onnx").read_bytes() == model.SerializeToString()
