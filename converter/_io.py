@@ -120,6 +120,11 @@ def _outputs() -> Iterator[_Outputs]:
         out.discard()
 
 
+def _same_file(src: PathLike, *outputs: Path) -> bool:
+    source = Path(src).resolve()
+    return any(Path(o).resolve() == source for o in outputs)
+
+
 def _check_output(path: Path, what: str) -> Path:
     parent = path.parent
     if not parent.is_dir():
@@ -185,6 +190,12 @@ def onnx_to_graphml(src: PathLike | Any, dst: PathLike, *, yed: bool = True,
     progress = progress or _quiet
     dst = _check_output(Path(dst), "the GraphML")
     sidecar = dst.with_suffix(fmt.SIDECAR_SUFFIX)
+    if sidecar == dst:
+        raise ConverterError(f"output {str(dst)!r} would be its own sidecar; name the GraphML "
+                             f"*.graphml")
+    if isinstance(src, (str, os.PathLike)) and _same_file(src, dst, sidecar):
+        raise ConverterError(f"output {str(dst)!r} (or its sidecar) would overwrite the input "
+                             f"{str(src)!r}; choose another output path")
     lazy = None
     if isinstance(src, (str, os.PathLike)):
         progress(f"loading {src}")
@@ -230,6 +241,9 @@ def graphml_to_onnx(src: PathLike, dst: PathLike, *, validate: bool = False,
     dst = _check_output(Path(dst), "the ONNX model")
     if not src.is_file():
         raise GraphMLToOnnxError(f"GraphML file {str(src)!r} does not exist")
+    if _same_file(src, dst, src.with_suffix(fmt.SIDECAR_SUFFIX)) or dst.suffix == fmt.SIDECAR_SUFFIX:
+        raise ConverterError(f"output {str(dst)!r} would overwrite the GraphML or its sidecar; "
+                             f"choose another output path")
     progress(f"reading {src.name}")
     with _gc_paused():
         doc = graphml.read_graphml(src)

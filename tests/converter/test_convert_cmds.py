@@ -329,3 +329,15 @@ def test_awkward_text_survives_the_xml_exactly(tmp_path, tagged):
     onnx_to_graphml(tagged, tmp_path / "m.graphml")
     graphml_to_onnx(tmp_path / "m.graphml", tmp_path / "m.onnx")
     assert_models_equal(onnx.load(str(tmp_path / "m.onnx")), tagged)
+
+
+def test_an_output_that_would_overwrite_the_input_is_refused(tmp_path, tagged_file):
+    before = sorted(p.name for p in tmp_path.iterdir())
+    _refused(invoke("export-graphml", tagged_file, tagged_file), "would overwrite", tmp_path, before)
+
+
+def test_an_import_that_would_overwrite_the_sidecar_is_refused(exported):
+    folder = exported.parent
+    before = sorted(p.name for p in folder.iterdir())
+    _refused(invoke("import-onnx", exported, exported.with_suffix(".onnxdata")), "would overwrite",
+             folder, before)
