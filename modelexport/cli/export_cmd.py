@@ -80,13 +80,13 @@ def export(
 
     Examples:
 
-      modelexport export samples/bert-tiny out/bert.onnx
+      modelexport export ./my-model out/model.onnx
 
-      modelexport export samples/bert-tiny out/bert.onnx --input-text "Hello world" --with-graphml
+      modelexport export ./my-model out/model.onnx --input-text "Hello world" --with-graphml
 
-      modelexport export samples/vit-tiny out/vit.onnx --input-shape 1,3,32,32 --strategy htp
+      modelexport export ./image-model out/model.onnx --input-shape 1,3,32,32 --strategy htp
 
-      modelexport export prajjwal1/bert-tiny out/bert.onnx --json
+      modelexport export org/model-name out/model.onnx --json
     """
     with user_errors(verbose):
         from modelexport._files import write_text_atomic

@@ -30,7 +30,7 @@ def test_help_lists_the_options_and_examples():
     for option in ("--input-text", "--input-shape", "--strategy", "--opset-version",
                    "--temp-dir", "--with-graphml", "--with-report", "--verify", "--json"):
         assert option in result.output
-    assert "modelexport export samples/bert-tiny" in result.output
+    assert "modelexport export ./my-model out/model.onnx" in result.output
 
 
 def test_an_unknown_strategy_is_one_line_and_writes_nothing(samples, tmp_path):
