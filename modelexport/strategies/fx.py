@@ -89,24 +89,22 @@ def capture(model: Any, inputs: Any, options: CaptureOptions) -> Capture:
         split = split_module(traced, model, lambda node: runs.get(id(node), 0))
         names = list(inputs.tensors)
 
-        class Positional(torch.nn.Module):
-            def __init__(self, inner: Any) -> None:
-                super().__init__()
-                self.inner = inner
+        forward = split.forward
 
-            def forward(self, *args: Any) -> tuple[Any, ...]:
-                out = self.inner(**dict(zip(names, args)))
-                return tuple(tensor for _, tensor in flat_outputs(out))
+        def positional(*args: Any) -> tuple[Any, ...]:
+            out = forward(**dict(zip(names, args)))
+            return tuple(tensor for _, tensor in flat_outputs(out))
 
         with torch.no_grad():
             outputs = flat_outputs(split(**inputs.tensors))
+        split.forward = positional  # the TorchScript tracer passes inputs positionally
         with quiet(not options.verbose), tempfile.TemporaryDirectory(dir=options.temp_dir) as tmp:
             target = os.path.join(tmp, "capture.onnx")
             kwargs: dict[str, Any] = {}
             if options.opset_version is not None:
                 kwargs["opset_version"] = options.opset_version
             with torch.no_grad():
-                torch.onnx.export(Positional(split), tuple(inputs.tensors.values()), target,
+                torch.onnx.export(split, tuple(inputs.tensors.values()), target,
                                   dynamo=False, input_names=names,
                                   output_names=[name for name, _ in outputs], **kwargs)
             proto = onnx.load(target)
@@ -117,10 +115,10 @@ def capture(model: Any, inputs: Any, options: CaptureOptions) -> Capture:
     paths: list[str | None] = []
     for node in proto.graph.node:
         parts = node.name.split("/")
-        # Scoped names look like /inner/submod_<k>/...; the partition gives the module.
+        # Scoped names look like /submod_<k>/...; the partition gives the module.
         index = None
-        if len(parts) > 3 and parts[2].startswith("submod_"):
-            suffix = parts[2][len("submod_"):]
+        if len(parts) > 2 and parts[1].startswith("submod_"):
+            suffix = parts[1][len("submod_"):]
             index = int(suffix) if suffix.isdigit() else None
         paths.append(partition_paths[index] if index is not None
                      and index < len(partition_paths) else None)
