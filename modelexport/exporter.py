@@ -171,7 +171,12 @@ class UnifiedExporter:
 
     def export(self, model: Any, example_inputs: Any, path: str | os.PathLike[str],
                notes: list[str] | None = None) -> ExportReport:
+        import torch
+
         target = check_output_path(path)
+        if not isinstance(model, torch.nn.Module):
+            raise UserInputError(f"expected a torch.nn.Module to export, got "
+                                 f"{type(model).__name__}")
         timings: dict[str, float] = {}
         inputs = as_inputs(model, example_inputs)
         was_training = bool(getattr(model, "training", False))

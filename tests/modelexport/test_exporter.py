@@ -279,3 +279,9 @@ def test_real_pretrained_weights_and_text_export_faithfully(tmp_path):
     model = onnx.load(tmp_path / "minilm.onnx")
     layers = {t.split("/")[3] for t in map(node_tag, model.graph.node) if t.count("/") >= 3}
     assert {f"BertLayer.{i}" for i in range(6)} <= layers
+
+
+def test_only_torch_modules_are_exported(tmp_path):
+    with pytest.raises(UserInputError, match="expected a torch.nn.Module"):
+        export_model(lambda x: x, torch.ones(1), tmp_path / "f.onnx")
+    assert list(tmp_path.iterdir()) == []
