@@ -16,6 +16,8 @@ applied, and yFiles graphics (``yfiles.type`` keys) are skipped.
 
 from __future__ import annotations
 
+import io
+import itertools
 import os
 from pathlib import Path
 
@@ -31,18 +33,22 @@ MAX_BYTES = 2 * 1024**3
 MAX_NESTING = 100
 
 _G = "{%s}" % fmt.GRAPHML_NS
-_T_KEY, _T_GRAPH, _T_NODE, _T_EDGE, _T_DATA, _T_DESC, _T_DEFAULT = (
-    _G + t for t in ("key", "graph", "node", "edge", "data", "desc", "default"))
+_T_GRAPHML, _T_KEY, _T_GRAPH, _T_NODE, _T_EDGE, _T_DATA, _T_DESC, _T_DEFAULT = (
+    _G + t for t in ("graphml", "key", "graph", "node", "edge", "data", "desc", "default"))
 _UNSUPPORTED = {_G + t: t for t in ("port", "hyperedge", "locator", "endpoint")}
 _SKIP = object()  # marker for yFiles keys, whose data is ignored
 _DOMAINS = ("graph", "node", "edge", "graphml")
 
 
-def _parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
-        huge_tree=False, remove_comments=True, remove_pis=True, collect_ids=False,
-    )
+#: libxml2 options for untrusted input: no DTD, no entity expansion, no network,
+#: libxml2's default size and depth limits (huge_tree off).
+_PARSER_OPTIONS = dict(
+    resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
+    huge_tree=False, remove_comments=True, remove_pis=True,
+)
+_DOCTYPE_REFUSED = (
+    "GraphML must not contain a DOCTYPE or entity declarations (refused to guard against "
+    "XXE and entity expansion); remove the DOCTYPE")
 
 
 def _where(el: etree._Element) -> str:
@@ -52,103 +58,138 @@ def _where(el: etree._Element) -> str:
     return f"{name} (line {el.sourceline})"
 
 
-def parse_xml(data: bytes, *, max_bytes: int = MAX_BYTES) -> etree._Element:
-    """The root element of ``data``, parsed with every unsafe XML feature refused.
-
-    Shared with the validator, which needs the element tree for XSD validation.
-    """
+def _check_bytes(data: bytes, max_bytes: int) -> None:
     if len(data) > max_bytes:
         raise GraphMLParseError(
             f"GraphML is {len(data)} bytes, more than the limit of {max_bytes}; "
             "raise max_bytes if the file is trusted")
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
-        raise GraphMLParseError(
-            "GraphML must not contain a DOCTYPE or entity declarations (refused to guard "
-            "against XXE and entity expansion); remove the DOCTYPE")
-    try:
-        root = etree.fromstring(data, _parser())
-    except etree.XMLSyntaxError as e:
-        msg = str(e.msg or e).strip()
-        if "limit" in msg.lower() and "depth" not in msg.lower():
-            raise GraphMLParseError(
-                f"XML value too large (line {e.lineno}): a text node or name exceeds "
-                "libxml2's safety limit (10 MB per text value); refused") from None
-        if "depth" in msg.lower():
-            raise GraphMLParseError(
-                f"XML nested too deeply (line {e.lineno}): refused; GraphML from "
-                "modelexport nests far less") from None
-        raise GraphMLParseError(
-            f"not well-formed XML (line {e.lineno}): {msg}; the file is truncated or "
-            "not XML") from None
-    except ValueError as e:  # e.g. a str with an encoding declaration
-        raise GraphMLParseError(f"cannot parse GraphML: {e}") from None
+        raise GraphMLParseError(_DOCTYPE_REFUSED)
+
+
+def _check_root(root: etree._Element) -> None:
+    """Refuse a DOCTYPE (also in encodings the byte scan misses) and non-GraphML roots."""
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:
-        raise GraphMLParseError(
-            "GraphML must not contain a DOCTYPE or entity declarations (refused to guard "
-            "against XXE and entity expansion); remove the DOCTYPE")
-    if root.tag != _G + "graphml":
+        raise GraphMLParseError(_DOCTYPE_REFUSED)
+    if root.tag != _T_GRAPHML:
         qn = etree.QName(root)
         ns = f" in namespace {qn.namespace!r}" if qn.namespace else " without a namespace"
         raise GraphMLParseError(
             f"not GraphML: the root element is <{qn.localname}>{ns}; expected <graphml> "
             f"in namespace {fmt.GRAPHML_NS!r}")
+
+
+def _syntax_error(e: etree.XMLSyntaxError) -> GraphMLParseError:
+    msg = str(e.msg or e).strip()
+    if "limit" in msg.lower() and "depth" not in msg.lower():
+        return GraphMLParseError(
+            f"XML value too large (line {e.lineno}): a text node or name exceeds "
+            "libxml2's safety limit (10 MB per text value); refused")
+    if "depth" in msg.lower():
+        return GraphMLParseError(
+            f"XML nested too deeply (line {e.lineno}): refused; GraphML from "
+            "modelexport nests far less")
+    return GraphMLParseError(
+        f"not well-formed XML (line {e.lineno}): {msg}; the file is truncated or not XML")
+
+
+def parse_xml(data: bytes, *, max_bytes: int = MAX_BYTES) -> etree._Element:
+    """The root element of ``data``, parsed with every unsafe XML feature refused.
+
+    For the validator, which needs the element tree for XSD validation; reading a
+    Document streams instead (:func:`parse_graphml`).
+    """
+    _check_bytes(data, max_bytes)
+    try:
+        root = etree.fromstring(data, etree.XMLParser(collect_ids=False, **_PARSER_OPTIONS))
+    except etree.XMLSyntaxError as e:
+        raise _syntax_error(e) from None
+    except ValueError as e:  # e.g. a str with an encoding declaration
+        raise GraphMLParseError(f"cannot parse GraphML: {e}") from None
+    _check_root(root)
     return root
 
 
+def _graphml_events(events):
+    """The GraphML-namespace events of ``iterparse``, after checking the root once."""
+    first = next(events, None)
+    if first is None:  # not one GraphML element: say what the root is
+        _check_root(events.root)
+    _check_root(first[1].getroottree().getroot())
+    return itertools.chain((first,), events)
+
+
+_IN_KEY, _IN_DATA = "key", "data"  # markers on the reader's stack
+
+
 class _Reader:
-    def __init__(self, root: etree._Element) -> None:
-        self.root = root
+    """Builds a :class:`Document` from the start/end events of GraphML elements.
+
+    The events come from ``iterparse`` when reading (each node and edge is freed once
+    read, so memory stays near the Document's, not the XML tree's) or from
+    ``iterwalk`` over a parsed tree when validating (the XSD needs the tree). Only
+    GraphML-namespace elements produce events; yFiles markup is never visited.
+    """
+
+    def __init__(self, *, free: bool = False) -> None:
+        self.free = free
         # domain -> file key id -> (model key id, attr.type), or _SKIP for yFiles keys
         self.keymaps: dict[str, dict[str, tuple[str, str] | object]] = {d: {} for d in _DOMAINS}
         self.declared: dict[str, str] = {}  # file key id -> its for=
         self.keys: list[Key] = []
+        self.key_ids: set[str] = set()
+        self.taken = {k.id for k in fmt.KEYS.values()}
         self.defaults: dict[str, dict[str, object]] = {d: {} for d in _DOMAINS}
-        self.nodes: dict[str, etree._Element] = {}
+        self.nodes: dict[str, int] = {}  # node id -> line
         self.edge_ids: set[str] = set()
         self.unnamed_edges: list[Edge] = []
         self.edges_read: list[tuple[Edge, int]] = []  # with their lines, checked at the end
+        # Open elements: (domain, model object, element) or a marker (_IN_KEY, _IN_DATA).
+        self.stack: list = []
+        self.depth = 0
+        self.graph: Graph | None = None
+        self.graphml_data: dict = {}
 
     # -- keys ----------------------------------------------------------------------------
 
-    def read_keys(self) -> None:
-        taken = {k.id for k in fmt.KEYS.values()}
-        for el in self.root.iterchildren(_T_KEY):
-            kid = el.get("id")
-            if kid is None:
-                raise GraphMLFormatError(f"{_where(el)}: <key> without an id")
-            if kid in self.declared:
-                raise GraphMLFormatError(f"{_where(el)}: key id '{kid}' is declared twice")
-            domain = el.get("for", "all")
-            self.declared[kid] = domain
-            domains = ("graph", "node", "edge") if domain == "all" else (domain,)
-            if el.get("yfiles.type") is not None:
-                for d in domains:
-                    self.keymaps.setdefault(d, {})[kid] = _SKIP
-                continue
-            name = el.get("attr.name", kid)
-            attr_type = el.get("attr.type", "string")
-            if attr_type not in fmt.ATTR_TYPES:
-                raise GraphMLFormatError(
-                    f"{_where(el)}: attr.type {attr_type!r} is not a GraphML type; use one "
-                    f"of {', '.join(fmt.ATTR_TYPES)}")
+    def read_key(self, el: etree._Element) -> None:
+        kid = el.get("id")
+        if kid is None:
+            raise GraphMLFormatError(f"{_where(el)}: <key> without an id")
+        if kid in self.declared:
+            raise GraphMLFormatError(f"{_where(el)}: key id '{kid}' is declared twice")
+        domain = el.get("for", "all")
+        self.declared[kid] = domain
+        domains = ("graph", "node", "edge") if domain == "all" else (domain,)
+        if el.get("yfiles.type") is not None:
             for d in domains:
-                spec = fmt.KEYS_BY_NAME.get((d, name))
-                if spec is not None and fmt.ATTR_TYPES[spec.type] is fmt.ATTR_TYPES[attr_type]:
-                    model_id = spec.id
-                    key = Key(spec.id, spec.domain, spec.name, spec.type)
-                else:
-                    model_id = kid
-                    while model_id in taken:
-                        model_id += "_"
-                    key = Key(model_id, d, name, attr_type)
-                if model_id not in {k.id for k in self.keys}:
-                    self.keys.append(key)
-                taken.add(model_id)
-                self.keymaps.setdefault(d, {})[kid] = (model_id, attr_type)
-                default = el.find(_T_DEFAULT)
-                if default is not None and d in self.defaults:
-                    self.defaults[d][model_id] = self._value(el, kid, attr_type, default.text or "")
+                self.keymaps.setdefault(d, {})[kid] = _SKIP
+            return
+        name = el.get("attr.name", kid)
+        attr_type = el.get("attr.type", "string")
+        if attr_type not in fmt.ATTR_TYPES:
+            raise GraphMLFormatError(
+                f"{_where(el)}: attr.type {attr_type!r} is not a GraphML type; use one "
+                f"of {', '.join(fmt.ATTR_TYPES)}")
+        for d in domains:
+            spec = fmt.KEYS_BY_NAME.get((d, name))
+            if spec is not None and fmt.ATTR_TYPES[spec.type] is fmt.ATTR_TYPES[attr_type]:
+                model_id = spec.id
+                key = Key(spec.id, spec.domain, spec.name, spec.type)
+            else:
+                model_id = kid
+                while model_id in self.taken:
+                    model_id += "_"
+                key = Key(model_id, d, name, attr_type)
+            if model_id not in self.key_ids:
+                self.keys.append(key)
+                self.key_ids.add(model_id)
+            self.taken.add(model_id)
+            self.keymaps.setdefault(d, {})[kid] = (model_id, attr_type)
+            default = el.find(_T_DEFAULT)
+            if default is not None and d in self.defaults:
+                self.defaults[d][model_id] = self._value(el, kid, attr_type, default.text or "")
 
     @staticmethod
     def _value(el: etree._Element, kid: str, attr_type: str, text: str) -> object:
@@ -158,10 +199,19 @@ class _Reader:
             raise GraphMLFormatError(
                 f"{_where(el)}: data '{kid}' is declared {attr_type} but {e}") from None
 
-    def read_data(self, owner: etree._Element, el: etree._Element, domain: str,
-                  data: dict) -> None:
+    def read_data(self, el: etree._Element) -> None:
+        if self.stack:
+            domain, obj, owner = self.stack[-1]
+            data = obj.data
+        else:
+            domain, owner, data = "graphml", el.getparent(), self.graphml_data
         kid = el.get("key")
         entry = self.keymaps.get(domain, {}).get(kid)
+        if entry is _SKIP:
+            return
+        if entry is not None and entry[1] == "string" and entry[0] not in data and not len(el):
+            data[entry[0]] = el.text or ""  # the common case, inline
+            return
         if entry is None:
             if kid in self.declared:
                 raise GraphMLFormatError(
@@ -170,8 +220,6 @@ class _Reader:
             raise GraphMLFormatError(
                 f"{_where(owner)}: data key '{kid}' is not declared; add a <key id=\"{kid}\" "
                 f"for=\"{domain}\" attr.name=... attr.type=...> declaration")
-        if entry is _SKIP:
-            return
         model_id, attr_type = entry  # type: ignore[misc]
         if model_id in data:
             raise GraphMLFormatError(
@@ -185,37 +233,15 @@ class _Reader:
 
     # -- structure -------------------------------------------------------------------------
 
-    def read_graph(self, gel: etree._Element, depth: int) -> Graph:
-        if depth > MAX_NESTING:
-            raise GraphMLParseError(
-                f"{_where(gel)}: graphs nested more than {MAX_NESTING} deep; refused")
-        edgedefault = gel.get("edgedefault")
-        if edgedefault not in ("directed", "undirected"):
+    def _unexpected(self, el: etree._Element) -> None:
+        if el.tag in _UNSUPPORTED:
             raise GraphMLFormatError(
-                f"{_where(gel)}: edgedefault must be 'directed' or 'undirected'")
-        graph = Graph(id=gel.get("id", ""), edgedefault=edgedefault)
-        for child in gel:
-            tag = child.tag
-            if tag == _T_NODE:
-                graph.nodes.append(self.read_node(child, depth))
-            elif tag == _T_EDGE:
-                graph.edges.append(self.read_edge(child))
-            elif tag == _T_DATA:
-                self.read_data(gel, child, "graph", graph.data)
-            elif tag == _T_DESC:
-                continue
-            else:
-                self._unexpected(gel, child)
-        self._fill_defaults("graph", graph.data)
-        return graph
-
-    def _unexpected(self, parent: etree._Element, child: etree._Element) -> None:
-        if child.tag in _UNSUPPORTED:
-            raise GraphMLFormatError(
-                f"{_where(child)}: <{_UNSUPPORTED[child.tag]}> is not supported by this "
+                f"{_where(el)}: <{_UNSUPPORTED[el.tag]}> is not supported by this "
                 "dialect; use plain nodes and edges")
-        name = etree.QName(child).localname if isinstance(child.tag, str) else "?"
-        raise GraphMLFormatError(f"{_where(parent)}: unexpected element <{name}> here")
+        parent = el.getparent()
+        where = _where(parent) if parent is not None else "the document"
+        raise GraphMLFormatError(
+            f"{where}: unexpected element <{etree.QName(el).localname}> here")
 
     def _fill_defaults(self, domain: str, data: dict) -> None:
         defaults = self.defaults[domain]
@@ -223,7 +249,41 @@ class _Reader:
             for kid, value in defaults.items():
                 data.setdefault(kid, value)
 
-    def read_node(self, el: etree._Element, depth: int) -> Node:
+    def _in(self, domain: str) -> bool:
+        return bool(self.stack) and self.stack[-1][0] == domain
+
+    def start_graph(self, el: etree._Element) -> None:
+        if self.stack and not self._in("node"):
+            self._unexpected(el)
+        if not self.stack and self.graph is not None:
+            raise GraphMLFormatError(
+                f"{_where(el)}: a second top-level <graph>; expected exactly one")
+        self.depth += 1
+        if self.depth > MAX_NESTING + 1:
+            raise GraphMLParseError(
+                f"{_where(el)}: graphs nested more than {MAX_NESTING} deep; refused")
+        edgedefault = el.get("edgedefault")
+        if edgedefault not in ("directed", "undirected"):
+            raise GraphMLFormatError(
+                f"{_where(el)}: edgedefault must be 'directed' or 'undirected'")
+        self.stack.append(("graph", Graph(id=el.get("id", ""), edgedefault=edgedefault), el))
+
+    def end_graph(self, el: etree._Element) -> None:
+        _, graph, _ = self.stack.pop()
+        self.depth -= 1
+        self._fill_defaults("graph", graph.data)
+        if self.stack:
+            node = self.stack[-1][1]
+            if node.graph is not None:
+                raise GraphMLFormatError(f"{_where(el.getparent())}: a node holds at most one "
+                                         "<graph>")
+            node.graph = graph
+        else:
+            self.graph = graph
+
+    def start_node(self, el: etree._Element) -> None:
+        if not self._in("graph"):
+            self._unexpected(el)
         nid = el.get("id")
         if nid is None or not fmt.is_nmtoken(nid):
             raise GraphMLFormatError(
@@ -232,35 +292,20 @@ class _Reader:
         if nid in self.nodes:
             raise GraphMLFormatError(
                 f"{_where(el)}: duplicate node id '{nid}' (first on line "
-                f"{self.nodes[nid].sourceline}); ids must be unique")
-        self.nodes[nid] = el
-        node = Node(id=nid)
-        data = node.data
-        keymap = self.keymaps["node"]
-        for child in el:
-            tag = child.tag
-            if tag == _T_DATA:
-                # The common case inline: a declared string key holding plain text.
-                entry = keymap.get(child.get("key"))
-                if entry is _SKIP:
-                    continue
-                if entry is not None and entry[1] == "string" and not len(child) \
-                        and entry[0] not in data:
-                    data[entry[0]] = child.text or ""
-                else:
-                    self.read_data(el, child, "node", data)
-            elif tag == _T_GRAPH:
-                if node.graph is not None:
-                    raise GraphMLFormatError(f"{_where(el)}: a node holds at most one <graph>")
-                node.graph = self.read_graph(child, depth + 1)
-            elif tag == _T_DESC:
-                continue
-            else:
-                self._unexpected(el, child)
-        self._fill_defaults("node", node.data)
-        return node
+                f"{self.nodes[nid]}); ids must be unique")
+        self.nodes[nid] = el.sourceline
+        self.stack.append(("node", Node(id=nid), el))
 
-    def read_edge(self, el: etree._Element) -> Edge:
+    def end_node(self, el: etree._Element) -> None:
+        _, node, _ = self.stack.pop()
+        self._fill_defaults("node", node.data)
+        self.stack[-1][1].nodes.append(node)
+        if self.free:
+            _free(el)
+
+    def start_edge(self, el: etree._Element) -> None:
+        if not self._in("graph"):
+            self._unexpected(el)
         eid = el.get("id")
         source, target = el.get("source"), el.get("target")
         if source is None or target is None:
@@ -277,41 +322,69 @@ class _Reader:
             self.edge_ids.add(eid)
         else:
             self.unnamed_edges.append(edge)
-        edge_line = el.sourceline
-        data = edge.data
-        keymap = self.keymaps["edge"]
-        for child in el:
-            if child.tag == _T_DATA:
-                entry = keymap.get(child.get("key"))
-                if entry is _SKIP:
-                    continue
-                if entry is not None and entry[1] == "string" and not len(child) \
-                        and entry[0] not in data:
-                    data[entry[0]] = child.text or ""
-                else:
-                    self.read_data(el, child, "edge", data)
-            elif child.tag == _T_DESC:
-                continue
-            else:
-                self._unexpected(el, child)
-        self._fill_defaults("edge", edge.data)
-        self.edges_read.append((edge, edge_line))
-        return edge
+        self.edges_read.append((edge, el.sourceline))
+        self.stack.append(("edge", edge, el))
 
-    def document(self) -> Document:
-        self.read_keys()
-        graphs = []
-        for child in self.root:
-            if child.tag == _T_GRAPH:
-                graphs.append(child)
-            elif child.tag == _T_DATA:
-                self.read_data(self.root, child, "graphml", {})
-            elif child.tag not in (_T_KEY, _T_DESC):
-                self._unexpected(self.root, child)
-        if len(graphs) != 1:
-            raise GraphMLFormatError(
-                f"GraphML holds {len(graphs)} <graph> elements at the top; expected exactly one")
-        graph = self.read_graph(graphs[0], 0)
+    def end_edge(self, el: etree._Element) -> None:
+        _, edge, _ = self.stack.pop()
+        self._fill_defaults("edge", edge.data)
+        self.stack[-1][1].edges.append(edge)
+        if self.free:
+            _free(el)
+
+    def run(self, events) -> Document:
+        """Consume ``(event, element)`` pairs of the document's GraphML elements."""
+        stack = self.stack
+        keymaps = self.keymaps
+        for event, el in events:
+            tag = el.tag
+            if event == "start":
+                if stack and stack[-1] in (_IN_DATA, _IN_KEY):
+                    if not (stack[-1] is _IN_KEY and tag in (_T_DESC, _T_DEFAULT)):
+                        self._unexpected(el)
+                    continue
+                if tag == _T_DATA:
+                    stack.append(_IN_DATA)
+                elif tag == _T_NODE:
+                    self.start_node(el)
+                elif tag == _T_EDGE:
+                    self.start_edge(el)
+                elif tag == _T_GRAPH:
+                    self.start_graph(el)
+                elif tag == _T_KEY:
+                    if stack:
+                        self._unexpected(el)
+                    stack.append(_IN_KEY)
+                elif tag == _T_DESC or (tag == _T_GRAPHML and el.getparent() is None):
+                    continue
+                else:
+                    self._unexpected(el)
+            elif tag == _T_DATA:
+                stack.pop()
+                if stack:  # the common case inline: a declared string key, plain text
+                    domain, obj, _ = stack[-1]
+                    entry = keymaps[domain].get(el.get("key"))
+                    if entry is _SKIP:
+                        continue
+                    if entry is not None and entry[1] == "string" \
+                            and entry[0] not in obj.data and not len(el):
+                        obj.data[entry[0]] = el.text or ""
+                        continue
+                self.read_data(el)
+            elif tag == _T_NODE:
+                self.end_node(el)
+            elif tag == _T_EDGE:
+                self.end_edge(el)
+            elif tag == _T_GRAPH:
+                self.end_graph(el)
+            elif tag == _T_KEY:
+                stack.pop()
+                self.read_key(el)
+        return self.finish()
+
+    def finish(self) -> Document:
+        if self.graph is None:
+            raise GraphMLFormatError("GraphML holds no <graph>; expected exactly one")
         for edge, line in self.edges_read:
             for end, role in ((edge.source, "source"), (edge.target, "target")):
                 if end not in self.nodes:
@@ -324,14 +397,40 @@ class _Reader:
                 n += 1
             edge.id = f"e{n}"
             self.edge_ids.add(edge.id)
-        return Document(graph=graph, keys=self.keys)
+        return Document(graph=self.graph, keys=self.keys)
+
+
+def _free(el: etree._Element) -> None:
+    """Empty an element already read (its data, yFiles markup, nested graph)."""
+    el.clear(keep_tail=False)
+
+
+def read_tree(root: etree._Element) -> tuple[Document, _Reader]:
+    """The Document of an already parsed (and checked) GraphML tree, and its reader.
+
+    The validator uses this: it needs the tree for the XSD, and the reader's record of
+    element lines for its findings.
+    """
+    reader = _Reader()
+    doc = reader.run(etree.iterwalk(root, events=("start", "end"), tag=_G + "*"))
+    return doc, reader
 
 
 def parse_graphml(data: bytes, *, max_bytes: int = MAX_BYTES) -> Document:
-    """The :class:`Document` held in GraphML ``data`` (bytes), read as untrusted input."""
+    """The :class:`Document` held in GraphML ``data`` (bytes), read as untrusted input.
+
+    Streams: elements are dropped as soon as they are read, so memory stays near the
+    size of the Document, whatever the yFiles markup around it.
+    """
     if isinstance(data, str):
         raise TypeError("parse_graphml takes bytes; encode the text first")
-    return _Reader(parse_xml(data, max_bytes=max_bytes)).document()
+    _check_bytes(data, max_bytes)
+    events = etree.iterparse(io.BytesIO(data), events=("start", "end"), tag=_G + "*",
+                             **_PARSER_OPTIONS)
+    try:
+        return _Reader(free=True).run(_graphml_events(events))
+    except etree.XMLSyntaxError as e:
+        raise _syntax_error(e) from None
 
 
 def read_graphml(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES) -> Document:

@@ -36,7 +36,7 @@ from lxml import etree
 from graphml import format as fmt
 from graphml.errors import GraphMLError, GraphMLValidationError
 from graphml.model import Document, Node
-from graphml.reader import MAX_BYTES, _Reader, parse_xml, read_bytes
+from graphml.reader import MAX_BYTES, parse_xml, read_bytes, read_tree
 
 #: At most this many XSD errors are reported (the first ones, in document order).
 MAX_XSD_FINDINGS = 50
@@ -120,17 +120,15 @@ def validate_graphml(path: str | os.PathLike, *, check_sidecar: bool = True,
             add(Finding("xsd", owners.get(err.line, ""), err.line,
                         f"schema {schema}: {_xsd_message(err.message)}"))
 
-    reader = _Reader(root)
     try:
-        doc = reader.document()
+        doc, reader = read_tree(root)
     except GraphMLError as e:
         add(Finding("model", "", None, str(e)))
         return report
     report.nodes = len(reader.nodes)
     report.edges = sum(1 for _ in doc.iter_edges())
-    lines = {nid: el.sourceline for nid, el in reader.nodes.items()}
     edge_lines = {edge.id: line for edge, line in reader.edges_read}
-    _Checker(doc, root, lines, edge_lines, path, check_sidecar, add).run()
+    _Checker(doc, root, reader.nodes, edge_lines, path, check_sidecar, add).run()
     return report
 
 
