@@ -210,7 +210,11 @@ def onnx_to_graphml(src: PathLike | Any, dst: PathLike, *, yed: bool = True,
         progress(f"converting; writing parameters to {sidecar.name}")
         with out.open(sidecar) as f:
             writer = SidecarWriter(f)
-            doc = model_to_document(model, writer, flat=flat, source_onnx=source, lazy=lazy)
+            try:
+                doc = model_to_document(model, writer, flat=flat, source_onnx=source, lazy=lazy)
+            finally:
+                if lazy is not None:
+                    lazy.close()
         doc.graph.data["sidecar"] = sidecar.name
         progress(f"writing {dst.name}")
         data = graphml.generate_graphml(doc, yed=yed)

@@ -82,25 +82,41 @@ class LazyModel:
     model: Any
     path: Path
     raw: dict[int, RawRange] = field(default_factory=dict)
+    _file: Any = None
+
+    def _fd(self) -> int:
+        if self._file is None:
+            self._file = open(self.path, "rb")  # closed by close() or with the object
+        return self._file.fileno()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
     def read(self, index: int) -> bytes:
         r = self.raw[index]
-        with open(self.path, "rb") as f:
-            return os.pread(f.fileno(), r.length, r.offset) if r.length else b""
+        data = os.pread(self._fd(), r.length, r.offset) if r.length else b""
+        if len(data) != r.length:
+            raise OSError(f"{self.path} changed while it was being read")
+        return data
 
     def copy_into(self, index: int, write: Any) -> None:
         """Pass the initializer's bytes to ``write`` in chunks, without holding them all."""
         r = self.raw[index]
-        buf = bytearray(min(_CHUNK, r.length) or 1)
+        if r.length <= _CHUNK:
+            write(self.read(index))
+            return
+        buf = bytearray(_CHUNK)
         view = memoryview(buf)
-        with open(self.path, "rb") as f:
-            done = 0
-            while done < r.length:
-                n = os.preadv(f.fileno(), [view[: min(len(buf), r.length - done)]], r.offset + done)
-                if n <= 0:
-                    raise OSError(f"{self.path} changed while it was being read")
-                write(view[:n])
-                done += n
+        fd = self._fd()
+        done = 0
+        while done < r.length:
+            n = os.preadv(fd, [view[: min(len(buf), r.length - done)]], r.offset + done)
+            if n <= 0:
+                raise OSError(f"{self.path} changed while it was being read")
+            write(view[:n])
+            done += n
 
 
 def load_lazily(path: str | os.PathLike) -> LazyModel | None:

@@ -104,7 +104,7 @@ def encode_tensor(tensor: Any, place: Place, *, min_bytes: int = 0,
         has_data = any(fd.name in DATA_FIELDS for fd, _ in tensor.ListFields())
         if (expected == lazy.length and not has_data and expected >= min_bytes
                 and tensor.data_location != TensorProto.EXTERNAL):
-            obj = pj.encode_exact(tensor)
+            obj = _encode_header(tensor, "raw_data")
             offset, length = lazy.place()
             obj[fmt.SIDECAR_REF] = {"offset": offset, "length": length, "dtype": dtype,
                                     "dims": list(tensor.dims)}
@@ -131,8 +131,31 @@ def encode_tensor(tensor: Any, place: Place, *, min_bytes: int = 0,
     return pj.encode_exact(tensor)
 
 
+_PLAIN_HEADER = {"dims", "data_type", "name"}
+
+
+def encode_plain_header(tensor: Any, skip: str) -> dict[str, Any] | None:
+    """The header of the usual tensor (dims, data_type, name) as JSON, or None.
+
+    Exact by construction (ints, and a name XML can carry), so no round trip check is
+    needed: this is the fast path for the many small initializers of big graphs.
+    """
+    obj: dict[str, Any] = {}
+    for fd, value in tensor.ListFields():
+        if fd.name == skip:
+            continue
+        if fd.name not in _PLAIN_HEADER:
+            return None
+        obj[fd.name] = list(value) if fd.name == "dims" else value
+    name = obj.get("name")
+    if name is not None and pj.XML_ILLEGAL.search(name) or pj.has_unknown(tensor):
+        return None
+    return obj
+
+
 def _encode_header(tensor: Any, field: str) -> dict[str, Any]:
-    return pj.encode_exact(_header(tensor, field))
+    plain = encode_plain_header(tensor, field)
+    return plain if plain is not None else pj.encode_exact(_header(tensor, field))
 
 
 def _restores_exactly(tensor: Any, field: str, raw: bytes) -> bool:
