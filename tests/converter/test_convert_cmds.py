@@ -121,6 +121,7 @@ def test_validate_names_what_differs_from_a_different_reference(tmp_path, tagged
     result = invoke("import-onnx", tmp_path / "net.graphml", tmp_path / "back.onnx", "--validate",
                     "--reference", tmp_path / "other.onnx")
     assert "graph.node[0].name: '/block.0/proj/MatMul' != 'renamed'" in result.output
+    assert result.exit_code == 1  # the rebuild is not the model it was compared with
 
 
 # -- refused input: export-graphml ----------------------------------------------------
