@@ -220,16 +220,12 @@ def onnx_to_graphml(src: PathLike | Any, dst: PathLike, *, yed: bool = True,
         data = graphml.generate_graphml(doc, yed=yed)
         with out.open(dst) as f:
             f.write(data)
-    nodes = edges = modules = 0
+    nodes = modules = 0
     for node, _owner in doc.iter_nodes():
         nodes += 1
         modules += node.data.get("kind") == fmt.KIND_MODULE
     edges = sum(1 for _ in doc.iter_edges())
     return ExportResult(dst, sidecar, nodes, edges, modules, len(data), writer.size)
-
-
-def read_document(src: PathLike) -> Any:
-    return graphml.read_graphml(src)
 
 
 def graphml_to_onnx(src: PathLike, dst: PathLike, *, validate: bool = False,
