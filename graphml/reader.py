@@ -111,25 +111,18 @@ def parse_xml(data: bytes, *, max_bytes: int = MAX_BYTES) -> etree._Element:
     return root
 
 
-def _graphml_events(events):
-    """The GraphML-namespace events of ``iterparse``, after checking the root once."""
-    first = next(events, None)
-    if first is None:  # not one GraphML element: say what the root is
-        _check_root(events.root)
-    _check_root(first[1].getroottree().getroot())
-    return itertools.chain((first,), events)
-
-
-_IN_KEY, _IN_DATA = "key", "data"  # markers on the reader's stack
+_EVENT_TAGS = (_T_KEY, _T_GRAPH, _T_NODE, _T_EDGE)
 
 
 class _Reader:
-    """Builds a :class:`Document` from the start/end events of GraphML elements.
+    """Builds a :class:`Document` from the end events of keys, graphs, nodes and edges.
 
-    The events come from ``iterparse`` when reading (each node and edge is freed once
-    read, so memory stays near the Document's, not the XML tree's) or from
-    ``iterwalk`` over a parsed tree when validating (the XSD needs the tree). Only
-    GraphML-namespace elements produce events; yFiles markup is never visited.
+    Each element is read when it ends, from its direct children (its ``<data>``, and
+    for a group node the Graph its ``<graph>`` became); children end before their
+    parents, so the Document is built bottom-up. The events come from ``iterparse``
+    when reading (each node and edge is emptied once read, so memory stays near the
+    Document's, not the XML tree's) or from ``iterwalk`` over a parsed tree when
+    validating (the XSD needs the tree). yFiles markup is never visited.
     """
 
     def __init__(self, *, free: bool = False) -> None:
@@ -145,20 +138,25 @@ class _Reader:
         self.edge_ids: set[str] = set()
         self.unnamed_edges: list[Edge] = []
         self.edges_read: list[tuple[Edge, int]] = []  # with their lines, checked at the end
-        # Open elements: (domain, model object, element) or a marker (_IN_KEY, _IN_DATA).
-        self.stack: list = []
-        self.depth = 0
+        # Elements read but not yet claimed by their parent, keyed by the element (lxml
+        # keeps one proxy per element while it is referenced, so identity is stable).
+        self.done: dict[etree._Element, Node | Edge | tuple[Graph, int]] = {}
+        self.heights: dict[str, int] = {}  # group node id -> levels of graphs it holds
         self.graph: Graph | None = None
-        self.graphml_data: dict = {}
 
     # -- keys ----------------------------------------------------------------------------
 
     def read_key(self, el: etree._Element) -> None:
+        if el.getparent() is None or el.getparent().tag != _T_GRAPHML:
+            self._unexpected(el)
         kid = el.get("id")
         if kid is None:
             raise GraphMLFormatError(f"{_where(el)}: <key> without an id")
         if kid in self.declared:
             raise GraphMLFormatError(f"{_where(el)}: key id '{kid}' is declared twice")
+        for child in el:
+            if child.tag not in (_T_DESC, _T_DEFAULT):
+                self._unexpected(child)
         domain = el.get("for", "all")
         self.declared[kid] = domain
         domains = ("graph", "node", "edge") if domain == "all" else (domain,)
@@ -199,18 +197,11 @@ class _Reader:
             raise GraphMLFormatError(
                 f"{_where(el)}: data '{kid}' is declared {attr_type} but {e}") from None
 
-    def read_data(self, el: etree._Element) -> None:
-        if self.stack:
-            domain, obj, owner = self.stack[-1]
-            data = obj.data
-        else:
-            domain, owner, data = "graphml", el.getparent(), self.graphml_data
+    def read_data(self, owner: etree._Element, el: etree._Element, domain: str,
+                  data: dict) -> None:
         kid = el.get("key")
         entry = self.keymaps.get(domain, {}).get(kid)
         if entry is _SKIP:
-            return
-        if entry is not None and entry[1] == "string" and entry[0] not in data and not len(el):
-            data[entry[0]] = el.text or ""  # the common case, inline
             return
         if entry is None:
             if kid in self.declared:
@@ -231,6 +222,30 @@ class _Reader:
                 "keys (yfiles.type) may")
         data[model_id] = self._value(owner, kid, attr_type, el.text or "")
 
+    def _read_children(self, el: etree._Element, domain: str, data: dict,
+                       allowed: tuple[str, ...]) -> list:
+        """Read the ``<data>`` children of ``el``; return its other children, by tag."""
+        keymap = self.keymaps.get(domain, {})
+        others = []
+        for child in el:
+            tag = child.tag
+            if tag == _T_DATA:
+                # The common case inline: a declared string key holding plain text.
+                entry = keymap.get(child.get("key"))
+                if entry is _SKIP:
+                    continue
+                if entry is not None and entry[1] == "string" and entry[0] not in data \
+                        and not len(child):
+                    data[entry[0]] = child.text or ""
+                else:
+                    self.read_data(el, child, domain, data)
+            elif tag in allowed:
+                others.append(child)
+            elif tag != _T_DESC:
+                self._unexpected(child)
+        self._fill_defaults(domain, data)
+        return others
+
     # -- structure -------------------------------------------------------------------------
 
     def _unexpected(self, el: etree._Element) -> None:
@@ -240,8 +255,8 @@ class _Reader:
                 "dialect; use plain nodes and edges")
         parent = el.getparent()
         where = _where(parent) if parent is not None else "the document"
-        raise GraphMLFormatError(
-            f"{where}: unexpected element <{etree.QName(el).localname}> here")
+        name = etree.QName(el).localname if isinstance(el.tag, str) else "?"
+        raise GraphMLFormatError(f"{where}: unexpected element <{name}> here")
 
     def _fill_defaults(self, domain: str, data: dict) -> None:
         defaults = self.defaults[domain]
@@ -249,62 +264,63 @@ class _Reader:
             for kid, value in defaults.items():
                 data.setdefault(kid, value)
 
-    def _in(self, domain: str) -> bool:
-        return bool(self.stack) and self.stack[-1][0] == domain
-
-    def start_graph(self, el: etree._Element) -> None:
-        if self.stack and not self._in("node"):
+    def end_graph(self, el: etree._Element) -> None:
+        parent = el.getparent()
+        if parent is None or parent.tag not in (_T_NODE, _T_GRAPHML):
             self._unexpected(el)
-        if not self.stack and self.graph is not None:
-            raise GraphMLFormatError(
-                f"{_where(el)}: a second top-level <graph>; expected exactly one")
-        self.depth += 1
-        if self.depth > MAX_NESTING + 1:
-            raise GraphMLParseError(
-                f"{_where(el)}: graphs nested more than {MAX_NESTING} deep; refused")
         edgedefault = el.get("edgedefault")
         if edgedefault not in ("directed", "undirected"):
             raise GraphMLFormatError(
                 f"{_where(el)}: edgedefault must be 'directed' or 'undirected'")
-        self.stack.append(("graph", Graph(id=el.get("id", ""), edgedefault=edgedefault), el))
-
-    def end_graph(self, el: etree._Element) -> None:
-        _, graph, _ = self.stack.pop()
-        self.depth -= 1
-        self._fill_defaults("graph", graph.data)
-        if self.stack:
-            node = self.stack[-1][1]
-            if node.graph is not None:
-                raise GraphMLFormatError(f"{_where(el.getparent())}: a node holds at most one "
-                                         "<graph>")
-            node.graph = graph
-        else:
+        graph = Graph(id=el.get("id", ""), edgedefault=edgedefault)
+        height = 1
+        done = self.done
+        for child in self._read_children(el, "graph", graph.data, (_T_NODE, _T_EDGE)):
+            item = done.pop(child)
+            if child.tag == _T_NODE:
+                graph.nodes.append(item)
+                if item.graph is not None:
+                    height = max(height, self.heights.pop(item.id) + 1)
+            else:
+                graph.edges.append(item)
+        if height > MAX_NESTING + 1:
+            raise GraphMLParseError(
+                f"{_where(el)}: graphs nested more than {MAX_NESTING} deep; refused")
+        if parent.tag == _T_GRAPHML:
+            if self.graph is not None:
+                raise GraphMLFormatError(
+                    f"{_where(el)}: a second top-level <graph>; expected exactly one")
             self.graph = graph
+        else:
+            done[el] = (graph, height)
 
-    def start_node(self, el: etree._Element) -> None:
-        if not self._in("graph"):
+    def end_node(self, el: etree._Element) -> None:
+        if el.getparent() is None or el.getparent().tag != _T_GRAPH:
             self._unexpected(el)
         nid = el.get("id")
         if nid is None or not fmt.is_nmtoken(nid):
             raise GraphMLFormatError(
                 f"{_where(el)}: node id {nid!r} is not an XML NMTOKEN" if nid is not None
                 else f"{_where(el)}: <node> without an id")
+        line = el.sourceline
         if nid in self.nodes:
+            first, second = sorted((line, self.nodes[nid]))
             raise GraphMLFormatError(
-                f"{_where(el)}: duplicate node id '{nid}' (first on line "
-                f"{self.nodes[nid]}); ids must be unique")
-        self.nodes[nid] = el.sourceline
-        self.stack.append(("node", Node(id=nid), el))
-
-    def end_node(self, el: etree._Element) -> None:
-        _, node, _ = self.stack.pop()
-        self._fill_defaults("node", node.data)
-        self.stack[-1][1].nodes.append(node)
+                f"node '{nid}' (line {second}): duplicate node id '{nid}' (first on line "
+                f"{first}); ids must be unique")
+        self.nodes[nid] = line
+        node = Node(id=nid)
+        graphs = self._read_children(el, "node", node.data, (_T_GRAPH,))
+        if graphs:
+            if len(graphs) > 1:
+                raise GraphMLFormatError(f"{_where(el)}: a node holds at most one <graph>")
+            node.graph, self.heights[nid] = self.done.pop(graphs[0])
+        self.done[el] = node
         if self.free:
-            _free(el)
+            el.clear(keep_tail=False)
 
-    def start_edge(self, el: etree._Element) -> None:
-        if not self._in("graph"):
+    def end_edge(self, el: etree._Element) -> None:
+        if el.getparent() is None or el.getparent().tag != _T_GRAPH:
             self._unexpected(el)
         eid = el.get("id")
         source, target = el.get("source"), el.get("target")
@@ -323,63 +339,31 @@ class _Reader:
         else:
             self.unnamed_edges.append(edge)
         self.edges_read.append((edge, el.sourceline))
-        self.stack.append(("edge", edge, el))
-
-    def end_edge(self, el: etree._Element) -> None:
-        _, edge, _ = self.stack.pop()
-        self._fill_defaults("edge", edge.data)
-        self.stack[-1][1].edges.append(edge)
+        self._read_children(el, "edge", edge.data, ())
+        self.done[el] = edge
         if self.free:
-            _free(el)
+            el.clear(keep_tail=False)
 
-    def run(self, events) -> Document:
-        """Consume ``(event, element)`` pairs of the document's GraphML elements."""
-        stack = self.stack
-        keymaps = self.keymaps
-        for event, el in events:
+    def run(self, events, root: etree._Element | None = None) -> Document:
+        """Consume the ``end`` events of keys, graphs, nodes and edges; then the root."""
+        for _, el in events:
             tag = el.tag
-            if event == "start":
-                if stack and stack[-1] in (_IN_DATA, _IN_KEY):
-                    if not (stack[-1] is _IN_KEY and tag in (_T_DESC, _T_DEFAULT)):
-                        self._unexpected(el)
-                    continue
-                if tag == _T_DATA:
-                    stack.append(_IN_DATA)
-                elif tag == _T_NODE:
-                    self.start_node(el)
-                elif tag == _T_EDGE:
-                    self.start_edge(el)
-                elif tag == _T_GRAPH:
-                    self.start_graph(el)
-                elif tag == _T_KEY:
-                    if stack:
-                        self._unexpected(el)
-                    stack.append(_IN_KEY)
-                elif tag == _T_DESC or (tag == _T_GRAPHML and el.getparent() is None):
-                    continue
-                else:
-                    self._unexpected(el)
-            elif tag == _T_DATA:
-                stack.pop()
-                if stack:  # the common case inline: a declared string key, plain text
-                    domain, obj, _ = stack[-1]
-                    entry = keymaps[domain].get(el.get("key"))
-                    if entry is _SKIP:
-                        continue
-                    if entry is not None and entry[1] == "string" \
-                            and entry[0] not in obj.data and not len(el):
-                        obj.data[entry[0]] = el.text or ""
-                        continue
-                self.read_data(el)
-            elif tag == _T_NODE:
+            if tag == _T_NODE:
                 self.end_node(el)
             elif tag == _T_EDGE:
                 self.end_edge(el)
             elif tag == _T_GRAPH:
                 self.end_graph(el)
-            elif tag == _T_KEY:
-                stack.pop()
+            else:
                 self.read_key(el)
+            if root is None:
+                root = el.getroottree().getroot()
+        if root is not None:  # what else sits at the top: root data, desc
+            for child in root:
+                if child.tag == _T_DATA:
+                    self.read_data(root, child, "graphml", {})
+                elif child.tag not in (_T_KEY, _T_GRAPH, _T_DESC):
+                    self._unexpected(child)
         return self.finish()
 
     def finish(self) -> Document:
@@ -400,11 +384,6 @@ class _Reader:
         return Document(graph=self.graph, keys=self.keys)
 
 
-def _free(el: etree._Element) -> None:
-    """Empty an element already read (its data, yFiles markup, nested graph)."""
-    el.clear(keep_tail=False)
-
-
 def read_tree(root: etree._Element) -> tuple[Document, _Reader]:
     """The Document of an already parsed (and checked) GraphML tree, and its reader.
 
@@ -412,7 +391,7 @@ def read_tree(root: etree._Element) -> tuple[Document, _Reader]:
     element lines for its findings.
     """
     reader = _Reader()
-    doc = reader.run(etree.iterwalk(root, events=("start", "end"), tag=_G + "*"))
+    doc = reader.run(etree.iterwalk(root, events=("end",), tag=_EVENT_TAGS), root)
     return doc, reader
 
 
@@ -425,10 +404,13 @@ def parse_graphml(data: bytes, *, max_bytes: int = MAX_BYTES) -> Document:
     if isinstance(data, str):
         raise TypeError("parse_graphml takes bytes; encode the text first")
     _check_bytes(data, max_bytes)
-    events = etree.iterparse(io.BytesIO(data), events=("start", "end"), tag=_G + "*",
+    events = etree.iterparse(io.BytesIO(data), events=("end",), tag=_EVENT_TAGS,
                              **_PARSER_OPTIONS)
     try:
-        return _Reader(free=True).run(_graphml_events(events))
+        first = next(events, None)
+        root = events.root if first is None else first[1].getroottree().getroot()
+        _check_root(root)
+        return _Reader(free=True).run(itertools.chain((first,) if first else (), events), root)
     except etree.XMLSyntaxError as e:
         raise _syntax_error(e) from None
 
