@@ -12,6 +12,11 @@ Files from other tools are read too: keys are matched to the dialect by
 (``for``, ``attr.name``) via ``format.KEYS_BY_NAME`` whatever their ids, unknown keys
 are kept under their own ids (listed in ``Document.keys``), ``<default>`` values are
 applied, and yFiles graphics (``yfiles.type`` keys) are skipped.
+
+Reading streams: ``iterparse`` reports the end of each key, graph, node and edge, which
+is read from its children and then emptied, so memory stays near the Document's size
+rather than the XML tree's (about a tenth for yEd output). The validator feeds the
+same reader from a parsed tree instead (:func:`read_tree`), as the XSD needs the tree.
 """
 
 from __future__ import annotations
