@@ -40,7 +40,7 @@ Read = Callable[[dict[str, Any]], bytes]
 
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-_quote = json.encoder.encode_basestring  # the C function json uses for str
+_quote = _ENCODER.encode  # for a str: the C string quoting of json, nothing else
 
 
 def dumps(value: Any) -> str:
