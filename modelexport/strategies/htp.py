@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import ast
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from modelexport._quiet import quiet
@@ -45,13 +48,65 @@ def capture(model: Any, inputs: Any, options: CaptureOptions) -> Capture:
     kwargs: dict[str, Any] = {"dynamo": True, "optimize": True}
     if options.opset_version is not None:
         kwargs["opset_version"] = options.opset_version
+    recorded: dict[str, str] = {}
     try:
-        with quiet(not options.verbose), torch.no_grad():
+        with quiet(not options.verbose), torch.no_grad(), _paths_before_conversion(recorded):
             program = torch.onnx.export(model, (), kwargs=inputs.kwargs(), **kwargs)
         proto = program.model_proto
     except Exception as e:  # noqa: BLE001 - any failure of torch.export means "try the next"
         return Capture("htp", seconds=time.perf_counter() - start,
                        error=f"torch.export could not capture the model ({one_line(e)})")
-    paths = [module_path_of(node) for node in proto.graph.node]
+    paths = [module_path_of(node) or next((recorded[o] for o in node.output if o in recorded),
+                                          None)
+             for node in proto.graph.node]
     return Capture("htp", model=proto, node_paths=paths,
                    seconds=time.perf_counter() - start)
+
+
+@contextmanager
+def _paths_before_conversion(recorded: dict[str, str]) -> Iterator[None]:
+    """Record each tensor's module path just before torch converts the opset.
+
+    Asked for an opset other than its own, the exporter converts the finished graph,
+    and onnx's converter rebuilds every node without its metadata (module stacks
+    included). The converted nodes keep the names of the tensors they produce, so the
+    path of each produced tensor, read from the graph before conversion, carries the
+    stacks across. Where torch's internals differ from what this expects, nothing is
+    recorded and the untagged nodes take the neighbour rule.
+    """
+    try:
+        import importlib
+
+        from torch.onnx._internal import _lazy_import
+
+        apis = importlib.import_module(_lazy_import.onnxscript_apis._name)
+        convert = apis.convert_version
+    except (ImportError, AttributeError):
+        yield
+        return
+
+    def recording_convert(ir_model: Any, *args: Any, **kwargs: Any) -> Any:
+        for node in ir_model.graph:
+            path = module_path_of(_MetadataView(node.metadata_props))
+            if path is not None:
+                recorded.update((value.name, path) for value in node.outputs if value.name)
+        return convert(ir_model, *args, **kwargs)
+
+    apis.convert_version = recording_convert
+    try:
+        yield
+    finally:
+        apis.convert_version = convert
+
+
+class _MetadataView:
+    """An IR node's metadata dict seen as a NodeProto's ``metadata_props``."""
+
+    def __init__(self, props: dict[str, str]) -> None:
+        self.metadata_props = [_Prop(k, v) for k, v in props.items()]
+
+
+@dataclass
+class _Prop:
+    key: str
+    value: str

@@ -253,7 +253,7 @@ def test_written_files_get_ordinary_permissions(blocks_net, tmp_path):
         assert path.stat().st_mode & 0o777 == 0o666 & ~umask, path
 
 
-@pytest.mark.parametrize("strategy", ["usage_based", "fx"])
+@pytest.mark.parametrize("strategy", ["htp", "usage_based", "fx"])
 def test_the_opset_version_and_temp_dir_are_honoured(blocks_net, tmp_path, strategy):
     scratch = tmp_path / "scratch"
     scratch.mkdir()
@@ -262,6 +262,9 @@ def test_the_opset_version_and_temp_dir_are_honoured(blocks_net, tmp_path, strat
     model = onnx.load(tmp_path / "n.onnx")
     assert {o.domain: o.version for o in model.opset_import}[""] == 17
     assert list(scratch.iterdir()) == []
+    # Converting the opset must not lose the module stacks: the blocks keep their ops.
+    tags = {node_tag(n) for n in model.graph.node}
+    assert {"/BlocksNet/Block.0", "/BlocksNet/Block.1"} <= tags, tags
 
 
 @slow
