@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
 
         Examples:
 
-          modelexport validate-graphml bert.graphml
+          modelexport validate-graphml model_hierarchical_graph.graphml
 
           modelexport validate-graphml flat.graphml --schema official --json
         """
