@@ -233,8 +233,10 @@ def graphml_to_onnx(src: PathLike, dst: PathLike, *, validate: bool = False,
                     progress: Progress | None = None) -> ImportResult:
     """Rebuild ONNX at ``dst`` from the GraphML ``src`` and the sidecar it names.
 
-    ``validate``: run :func:`converter.testing.validate_rebuilt` on the result, against
-    ``reference`` or the original ONNX the GraphML records (when beside it).
+    ``validate``: first validate the GraphML (:func:`graphml.validate_graphml`; an
+    invalid file is refused with its first finding), then run
+    :func:`converter.testing.validate_rebuilt` on the result, against ``reference`` or
+    the original ONNX the GraphML records (when beside it).
     """
     progress = progress or _quiet
     src = Path(src)
@@ -244,6 +246,10 @@ def graphml_to_onnx(src: PathLike, dst: PathLike, *, validate: bool = False,
     if _same_file(src, dst, src.with_suffix(fmt.SIDECAR_SUFFIX)) or dst.suffix == fmt.SIDECAR_SUFFIX:
         raise ConverterError(f"output {str(dst)!r} would overwrite the GraphML or its sidecar; "
                              f"choose another output path")
+    if validate:
+        # Validate what is read before trusting it: XSD, dialect rules and the sidecar.
+        progress(f"validating {src.name}")
+        graphml.validate_graphml(src).raise_if_invalid()
     progress(f"reading {src.name}")
     with _gc_paused():
         doc = graphml.read_graphml(src)

@@ -23,8 +23,9 @@ Flat = Annotated[bool, typer.Option(
     "--flat", help="No nested groups: every node on the root graph, the hierarchy kept as "
     "'parent' and 'hierarchy_tag' data.")]
 Validate = Annotated[bool, typer.Option(
-    "--validate", help="Run onnx.checker (full check) on the result and, when the original "
-    "ONNX is found, compare it and its onnxruntime outputs.")]
+    "--validate", help="Validate the GraphML first (as validate-graphml does), then run "
+    "onnx.checker (full check) on the result and, when the original ONNX is found, compare "
+    "it and its onnxruntime outputs.")]
 Reference = Annotated[Optional[Path], typer.Option(
     "--reference", help="The original ONNX to compare with (default: the file the GraphML "
     "records, if it sits beside it).", show_default=False)]
@@ -93,9 +94,10 @@ def import_onnx(
     """Rebuild the exact ONNX model from a GraphML written by export-graphml.
 
     The GraphML's .onnxdata sidecar must sit beside it, unchanged (its
-    size and SHA-256 are checked). With --validate, the result is checked
-    by onnx.checker and compared with the original ONNX when found
-    (structure, and onnxruntime outputs on generated inputs).
+    size and SHA-256 are checked). With --validate, the GraphML is first
+    validated as validate-graphml does (an invalid file is refused), and
+    the result is checked by onnx.checker and compared with the original
+    ONNX when found (structure, and onnxruntime outputs on generated inputs).
 
     Examples:
 

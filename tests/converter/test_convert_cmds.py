@@ -124,6 +124,23 @@ def test_validate_names_what_differs_from_a_different_reference(tmp_path, tagged
     assert result.exit_code == 1  # the rebuild is not the model it was compared with
 
 
+
+def test_validate_refuses_a_graphml_that_breaks_the_dialect_before_rebuilding(tmp_path, tagged_file):
+    onnx_to_graphml(tagged_file, tmp_path / "net.graphml")
+    text = (tmp_path / "net.graphml").read_text()
+    # An op whose hierarchy_tag no longer matches the group it sits in still imports
+    # (tags are rebuilt from metadata_props), but it is not a valid file.
+    tag = '<data key="hierarchy_tag">/Net/Block.0/Proj</data>'
+    assert tag in text
+    (tmp_path / "net.graphml").write_text(text.replace(tag, '<data key="hierarchy_tag">/Elsewhere</data>', 1))
+    plain = invoke("import-onnx", tmp_path / "net.graphml", tmp_path / "plain.onnx")
+    assert plain.exit_code == 0, plain.output
+    checked = invoke("import-onnx", tmp_path / "net.graphml", tmp_path / "back.onnx", "--validate")
+    assert checked.exit_code == 1
+    assert checked.output.startswith("error: ") and "/Elsewhere" in checked.output
+    assert len(checked.output.strip().splitlines()) == 1
+    assert not (tmp_path / "back.onnx").exists()
+
 # -- refused input: export-graphml ----------------------------------------------------
 
 
