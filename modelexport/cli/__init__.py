@@ -21,13 +21,11 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    import importlib
-    import pkgutil
+    # In the order a user meets them: export, the GraphML round trip, then inspection.
+    from modelexport.cli import analysis_cmds, convert_cmds, export_cmd, validate_cmd
 
-    # Command modules are the non-private modules of this package.
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
-        if not info.name.startswith("_"):
-            importlib.import_module(f"{__name__}.{info.name}").register(app)
+    for module in (export_cmd, convert_cmds, validate_cmd, analysis_cmds):
+        module.register(app)
 
 
 _register()
