@@ -109,7 +109,7 @@ def _prepare(spec: ModelSpec, tagged: bool, refresh: bool) -> tuple[Path, dict]:
 
 
 def bench_model(spec: ModelSpec, stages: list[str], repeat: int, available: dict[str, bool],
-                refresh: bool, work: Path) -> list[Row]:
+                refresh: bool, work: Path, profile_dir: Path | None = None) -> list[Row]:
     rows: list[Row] = []
     tagged = spec.is_torch and available["export"]
     src, info = _prepare(spec, tagged, refresh)
@@ -120,6 +120,10 @@ def bench_model(spec: ModelSpec, stages: list[str], repeat: int, available: dict
     def row(stage: str, options: dict, baseline: str, base_options: dict, size: float, note: str = "") -> None:
         _log(f"[{spec.name}] {stage}: {repeat} × (baseline, stage) ...")
         measured, base = measure_pair(stage, options, baseline, base_options, repeat)
+        if profile_dir is not None and not measured.error:
+            prof = profile_dir / f"{spec.name}.{stage}.prof"
+            _log(f"[{spec.name}] {stage}: one more run under cProfile → {prof}")
+            run_stage(stage, profile=str(prof), **options)
         rows.append(Row(spec.name, stage, nodes, size, measured, base, note))
         for m in (measured, base):
             if m.error:
@@ -250,16 +254,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
     parser.add_argument("--json", type=Path, help="write every measurement here")
     parser.add_argument("--refresh", action="store_true", help="rebuild the cached model files")
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="after measuring, run each stage once more under cProfile, "
+                        "writing DIR/<model>.<stage>.prof")
     args = parser.parse_args(argv)
 
     names = args.models or (QUICK if args.quick else FULL)
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
     available = _available()
     _log(f"available: {', '.join(k for k, v in available.items() if v) or 'nothing yet'}")
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="modelexport-bench-") as tmp:
         for name in names:
             try:
-                rows += bench_model(MODELS[name], args.stages, args.repeat, available, args.refresh, Path(tmp))
+                rows += bench_model(MODELS[name], args.stages, args.repeat, available, args.refresh,
+                                    Path(tmp), args.profile)
             except StageError as e:
                 _log(f"[{name}] could not prepare the model: {e}")
     print(render(rows))
