@@ -21,50 +21,9 @@ from typing import Any
 
 from onnx import ModelProto, TensorProto
 
-_MODEL_GRAPH, _GRAPH_INITIALIZER, _TENSOR_RAW_DATA = 7, 5, 9
+from converter._wire import GRAPH_INITIALIZER, MODEL_GRAPH, TENSOR_RAW_DATA, fields
+
 _CHUNK = 1 << 22
-
-
-class _Unusual(Exception):
-    pass
-
-
-def _varint(buf: Any, pos: int, end: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= end or shift > 63:
-            raise _Unusual
-        byte = buf[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-
-
-def _fields(buf: Any, start: int, end: int) -> list[tuple[int, int, int, int]]:
-    """(field number, entry start, value start, entry end) of each field in buf[start:end]."""
-    out = []
-    pos = start
-    while pos < end:
-        tag, value = _varint(buf, pos, end)
-        wire = tag & 7
-        if wire == 0:
-            _, after = _varint(buf, value, end)
-        elif wire == 1:
-            after = value + 8
-        elif wire == 2:
-            size, value = _varint(buf, value, end)
-            after = value + size
-        elif wire == 5:
-            after = value + 4
-        else:
-            raise _Unusual
-        if after > end:
-            raise _Unusual
-        out.append((tag >> 3, pos, value, after))
-        pos = after
-    return out
 
 
 @dataclass
@@ -129,7 +88,7 @@ def load_lazily(path: str | os.PathLike) -> LazyModel | None:
         with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
             try:
                 return _scan(mm, size, path)
-            except (_Unusual, ValueError, RuntimeError):
+            except (ValueError, RuntimeError):  # WireError is a ValueError
                 return None
             except Exception as e:  # protobuf's DecodeError and friends
                 if type(e).__name__ == "DecodeError":
@@ -138,27 +97,27 @@ def load_lazily(path: str | os.PathLike) -> LazyModel | None:
 
 
 def _scan(mm: Any, size: int, path: Path) -> LazyModel | None:
-    top = _fields(mm, 0, size)
-    graphs = [f for f in top if f[0] == _MODEL_GRAPH]
+    top = fields(mm, 0, size)
+    graphs = [f for f in top if f[0] == MODEL_GRAPH]
     if len(graphs) != 1:
         return None
     model = ModelProto()
-    model.ParseFromString(b"".join(mm[s:e] for num, s, _v, e in top if num != _MODEL_GRAPH))
+    model.ParseFromString(b"".join(mm[s:e] for num, s, _v, e in top if num != MODEL_GRAPH))
     _num, _s, g_start, g_end = graphs[0]
-    gfields = _fields(mm, g_start, g_end)
+    gfields = fields(mm, g_start, g_end)
     graph = model.graph
     graph.SetInParent()
-    graph.ParseFromString(b"".join(mm[s:e] for num, s, _v, e in gfields if num != _GRAPH_INITIALIZER))
+    graph.ParseFromString(b"".join(mm[s:e] for num, s, _v, e in gfields if num != GRAPH_INITIALIZER))
     lazy = LazyModel(model, path)
     for num, _s, t_start, t_end in gfields:
-        if num != _GRAPH_INITIALIZER:
+        if num != GRAPH_INITIALIZER:
             continue
-        tfields = _fields(mm, t_start, t_end)
-        raws = [f for f in tfields if f[0] == _TENSOR_RAW_DATA]
+        tfields = fields(mm, t_start, t_end)
+        raws = [f for f in tfields if f[0] == TENSOR_RAW_DATA]
         if len(raws) > 1:
             return None
         tensor = graph.initializer.add()
-        tensor.ParseFromString(b"".join(mm[s:e] for n, s, _v, e in tfields if n != _TENSOR_RAW_DATA))
+        tensor.ParseFromString(b"".join(mm[s:e] for n, s, _v, e in tfields if n != TENSOR_RAW_DATA))
         if tensor.data_location == TensorProto.EXTERNAL:
             return None
         if raws:

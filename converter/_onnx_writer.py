@@ -13,61 +13,19 @@ from __future__ import annotations
 import os
 from typing import Any, BinaryIO
 
+from converter._wire import GRAPH_INITIALIZER, LEN, MODEL_GRAPH, TENSOR_RAW_DATA, fields
+from converter._wire import write_varint as varint
 from converter.decode import Deferred
 from converter.sidecar import SidecarReader
-
-_LEN = 2  # wire type of length-delimited fields
-_MODEL_GRAPH, _GRAPH_INITIALIZER, _TENSOR_RAW_DATA = 7, 5, 9
-
-
-def varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
 
 
 def split_before(data: bytes, number: int) -> int:
     """Offset of the first top-level field numbered ``number`` or more in ``data``."""
-    pos = 0
-    while pos < len(data):
-        tag, after = _read_varint(data, pos)
-        if tag >> 3 >= number:
-            return pos
-        wire = tag & 7
-        if wire == 0:
-            _, after = _read_varint(data, after)
-        elif wire == 1:
-            after += 8
-        elif wire == 2:
-            size, after = _read_varint(data, after)
-            after += size
-        elif wire == 5:
-            after += 4
-        else:
-            raise ValueError(f"unexpected wire type {wire} in a serialized ONNX message")
-        pos = after
-    return pos
+    return next((start for num, start, _v, _e in fields(data) if num >= number), len(data))
 
 
 def _field(number: int, size: int) -> bytes:
-    return varint(number << 3 | _LEN) + varint(size)
+    return varint(number << 3 | LEN) + varint(size)
 
 
 def _layout(header: Any, graph: Any, deferred: Deferred) -> tuple[list, int]:
@@ -81,19 +39,19 @@ def _layout(header: Any, graph: Any, deferred: Deferred) -> tuple[list, int]:
             inits.append((data, 0, b"", None, size))
         else:
             length = int(ref["length"])
-            cut = split_before(data, _TENSOR_RAW_DATA + 1)
-            field = _field(_TENSOR_RAW_DATA, length)
+            cut = split_before(data, TENSOR_RAW_DATA + 1)
+            field = _field(TENSOR_RAW_DATA, length)
             size = len(data) + len(field) + length
             inits.append((data, cut, field, ref, size))
-        inits_size += len(_field(_GRAPH_INITIALIZER, size)) + size
+        inits_size += len(_field(GRAPH_INITIALIZER, size)) + size
     g = graph.SerializeToString(deterministic=True)
-    g_cut = split_before(g, _GRAPH_INITIALIZER)
+    g_cut = split_before(g, GRAPH_INITIALIZER)
     m = header.SerializeToString(deterministic=True)
-    m_cut = split_before(m, _MODEL_GRAPH)
+    m_cut = split_before(m, MODEL_GRAPH)
     graph_size = len(g) + inits_size
-    pieces: list = [m[:m_cut], _field(_MODEL_GRAPH, graph_size), g[:g_cut]]
+    pieces: list = [m[:m_cut], _field(MODEL_GRAPH, graph_size), g[:g_cut]]
     for data, cut, field, ref, size in inits:
-        pieces.append(_field(_GRAPH_INITIALIZER, size))
+        pieces.append(_field(GRAPH_INITIALIZER, size))
         if ref is None:
             pieces.append(data)
         else:

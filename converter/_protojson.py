@@ -23,6 +23,8 @@ import numpy as np
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.unknown_fields import UnknownFieldSet
 
+from converter._wire import fields
+
 _MESSAGE = FieldDescriptor.TYPE_MESSAGE
 _BYTES = FieldDescriptor.TYPE_BYTES
 _STRING = FieldDescriptor.TYPE_STRING
@@ -146,7 +148,7 @@ def copy_without(msg: Any, skip: tuple[str, ...]) -> Any:
     if has_unknown(msg):
         numbers = {msg.DESCRIPTOR.fields_by_name[name].number for name in skip}
         data = msg.SerializeToString(deterministic=True)
-        copy.ParseFromString(b"".join(data[s:e] for n, s, e in wire_fields(data) if n not in numbers))
+        copy.ParseFromString(b"".join(data[s:e] for n, s, _v, e in fields(data) if n not in numbers))
         return copy
     for fd, value in msg.ListFields():
         if fd.name in skip:
@@ -158,41 +160,6 @@ def copy_without(msg: Any, skip: tuple[str, ...]) -> Any:
         else:
             setattr(copy, fd.name, value)
     return copy
-
-
-def _varint(buf: Any, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        byte = buf[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-
-
-def wire_fields(buf: Any, start: int = 0, end: int | None = None) -> list[tuple[int, int, int]]:
-    """(field number, start, end) of each top-level field of serialized protobuf ``buf``."""
-    end = len(buf) if end is None else end
-    out = []
-    pos = start
-    while pos < end:
-        tag, after = _varint(buf, pos)
-        wire = tag & 7
-        if wire == 0:
-            _, after = _varint(buf, after)
-        elif wire == 1:
-            after += 8
-        elif wire == 2:
-            size, after = _varint(buf, after)
-            after += size
-        elif wire == 5:
-            after += 4
-        else:
-            raise ValueError(f"unsupported protobuf wire type {wire}")
-        out.append((tag >> 3, pos, after))
-        pos = after
-    return out
 
 
 def encode_opaque(msg: Any) -> dict[str, str]:
