@@ -20,7 +20,7 @@ def _report_text(report: Any) -> str:
         f"({report.coverage:.1%}; {report.direct_tags} from module scopes, "
         f"{report.filled_tags} from neighbours)",
         f"modules:   {report.module_count} in the tree, {report.modules_with_nodes} holding nodes",
-        f"inputs:    " + ", ".join(f"{k} {v}" for k, v in report.inputs.items()),
+        "inputs:    " + ", ".join(f"{k} {v}" for k, v in report.inputs.items()),
     ]
     for attempt in report.attempts:
         state = "ok" if attempt.ok else f"failed: {attempt.error}"

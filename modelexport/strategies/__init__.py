@@ -63,3 +63,27 @@ def run(name: str, model: Any, inputs: Any, options: CaptureOptions) -> Capture:
     if name not in STRATEGIES:
         raise ValueError(f"unknown strategy {name!r}")
     return importlib.import_module(f"{__name__}.{name}").capture(model, inputs, options)
+
+
+def export_torchscript(module: Any, tensors: dict[str, Any], output_names: list[str],
+                       options: CaptureOptions) -> Any:
+    """Export ``module`` with the TorchScript exporter (``dynamo=False``) and load it.
+
+    The tracer passes inputs positionally, so ``module`` must take ``tensors`` in that
+    order. The file goes through a scratch directory under ``options.temp_dir``.
+    """
+    import os
+    import tempfile
+
+    import onnx
+    import torch
+
+    kwargs: dict[str, Any] = {}
+    if options.opset_version is not None:
+        kwargs["opset_version"] = options.opset_version
+    with tempfile.TemporaryDirectory(dir=options.temp_dir) as tmp:
+        target = os.path.join(tmp, "capture.onnx")
+        with torch.no_grad():
+            torch.onnx.export(module, tuple(tensors.values()), target, dynamo=False,
+                              input_names=list(tensors), output_names=output_names, **kwargs)
+        return onnx.load(target)

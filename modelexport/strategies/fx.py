@@ -11,14 +11,12 @@ then refuses with the tracer's reason.
 from __future__ import annotations
 
 import inspect
-import os
-import tempfile
 import time
 from typing import Any
 
 from modelexport._quiet import quiet
 from modelexport.inputs import flat_outputs
-from modelexport.strategies import Capture, CaptureOptions, one_line
+from modelexport.strategies import Capture, CaptureOptions, export_torchscript, one_line
 
 _PATH = "modelexport_module_path"
 
@@ -62,7 +60,6 @@ def _concrete_args(model: Any, inputs: Any) -> dict[str, Any]:
 
 
 def capture(model: Any, inputs: Any, options: CaptureOptions) -> Capture:
-    import onnx
     import torch
     from torch.fx import GraphModule
     from torch.fx.passes.split_module import split_module
@@ -98,16 +95,9 @@ def capture(model: Any, inputs: Any, options: CaptureOptions) -> Capture:
         with torch.no_grad():
             outputs = flat_outputs(split(**inputs.tensors))
         split.forward = positional  # the TorchScript tracer passes inputs positionally
-        with quiet(not options.verbose), tempfile.TemporaryDirectory(dir=options.temp_dir) as tmp:
-            target = os.path.join(tmp, "capture.onnx")
-            kwargs: dict[str, Any] = {}
-            if options.opset_version is not None:
-                kwargs["opset_version"] = options.opset_version
-            with torch.no_grad():
-                torch.onnx.export(split, tuple(inputs.tensors.values()), target,
-                                  dynamo=False, input_names=names,
-                                  output_names=[name for name, _ in outputs], **kwargs)
-            proto = onnx.load(target)
+        with quiet(not options.verbose):
+            proto = export_torchscript(split, inputs.tensors, [name for name, _ in outputs],
+                                       options)
     except Exception as e:  # noqa: BLE001 - a failed export of the trace means "try the next"
         return Capture("fx", seconds=time.perf_counter() - start,
                        error=f"the traced graph could not be exported ({one_line(e)})")

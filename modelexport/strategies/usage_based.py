@@ -12,14 +12,12 @@ the duration of the export only, by one that takes the input tensors positionall
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from typing import Any
 
 from modelexport._quiet import quiet
 from modelexport.inputs import flat_outputs
-from modelexport.strategies import Capture, CaptureOptions, one_line
+from modelexport.strategies import Capture, CaptureOptions, export_torchscript, one_line
 
 
 def module_path_of(node_name: str, used: set[str]) -> str | None:
@@ -64,8 +62,6 @@ def record_used_modules(model: Any, inputs: Any) -> tuple[set[str], list[tuple[s
 
 
 def capture(model: Any, inputs: Any, options: CaptureOptions) -> Capture:
-    import onnx
-    import torch
 
     start = time.perf_counter()
     names = inputs.names
@@ -80,16 +76,8 @@ def capture(model: Any, inputs: Any, options: CaptureOptions) -> Capture:
         with quiet(not options.verbose):
             used, outputs = record_used_modules(model, inputs)
             model.forward = positional
-            with tempfile.TemporaryDirectory(dir=options.temp_dir) as tmp:
-                target = os.path.join(tmp, "capture.onnx")
-                kwargs: dict[str, Any] = {}
-                if options.opset_version is not None:
-                    kwargs["opset_version"] = options.opset_version
-                with torch.no_grad():
-                    torch.onnx.export(model, tuple(inputs.tensors.values()), target,
-                                      dynamo=False, input_names=names,
-                                      output_names=[name for name, _ in outputs], **kwargs)
-                proto = onnx.load(target)
+            proto = export_torchscript(model, inputs.tensors,
+                                       [name for name, _ in outputs], options)
     except Exception as e:  # noqa: BLE001 - a failed trace means "try the next"
         return Capture("usage_based", seconds=time.perf_counter() - start,
                        error=f"the TorchScript exporter failed ({one_line(e)})")
