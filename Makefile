@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test test-fast bench bench-quick clean
+.PHONY: demo test test-fast lint bench bench-quick clean
 
 $(BIN)/modelexport: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ demo: $(BIN)/modelexport
 ## test: the whole test suite (what CI runs)
 test: $(BIN)/modelexport
 	$(BIN)/python -m pytest -n 2 --durations=15
+
+## lint: undefined names, unused imports, syntax errors (ruff)
+lint: $(BIN)/modelexport
+	$(BIN)/ruff check .
 
 ## test-fast: everything but the end-to-end model exports
 test-fast: $(BIN)/modelexport
