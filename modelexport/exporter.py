@@ -24,6 +24,9 @@ from modelexport.tagging import TaggingResult, tag_model
 
 STRATEGY_CHOICES = ("auto", *STRATEGIES)
 _TWO_GB = 2**31 - 1
+# Initializer bytes past which the model is saved with external data, leaving room
+# below protobuf's 2 GB limit for the graph's own structure.
+_EXTERNAL_DATA_THRESHOLD = _TWO_GB - 256 * 2**20
 
 
 @dataclass
@@ -90,10 +93,31 @@ def _save(model: Any, path: Path, data_name: str) -> None:
     beside it (ONNX external data)."""
     import onnx
 
-    if model.ByteSize() > _TWO_GB:
+    if _parameter_bytes(model) > _EXTERNAL_DATA_THRESHOLD:
         onnx.save_model(model, str(path), save_as_external_data=True, location=data_name)
     else:
         onnx.save_model(model, str(path))
+
+
+def _parameter_bytes(model: Any) -> int:
+    """Bytes the initializers hold, from their types and shapes alone (an upper bound).
+
+    ``ModelProto.ByteSize()`` would be exact, but protobuf computes it by encoding the
+    whole message: a second serialization of every weight (over a second on a 500 MB
+    model). Shapes cost nothing; the margin below the limit covers the graph itself.
+    """
+    import math
+
+    from onnx import TensorProto, helper
+
+    total = 0
+    for tensor in model.graph.initializer:
+        if tensor.data_type == TensorProto.STRING:
+            total += sum(len(s) for s in tensor.string_data)
+        else:
+            itemsize = helper.tensor_dtype_to_np_dtype(tensor.data_type).itemsize
+            total += math.prod(tensor.dims) * itemsize
+    return total
 
 
 def build_metadata(report: ExportReport, tree: ModuleTree, tagging: TaggingResult,

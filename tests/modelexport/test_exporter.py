@@ -288,3 +288,26 @@ def test_only_torch_modules_are_exported(tmp_path):
     with pytest.raises(UserInputError, match="expected a torch.nn.Module"):
         export_model(lambda x: x, torch.ones(1), tmp_path / "f.onnx")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_parameter_bytes_are_counted_from_shapes_without_reading_the_data():
+    from onnx import TensorProto, helper, numpy_helper
+
+    from modelexport.exporter import _parameter_bytes
+
+    weights = [numpy_helper.from_array(np.zeros((3, 5), np.float32), "w"),
+               numpy_helper.from_array(np.zeros(7, np.int64), "b"),
+               helper.make_tensor("s", TensorProto.STRING, [2], [b"ab", b"cde"])]
+    graph = helper.make_graph([], "g", [], [], initializer=weights)
+    assert _parameter_bytes(helper.make_model(graph)) == 3 * 5 * 4 + 7 * 8 + 5
+
+
+def test_models_past_the_size_threshold_are_saved_with_external_data(tmp_path, monkeypatch):
+    import modelexport.exporter as exporter
+
+    monkeypatch.setattr(exporter, "_EXTERNAL_DATA_THRESHOLD", 1)
+    net = torch.nn.Sequential(torch.nn.Linear(64, 64))  # onnx externalizes tensors ≥ 1 KiB
+    export_model(net, torch.ones(2, 64), tmp_path / "n.onnx", strategy="htp", verify=True)
+    assert (tmp_path / "n.onnx.data").stat().st_size > 0
+    model = onnx.load(tmp_path / "n.onnx")  # loads the external data back
+    assert all(t.data_location == onnx.TensorProto.DEFAULT for t in model.graph.initializer)
