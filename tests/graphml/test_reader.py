@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import build_document
+from graphml_documents import build_document
 from graphml import (GraphMLFormatError, GraphMLParseError, generate_graphml, parse_graphml,
                      read_graphml, write_graphml)
 from graphml import format as fmt

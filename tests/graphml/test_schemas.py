@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from conftest import build_document
+from graphml_documents import build_document
 from graphml import Document, Graph, Node, generate_graphml, schema_path
 from schemas import SCHEMAS
 

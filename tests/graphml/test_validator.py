@@ -12,7 +12,7 @@ import pytest
 from lxml import etree
 from typer.testing import CliRunner
 
-from conftest import write_valid
+from graphml_documents import write_valid
 from graphml import GraphMLValidationError, validate_graphml
 from graphml import format as fmt
 from modelexport.cli import app

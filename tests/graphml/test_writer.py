@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from conftest import build_document
+from graphml_documents import build_document
 from graphml import (Document, Edge, Graph, GraphMLFormatError, Key, Node, generate_graphml,
                      parse_graphml, write_graphml)
 from graphml import format as fmt

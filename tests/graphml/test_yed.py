@@ -7,7 +7,7 @@ import io
 import networkx as nx
 from lxml import etree
 
-from conftest import build_document
+from graphml_documents import build_document
 from graphml import generate_graphml
 from graphml import format as fmt
 
