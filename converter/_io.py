@@ -217,15 +217,15 @@ def onnx_to_graphml(src: PathLike | Any, dst: PathLike, *, yed: bool = True,
                     lazy.close()
         doc.graph.data["sidecar"] = sidecar.name
         progress(f"writing {dst.name}")
-        data = graphml.generate_graphml(doc, yed=yed)
         with out.open(dst) as f:
-            f.write(data)
+            graphml.write_graphml(doc, f, yed=yed)
+            graphml_bytes = f.tell()
     nodes = modules = 0
     for node, _owner in doc.iter_nodes():
         nodes += 1
         modules += node.data.get("kind") == fmt.KIND_MODULE
     edges = sum(1 for _ in doc.iter_edges())
-    return ExportResult(dst, sidecar, nodes, edges, modules, len(data), writer.size)
+    return ExportResult(dst, sidecar, nodes, edges, modules, graphml_bytes, writer.size)
 
 
 def graphml_to_onnx(src: PathLike, dst: PathLike, *, validate: bool = False,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -83,13 +84,24 @@ def _declared_keys(doc: Document) -> dict[str, Key]:
     return keys
 
 
+# Pieces of text held before they are encoded and handed to the sink.
+_BATCH = 8192
+
+
 class _Writer:
-    def __init__(self, doc: Document, yed_markup: bool) -> None:
+    """Writes a Document as GraphML text, handing encoded batches to ``sink``.
+
+    The ``<key>`` declarations come first but list only the keys in use, so a cheap
+    pre-pass collects those; the body then streams, and memory holds one batch of text
+    rather than the whole file.
+    """
+
+    def __init__(self, doc: Document, yed_markup: bool, sink: Callable[[bytes], object]) -> None:
         self.doc = doc
         self.yed = yed_markup
+        self.sink = sink
         self.keys = _declared_keys(doc)
         self.rank = {kid: i for i, kid in enumerate(self.keys)}
-        self.used: set[str] = set()
         self.out: list[str] = []
         self.node_ids: set[str] = set()
         self.edge_ids: set[str] = set()
@@ -141,7 +153,6 @@ class _Writer:
                     f"{what}: data '{kid}' is {len(text.encode())} bytes, more than the "
                     f"{fmt.MAX_TEXT_BYTES} a safe reader accepts per value; move the bytes to "
                     "the sidecar or split the value")
-            self.used.add(kid)
             out.append(f'{indent}<data key="{kid}">{text}</data>\n')
 
     # -- structure ---------------------------------------------------------------------
@@ -166,6 +177,8 @@ class _Writer:
         out.append(f"{indent}</graph>\n")
 
     def node(self, node: Node, indent: str) -> None:
+        if len(self.out) >= _BATCH:
+            self._flush()
         out = self.out
         nid = self._check_id("node", node.id, self.node_ids)
         group = node.graph is not None
@@ -174,7 +187,6 @@ class _Writer:
         inner = indent + "  "
         self._data(f"node '{nid}'", "node", node.data, inner)
         if self.yed:
-            self.used.add(fmt.YED_NODE_GRAPHICS_KEY)
             out.append(f'{inner}<data key="{fmt.YED_NODE_GRAPHICS_KEY}">'
                        f"{yed.node_graphics(node, self.boxes[nid])}</data>\n")
         if group:
@@ -182,6 +194,8 @@ class _Writer:
         out.append(f"{indent}</node>\n")
 
     def edge(self, edge: Edge, indent: str) -> None:
+        if len(self.out) >= _BATCH:
+            self._flush()
         eid = self._check_id("edge", edge.id, self.edge_ids)
         for end in (edge.source, edge.target):
             if end not in self.all_nodes:
@@ -196,34 +210,54 @@ class _Writer:
         inner = indent + "  "
         self._data(f"edge '{eid}'", "edge", edge.data, inner)
         if self.yed:
-            self.used.add(fmt.YED_EDGE_GRAPHICS_KEY)
             out.append(f'{inner}<data key="{fmt.YED_EDGE_GRAPHICS_KEY}">'
                        f"{yed.edge_graphics(edge)}</data>\n")
         out.append(f"{indent}</edge>\n")
 
-    def document(self) -> bytes:
-        self.all_nodes = {n.id for n, _ in self.doc.iter_nodes()}
-        self.graph(self.doc.graph, "  ")
-        body = self.out
+    def _flush(self) -> None:
+        self.sink("".join(self.out).encode("utf-8"))
+        self.out.clear()
 
+    def _used_keys(self) -> set[str]:
+        """Ids of the keys some element's data uses (what the header must declare)."""
+        used: set[str] = set(self.doc.graph.data)
+        any_edge = False
+        for node, _owner in self.doc.iter_nodes():
+            used.update(node.data)
+            if node.graph is not None:
+                used.update(node.graph.data)
+        for edge in self.doc.iter_edges():
+            used.update(edge.data)
+            any_edge = True
+        if self.yed:
+            if self.all_nodes:
+                used.add(fmt.YED_NODE_GRAPHICS_KEY)
+            if any_edge:
+                used.add(fmt.YED_EDGE_GRAPHICS_KEY)
+        return used
+
+    def write(self) -> None:
+        self.all_nodes = {n.id for n, _ in self.doc.iter_nodes()}
+        used = self._used_keys()
         ns = f'xmlns="{fmt.GRAPHML_NS}" xmlns:xsi="{fmt.XSI_NS}"'
         if self.yed:
             ns += "".join(f' xmlns:{p}="{u}"' for p, u in yed.NAMESPACES.items())
-        head = [
-            '<?xml version="1.0" encoding="UTF-8"?>\n',
-            f'<graphml {ns} xsi:schemaLocation="{fmt.SCHEMA_LOCATION}">\n',
-        ]
+        out = self.out
+        out.append('<?xml version="1.0" encoding="UTF-8"?>\n')
+        out.append(f'<graphml {ns} xsi:schemaLocation="{fmt.SCHEMA_LOCATION}">\n')
         for kid, key in self.keys.items():
-            if kid in self.used:
-                head.append(f'  <key id="{kid}" for="{key.domain}" '
-                            f'attr.name="{_esc_attr(key.name)}" attr.type="{key.type}"/>\n')
-        if fmt.YED_NODE_GRAPHICS_KEY in self.used:
-            head.append(f'  <key id="{fmt.YED_NODE_GRAPHICS_KEY}" for="node" '
-                        'attr.name="nodegraphics" attr.type="string" yfiles.type="nodegraphics"/>\n')
-        if fmt.YED_EDGE_GRAPHICS_KEY in self.used:
-            head.append(f'  <key id="{fmt.YED_EDGE_GRAPHICS_KEY}" for="edge" '
-                        'attr.name="edgegraphics" attr.type="string" yfiles.type="edgegraphics"/>\n')
-        return ("".join(head) + "".join(body) + "</graphml>\n").encode("utf-8")
+            if kid in used:
+                out.append(f'  <key id="{kid}" for="{key.domain}" '
+                           f'attr.name="{_esc_attr(key.name)}" attr.type="{key.type}"/>\n')
+        if fmt.YED_NODE_GRAPHICS_KEY in used:
+            out.append(f'  <key id="{fmt.YED_NODE_GRAPHICS_KEY}" for="node" '
+                       'attr.name="nodegraphics" attr.type="string" yfiles.type="nodegraphics"/>\n')
+        if fmt.YED_EDGE_GRAPHICS_KEY in used:
+            out.append(f'  <key id="{fmt.YED_EDGE_GRAPHICS_KEY}" for="edge" '
+                       'attr.name="edgegraphics" attr.type="string" yfiles.type="edgegraphics"/>\n')
+        self.graph(self.doc.graph, "  ")
+        out.append("</graphml>\n")
+        self._flush()
 
 
 def _umask() -> int:
@@ -239,21 +273,26 @@ def generate_graphml(doc: Document, *, yed: bool = True) -> bytes:
     ids that are not NMTOKENs or not unique, undeclared data keys, values of the wrong
     type, edges to nodes that do not exist.
     """
-    return _Writer(doc, yed).document()
+    parts: list[bytes] = []
+    _Writer(doc, yed, parts.append).write()
+    return b"".join(parts)
 
 
 def write_graphml(doc: Document, path_or_file: str | os.PathLike | BinaryIO, *,
                   yed: bool = True) -> None:
-    """Write ``doc`` to a path (atomically: temporary file, then rename) or a binary file."""
-    data = generate_graphml(doc, yed=yed)
+    """Write ``doc`` to a path (atomically: temporary file, then rename) or a binary file.
+
+    The text streams to the file in batches; on an error a path is left untouched (a
+    file object may hold a partial document).
+    """
     if hasattr(path_or_file, "write"):
-        path_or_file.write(data)  # type: ignore[union-attr]
+        _Writer(doc, yed, path_or_file.write).write()  # type: ignore[union-attr]
         return
     path = Path(path_or_file)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            _Writer(doc, yed, f.write).write()
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
