@@ -39,7 +39,6 @@ class Row:
     size_mb: float
     measured: Measurement
     baseline: Measurement
-    note: str = ""
 
     @property
     def ratio(self) -> float:
@@ -70,7 +69,7 @@ class Row:
         return {
             "model": self.model, "stage": self.stage, "nodes": self.nodes, "size_mb": self.size_mb,
             "ratio": self.ratio, "mem_ratio": self.mem_ratio, "us_per_node": self.us_per_node,
-            "time_target_met": time_ok, "mem_target_met": mem_ok, "note": self.note,
+            "time_target_met": time_ok, "mem_target_met": mem_ok,
             "measured": self.measured.to_json(), "baseline": self.baseline.to_json(),
         }
 
@@ -79,24 +78,9 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _available() -> dict[str, bool]:
-    """Which product entry points exist yet (they are built alongside the benchmark)."""
-    import subprocess
-
-    checks = {
-        "export": "from modelexport import export_model",
-        "converter": "from converter import onnx_to_graphml, graphml_to_onnx",
-        "validate-graphml": "from graphml import validate_graphml",
-    }
-    return {
-        name: subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
-        for name, code in checks.items()
-    }
-
-
-def _prepare(spec: ModelSpec, tagged: bool, refresh: bool) -> tuple[Path, dict]:
+def _prepare(spec: ModelSpec, refresh: bool) -> tuple[Path, dict]:
     """The model's ONNX file (cached; a directory of its own so external data is counted)."""
-    folder = cache_dir(spec, tagged)
+    folder = cache_dir(spec)
     onnx_path = folder / "model.onnx"
     info_path = folder / "info.json"
     if refresh or not info_path.exists() or "size_bytes" not in json.loads(info_path.read_text()):
@@ -104,54 +88,44 @@ def _prepare(spec: ModelSpec, tagged: bool, refresh: bool) -> tuple[Path, dict]:
         if folder.exists():
             for f in folder.iterdir():
                 f.unlink()
-        run_stage("make-onnx", model=spec.name, dst=str(onnx_path), tagged=tagged)
+        run_stage("make-onnx", model=spec.name, dst=str(onnx_path))
     return onnx_path, json.loads(info_path.read_text())
 
 
-def bench_model(spec: ModelSpec, stages: list[str], repeat: int, available: dict[str, bool],
-                refresh: bool, work: Path, profile_dir: Path | None = None) -> list[Row]:
+def bench_model(spec: ModelSpec, stages: list[str], repeat: int, refresh: bool, work: Path, profile_dir: Path | None = None) -> list[Row]:
     rows: list[Row] = []
-    tagged = spec.is_torch and available["export"]
-    src, info = _prepare(spec, tagged, refresh)
+    src, info = _prepare(spec, refresh)
     nodes, size_mb = info["nodes"], info["size_bytes"] / 2**20
     out = work / spec.name
     out.mkdir()
 
-    def row(stage: str, options: dict, baseline: str, base_options: dict, size: float, note: str = "") -> None:
+    def row(stage: str, options: dict, baseline: str, base_options: dict, size: float) -> None:
         _log(f"[{spec.name}] {stage}: {repeat} × (baseline, stage) ...")
         measured, base = measure_pair(stage, options, baseline, base_options, repeat)
         if profile_dir is not None and not measured.error:
             prof = profile_dir / f"{spec.name}.{stage}.prof"
             _log(f"[{spec.name}] {stage}: one more run under cProfile → {prof}")
             run_stage(stage, profile=str(prof), **options)
-        rows.append(Row(spec.name, stage, nodes, size, measured, base, note))
+        rows.append(Row(spec.name, stage, nodes, size, measured, base))
         for m in (measured, base):
             if m.error:
                 _log(f"[{spec.name}]   {m.error}")
 
     if "export" in stages and spec.is_torch:
-        if available["export"]:
-            exported = out / "export" / "model.onnx"
-            exported.parent.mkdir()
-            row("export", {"model": spec.name, "dst": str(exported)},
-                "export-baseline", {"model": spec.name, "dst": str(out / "plain.onnx")},
-                size_mb)
-        else:
-            _log(f"[{spec.name}] export: modelexport.export_model is not there yet; skipped")
-    note = "" if not spec.is_torch or tagged else "untagged input"
+        exported = out / "export" / "model.onnx"
+        exported.parent.mkdir()
+        row("export", {"model": spec.name, "dst": str(exported)},
+            "export-baseline", {"model": spec.name, "dst": str(out / "plain.onnx")}, size_mb)
     base_opts = {"src": str(src), "dst": str(out / "resaved.onnx")}
     graphml = out / "model.graphml"
-    if available["converter"]:
-        if {"export-graphml", "import-onnx", "validate-graphml"} & set(stages):
-            row("export-graphml", {"src": str(src), "dst": str(graphml)}, "load-save", base_opts,
-                size_mb, note)
-        if "import-onnx" in stages and graphml.exists():
-            row("import-onnx", {"src": str(graphml), "dst": str(out / "rebuilt.onnx")},
-                "load-save", base_opts, size_mb, note)
-    else:
-        _log(f"[{spec.name}] converters are not there yet; skipped")
-    if "validate-graphml" in stages and available["validate-graphml"] and graphml.exists():
-        row("validate-graphml", {"src": str(graphml)}, "load-save", base_opts, size_mb, note)
+    if {"export-graphml", "import-onnx", "validate-graphml"} & set(stages):
+        row("export-graphml", {"src": str(src), "dst": str(graphml)}, "load-save", base_opts,
+            size_mb)
+    if "import-onnx" in stages and graphml.exists():
+        row("import-onnx", {"src": str(graphml), "dst": str(out / "rebuilt.onnx")},
+            "load-save", base_opts, size_mb)
+    if "validate-graphml" in stages and graphml.exists():
+        row("validate-graphml", {"src": str(graphml)}, "load-save", base_opts, size_mb)
     return rows
 
 
@@ -177,7 +151,7 @@ def render(rows: list[Row]) -> str:
         if r.measured.error or r.baseline.error:
             time_ok = mem_ok = None
         lines.append([
-            r.model, r.stage + ("*" if r.note else ""), str(r.nodes),
+            r.model, r.stage, str(r.nodes),
             _fmt(r.measured.seconds, ".3f"), _fmt(r.baseline.seconds, ".3f"), _fmt(r.ratio, ".2f"),
             _paren(f"≤{time_target:.2f}", r.time_target_binds) if time_target else "—",
             _paren(_mark(time_ok), r.time_target_binds or time_ok is None),
@@ -262,19 +236,15 @@ def main(argv: list[str] | None = None) -> int:
     names = args.models or (QUICK if args.quick else FULL)
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
-    available = _available()
-    _log(f"available: {', '.join(k for k, v in available.items() if v) or 'nothing yet'}")
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="modelexport-bench-") as tmp:
         for name in names:
             try:
-                rows += bench_model(MODELS[name], args.stages, args.repeat, available, args.refresh,
+                rows += bench_model(MODELS[name], args.stages, args.repeat, args.refresh,
                                     Path(tmp), args.profile)
             except StageError as e:
                 _log(f"[{name}] could not prepare the model: {e}")
     print(render(rows))
-    if any(r.note for r in rows):
-        print("* input ONNX is untagged (modelexport.export_model was not available)")
     scale = scaling(rows)
     if scale:
         print()

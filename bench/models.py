@@ -43,14 +43,10 @@ QUICK = ["bert-tiny", "synth-1k", "synth-10k"]
 def build_torch_model(name: str) -> tuple[Any, dict[str, Any]]:
     """A seeded random-init model in eval mode and its example inputs (a kwargs dict)."""
     import torch
-    from transformers import AutoConfig, AutoModel, BertConfig, GPT2Config
+    from transformers import AutoConfig, AutoModel, GPT2Config
 
     if name == "bert-tiny":
-        if (BERT_SAMPLE / "config.json").exists():
-            config = AutoConfig.from_pretrained(BERT_SAMPLE)
-        else:
-            config = BertConfig(hidden_size=128, num_hidden_layers=2, num_attention_heads=2,
-                                intermediate_size=512)
+        config = AutoConfig.from_pretrained(BERT_SAMPLE)
     elif name == "gpt2":
         config = GPT2Config(n_embd=768, n_layer=12, n_head=12, use_cache=False)
     else:
@@ -63,10 +59,10 @@ def build_torch_model(name: str) -> tuple[Any, dict[str, Any]]:
     return model, inputs
 
 
-def cache_dir(spec: ModelSpec, tagged: bool) -> Path:
+def cache_dir(spec: ModelSpec) -> Path:
     """The folder holding the model's cached ``model.onnx`` (and any external data)."""
     if spec.kind == "synthetic":
         from bench.synthetic import GENERATOR_VERSION
 
         return CACHE / f"{spec.name}-v{GENERATOR_VERSION}"
-    return CACHE / f"{spec.name}-{'tagged' if tagged else 'plain'}"
+    return CACHE / f"{spec.name}-tagged"

@@ -85,12 +85,12 @@ def _setup(args: argparse.Namespace) -> Callable[[], object]:
 
         return lambda: onnx.save(onnx.load(args.src), args.dst)
     if stage == "make-onnx":
-        return lambda: make_onnx(args.model, args.dst, tagged=args.tagged, strategy=args.strategy)
+        return lambda: make_onnx(args.model, args.dst, strategy=args.strategy)
     raise SystemExit(f"unknown stage {stage!r}; choose one of {', '.join(STAGES)}")
 
 
-def make_onnx(name: str, dst: str, *, tagged: bool, strategy: str) -> None:
-    """Write the model's ONNX file: synthetic, tagged by modelexport, or plain torch."""
+def make_onnx(name: str, dst: str, *, strategy: str) -> None:
+    """Write the model's ONNX file: synthetic, or a torch model tagged by modelexport."""
     from bench.models import MODELS
 
     spec = MODELS[name]
@@ -106,17 +106,10 @@ def make_onnx(name: str, dst: str, *, tagged: bool, strategy: str) -> None:
     else:
         from bench.models import build_torch_model
 
+        from modelexport import export_model
+
         model, inputs = build_torch_model(name)
-        if tagged:
-            from modelexport import export_model
-
-            export_model(model, inputs, dst, strategy=strategy)
-        else:
-            import torch
-
-            with torch.no_grad():
-                program = torch.onnx.export(model, (), kwargs=inputs, dynamo=True, optimize=True)
-            program.save(dst)
+        export_model(model, inputs, dst, strategy=strategy)
     import onnx
 
     proto = onnx.load(dst, load_external_data=False)
@@ -124,8 +117,7 @@ def make_onnx(name: str, dst: str, *, tagged: bool, strategy: str) -> None:
     external = {entry.value for t in proto.graph.initializer for entry in t.external_data
                 if entry.key == "location"}
     size = Path(dst).stat().st_size + sum((folder / name).stat().st_size for name in external)
-    info = {"nodes": len(proto.graph.node), "size_bytes": size,
-            "tagged": tagged or spec.kind == "synthetic"}
+    info = {"nodes": len(proto.graph.node), "size_bytes": size}
     (Path(dst).parent / "info.json").write_text(json.dumps(info))
 
 
@@ -137,7 +129,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--src", help="input file")
     parser.add_argument("--dst", help="output file")
     parser.add_argument("--strategy", default="htp", help="modelexport strategy (export stages)")
-    parser.add_argument("--tagged", action="store_true", help="make-onnx: export with modelexport")
     parser.add_argument("--dry", action="store_true", help="set up, then skip the timed call")
     parser.add_argument("--profile", help="write a cProfile of the timed call here")
     args = parser.parse_args(argv)
