@@ -156,7 +156,8 @@ def load_onnx(path: PathLike) -> Any:
 
         if any(uses_external_data(t) for t in _all_tensors(model)):
             load_external_data_for_model(model, str(path.parent))
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, onnx.checker.ValidationError) as e:
+        # onnx refuses external data outside the model's directory with a ValidationError
         raise OnnxLoadError(f"the external data of {str(path)!r} cannot be loaded: {e}") from e
     return model
 
@@ -258,6 +259,12 @@ def graphml_to_onnx(src: PathLike, dst: PathLike, *, validate: bool = False,
         raise GraphMLToOnnxError(
             f"{src.name!r} was not written by export-graphml (format {data.get('format')!r}, "
             f"expected {fmt.FORMAT_VERSION!r}); only such files can be turned back into ONNX")
+    ref = None
+    if validate:
+        ref = Path(reference) if reference is not None else _recorded_source(src, data)
+        if ref is not None and _same_file(ref, dst):
+            raise ConverterError(f"output {str(dst)!r} would overwrite {str(ref)!r}, the original "
+                                 f"it is validated against; choose another output path")
     external = None
     deferred = Deferred()
     with read_sidecar(src, data.get("sidecar"), data.get("sidecar_size"),
@@ -282,7 +289,6 @@ def graphml_to_onnx(src: PathLike, dst: PathLike, *, validate: bool = False,
         from converter.testing import validate_rebuilt
 
         progress("validating")
-        ref = Path(reference) if reference is not None else _recorded_source(src, data)
         result.validation = validate_rebuilt(dst, ref)
     return result
 

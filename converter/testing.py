@@ -160,8 +160,10 @@ def validate_rebuilt(rebuilt: Path, reference: Path | None) -> dict[str, Any]:
         report["reference"] = None
         return report
     report["reference"] = str(reference)
+    from converter._io import load_onnx
+
     a = onnx.load_model(str(rebuilt))
-    b = onnx.load_model(str(reference))
+    b = load_onnx(reference)  # a clear OnnxLoadError when it is not ONNX
     diffs = diff_models(a, b)
     report["identical"] = not diffs
     report["differences"] = diffs

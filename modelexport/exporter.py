@@ -302,7 +302,7 @@ def export_pretrained(source: str, path: str | os.PathLike[str], *,
         graphml = graphml_path_for(target)
         start = time.perf_counter()
         onnx_to_graphml(str(target), str(graphml))
-        validate_graphml(str(graphml))
+        validate_graphml(str(graphml)).raise_if_invalid()
         report.timings["graphml"] = round(time.perf_counter() - start, 4)
         report.graphml_path = str(graphml)
     return report

@@ -31,8 +31,8 @@ def _error_types() -> tuple[type[BaseException], ...]:
     from graphml.errors import GraphMLError
     from modelexport.errors import ModelExportError
 
-    return (ModelExportError, ConverterError, GraphMLError, FileNotFoundError,
-            IsADirectoryError, PermissionError)
+    # OSError: a missing file, a full disk, a permission: the environment, not a bug.
+    return (ModelExportError, ConverterError, GraphMLError, OSError)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

@@ -124,7 +124,9 @@ def import_onnx(
         if result.validation is not None:
             _print_validation(result.validation)
     if result.validation is not None and not _passed(result.validation):
-        raise typer.Exit(1)
+        what = ("onnx.checker rejects it" if result.validation["checker"] != "ok"
+                else f"it differs from {result.validation['reference']}")
+        raise fail(f"{result.onnx} was written but fails validation: {what}")
 
 
 def _passed(report: dict) -> bool:

@@ -57,7 +57,8 @@ def export(
         "--opset-version", help="ONNX opset (default: the exporter's).",
         show_default=False)] = None,
     temp_dir: Annotated[Optional[Path], typer.Option(
-        "--temp-dir", help="Directory for intermediate files (must exist).",
+        "--temp-dir", help="Directory for the intermediate files of the usage_based and fx "
+        "strategies (must exist; htp writes none).",
         show_default=False)] = None,
     with_graphml: Annotated[bool, typer.Option(
         "--with-graphml", help="Also write <stem>_hierarchical_graph.graphml and its "

@@ -141,6 +141,41 @@ def test_validate_refuses_a_graphml_that_breaks_the_dialect_before_rebuilding(tm
     assert len(checked.output.strip().splitlines()) == 1
     assert not (tmp_path / "back.onnx").exists()
 
+
+def test_validate_refuses_to_overwrite_the_original_it_compares_with(tmp_path, tagged_file):
+    onnx_to_graphml(tagged_file, tmp_path / "net.graphml")
+    before = tagged_file.read_bytes()
+    result = invoke("import-onnx", tmp_path / "net.graphml", tagged_file, "--validate")
+    assert result.exit_code == 1
+    assert "would overwrite" in result.output and len(result.output.strip().splitlines()) == 1
+    assert tagged_file.read_bytes() == before
+
+
+def test_a_reference_that_is_not_onnx_is_a_one_line_error(tmp_path, tagged_file):
+    onnx_to_graphml(tagged_file, tmp_path / "net.graphml")
+    (tmp_path / "notes.onnx").write_text("not a model")
+    result = invoke("import-onnx", tmp_path / "net.graphml", tmp_path / "back.onnx", "--validate",
+                    "--reference", tmp_path / "notes.onnx")
+    assert result.exit_code == 1
+    assert result.output.startswith("error: ") and "not an ONNX model" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_external_data_outside_the_models_directory_is_a_one_line_error(tmp_path, tagged):
+    from onnx.external_data_helper import set_external_data
+
+    (tmp_path / "secret.bin").write_bytes(b"\0" * 4096)
+    (tmp_path / "model").mkdir()
+    tensor = tagged.graph.initializer[0]
+    set_external_data(tensor, location="../secret.bin", offset=0, length=len(tensor.raw_data))
+    tensor.ClearField("raw_data")
+    tensor.data_location = onnx.TensorProto.EXTERNAL
+    onnx.save_model(tagged, str(tmp_path / "model" / "m.onnx"))
+    result = invoke("export-graphml", tmp_path / "model" / "m.onnx", tmp_path / "m.graphml")
+    assert result.exit_code == 1
+    assert result.output.startswith("error: ") and "external data" in result.output
+    assert not (tmp_path / "m.graphml").exists()
+
 # -- refused input: export-graphml ----------------------------------------------------
 
 
