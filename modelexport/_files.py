@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,6 +39,26 @@ def atomic_path(target: Path) -> Iterator[Path]:
         os.replace(temp, target)
     finally:
         temp.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_directory(target: Path) -> Iterator[Path]:
+    """Yield ``target``'s name inside a scratch directory beside it; on success, move
+    every file written there into ``target``'s directory, ``target`` itself last.
+
+    For outputs that come with companions named after them (a model and its external
+    data): nothing reaches the target directory unless all of it was written.
+    """
+    scratch = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    umask = os.umask(0)
+    os.umask(umask)
+    try:
+        yield scratch / target.name
+        for written in sorted(scratch.iterdir(), key=lambda p: p.name == target.name):
+            os.chmod(written, 0o666 & ~umask)
+            os.replace(written, target.parent / written.name)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def write_text_atomic(target: Path, text: str) -> None:

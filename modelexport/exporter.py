@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelexport._files import atomic_path, check_output_path, write_text_atomic
+from modelexport._files import atomic_directory, check_output_path, write_text_atomic
 from modelexport.errors import ExportError, UserInputError
 from modelexport.hierarchy import ModuleTree, build_module_tree
 from modelexport.inputs import ModelInputs, as_inputs
@@ -219,7 +219,7 @@ class UnifiedExporter:
             timings["tagging"] = time.perf_counter() - start
 
             verification = None
-            with atomic_path(target) as temp:
+            with atomic_directory(target) as temp:
                 start = time.perf_counter()
                 _save(captured.model, temp, f"{target.name}.data")
                 timings["save"] = time.perf_counter() - start

@@ -308,6 +308,13 @@ def test_models_past_the_size_threshold_are_saved_with_external_data(tmp_path, m
     monkeypatch.setattr(exporter, "_EXTERNAL_DATA_THRESHOLD", 1)
     net = torch.nn.Sequential(torch.nn.Linear(64, 64))  # onnx externalizes tensors ≥ 1 KiB
     export_model(net, torch.ones(2, 64), tmp_path / "n.onnx", strategy="htp", verify=True)
-    assert (tmp_path / "n.onnx.data").stat().st_size > 0
+    size = (tmp_path / "n.onnx.data").stat().st_size
+    assert size > 0
     model = onnx.load(tmp_path / "n.onnx")  # loads the external data back
     assert all(t.data_location == onnx.TensorProto.DEFAULT for t in model.graph.initializer)
+    # A second export replaces the data file (onnx appends to an existing one) and
+    # leaves no scratch files behind.
+    export_model(net, torch.ones(2, 64), tmp_path / "n.onnx", strategy="htp", verify=True)
+    assert (tmp_path / "n.onnx.data").stat().st_size == size
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["n.onnx", "n.onnx.data",
+                                                           "n_htp_metadata.json"]
