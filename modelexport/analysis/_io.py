@@ -8,12 +8,11 @@ failed command leaves nothing half-written (SPEC §7).
 from __future__ import annotations
 
 import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import onnx
 
+from modelexport._files import atomic_path, check_output_path, write_text_atomic
 from modelexport.errors import AnalysisError
 
 
@@ -39,37 +38,12 @@ def load_model(path: str | os.PathLike[str]) -> onnx.ModelProto:
     return model
 
 
-def check_output_path(path: str | os.PathLike[str]) -> Path:
-    """Refuse an output path whose directory does not exist, before any work is done."""
-    path = Path(path)
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise AnalysisError(
-            f"output directory {parent} does not exist; create it or choose another path"
-        )
-    if path.is_dir():
-        raise AnalysisError(f"output path {path} is a directory; give a file name")
-    return path
-
-
-def _write_atomic(path: Path, write: Callable[[str], None]) -> None:
-    path = check_output_path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def save_model(model: onnx.ModelProto, path: str | os.PathLike[str]) -> None:
     """Write ``model`` to ``path`` atomically."""
-    _write_atomic(Path(path), lambda tmp: onnx.save(model, tmp))
+    with atomic_path(check_output_path(path)) as temp:
+        onnx.save(model, str(temp))
 
 
 def write_text(text: str, path: str | os.PathLike[str]) -> None:
     """Write ``text`` to ``path`` atomically (UTF-8)."""
-    _write_atomic(Path(path), lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    write_text_atomic(check_output_path(path), text)

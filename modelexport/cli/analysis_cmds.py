@@ -64,7 +64,7 @@ def analyze(
       modelexport analyze model.onnx --filter-tag /Model/Stack/Layer.0 -f detailed
     """
     from modelexport.analysis import analyze_model, load_model, write_text
-    from modelexport.analysis._io import check_output_path
+    from modelexport._files import check_output_path
     from modelexport.analysis.render import format_analysis, rich_tree
 
     fmt = "json" if json_output else output_format.value
@@ -112,7 +112,7 @@ def validate(
       modelexport validate model.onnx --repair --output fixed.onnx
     """
     from modelexport.analysis import load_model, repair_tags, save_model, validate_model
-    from modelexport.analysis._io import check_output_path
+    from modelexport._files import check_output_path
     from modelexport.analysis.render import format_validation
 
     with user_errors(verbose):
@@ -163,7 +163,7 @@ def compare(
     import json
 
     from modelexport.analysis import compare_models, load_model, write_text
-    from modelexport.analysis._io import check_output_path
+    from modelexport._files import check_output_path
     from modelexport.analysis.render import format_comparison, rich_comparison
 
     with user_errors(verbose):
@@ -203,7 +203,7 @@ def extract(
       modelexport extract model.onnx --tag /Model/Stack/Layer.0 layer0.onnx
     """
     from modelexport.analysis import extract_module, load_model, save_model
-    from modelexport.analysis._io import check_output_path
+    from modelexport._files import check_output_path
 
     with user_errors(verbose):
         check_output_path(output)

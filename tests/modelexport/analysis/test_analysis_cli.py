@@ -166,3 +166,14 @@ def test_running_the_commands_loads_neither_torch_nor_transformers(net_file, tmp
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_written_files_get_ordinary_permissions(net_file, tmp_path):
+    import os
+
+    invoke("analyze", net_file, "--output-format", "json", "--output-file", tmp_path / "r.json")
+    invoke("extract", net_file, "--tag", "/Net/Stack/Layer.0", tmp_path / "layer.onnx")
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("r.json", "layer.onnx"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
