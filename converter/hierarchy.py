@@ -127,22 +127,10 @@ def _from_dynamo(nodes: Sequence[Any]) -> tuple[list[str | None], dict[str, Modu
                 parent_of[path] = prev
                 class_of[path] = cls.rsplit(".", 1)[-1]
             prev = path
-    children: dict[str | None, list[str]] = {}
-    for path, parent in parent_of.items():
-        children.setdefault(parent, []).append(path)
-    segment: dict[str, str] = {}
-    for parent, kids in children.items():
-        counts: dict[str, int] = {}
-        for kid in kids:
-            counts[class_of[kid]] = counts.get(class_of[kid], 0) + 1
-        for kid in kids:
-            rel = kid[len(parent) + 1:] if parent and kid.startswith(parent + ".") else kid
-            base = class_of[kid]
-            # A container's child carries its key; same-class siblings their attribute name.
-            if "." in rel or counts[base] > 1:
-                segment[kid] = f"{base}.{rel.rsplit('.', 1)[-1]}" if rel else base
-            else:
-                segment[kid] = base
+    # Modules at the top of a stack (the root) are named by their class alone.
+    segment = {path: class_of[path] for path, parent in parent_of.items() if parent is None}
+    segment.update(_tags.module_segments(
+        {path: parent for path, parent in parent_of.items() if parent is not None}, class_of))
     tag_of: dict[str, str] = {}
 
     def tag(path: str) -> str:

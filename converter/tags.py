@@ -116,3 +116,27 @@ def fill_missing_tags(nodes: Any, tags: list[str | None], root: str) -> list[str
             break
         pending = still
     return [t if t is not None else root for t in result]
+
+
+def module_segments(parents: dict[str, str], class_names: dict[str, str]) -> dict[str, str]:
+    """The tag segment of each module below its parent (both dotted module paths).
+
+    A segment is the class name plus the container keys crossed on the way down
+    (``layer.0`` → ``Layer.0``); siblings whose segments clash are told apart by their
+    full relative path (``down.0``, ``up.0`` → ``Block.down.0``, ``Block.up.0``), so
+    two module instances never share a tag. The exporter and the converters both use
+    this rule, so a model's tags do not depend on who derived them.
+    """
+    segments: dict[str, str] = {}
+    siblings: dict[tuple[str, str], list[str]] = {}
+    for path, parent in parents.items():
+        relative = path[len(parent) + 1:] if parent else path
+        segment = ".".join([class_names[path], *relative.split(".")[1:]])
+        segments[path] = segment
+        siblings.setdefault((parent, segment), []).append(path)
+    for (parent, _), paths in siblings.items():
+        if len(paths) > 1:
+            for path in paths:
+                relative = path[len(parent) + 1:] if parent else path
+                segments[path] = f"{class_names[path]}.{relative}"
+    return segments

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from converter.tags import module_segments
+
 
 @dataclass(frozen=True)
 class ModuleInfo:
@@ -94,19 +96,7 @@ def build_module_tree(model: Any, keep_builtins: bool = False) -> ModuleTree:
     # The segment of each kept module below its kept parent: class name, plus the
     # container keys crossed on the way; siblings that clash use the full relative path.
     parents = {p: kept_parent(p) for p in kept if p}
-    segments: dict[str, str] = {}
-    siblings: dict[tuple[str, str], list[str]] = {}
-    for path, parent in parents.items():
-        relative = path[len(parent) + 1:] if parent else path
-        keys = relative.split(".")[1:]
-        segment = ".".join([type(kept[path]).__name__, *keys])
-        segments[path] = segment
-        siblings.setdefault((parent, segment), []).append(path)
-    for (parent, _), paths in siblings.items():
-        if len(paths) > 1:
-            for path in paths:
-                relative = path[len(parent) + 1:] if parent else path
-                segments[path] = f"{type(kept[path]).__name__}.{relative}"
+    segments = module_segments(parents, {p: type(kept[p]).__name__ for p in parents})
 
     tags = {root_path: "/" + type(root_module).__name__}
     modules = [ModuleInfo(root_path, type(root_module).__name__, tags[root_path], None)]

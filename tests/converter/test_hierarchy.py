@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from onnx import TensorProto, helper
 
 from converter.hierarchy import ROOT, ancestors, derive_hierarchy, normalize_tag
@@ -51,6 +52,47 @@ def test_same_class_siblings_are_told_apart_by_attribute_name():
     b = _dynamo(helper.make_node("Neg", ["h"], ["y"]), ["", "second", "neg"], ["m.Net", "m.Stack", "n"])
     assert derive_hierarchy(_model([a, b])).node_tags == ["/Net/Stack.first", "/Net/Stack.second"]
 
+
+
+def test_container_children_of_the_same_class_in_different_containers_keep_distinct_tags():
+    a = _dynamo(helper.make_node("Relu", ["x"], ["h"]), ["", "down.0", "relu"], ["m.Net", "m.Block", "r"])
+    b = _dynamo(helper.make_node("Neg", ["h"], ["y"]), ["", "up.0", "neg"], ["m.Net", "m.Block", "n"])
+    h = derive_hierarchy(_model([a, b]))
+    assert h.node_tags == ["/Net/Block.down.0", "/Net/Block.up.0"]
+    assert {h.modules[t].path for t in h.node_tags} == {"down.0", "up.0"}
+
+
+@pytest.mark.slow
+def test_tags_derived_from_a_plain_dynamo_export_equal_the_exporters_module_tags():
+    torch = pytest.importorskip("torch")
+    from torch import nn
+
+    from modelexport.hierarchy import build_module_tree
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(4, 4)
+
+        def forward(self, x):
+            return torch.relu(self.lin(x))
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.down = nn.ModuleList([Block(), Block()])
+            self.up = nn.ModuleList([Block()])
+
+        def forward(self, x):
+            return self.up[0](self.down[1](self.down[0](x)))
+
+    net = Net().eval()
+    with torch.no_grad():
+        program = torch.onnx.export(net, (torch.ones(1, 4),), dynamo=True)
+    derived = set(derive_hierarchy(program.model_proto).node_tags)
+    exporter = {m.tag for m in build_module_tree(net).modules}
+    assert derived - {"/Net"} == exporter - {"/Net"}
+    assert len(derived - {"/Net"}) == 3
 
 def test_the_dynamo_namespace_string_is_read_when_the_lists_are_missing():
     node = _with_props(helper.make_node("Relu", ["x"], ["y"]),
