@@ -72,11 +72,10 @@ def sidecar_path(graphml_path: str | os.PathLike, name: str) -> Path:
     if not isinstance(name, str) or not name:
         raise SidecarError(f"the GraphML records no sidecar file name; "
                            f"expected e.g. '{Path(graphml_path).stem}{fmt.SIDECAR_SUFFIX}'")
-    if (os.path.isabs(name) or "/" in name or "\\" in name or name in (".", "..")
-            or Path(name).drive):
-        raise SidecarError(f"sidecar path {name!r} is refused: it must be a file name beside "
-                           f"the GraphML, not an absolute path or one leaving its directory")
-    return Path(graphml_path).parent / name
+    try:
+        return fmt.sidecar_location(graphml_path, name)
+    except ValueError as e:
+        raise SidecarError(str(e)) from None
 
 
 class SidecarReader:

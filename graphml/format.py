@@ -19,7 +19,9 @@ Ground rules of the dialect:
 from __future__ import annotations
 
 import math
+import os
 import re
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from dataclasses import dataclass
 
 GRAPHML_NS = "http://graphml.graphdrawing.org/xmlns"
@@ -267,3 +269,32 @@ def parse_value(attr_type: str, text: str) -> str | int | float | bool:
         except ValueError:
             raise ValueError(f"{t!r} is not a {attr_type}") from None
     raise ValueError(f"GraphML has no attr.type {attr_type!r}")
+
+
+def sidecar_location(graphml_path: str | os.PathLike, name: object) -> Path:
+    """Where the sidecar a GraphML names lives: a plain file name beside the GraphML.
+
+    Raises ValueError naming the broken rule for anything else: no name, an absolute
+    path, ``..``, a subdirectory, or a symbolic link that leads out of the GraphML's
+    directory. Reader, validator and importer all apply this one rule.
+    """
+    bad = None
+    if not isinstance(name, str) or not name:
+        bad = "is not a file name"
+    elif PurePosixPath(name).is_absolute() or PureWindowsPath(name).is_absolute() \
+            or PureWindowsPath(name).drive:
+        bad = "is an absolute path"
+    elif ".." in PurePosixPath(name.replace("\\", "/")).parts:
+        bad = "climbs out with '..'"
+    elif "/" in name or "\\" in name or name == ".":
+        bad = "names a subdirectory"
+    if bad:
+        raise ValueError(f"sidecar name {name!r} {bad}; it must be a plain file name beside "
+                         "the GraphML")
+    folder = Path(graphml_path).parent
+    path = folder / name
+    if path.is_symlink() and path.resolve().parent != folder.resolve():
+        raise ValueError(f"sidecar {name!r} is a link to {str(path.resolve())!r}, outside the "
+                         "GraphML's directory; copy the file beside the GraphML instead")
+    return path
+

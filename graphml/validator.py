@@ -29,7 +29,7 @@ import os
 from collections import defaultdict, deque
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 
 from lxml import etree
 
@@ -528,27 +528,11 @@ class _Checker:
         return actual_size
 
     def _sidecar_path(self, name: object, line: int) -> Path | None:
-        bad = None
-        if not isinstance(name, str):
-            bad = "is not a file name"
-        elif PurePosixPath(name).is_absolute() or PureWindowsPath(name).is_absolute() \
-                or PureWindowsPath(name).drive:
-            bad = "is an absolute path"
-        elif ".." in PurePosixPath(name.replace("\\", "/")).parts:
-            bad = "climbs out with '..'"
-        elif "/" in name or "\\" in name or name in (".", ""):
-            bad = "names a subdirectory"
-        if bad:
-            self.finding("sidecar", None, f"sidecar name {name!r} {bad}; it must be a plain "
-                         "file name beside the GraphML", element="sidecar", line=line)
+        try:
+            return fmt.sidecar_location(self.path, name)
+        except ValueError as e:
+            self.finding("sidecar", None, str(e), element="sidecar", line=line)
             return None
-        path = self.path.parent / name
-        if path.is_symlink() and path.resolve().parent != self.path.parent.resolve():
-            self.finding("sidecar", None, f"sidecar {name!r} is a link to "
-                         f"{str(path.resolve())!r}, outside the GraphML's directory; copy the "
-                         "file beside the GraphML instead", element="sidecar", line=line)
-            return None
-        return path
 
     def _check_ref(self, nid, where, offset, length, dtype, dims, limit) -> None:
         def bad(msg: str) -> None:

@@ -78,3 +78,13 @@ def test_the_writer_streams_to_any_binary_file():
     assert w.add(b"a") == (0, 1)
     assert w.add(b"b") == (fmt.SIDECAR_ALIGNMENT, 1)
     assert w.size == fmt.SIDECAR_ALIGNMENT + 1
+
+
+def test_a_sidecar_that_links_out_of_the_graphml_directory_is_refused(tmp_path):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "m.onnxdata").write_bytes(b"\0" * 8)
+    (tmp_path / "here").mkdir()
+    (tmp_path / "here" / "m.onnxdata").symlink_to(outside / "m.onnxdata")
+    with pytest.raises(SidecarError, match="outside the GraphML's directory"):
+        sidecar_path(tmp_path / "here" / "m.graphml", "m.onnxdata")
