@@ -24,7 +24,7 @@ from google.protobuf.message import DecodeError
 import graphml
 from converter.errors import ConverterError, GraphMLToOnnxError, OnnxLoadError
 from converter._onnx_reader import load_lazily
-from converter._onnx_writer import model_size, write_model
+from converter._onnx_writer import layout_model, write_model
 from converter.decode import Deferred, decode_model_header, document_to_model
 from converter.encode import model_to_document
 from converter.sidecar import SidecarWriter, read_sidecar
@@ -278,9 +278,9 @@ def graphml_to_onnx(src: PathLike, dst: PathLike, *, validate: bool = False,
             if not model.HasField("graph"):
                 with out.open(dst) as f:
                     f.write(model.SerializeToString())
-            elif model_size(header, model.graph, deferred) <= PROTOBUF_LIMIT:
+            elif (layout := layout_model(header, model.graph, deferred)).size <= PROTOBUF_LIMIT:
                 with out.open(dst) as f:
-                    write_model(f, header, model.graph, deferred, reader)
+                    write_model(f, layout, reader)
             else:
                 external = _write_with_external_data(dst, header, model.graph, deferred, reader, out)
     result = ImportResult(dst, len(model.graph.node), len(deferred.refs),

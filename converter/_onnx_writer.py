@@ -11,6 +11,7 @@ result is byte-identical to ``model.SerializeToString()`` of the whole model.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from converter._wire import GRAPH_INITIALIZER, LEN, MODEL_GRAPH, TENSOR_RAW_DATA, fields
@@ -28,8 +29,17 @@ def _field(number: int, size: int) -> bytes:
     return varint(number << 3 | LEN) + varint(size)
 
 
-def _layout(header: Any, graph: Any, deferred: Deferred) -> tuple[list, int]:
-    """The file as a list of pieces: bytes, or (sidecar ref, length) to copy."""
+@dataclass
+class Layout:
+    """A model file as a list of pieces, bytes or (sidecar ref, length) to copy, and its size."""
+
+    pieces: list
+    size: int
+
+
+def layout_model(header: Any, graph: Any, deferred: Deferred) -> Layout:
+    """Lay out the model (``header`` without graph, ``graph`` without initializers),
+    computed without touching any tensor's bytes."""
     inits: list[tuple[bytes, int, bytes, dict | None, int]] = []
     inits_size = 0
     for tensor, ref in zip(deferred.initializers.initializer, deferred.refs):
@@ -58,22 +68,15 @@ def _layout(header: Any, graph: Any, deferred: Deferred) -> tuple[list, int]:
             pieces.extend((data[:cut], field, (ref, int(ref["length"])), data[cut:]))
     pieces.extend((g[g_cut:], m[m_cut:]))
     total = sum(p[1] if isinstance(p, tuple) else len(p) for p in pieces)
-    return pieces, total
+    return Layout(pieces, total)
 
 
-def model_size(header: Any, graph: Any, deferred: Deferred) -> int:
-    """Bytes of the serialized model, computed without touching any tensor's bytes."""
-    return _layout(header, graph, deferred)[1]
-
-
-def write_model(file: BinaryIO, header: Any, graph: Any, deferred: Deferred,
-                reader: SidecarReader) -> int:
-    """Write the model (``header`` without graph, ``graph`` without initializers)."""
-    pieces, total = _layout(header, graph, deferred)
+def write_model(file: BinaryIO, layout: Layout, reader: SidecarReader) -> int:
+    """Write a laid-out model, copying tensor bytes from the sidecar."""
     file.flush()
     fd = file.fileno()
     pending = bytearray()
-    for piece in pieces:
+    for piece in layout.pieces:
         if isinstance(piece, tuple):
             if pending:
                 _write_all(fd, pending)
@@ -86,7 +89,7 @@ def write_model(file: BinaryIO, header: Any, graph: Any, deferred: Deferred,
                 pending = bytearray()
     if pending:
         _write_all(fd, pending)
-    return total
+    return layout.size
 
 
 def _write_all(fd: int, data: bytes | bytearray) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import math
-import re
 from typing import Any
 
 import numpy as np
@@ -24,6 +23,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.unknown_fields import UnknownFieldSet
 
 from converter._wire import fields
+from graphml import format as fmt
 
 _MESSAGE = FieldDescriptor.TYPE_MESSAGE
 _BYTES = FieldDescriptor.TYPE_BYTES
@@ -33,7 +33,7 @@ _DOUBLE = FieldDescriptor.TYPE_DOUBLE
 _ENUM = FieldDescriptor.TYPE_ENUM
 
 #: Characters XML 1.0 cannot carry, even escaped (and lone surrogates).
-XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+XML_ILLEGAL = fmt.XML_ILLEGAL_RE
 
 #: The member that marks an element stored as base64 of its serialized proto.
 OPAQUE = "b64"
