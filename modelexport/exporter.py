@@ -239,7 +239,7 @@ class UnifiedExporter:
             direct_tags=tagging.direct, filled_tags=tagging.filled,
             module_count=len(tree.modules), modules_with_nodes=len(tagging.nodes_per_tag),
             inputs=inputs.describe(), timings={k: round(v, 4) for k, v in timings.items()},
-            verification=verification, notes=[*(notes or []), *captured.notes])
+            verification=verification, notes=list(notes or []))
         if self.write_metadata:
             meta = metadata_path_for(target)
             start = time.perf_counter()

@@ -37,7 +37,6 @@ class Capture:
     node_paths: list[str | None] = field(default_factory=list)
     seconds: float = 0.0
     error: str | None = None
-    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
