@@ -69,15 +69,15 @@ def _setup(args: argparse.Namespace) -> Callable[[], object]:
 
         return plain_export
     if stage == "export-graphml":
-        from converter import onnx_to_graphml
+        from modelexport.converter import onnx_to_graphml
 
         return lambda: onnx_to_graphml(args.src, args.dst)
     if stage == "import-onnx":
-        from converter import graphml_to_onnx
+        from modelexport.converter import graphml_to_onnx
 
         return lambda: graphml_to_onnx(args.src, args.dst)
     if stage == "validate-graphml":
-        from graphml import validate_graphml
+        from modelexport.graphml import validate_graphml
 
         return lambda: validate_graphml(args.src)
     if stage == "load-save":

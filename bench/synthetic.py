@@ -4,7 +4,7 @@ The graph is a stack of residual blocks, each shaped like what a transformer exp
 emits (LayerNormalization, projections as MatMul + Add, a softmax mixer, an erf-GELU
 feed-forward, shape plumbing with Shape/Constant/Reshape/Cast), in a deep module
 hierarchy ``/SynthNet/Body/Stage.s/Block.b/{Norm,Mixer/Proj.q,...,Feed/Up,Feed/Down}``.
-Every node carries the hierarchy tags of :mod:`converter.tags`, and the model carries
+Every node carries the hierarchy tags of :mod:`modelexport.converter.tags`, and the model carries
 the module tree, so the converters see what the exporter would give them. Initializers
 are small (16×16 floats) so the benchmark measures per-node work, not bytes.
 
@@ -19,7 +19,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from converter.tags import MODULE_CLASS_KEY, MODULE_PATH_KEY, MODULE_TREE_KEY, STRATEGY_KEY, TAG_KEY
+from modelexport.converter.tags import MODULE_CLASS_KEY, MODULE_PATH_KEY, MODULE_TREE_KEY, STRATEGY_KEY, TAG_KEY
 
 HIDDEN = 16
 SEQ = 8

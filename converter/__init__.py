@@ -3,21 +3,21 @@
     onnx_to_graphml("m.onnx", "m.graphml")      # also writes m.onnxdata
     graphml_to_onnx("m.graphml", "m2.onnx")     # reads the sidecar the GraphML names
 
-Layers: :mod:`converter.encode` and :mod:`converter.decode` are pure
-(ModelProto ↔ :class:`graphml.Document`), :mod:`converter.sidecar` streams tensor
-bytes, :mod:`converter.hierarchy` finds module tags, and a thin file layer writes
+Layers: :mod:`modelexport.converter.encode` and :mod:`modelexport.converter.decode` are pure
+(ModelProto ↔ :class:`modelexport.graphml.Document`), :mod:`modelexport.converter.sidecar` streams tensor
+bytes, :mod:`modelexport.converter.hierarchy` finds module tags, and a thin file layer writes
 everything atomically. Imports onnx and graphml, never torch.
 """
 
 from __future__ import annotations
 
-from converter._io import ExportResult, ImportResult, graphml_to_onnx, load_onnx, onnx_to_graphml
-from converter.errors import ConverterError, GraphMLToOnnxError, OnnxLoadError, SidecarError
-from converter.decode import document_to_model
-from converter.hierarchy import Hierarchy, derive_hierarchy
-from converter.encode import model_to_document
-from converter.sidecar import SidecarReader, SidecarWriter, read_sidecar, write_sidecar
-from converter.testing import assert_models_equal, diff_models
+from modelexport.converter._io import ExportResult, ImportResult, graphml_to_onnx, load_onnx, onnx_to_graphml
+from modelexport.converter.errors import ConverterError, GraphMLToOnnxError, OnnxLoadError, SidecarError
+from modelexport.converter.decode import document_to_model
+from modelexport.converter.hierarchy import Hierarchy, derive_hierarchy
+from modelexport.converter.encode import model_to_document
+from modelexport.converter.sidecar import SidecarReader, SidecarWriter, read_sidecar, write_sidecar
+from modelexport.converter.testing import assert_models_equal, diff_models
 
 __all__ = [
     # files

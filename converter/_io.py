@@ -21,14 +21,14 @@ from typing import Any, BinaryIO
 import onnx
 from google.protobuf.message import DecodeError
 
-import graphml
-from converter.errors import ConverterError, GraphMLToOnnxError, OnnxLoadError
-from converter._onnx_reader import load_lazily
-from converter._onnx_writer import layout_model, write_model
-from converter.decode import Deferred, decode_model_header, document_to_model
-from converter.encode import model_to_document
-from converter.sidecar import SidecarWriter, read_sidecar
-from graphml import format as fmt
+from modelexport import graphml
+from modelexport.converter.errors import ConverterError, GraphMLToOnnxError, OnnxLoadError
+from modelexport.converter._onnx_reader import load_lazily
+from modelexport.converter._onnx_writer import layout_model, write_model
+from modelexport.converter.decode import Deferred, decode_model_header, document_to_model
+from modelexport.converter.encode import model_to_document
+from modelexport.converter.sidecar import SidecarWriter, read_sidecar
+from modelexport.graphml import format as fmt
 
 #: Protobuf cannot serialize a message of 2 GiB or more; bigger models get external data.
 PROTOBUF_LIMIT = 2**31 - 1
@@ -234,9 +234,9 @@ def graphml_to_onnx(src: PathLike, dst: PathLike, *, validate: bool = False,
                     progress: Progress | None = None) -> ImportResult:
     """Rebuild ONNX at ``dst`` from the GraphML ``src`` and the sidecar it names.
 
-    ``validate``: first validate the GraphML (:func:`graphml.validate_graphml`; an
+    ``validate``: first validate the GraphML (:func:`modelexport.graphml.validate_graphml`; an
     invalid file is refused with its first finding), then run
-    :func:`converter.testing.validate_rebuilt` on the result, against ``reference`` or
+    :func:`modelexport.converter.testing.validate_rebuilt` on the result, against ``reference`` or
     the original ONNX the GraphML records (when beside it).
     """
     progress = progress or _quiet
@@ -286,7 +286,7 @@ def graphml_to_onnx(src: PathLike, dst: PathLike, *, validate: bool = False,
     result = ImportResult(dst, len(model.graph.node), len(deferred.refs),
                           dst.stat().st_size, external)
     if validate:
-        from converter.testing import validate_rebuilt
+        from modelexport.converter.testing import validate_rebuilt
 
         progress("validating")
         result.validation = validate_rebuilt(dst, ref)

@@ -21,7 +21,7 @@ from typing import Any
 
 from onnx import ModelProto, TensorProto
 
-from converter._wire import GRAPH_INITIALIZER, MODEL_GRAPH, TENSOR_RAW_DATA, fields
+from modelexport.converter._wire import GRAPH_INITIALIZER, MODEL_GRAPH, TENSOR_RAW_DATA, fields
 
 _CHUNK = 1 << 22
 

@@ -14,10 +14,10 @@ import os
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from converter._wire import GRAPH_INITIALIZER, LEN, MODEL_GRAPH, TENSOR_RAW_DATA, fields
-from converter._wire import write_varint as varint
-from converter.decode import Deferred
-from converter.sidecar import SidecarReader
+from modelexport.converter._wire import GRAPH_INITIALIZER, LEN, MODEL_GRAPH, TENSOR_RAW_DATA, fields
+from modelexport.converter._wire import write_varint as varint
+from modelexport.converter.decode import Deferred
+from modelexport.converter.sidecar import SidecarReader
 
 
 def split_before(data: bytes, number: int) -> int:

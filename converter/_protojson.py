@@ -22,8 +22,8 @@ import numpy as np
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.unknown_fields import UnknownFieldSet
 
-from converter._wire import fields
-from graphml import format as fmt
+from modelexport.converter._wire import fields
+from modelexport.graphml import format as fmt
 
 _MESSAGE = FieldDescriptor.TYPE_MESSAGE
 _BYTES = FieldDescriptor.TYPE_BYTES

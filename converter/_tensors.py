@@ -1,7 +1,7 @@
 """TensorProto ↔ (readable header JSON, raw bytes for the sidecar), exactly.
 
 A tensor whose bytes go to the sidecar is written as its header (every field but the
-data) plus a :data:`graphml.format.SIDECAR_REF` member. Bytes held in ``raw_data`` are
+data) plus a :data:`modelexport.graphml.format.SIDECAR_REF` member. Bytes held in ``raw_data`` are
 copied as they are; bytes held in a typed field (``float_data``, ``int32_data``, ...)
 are converted to the raw little-endian layout, and ``data_field`` names the field to
 restore them into. Each conversion is checked to give back the same proto; a tensor
@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 from onnx import TensorProto
 
-from converter import _protojson as pj
-from graphml import format as fmt
+from modelexport.converter import _protojson as pj
+from modelexport.graphml import format as fmt
 
 DATA_FIELDS = ("float_data", "int32_data", "string_data", "int64_data", "raw_data",
                "double_data", "uint64_data")

@@ -1,7 +1,7 @@
-"""GraphML :class:`graphml.model.Document` → ONNX ModelProto, in memory.
+"""GraphML :class:`modelexport.graphml.model.Document` → ONNX ModelProto, in memory.
 
 :func:`document_to_model` is the inverse of
-:func:`converter.encode.model_to_document`. The rebuild reads only what is
+:func:`modelexport.converter.encode.model_to_document`. The rebuild reads only what is
 authoritative: each node's ``kind``, ``parent`` and ``index``, the ops' ``inputs`` /
 ``outputs`` / ``attributes`` JSON, and the tensor, value-info and header keys. Nesting
 and edges are presentation (edges must still point at existing nodes). Tensor bytes
@@ -21,11 +21,11 @@ from typing import Any
 from google.protobuf.message import DecodeError
 from onnx import AttributeProto, GraphProto, ModelProto, NodeProto, ValueInfoProto
 
-from converter import _protojson as pj
-from converter import _tensors
-from converter.errors import GraphMLToOnnxError
-from graphml import format as fmt
-from graphml.model import Document, Node
+from modelexport.converter import _protojson as pj
+from modelexport.converter import _tensors
+from modelexport.converter.errors import GraphMLToOnnxError
+from modelexport.graphml import format as fmt
+from modelexport.graphml.model import Document, Node
 
 GRAPH_ATTR_FIELDS = ("g", "graphs")
 #: graph_extra member marking a ModelProto without a graph (rare, but kept exactly).

@@ -1,9 +1,9 @@
-"""ONNX ModelProto → GraphML :class:`graphml.model.Document`, in memory.
+"""ONNX ModelProto → GraphML :class:`modelexport.graphml.model.Document`, in memory.
 
 :func:`model_to_document` is pure apart from the sidecar sink it is given: tensor
-bytes go to a :class:`converter.sidecar.SidecarWriter` as they are met, so no second
+bytes go to a :class:`modelexport.converter.sidecar.SidecarWriter` as they are met, so no second
 copy of the parameters is held. Everything else of the model is carried in the
-Document's data (see :mod:`graphml.format`), readable where it can be and exact
+Document's data (see :mod:`modelexport.graphml.format`), readable where it can be and exact
 always: each element (node fields, attribute, value info, tensor header, graph and
 model header) is encoded, decoded back and compared byte for byte, and stored as
 base64 of its serialized proto (``{"b64": ...}``) when the readable form would not give
@@ -25,9 +25,9 @@ from typing import Any
 
 from onnx import GraphProto, ModelProto, NodeProto
 
-from converter import _protojson as pj
-from converter import _tensors
-from converter.decode import (
+from modelexport.converter import _protojson as pj
+from modelexport.converter import _tensors
+from modelexport.converter.decode import (
     GRAPH_ABSENT,
     GRAPH_ATTR_FIELDS,
     decode_model_header,
@@ -37,11 +37,11 @@ from converter.decode import (
     dumps_pairs,
     dumps_strings,
 )
-from converter.hierarchy import ROOT, ModuleInfo, ancestors, derive_hierarchy
-from converter.sidecar import SidecarWriter
-from converter.tags import common_tag
-from graphml import format as fmt
-from graphml.model import Document, Edge, Graph, Key, Node
+from modelexport.converter.hierarchy import ROOT, ModuleInfo, ancestors, derive_hierarchy
+from modelexport.converter.sidecar import SidecarWriter
+from modelexport.converter.tags import common_tag
+from modelexport.graphml import format as fmt
+from modelexport.graphml.model import Document, Edge, Graph, Key, Node
 
 #: Attribute tensors of at least this many bytes go to the sidecar; smaller stay inline.
 ATTRIBUTE_TENSOR_SIDECAR_BYTES = 1024
@@ -510,7 +510,7 @@ def model_to_document(model: Any, sink: SidecarWriter | None = None, *, flat: bo
                       source_onnx: str | None = None, lazy: Any = None) -> Document:
     """The GraphML Document of ``model``; tensor bytes are written to ``sink``.
 
-    ``lazy``: a :class:`converter._onnx_reader.LazyModel` whose ``model`` this is; the
+    ``lazy``: a :class:`modelexport.converter._onnx_reader.LazyModel` whose ``model`` this is; the
     main graph's initializer bytes it left in the file are streamed from there.
 
     ``sink`` defaults to a throw-away in-memory writer. The root graph's ``sidecar``,

@@ -2,7 +2,7 @@
 
 Where the tags come from, first match wins:
 
-1. ``tags``    our exporter's ``hierarchy_tag`` (:func:`converter.tags.node_tag`);
+1. ``tags``    our exporter's ``hierarchy_tag`` (:func:`modelexport.converter.tags.node_tag`);
 2. ``dynamo``  the module stack ``torch.onnx.export(..., dynamo=True)`` records per
                node (``pkg.torch.onnx.name_scopes`` + ``pkg.torch.onnx.class_hierarchy``,
                or ``namespace``), written as tags the way SPEC §5 spells them;
@@ -11,7 +11,7 @@ Where the tags come from, first match wins:
 4. ``none``    no hierarchy: every node at the root.
 
 With a source found, nodes it says nothing about get the deepest module containing
-their neighbours' tags (:func:`converter.tags.fill_missing_tags`). The root is ``"/"``.
+their neighbours' tags (:func:`modelexport.converter.tags.fill_missing_tags`). The root is ``"/"``.
 Nothing here looks at op types or model families.
 """
 
@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from converter import tags as _tags
+from modelexport.converter import tags as _tags
 
 ROOT = "/"
 

@@ -1,7 +1,7 @@
 """The ``.onnxdata`` parameter sidecar: raw tensor bytes at aligned offsets.
 
 The layout is ONNX's external-data layout: each tensor's raw little-endian bytes at an
-offset aligned to :data:`graphml.format.SIDECAR_ALIGNMENT`, zero padding between. The
+offset aligned to :data:`modelexport.graphml.format.SIDECAR_ALIGNMENT`, zero padding between. The
 GraphML records each tensor's offset, length, dtype and dims, and the file's size and
 SHA-256. :class:`SidecarWriter` streams tensor by tensor while hashing;
 :class:`SidecarReader` checks the file (beside the GraphML, size, hash) before handing
@@ -15,8 +15,8 @@ import os
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from converter.errors import SidecarError
-from graphml import format as fmt
+from modelexport.converter.errors import SidecarError
+from modelexport.graphml import format as fmt
 
 _CHUNK = 1 << 22
 

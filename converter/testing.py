@@ -160,7 +160,7 @@ def validate_rebuilt(rebuilt: Path, reference: Path | None) -> dict[str, Any]:
         report["reference"] = None
         return report
     report["reference"] = str(reference)
-    from converter._io import load_onnx
+    from modelexport.converter._io import load_onnx
 
     a = onnx.load_model(str(rebuilt))
     b = load_onnx(reference)  # a clear OnnxLoadError when it is not ONNX

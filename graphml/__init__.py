@@ -8,26 +8,26 @@
     report.ok, report.findings           # returns a report; raises only if the file
     report.raise_if_invalid()            # cannot be read -- or on request, here
 
-Modules: :mod:`graphml.model` (the XML-free Document), :mod:`graphml.format` (the
-dialect's facts: namespaces, fixed keys, kinds, dtypes), :mod:`graphml.writer`,
-:mod:`graphml.reader`, :mod:`graphml.yed` (styling derived at write time),
-:mod:`graphml.validator`; XSD files come from the ``schemas`` package via
+Modules: :mod:`modelexport.graphml.model` (the XML-free Document), :mod:`modelexport.graphml.format` (the
+dialect's facts: namespaces, fixed keys, kinds, dtypes), :mod:`modelexport.graphml.writer`,
+:mod:`modelexport.graphml.reader`, :mod:`modelexport.graphml.yed` (styling derived at write time),
+:mod:`modelexport.graphml.validator`; XSD files come from the ``schemas`` package via
 :func:`schema_path`. Depends on lxml only (never onnx, torch or numpy).
 """
 
 from __future__ import annotations
 
-from graphml.errors import (
+from modelexport.graphml.errors import (
     GraphMLError,
     GraphMLFormatError,
     GraphMLParseError,
     GraphMLValidationError,
 )
-from graphml.model import Document, Edge, Graph, Key, Node
-from graphml.reader import parse_graphml, read_graphml
-from graphml.validator import Finding, ValidationReport, validate_graphml
-from graphml.writer import generate_graphml, write_graphml
-from schemas import schema_path
+from modelexport.graphml.model import Document, Edge, Graph, Key, Node
+from modelexport.graphml.reader import parse_graphml, read_graphml
+from modelexport.graphml.validator import Finding, ValidationReport, validate_graphml
+from modelexport.graphml.writer import generate_graphml, write_graphml
+from modelexport.schemas import schema_path
 
 __all__ = [
     # document model

@@ -2,7 +2,7 @@
 
 A :class:`Document` is what the writer serialises and the reader returns. Data values
 are Python values (``str``, ``int``, ``float``, ``bool``) keyed by the key ids of
-:mod:`graphml.format`; the writer formats them by the key's declared type. Nesting is
+:mod:`modelexport.graphml.format`; the writer formats them by the key's declared type. Nesting is
 expressed by ``Node.graph`` (a group node holds a nested :class:`Graph`); edges are
 kept on the root graph, after all nodes, as the dialect requires.
 """

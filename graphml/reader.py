@@ -28,9 +28,9 @@ from pathlib import Path
 
 from lxml import etree
 
-from graphml import format as fmt
-from graphml.errors import GraphMLFormatError, GraphMLParseError
-from graphml.model import Document, Edge, Graph, Key, Node
+from modelexport.graphml import format as fmt
+from modelexport.graphml.errors import GraphMLFormatError, GraphMLParseError
+from modelexport.graphml.model import Document, Edge, Graph, Key, Node
 
 #: Largest GraphML accepted, in bytes (pass ``max_bytes`` to change it).
 MAX_BYTES = 2 * 1024**3

@@ -33,10 +33,10 @@ from pathlib import Path
 
 from lxml import etree
 
-from graphml import format as fmt
-from graphml.errors import GraphMLError, GraphMLValidationError
-from graphml.model import Document, Node
-from graphml.reader import MAX_BYTES, parse_xml, read_bytes, read_tree
+from modelexport.graphml import format as fmt
+from modelexport.graphml.errors import GraphMLError, GraphMLValidationError
+from modelexport.graphml.model import Document, Node
+from modelexport.graphml.reader import MAX_BYTES, parse_xml, read_bytes, read_tree
 
 #: At most this many XSD errors are reported (the first ones, in document order).
 MAX_XSD_FINDINGS = 50
@@ -89,7 +89,7 @@ class ValidationReport:
 
 @lru_cache(maxsize=None)
 def _schema(name: str) -> etree.XMLSchema:
-    from schemas import schema_path
+    from modelexport.schemas import schema_path
 
     parser = etree.XMLParser(no_network=True, resolve_entities=False)
     return etree.XMLSchema(etree.parse(str(schema_path(name)), parser))

@@ -4,7 +4,7 @@
 the file: written to a temporary file beside the target, then renamed, so a failure
 never leaves a half-written GraphML behind.
 
-The output follows the dialect of :mod:`graphml.format`: only the keys in use are
+The output follows the dialect of :mod:`modelexport.graphml.format`: only the keys in use are
 declared, in the fixed order of ``format.KEYS`` (then any extra keys of the document
 in their order); every data value is formatted by its key's type; ids must be NMTOKENs;
 group nodes carry ``yfiles.foldertype="group"`` (networkx and yEd descend into nested
@@ -23,10 +23,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from graphml import format as fmt
-from graphml import yed
-from graphml.errors import GraphMLFormatError
-from graphml.model import Document, Edge, Graph, Key, Node
+from modelexport.graphml import format as fmt
+from modelexport.graphml import yed
+from modelexport.graphml.errors import GraphMLFormatError
+from modelexport.graphml.model import Document, Edge, Graph, Key, Node
 
 _DOMAIN_NAMES = {"node": "node", "edge": "edge", "graph": "graph"}
 

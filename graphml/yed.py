@@ -17,8 +17,8 @@ from __future__ import annotations
 import json
 import zlib
 
-from graphml import format as fmt
-from graphml.model import Document, Edge, Graph, Node
+from modelexport.graphml import format as fmt
+from modelexport.graphml.model import Document, Edge, Graph, Node
 
 #: Namespace prefixes declared on the root element when yEd markup is written.
 NAMESPACES = {"y": fmt.YFILES_NS, "yed": fmt.YED_NS}

@@ -263,8 +263,8 @@ def export_model(model: Any, example_inputs: Any, path: str | os.PathLike[str],
 def _graphml_tools() -> tuple[Any, Any]:
     """The converter and validator that ``--with-graphml`` needs, or a clear refusal."""
     try:
-        from converter import onnx_to_graphml
-        from graphml import validate_graphml
+        from modelexport.converter import onnx_to_graphml
+        from modelexport.graphml import validate_graphml
     except ImportError as e:
         raise UserInputError("--with-graphml is not available: the ONNX→GraphML converter "
                              f"or validator cannot be imported ({e}); export without it") from e

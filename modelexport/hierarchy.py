@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from converter.tags import module_segments
+from modelexport.converter.tags import module_segments
 
 
 @dataclass(frozen=True)

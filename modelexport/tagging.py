@@ -1,4 +1,4 @@
-"""Write hierarchy tags into an ONNX model (SPEC §5), using the keys of ``converter.tags``.
+"""Write hierarchy tags into an ONNX model (SPEC §5), using the keys of ``modelexport.converter.tags``.
 
 Input: the ModelProto a strategy captured and, per top-level node, the dotted module
 path it recorded (or None). Every node ends with exactly one tag: recorded paths map
@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from converter.tags import (
+from modelexport.converter.tags import (
     MODULE_CLASS_KEY,
     MODULE_PATH_KEY,
     MODULE_TREE_KEY,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import onnx
 
-from converter.tags import common_tag, module_tree, node_tag
+from modelexport.converter.tags import common_tag, module_tree, node_tag
 from modelexport.errors import AnalysisError
 
 

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 import onnx
 
-from converter.tags import TAG_KEY
+from modelexport.converter.tags import TAG_KEY
 from modelexport.analysis._graph import (
     GraphIndex,
     modules_of,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import onnx
 
-from converter.tags import MODULE_TREE_KEY
+from modelexport.converter.tags import MODULE_TREE_KEY
 from modelexport.analysis._graph import (
     GraphIndex,
     modules_of,

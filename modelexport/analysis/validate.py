@@ -13,7 +13,7 @@ Checks, each reported per offending node:
   sides of the node must agree.
 
 :func:`repair_tags` fills missing tags with the shared SPEC §5 rule
-(:func:`converter.tags.fill_missing_tags`).
+(:func:`modelexport.converter.tags.fill_missing_tags`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 
 import onnx
 
-from converter.tags import (
+from modelexport.converter.tags import (
     MODULE_CLASS_KEY,
     MODULE_PATH_KEY,
     TAG_KEY,

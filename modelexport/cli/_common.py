@@ -27,8 +27,8 @@ OutputPath = Annotated[Path, typer.Argument(help="File to write.", show_default=
 
 def _error_types() -> tuple[type[BaseException], ...]:
     """The library errors that mean "the user gave us something we refuse" (exit 1)."""
-    from converter.errors import ConverterError
-    from graphml.errors import GraphMLError
+    from modelexport.converter.errors import ConverterError
+    from modelexport.graphml.errors import GraphMLError
     from modelexport.errors import ModelExportError
 
     # OSError: a missing file, a full disk, a permission: the environment, not a bug.

@@ -1,6 +1,6 @@
 """``export-graphml`` and ``import-onnx``: ONNX ↔ hierarchical GraphML + sidecar.
 
-Each command parses its arguments, calls one function of :mod:`converter` inside
+Each command parses its arguments, calls one function of :mod:`modelexport.converter` inside
 :func:`user_errors`, and prints what was written.
 """
 
@@ -71,7 +71,7 @@ def export_graphml(
 
       modelexport export-graphml model.onnx out/model.graphml --json
     """
-    from converter import onnx_to_graphml
+    from modelexport.converter import onnx_to_graphml
 
     with user_errors(verbose), _progress(verbose) as progress:
         result = onnx_to_graphml(model, output, yed=not no_yed, flat=flat, progress=progress)
@@ -107,7 +107,7 @@ def import_onnx(
 
       modelexport import-onnx m.graphml m2.onnx --validate --reference m.onnx
     """
-    from converter import graphml_to_onnx
+    from modelexport.converter import graphml_to_onnx
 
     with user_errors(verbose), _progress(verbose) as progress:
         if reference is not None and not reference.is_file():

@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
 
           modelexport validate-graphml flat.graphml --schema official --json
         """
-        from graphml import validate_graphml
+        from modelexport.graphml import validate_graphml
 
         with user_errors(verbose):
             report = validate_graphml(path, schema=schema.value, check_sidecar=not no_sidecar)

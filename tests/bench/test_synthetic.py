@@ -10,7 +10,7 @@ import onnxruntime as ort
 import pytest
 
 from bench.synthetic import NODES_PER_BLOCK, make_synthetic_model
-from converter.tags import MODULE_TREE_KEY, node_tag
+from modelexport.converter.tags import MODULE_TREE_KEY, node_tag
 
 
 @pytest.mark.parametrize("count", [1, NODES_PER_BLOCK - 1, NODES_PER_BLOCK, NODES_PER_BLOCK + 1, 1_000])

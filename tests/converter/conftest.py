@@ -9,7 +9,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from converter.tags import MODULE_CLASS_KEY, MODULE_PATH_KEY, MODULE_TREE_KEY, TAG_KEY
+from modelexport.converter.tags import MODULE_CLASS_KEY, MODULE_PATH_KEY, MODULE_TREE_KEY, TAG_KEY
 
 
 def _tag(node: onnx.NodeProto, tag: str, path: str, cls: str) -> onnx.NodeProto:

@@ -12,8 +12,8 @@ import onnxruntime as ort
 import pytest
 from typer.testing import CliRunner
 
-from converter import graphml_to_onnx, onnx_to_graphml
-from converter.testing import assert_models_equal
+from modelexport.converter import graphml_to_onnx, onnx_to_graphml
+from modelexport.converter.testing import assert_models_equal
 from modelexport.cli import app
 
 runner = CliRunner()
@@ -319,7 +319,7 @@ def test_a_graphml_from_another_tool_is_refused(tmp_path):
 def _schema(name):
     from lxml import etree
 
-    from schemas import schema_path
+    from modelexport.schemas import schema_path
 
     return etree.XMLSchema(etree.parse(str(schema_path(name))))
 
@@ -337,7 +337,7 @@ def test_flat_no_yed_output_validates_against_the_official_graphml_schema(tmp_pa
 def test_default_output_validates_against_the_project_schema_and_semantic_checks(tmp_path, model, request):
     from lxml import etree
 
-    from graphml import validate_graphml
+    from modelexport.graphml import validate_graphml
 
     onnx_to_graphml(request.getfixturevalue(model), tmp_path / "m.graphml")
     schema = _schema("project")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 
-import converter
+from modelexport import converter
 
 
 def test_the_public_api_is_exactly_the_curated_list():

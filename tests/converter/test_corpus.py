@@ -14,8 +14,8 @@ from pathlib import Path
 import onnx
 import pytest
 
-from converter import graphml_to_onnx, onnx_to_graphml
-from converter.testing import diff_models
+from modelexport.converter import graphml_to_onnx, onnx_to_graphml
+from modelexport.converter.testing import diff_models
 
 DATA = Path(onnx.__file__).parent / "backend" / "test" / "data"
 

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from onnx import AttributeProto, TensorProto, helper, numpy_helper
 
-from converter.decode import document_to_model
-from converter.encode import model_to_document
-from converter.errors import GraphMLToOnnxError
-from converter.sidecar import SidecarWriter
-from converter.testing import assert_models_equal
-from graphml.model import Edge
+from modelexport.converter.decode import document_to_model
+from modelexport.converter.encode import model_to_document
+from modelexport.converter.errors import GraphMLToOnnxError
+from modelexport.converter.sidecar import SidecarWriter
+from modelexport.converter.testing import assert_models_equal
+from modelexport.graphml.model import Edge
 
 
 def _round_trip(model):

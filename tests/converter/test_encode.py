@@ -8,12 +8,12 @@ import json
 import onnx
 from onnx import TensorProto, helper
 
-import graphml
-from converter.encode import model_to_document
-from converter.hierarchy import ancestors
-from converter.sidecar import SidecarWriter
-from converter.tags import node_tag
-from graphml import format as fmt
+from modelexport import graphml
+from modelexport.converter.encode import model_to_document
+from modelexport.converter.hierarchy import ancestors
+from modelexport.converter.sidecar import SidecarWriter
+from modelexport.converter.tags import node_tag
+from modelexport.graphml import format as fmt
 
 
 def _nodes(doc):

@@ -13,8 +13,8 @@ import numpy as np
 import onnx
 import pytest
 
-from converter import graphml_to_onnx, onnx_to_graphml
-from converter.testing import _fake_input, assert_models_equal
+from modelexport.converter import graphml_to_onnx, onnx_to_graphml
+from modelexport.converter.testing import _fake_input, assert_models_equal
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 SAMPLE_DIRS = sorted(p for p in SAMPLES.iterdir() if (p / "config.json").exists()) if SAMPLES.is_dir() else []
@@ -75,7 +75,7 @@ def test_a_dynamo_export_without_our_tags_gets_its_hierarchy_from_the_module_sta
     onnx_to_graphml(path, tmp_path / "plain.graphml")
     graphml_to_onnx(tmp_path / "plain.graphml", tmp_path / "back.onnx")
     assert_models_equal(onnx.load(str(tmp_path / "back.onnx")), onnx.load(str(path)))
-    import graphml
+    from modelexport import graphml
 
     doc = graphml.read_graphml(tmp_path / "plain.graphml")
     tags = {n.data["hierarchy_tag"] for n, _ in doc.iter_nodes() if n.data["kind"] == "module"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from onnx import TensorProto, helper
 
-from converter.hierarchy import ROOT, ancestors, derive_hierarchy, normalize_tag
+from modelexport.converter.hierarchy import ROOT, ancestors, derive_hierarchy, normalize_tag
 
 
 def _model(nodes):

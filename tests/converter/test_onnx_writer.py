@@ -6,9 +6,9 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-import converter._io as io_layer
-from converter import graphml_to_onnx, onnx_to_graphml
-from converter._onnx_writer import split_before, varint
+import modelexport.converter._io as io_layer
+from modelexport.converter import graphml_to_onnx, onnx_to_graphml
+from modelexport.converter._onnx_writer import split_before, varint
 
 
 def test_varints_and_field_splits_follow_the_protobuf_wire_format():

@@ -7,9 +7,9 @@ import io
 
 import pytest
 
-from converter.errors import SidecarError
-from converter.sidecar import SidecarReader, SidecarWriter, read_sidecar, sidecar_path, write_sidecar
-from graphml import format as fmt
+from modelexport.converter.errors import SidecarError
+from modelexport.converter.sidecar import SidecarReader, SidecarWriter, read_sidecar, sidecar_path, write_sidecar
+from modelexport.graphml import format as fmt
 
 
 def _file(tmp_path, blobs):

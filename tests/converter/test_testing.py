@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from converter.testing import assert_models_equal, diff_models
+from modelexport.converter.testing import assert_models_equal, diff_models
 
 
 def test_identical_models_have_no_differences(tagged):

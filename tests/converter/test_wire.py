@@ -5,7 +5,7 @@ from __future__ import annotations
 import onnx
 import pytest
 
-from converter._wire import TENSOR_RAW_DATA, WireError, fields, read_varint, write_varint
+from modelexport.converter._wire import TENSOR_RAW_DATA, WireError, fields, read_varint, write_varint
 
 
 def test_varints_round_trip_across_byte_boundaries():

@@ -11,8 +11,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from graphml import Document, Edge, Graph, Node, write_graphml
-from graphml import format as fmt
+from modelexport.graphml import Document, Edge, Graph, Node, write_graphml
+from modelexport.graphml import format as fmt
 
 
 def _op(nid, parent, tag, op_type, inputs, outputs, **extra):

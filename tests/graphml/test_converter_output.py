@@ -13,10 +13,10 @@ import pytest
 from lxml import etree
 
 onnx = pytest.importorskip("onnx")
-converter = pytest.importorskip("converter")
+converter = pytest.importorskip("modelexport.converter")
 
-from graphml import validate_graphml  # noqa: E402
-from graphml import format as fmt  # noqa: E402
+from modelexport.graphml import validate_graphml  # noqa: E402
+from modelexport.graphml import format as fmt  # noqa: E402
 
 NS = {"g": fmt.GRAPHML_NS}
 G = "{%s}" % fmt.GRAPHML_NS

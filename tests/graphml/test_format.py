@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from graphml import format as fmt
+from modelexport.graphml import format as fmt
 
 
 def test_key_ids_are_unique_nmtokens_with_graphml_types() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import graphml
+from modelexport import graphml
 
 
 def test_the_public_api_is_exactly_all() -> None:

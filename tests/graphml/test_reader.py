@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from graphml_documents import build_document
-from graphml import (GraphMLFormatError, GraphMLParseError, generate_graphml, parse_graphml,
+from modelexport.graphml import (GraphMLFormatError, GraphMLParseError, generate_graphml, parse_graphml,
                      read_graphml, write_graphml)
-from graphml import format as fmt
-from graphml.reader import MAX_NESTING
+from modelexport.graphml import format as fmt
+from modelexport.graphml.reader import MAX_NESTING
 
 HEAD = f'<?xml version="1.0"?>\n<graphml xmlns="{fmt.GRAPHML_NS}">\n'
 

@@ -9,8 +9,8 @@ import pytest
 from lxml import etree
 
 from graphml_documents import build_document
-from graphml import Document, Graph, Node, generate_graphml, schema_path
-from schemas import SCHEMAS
+from modelexport.graphml import Document, Graph, Node, generate_graphml, schema_path
+from modelexport.schemas import SCHEMAS
 
 
 @lru_cache(maxsize=None)

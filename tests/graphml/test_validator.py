@@ -13,8 +13,8 @@ from lxml import etree
 from typer.testing import CliRunner
 
 from graphml_documents import write_valid
-from graphml import GraphMLValidationError, validate_graphml
-from graphml import format as fmt
+from modelexport.graphml import GraphMLValidationError, validate_graphml
+from modelexport.graphml import format as fmt
 from modelexport.cli import app
 
 G = "{%s}" % fmt.GRAPHML_NS

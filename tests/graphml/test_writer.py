@@ -10,9 +10,9 @@ import pytest
 from lxml import etree
 
 from graphml_documents import build_document
-from graphml import (Document, Edge, Graph, GraphMLFormatError, Key, Node, generate_graphml,
+from modelexport.graphml import (Document, Edge, Graph, GraphMLFormatError, Key, Node, generate_graphml,
                      parse_graphml, write_graphml)
-from graphml import format as fmt
+from modelexport.graphml import format as fmt
 
 NS = {"g": fmt.GRAPHML_NS, "y": fmt.YFILES_NS}
 

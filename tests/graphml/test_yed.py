@@ -8,8 +8,8 @@ import networkx as nx
 from lxml import etree
 
 from graphml_documents import build_document
-from graphml import generate_graphml
-from graphml import format as fmt
+from modelexport.graphml import generate_graphml
+from modelexport.graphml import format as fmt
 
 NS = {"g": fmt.GRAPHML_NS, "y": fmt.YFILES_NS}
 

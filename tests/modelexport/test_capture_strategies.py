@@ -6,7 +6,7 @@ import onnx
 import pytest
 from onnx import helper
 
-from converter.tags import node_tag
+from modelexport.converter.tags import node_tag
 from modelexport.errors import ExportError
 from modelexport.exporter import UnifiedExporter, export_model
 from modelexport.inputs import as_inputs

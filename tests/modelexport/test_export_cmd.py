@@ -76,7 +76,7 @@ def test_a_bad_input_shape_is_one_line(samples, tmp_path):
 def test_export_writes_the_model_sidecar_and_report_and_prints_json(samples, tmp_path):
     import onnx
 
-    from converter.tags import node_tag
+    from modelexport.converter.tags import node_tag
 
     result = _export(samples / "bert-tiny", tmp_path / "bert.onnx", "--input-text",
                      "the quick brown fox", "--with-report", "--json")
@@ -102,6 +102,6 @@ def test_export_with_graphml_writes_and_validates_the_graph(samples, tmp_path):
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["cnn.onnx", "cnn_hierarchical_graph.graphml",
                      "cnn_hierarchical_graph.onnxdata", "cnn_htp_metadata.json"]
-    from graphml import validate_graphml
+    from modelexport.graphml import validate_graphml
 
     validate_graphml(str(tmp_path / "cnn_hierarchical_graph.graphml"))

@@ -8,7 +8,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from converter.tags import (
+from modelexport.converter.tags import (
     MODULE_CLASS_KEY,
     MODULE_PATH_KEY,
     MODULE_TREE_KEY,

@@ -16,7 +16,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from converter.tags import MODULE_TREE_KEY, STRATEGY_KEY, TAG_KEY
+from modelexport.converter.tags import MODULE_TREE_KEY, STRATEGY_KEY, TAG_KEY
 
 TREE = [
     {"tag": "/Net", "path": "", "class": "Net", "parent": None},

@@ -6,7 +6,7 @@ import onnx
 import pytest
 from analysis_models import set_tag
 
-from converter.tags import TAG_KEY
+from modelexport.converter.tags import TAG_KEY
 from modelexport.analysis import repair_tags, validate_model
 from modelexport.errors import AnalysisError
 

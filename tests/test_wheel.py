@@ -1,0 +1,79 @@
+"""The built wheel: one top-level import name, and it lives beside other distributions.
+
+PyPI's graphml2svg ships a top-level ``converter`` package. A wheel that installed its
+own ``converter`` would break it or be broken by it; ours installs everything inside
+``modelexport``. This test builds the wheel, installs it into a fresh virtual
+environment together with graphml2svg (installed last, so it would win any clash) and
+runs the converters there.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.slow
+
+
+def _run(*cmd, **kw) -> subprocess.CompletedProcess:
+    out = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, **kw)
+    assert out.returncode == 0, f"{cmd}: {out.stdout}\n{out.stderr}"
+    return out
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    dist = tmp_path_factory.mktemp("dist")
+    _run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+         "-w", dist, ROOT)
+    (path,) = dist.glob("modelexport-*.whl")
+    return path
+
+
+def test_the_wheels_only_top_level_import_name_is_modelexport(wheel):
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+    tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
+    assert tops == {"modelexport"}
+    for sub in ("converter", "graphml", "schemas"):
+        assert f"modelexport/{sub}/__init__.py" in names
+    assert "modelexport/schemas/modelexport-graphml.xsd" in names
+
+
+def test_the_wheel_converts_beside_graphml2svg_in_a_fresh_environment(wheel, tmp_path):
+    venv = tmp_path / "venv"
+    _run(sys.executable, "-m", "venv", venv)
+    py = venv / "bin" / "python"
+    _run(py, "-m", "pip", "install", "--quiet", wheel)
+    _run(py, "-m", "pip", "install", "--quiet", "graphml2svg")
+    # `converter` is graphml2svg's, untouched by us; ours lives under modelexport.
+    out = _run(py, "-c", "import converter, modelexport.converter as c; "
+               "print(converter.__file__); print(c.__file__)", cwd=tmp_path)
+    theirs, ours = out.stdout.split()
+    assert theirs.endswith("site-packages/converter/__init__.py")
+    assert ours.endswith("site-packages/modelexport/converter/__init__.py")
+    cli = venv / "bin" / "modelexport"
+    model = tmp_path / "m.onnx"
+    _run(py, "-c", _TINY_MODEL.format(path=str(model)), cwd=tmp_path)
+    _run(cli, "export-graphml", model, tmp_path / "m.graphml", cwd=tmp_path)
+    _run(cli, "import-onnx", tmp_path / "m.graphml", tmp_path / "back.onnx", cwd=tmp_path)
+    assert (tmp_path / "back.onnx").read_bytes() == model.read_bytes()
+
+
+_TINY_MODEL = """
+import numpy as np, onnx
+from onnx import helper, numpy_helper, TensorProto
+w = numpy_helper.from_array(np.arange(12, dtype=np.float32).reshape(3, 4), "w")
+g = helper.make_graph(
+    [helper.make_node("MatMul", ["x", "w"], ["y"], name="mm"),
+     helper.make_node("Relu", ["y"], ["z"], name="relu")],
+    "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+    [helper.make_tensor_value_info("z", TensorProto.FLOAT, [2, 4])], [w])
+onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), {path!r})
+"""
