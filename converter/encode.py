@@ -37,9 +37,9 @@ from modelexport.converter.decode import (
     dumps_pairs,
     dumps_strings,
 )
-from modelexport.converter.hierarchy import ROOT, ModuleInfo, ancestors, derive_hierarchy
+from modelexport.converter.hierarchy import ModuleInfo, derive_hierarchy
 from modelexport.converter.sidecar import SidecarWriter
-from modelexport.converter.tags import common_tag
+from modelexport.converter.tags import ROOT, common_tag, lineage
 from modelexport.graphml import format as fmt
 from modelexport.graphml.model import Document, Edge, Graph, Key, Node
 
@@ -557,7 +557,7 @@ def model_to_document(model: Any, sink: SidecarWriter | None = None, *, flat: bo
         if hit is not None:
             return hit.id
         parent: Node | None = None
-        for anc in ancestors(tag):
+        for anc in lineage(tag):
             m = modules.get(anc)
             if m is None:
                 info = hierarchy.modules.get(anc) or ModuleInfo()

@@ -17,17 +17,12 @@ Nothing here looks at op types or model families.
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from modelexport.converter import tags as _tags
-
-ROOT = "/"
-
-#: Classes of the framework's own building blocks, which SPEC §5 leaves out of tags.
-_BUILTIN_CLASS_PREFIX = "torch.nn.modules."
+from modelexport.converter.tags import ROOT, lineage, normalize_tag
 
 
 @dataclass
@@ -45,20 +40,6 @@ class Hierarchy:
     source: str  # "tags" | "dynamo" | "scopes" | "none"
     node_tags: list[str]
     modules: dict[str, ModuleInfo] = field(default_factory=dict)
-
-
-def normalize_tag(tag: str | None) -> str | None:
-    """``/A/B/`` → ``/A/B``; ``""`` and ``"/"`` → ``"/"``; None stays None."""
-    if tag is None:
-        return None
-    parts = [p for p in tag.split("/") if p]
-    return "/" + "/".join(parts) if parts else ROOT
-
-
-def ancestors(tag: str) -> list[str]:
-    """The tags from the outermost module down to ``tag`` itself (root excluded)."""
-    parts = [p for p in tag.split("/") if p]
-    return ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
 
 
 def _props(node: Any) -> dict[str, str]:
@@ -90,30 +71,11 @@ def _from_tags(model: Any, nodes: Sequence[Any]) -> tuple[list[str | None], dict
 
 
 def _module_stack(node: Any) -> list[tuple[str, str]] | None:
-    """[(dotted path, qualified class), ...] from the root module down, or None."""
-    props = _props(node)
-    scopes_text = props.get("pkg.torch.onnx.name_scopes")
-    classes_text = props.get("pkg.torch.onnx.class_hierarchy")
-    stack: list[tuple[str, str]] | None = None
-    if scopes_text and classes_text:
-        try:
-            scopes = ast.literal_eval(scopes_text)
-            classes = ast.literal_eval(classes_text)
-        except (ValueError, SyntaxError):
-            scopes = classes = None
-        if isinstance(scopes, list) and isinstance(classes, list) and len(scopes) == len(classes):
-            stack = [(str(s), str(c)) for s, c in zip(scopes, classes)]
-    if stack is None and props.get("namespace"):
-        stack = []
-        for part in props["namespace"].split("/"):
-            name, sep, cls = part.partition(": ")
-            if not sep:
-                return None
-            stack.append((name, cls))
-    if not stack:
+    """The node's recorded module stack without torch's built-in modules, or None."""
+    stack = _tags.torch_module_stack(_props(node))
+    if stack is None or any(cls is None for _, cls in stack):
         return None
-    # The last entry is the node itself (its fx name and target), not a module.
-    return [(path, cls) for path, cls in stack[:-1] if not cls.startswith(_BUILTIN_CLASS_PREFIX)]
+    return [(path, cls) for path, cls in stack if not _tags.is_builtin_class(cls)]
 
 
 def _from_dynamo(nodes: Sequence[Any]) -> tuple[list[str | None], dict[str, ModuleInfo]]:
@@ -161,7 +123,7 @@ def _from_scopes(nodes: Sequence[Any]) -> tuple[list[str | None], dict[str, Modu
         scope = [p for p in name.split("/")[1:-1] if p]
         tag = "/" + "/".join(scope) if scope else ROOT
         found.append(tag)
-        for anc in ancestors(tag):
+        for anc in lineage(tag):
             if anc not in modules:
                 modules[anc] = ModuleInfo(".".join(anc.strip("/").split("/")), None)
     return found, modules

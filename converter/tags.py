@@ -17,18 +17,113 @@ Per model, in ``ModelProto.metadata_props``:
 
 Older files kept the tag as JSON in ``NodeProto.doc_string``
 (``{"hierarchy_tag": "/Model/Layer.0", ...}``); :func:`node_tag` reads that form too.
+
+It is also the one vocabulary for tags themselves (:func:`normalize_tag`,
+:func:`lineage`, :func:`within`, :func:`related`, :func:`parent_tag`,
+:func:`common_tag`), for the module stacks ``torch.onnx.export(..., dynamo=True)``
+records per node (:func:`torch_module_stack`, the only parser of them), for which
+classes are torch's own building blocks (:func:`is_builtin_class`), and for the rule
+that tags nodes nobody recorded (:func:`fill_missing_tags`).
 """
 
 from __future__ import annotations
 
+import ast
 import json
+from collections.abc import Mapping
 from typing import Any
+
+from modelexport.graphml.format import tag_within as within
 
 TAG_KEY = "hierarchy_tag"
 MODULE_PATH_KEY = "module_path"
 MODULE_CLASS_KEY = "module_class"
 MODULE_TREE_KEY = "modelexport.module_tree"
 STRATEGY_KEY = "modelexport.strategy"
+
+#: The root of every hierarchy; not a module, the graph itself.
+ROOT = "/"
+
+#: Node metadata the dynamo exporter writes: module paths (root first, then the node's
+#: own FX name), their qualified classes, and both in one ``path: class/...`` string.
+NAME_SCOPES_KEY = "pkg.torch.onnx.name_scopes"
+CLASS_HIERARCHY_KEY = "pkg.torch.onnx.class_hierarchy"
+NAMESPACE_KEY = "namespace"
+
+#: Module classes defined in these packages are torch's building blocks (Linear,
+#: LayerNorm, containers), which SPEC §5 leaves out of tags.
+_BUILTIN_PACKAGE = "torch.nn"
+
+
+def normalize_tag(tag: str | None) -> str | None:
+    """``/A/B/`` → ``/A/B``; ``""`` and ``"/"`` → ``"/"``; surrounding blanks and empty
+    segments dropped; None stays None."""
+    if tag is None:
+        return None
+    parts = [p for p in tag.strip().split("/") if p]
+    return "/" + "/".join(parts) if parts else ROOT
+
+
+def lineage(tag: str) -> list[str]:
+    """The modules from the outermost down to ``tag`` itself: ``/A/B`` → ``["/A", "/A/B"]``.
+
+    The root ``/`` is the graph, not a module: it is in no lineage (``lineage("/")`` is
+    empty).
+    """
+    parts = [p for p in tag.split("/") if p]
+    return ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def parent_tag(tag: str) -> str | None:
+    """``/A/B`` → ``/A``; a top-level module (``/A``) and the root have no parent."""
+    head = tag.rstrip("/").rsplit("/", 1)[0]
+    return head or None
+
+
+def related(a: str, b: str) -> bool:
+    """True when one tag is the other, an ancestor of it, or a descendant of it."""
+    return within(a, b) or within(b, a)
+
+
+def is_builtin_class(qualified_name: str) -> bool:
+    """True for a class (``package.module.Class``) that ``torch.nn`` itself defines."""
+    package = qualified_name.rpartition(".")[0]
+    return package == _BUILTIN_PACKAGE or package.startswith(_BUILTIN_PACKAGE + ".")
+
+
+def torch_module_stack(props: Mapping[str, str]) -> list[tuple[str, str | None]] | None:
+    """The module stack the dynamo exporter recorded on a node, from its metadata.
+
+    ``[(dotted module path, qualified class), ...]`` from the root module down, the
+    node's own entry (its FX name and target) left out, built-in modules kept; ``[]``
+    when only the node's own entry is there; None when nothing usable is recorded.
+    Read from ``pkg.torch.onnx.name_scopes`` with ``pkg.torch.onnx.class_hierarchy``,
+    else from ``namespace``, else from the name scopes alone (classes then None).
+    """
+    scopes, classes = _literal(props.get(NAME_SCOPES_KEY)), _literal(props.get(CLASS_HIERARCHY_KEY))
+    stack: list[tuple[str, str | None]] | None = None
+    if isinstance(scopes, list) and isinstance(classes, list) and len(scopes) == len(classes):
+        stack = [(str(s), str(c)) for s, c in zip(scopes, classes)]
+    elif props.get(NAMESPACE_KEY):
+        stack = []
+        for part in props[NAMESPACE_KEY].split("/"):
+            name, sep, cls = part.partition(": ")
+            if not sep:
+                stack = None
+                break
+            stack.append((name, cls))
+    if stack is None and isinstance(scopes, list):
+        stack = [(str(s), None) for s in scopes]
+    return stack[:-1] if stack else None
+
+
+def _literal(text: str | None) -> Any:
+    if not text:
+        return None
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return None
 
 
 def _props(proto: Any) -> dict[str, str]:

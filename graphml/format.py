@@ -201,6 +201,15 @@ _ARTICLE = {"int": "an", "long": "a"}
 _FLOAT_TEXT = {"NaN": math.nan, "INF": math.inf, "-INF": -math.inf}
 
 
+def tag_within(tag: str, prefix: str) -> bool:
+    """True when the hierarchy tag ``tag`` is ``prefix`` or a module below it.
+
+    Whole path segments: ``/A/Layer.1`` does not contain ``/A/Layer.10``; the root
+    ``/`` contains every tag. :mod:`modelexport.converter.tags` names this ``within``.
+    """
+    return tag == prefix or prefix == "/" or tag.startswith(prefix + "/")
+
+
 def is_nmtoken(text: str) -> bool:
     """True if ``text`` may be used as a GraphML id."""
     return NMTOKEN_RE.fullmatch(text) is not None

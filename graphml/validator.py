@@ -308,7 +308,7 @@ class _Checker:
                               if a.data.get("kind") == fmt.KIND_MODULE), None)
             etag = enclosing.data.get("hierarchy_tag", "") if enclosing is not None else ""
             if enclosing is not None and isinstance(etag, str) and etag:
-                below = tag.startswith(etag + "/") or (kind == fmt.KIND_OP and tag == etag)
+                below = fmt.tag_within(tag, etag) and (kind == fmt.KIND_OP or tag != etag)
                 if not below:
                     self.finding("tags", nid, f"hierarchy_tag {tag!r} is not "
                                  f"{'within' if kind == fmt.KIND_OP else 'below'} the tag "

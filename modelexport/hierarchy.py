@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelexport.converter.tags import module_segments
+from modelexport.converter.tags import is_builtin_class, module_segments
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,8 @@ class ModuleTree:
 
 def is_builtin(module: Any) -> bool:
     """True for modules whose class is defined by ``torch.nn`` itself."""
-    name = type(module).__module__
-    return name == "torch.nn" or name.startswith("torch.nn.")
+    cls = type(module)
+    return is_builtin_class(f"{cls.__module__}.{cls.__qualname__}")
 
 
 def _is_container(module: Any) -> bool:

@@ -12,35 +12,18 @@ from dataclasses import dataclass, field
 
 import onnx
 
-from modelexport.converter.tags import common_tag, module_tree, node_tag
+from modelexport.converter.tags import (
+    MODULE_TREE_KEY,
+    ROOT,
+    common_tag,
+    lineage,
+    module_tree,
+    node_tag,
+    normalize_tag,
+    parent_tag,
+    within,
+)
 from modelexport.errors import AnalysisError
-
-
-def normalize_tag(tag: str) -> str:
-    """``/A/B/`` → ``/A/B``; the root ``/`` stays ``/``."""
-    tag = tag.strip()
-    return "/" + tag.strip("/") if tag.strip("/") else "/"
-
-
-def within(tag: str, prefix: str) -> bool:
-    """True when ``tag`` is ``prefix`` or a module below it."""
-    return tag == prefix or prefix == "/" or tag.startswith(prefix + "/")
-
-
-def related(a: str, b: str) -> bool:
-    """True when one tag is the other, an ancestor of it, or a descendant of it."""
-    return within(a, b) or within(b, a)
-
-
-def parent_tag(tag: str) -> str | None:
-    head = tag.rstrip("/").rsplit("/", 1)[0]
-    return head or None
-
-
-def lineage(tag: str) -> list[str]:
-    """``/A/B/C`` → ``["/A", "/A/B", "/A/B/C"]``."""
-    parts = tag.strip("/").split("/")
-    return ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))] if tag.strip("/") else ["/"]
 
 
 def node_label(index: int, node: onnx.NodeProto) -> str:
@@ -149,7 +132,7 @@ def modules_of(model: onnx.ModelProto, tags: list[str | None]) -> list[Module]:
     # Above a recorded root (a module cut out by extract) there is nothing to list.
     roots = [m.tag for m in found.values() if m.parent is None or m.parent not in found]
     for tag in tags:
-        for step in lineage(tag) if tag else []:
+        for step in (lineage(tag) or [ROOT]) if tag else []:
             if step not in found and not any(within(r, step) for r in roots):
                 found[step] = Module(step, parent_tag(step))
     children: dict[str | None, list[str]] = {}
@@ -172,6 +155,6 @@ def recorded_tree(model: onnx.ModelProto) -> list[dict] | None:
         return module_tree(model)
     except ValueError as e:
         raise AnalysisError(
-            f"model metadata 'modelexport.module_tree' is not valid JSON ({e}); "
+            f"model metadata {MODULE_TREE_KEY!r} is not valid JSON ({e}); "
             "re-export the model or remove that entry"
         ) from e

@@ -12,14 +12,12 @@ from dataclasses import asdict, dataclass, field
 
 import onnx
 
-from modelexport.converter.tags import TAG_KEY
+from modelexport.converter.tags import STRATEGY_KEY, TAG_KEY, normalize_tag, within
 from modelexport.analysis._graph import (
     GraphIndex,
     modules_of,
-    normalize_tag,
     recorded_tree,
     tensor_size,
-    within,
 )
 from modelexport.errors import AnalysisError
 
@@ -144,7 +142,7 @@ def analyze_model(model: onnx.ModelProto, filter_tag: str | None = None) -> Anal
         untagged_nodes=len(index.nodes) - tagged,
         tag_sources=dict(sorted(sources.items())),
         tree_recorded=recorded_tree(model) is not None,
-        strategy=props.get("modelexport.strategy"),
+        strategy=props.get(STRATEGY_KEY),
         op_types=_sorted_counts(Counter(n.op_type for n in selected)),
         parameters=sum(params.values()),
         unowned_parameters=sum(params[n] for n, o in owners.items() if o is None),

@@ -14,13 +14,11 @@ from dataclasses import dataclass, field
 
 import onnx
 
-from modelexport.converter.tags import MODULE_TREE_KEY
+from modelexport.converter.tags import MODULE_TREE_KEY, normalize_tag, within
 from modelexport.analysis._graph import (
     GraphIndex,
     modules_of,
-    normalize_tag,
     recorded_tree,
-    within,
 )
 from modelexport.errors import AnalysisError
 

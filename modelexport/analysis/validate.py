@@ -30,14 +30,10 @@ from modelexport.converter.tags import (
     common_tag,
     fill_missing_tags,
     node_tag,
-)
-from modelexport.analysis._graph import (
-    GraphIndex,
-    node_label,
     normalize_tag,
-    recorded_tree,
     related,
 )
+from modelexport.analysis._graph import GraphIndex, node_label, recorded_tree
 from modelexport.errors import AnalysisError
 
 _ENTRY = re.compile(r"^(?P<base>.+)\.(?P<key>[^./]+)$")

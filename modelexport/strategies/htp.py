@@ -7,38 +7,24 @@ module path is the node's. Nodes the optimizer made carry no stack and get ``Non
 
 from __future__ import annotations
 
-import ast
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from modelexport._quiet import quiet
+from modelexport.converter.tags import torch_module_stack
 from modelexport.strategies import Capture, CaptureOptions, one_line
 
-NAME_SCOPES_KEY = "pkg.torch.onnx.name_scopes"
-NAMESPACE_KEY = "namespace"
+def module_path_of(props: Mapping[str, str]) -> str | None:
+    """The dotted path of the innermost module on a node's recorded stack, or None.
 
-
-def module_path_of(node: Any) -> str | None:
-    """The dotted module path recorded on a node by the dynamo exporter, or None."""
-    props = {p.key: p.value for p in node.metadata_props}
-    scopes = props.get(NAME_SCOPES_KEY)
-    if scopes is not None:
-        try:
-            parts = ast.literal_eval(scopes)
-        except (ValueError, SyntaxError):
-            parts = None
-        if isinstance(parts, list) and len(parts) >= 2:
-            return str(parts[-2])
-    namespace = props.get(NAMESPACE_KEY)
-    if namespace:
-        # "": Root/path.a: ClassA/op: aten.op  → module paths are before each ": ".
-        frames = [frame.partition(": ")[0] for frame in namespace.split("/")]
-        if len(frames) >= 2:
-            return frames[-2]
-    return None
+    ``props`` is the node's metadata (a NodeProto's ``metadata_props`` as a dict, or
+    an IR node's ``metadata_props``); :func:`~modelexport.converter.tags.torch_module_stack`
+    parses it.
+    """
+    stack = torch_module_stack(props)
+    return stack[-1][0] if stack else None
 
 
 def capture(model: Any, inputs: Any, options: CaptureOptions) -> Capture:
@@ -56,7 +42,7 @@ def capture(model: Any, inputs: Any, options: CaptureOptions) -> Capture:
     except Exception as e:  # noqa: BLE001 - any failure of torch.export means "try the next"
         return Capture("htp", seconds=time.perf_counter() - start,
                        error=f"torch.export could not capture the model ({one_line(e)})")
-    paths = [module_path_of(node) or next((recorded[o] for o in node.output if o in recorded),
+    paths = [module_path_of({p.key: p.value for p in node.metadata_props}) or next((recorded[o] for o in node.output if o in recorded),
                                           None)
              for node in proto.graph.node]
     return Capture("htp", model=proto, node_paths=paths,
@@ -87,7 +73,7 @@ def _paths_before_conversion(recorded: dict[str, str]) -> Iterator[None]:
 
     def recording_convert(ir_model: Any, *args: Any, **kwargs: Any) -> Any:
         for node in ir_model.graph:
-            path = module_path_of(_MetadataView(node.metadata_props))
+            path = module_path_of(node.metadata_props)
             if path is not None:
                 recorded.update((value.name, path) for value in node.outputs if value.name)
         return convert(ir_model, *args, **kwargs)
@@ -97,16 +83,3 @@ def _paths_before_conversion(recorded: dict[str, str]) -> Iterator[None]:
         yield
     finally:
         apis.convert_version = convert
-
-
-class _MetadataView:
-    """An IR node's metadata dict seen as a NodeProto's ``metadata_props``."""
-
-    def __init__(self, props: dict[str, str]) -> None:
-        self.metadata_props = [_Prop(k, v) for k, v in props.items()]
-
-
-@dataclass
-class _Prop:
-    key: str
-    value: str

@@ -10,7 +10,7 @@ from onnx import TensorProto, helper
 
 from modelexport import graphml
 from modelexport.converter.encode import model_to_document
-from modelexport.converter.hierarchy import ancestors
+from modelexport.converter.tags import lineage
 from modelexport.converter.sidecar import SidecarWriter
 from modelexport.converter.tags import node_tag
 from modelexport.graphml import format as fmt
@@ -27,7 +27,7 @@ def _kind(doc, kind):
 def test_one_group_per_distinct_module_tag_including_ancestors(tagged):
     doc = model_to_document(tagged)
     tags = {node_tag(n) for n in tagged.graph.node}
-    expected = {a for t in tags for a in ancestors(t)}
+    expected = {a for t in tags for a in lineage(t)}
     modules = _kind(doc, fmt.KIND_MODULE)
     assert sorted(m.data["hierarchy_tag"] for m in modules) == sorted(expected)
     assert all(m.is_group for m in modules)

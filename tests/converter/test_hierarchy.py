@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from onnx import TensorProto, helper
 
-from modelexport.converter.hierarchy import ROOT, ancestors, derive_hierarchy, normalize_tag
+from modelexport.converter.hierarchy import derive_hierarchy
+from modelexport.converter.tags import ROOT
 
 
 def _model(nodes):
@@ -118,9 +119,3 @@ def test_untagged_nodes_get_the_common_module_of_their_neighbours(tagged):
 def test_a_model_without_any_hierarchy_is_flat():
     h = derive_hierarchy(_model([helper.make_node("Relu", ["x"], ["y"], name="relu")]))
     assert (h.source, h.node_tags) == ("none", [ROOT])
-
-
-def test_tags_are_normalized_and_ancestors_listed_outermost_first():
-    assert normalize_tag("/A/B/") == "/A/B"
-    assert normalize_tag("") == ROOT
-    assert ancestors("/A/B/C") == ["/A", "/A/B", "/A/B/C"]

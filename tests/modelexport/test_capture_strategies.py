@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import onnx
 import pytest
-from onnx import helper
 
 from modelexport.converter.tags import node_tag
 from modelexport.errors import ExportError
@@ -15,24 +14,16 @@ from modelexport.strategies import CaptureOptions, htp, run, usage_based
 torch = pytest.importorskip("torch")
 
 
-def _node_with(props):
-    node = helper.make_node("Add", ["a", "b"], ["c"])
-    for key, value in props.items():
-        entry = node.metadata_props.add()
-        entry.key, entry.value = key, value
-    return node
-
-
 def test_htp_reads_the_deepest_module_of_the_recorded_name_scopes():
-    node = _node_with({"pkg.torch.onnx.name_scopes": "['', 'blocks.1', 'blocks.1.lin', 'linear']"})
-    assert htp.module_path_of(node) == "blocks.1.lin"
-    assert htp.module_path_of(_node_with({"pkg.torch.onnx.name_scopes": "['', 'add']"})) == ""
+    props = {"pkg.torch.onnx.name_scopes": "['', 'blocks.1', 'blocks.1.lin', 'linear']"}
+    assert htp.module_path_of(props) == "blocks.1.lin"
+    assert htp.module_path_of({"pkg.torch.onnx.name_scopes": "['', 'add']"}) == ""
 
 
 def test_htp_falls_back_to_the_namespace_and_else_knows_nothing():
     namespace = ": pkg.Net/blocks.0: pkg.Block/add: aten.add.Tensor"
-    assert htp.module_path_of(_node_with({"namespace": namespace})) == "blocks.0"
-    assert htp.module_path_of(_node_with({})) is None
+    assert htp.module_path_of({"namespace": namespace}) == "blocks.0"
+    assert htp.module_path_of({}) is None
 
 
 def test_usage_based_walks_scopes_through_container_children():
