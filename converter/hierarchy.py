@@ -149,6 +149,6 @@ def derive_hierarchy(model: Any) -> Hierarchy:
     if source == "none":
         return Hierarchy(source, [ROOT] * len(nodes), {})
     if any(t is None for t in found):
-        found = _tags.fill_missing_tags(nodes, found, ROOT)
+        found = _tags.fill_missing_tags(nodes, found, ROOT, _tags.graph_boundary(model.graph))
     node_tags = [normalize_tag(t) or ROOT for t in found]
     return Hierarchy(source, node_tags, modules)

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import ast
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from modelexport.graphml.format import tag_within as within
@@ -168,14 +168,25 @@ def common_tag(tags: list[str]) -> str:
     return "/" + "/".join(common) if common else "/"
 
 
-def fill_missing_tags(nodes: Any, tags: list[str | None], root: str) -> list[str]:
+def graph_boundary(graph: Any) -> set[str]:
+    """The names of a GraphProto's inputs and outputs: where data enters and leaves the root."""
+    return {v.name for v in graph.input} | {v.name for v in graph.output}
+
+
+def fill_missing_tags(nodes: Any, tags: list[str | None], root: str,
+                      boundary: Iterable[str] = ()) -> list[str]:
     """Give every untagged node the deepest module containing all its neighbours' tags.
 
     ``nodes`` are NodeProtos in graph order and ``tags[i]`` the tag of ``nodes[i]`` or
-    None. A node's neighbours are the producers of its inputs and the consumers of its
-    outputs. Tags spread in passes, each pass reading only tags known before it, so the
-    result does not depend on node order; nodes with no tagged neighbour at all get
-    ``root``. This is the SPEC §5 rule; it knows nothing of names or op types.
+    None. A node's neighbours are the producers of its inputs *and* the consumers of its
+    outputs; ``boundary`` names the graph's inputs and outputs, made and used at
+    ``root``, so a node reading an input or writing an output has ``root`` for a
+    neighbour. Only known tags are ever used: untagged nodes that feed one another form a
+    run, and every node of a run gets the deepest module containing the known tags
+    around the whole run (its tagged producers and consumers), so a run that crosses a
+    module boundary lands in a module containing both sides, never in one side. A run
+    with no tagged neighbour at all gets ``root``. This is the SPEC §5 rule; it does
+    not depend on node order and knows nothing of names or op types.
     """
     producer: dict[str, int] = {}
     consumers: dict[str, list[int]] = {}
@@ -187,6 +198,8 @@ def fill_missing_tags(nodes: Any, tags: list[str | None], root: str) -> list[str
             if name:
                 consumers.setdefault(name, []).append(i)
 
+    outside = set(boundary)
+
     def neighbours(i: int) -> list[int]:
         node = nodes[i]
         near = [producer[n] for n in node.input if n in producer]
@@ -194,22 +207,31 @@ def fill_missing_tags(nodes: Any, tags: list[str | None], root: str) -> list[str
             near.extend(consumers.get(name, ()))
         return near
 
+    def touches_boundary(i: int) -> bool:
+        node = nodes[i]
+        return any(n in outside for n in node.input) or any(n in outside for n in node.output)
+
     result = list(tags)
-    pending = [i for i, t in enumerate(result) if t is None]
-    while pending:
-        known = list(result)
-        still: list[int] = []
-        for i in pending:
-            near = sorted({known[j] for j in neighbours(i) if known[j] is not None})
-            if near:
-                result[i] = common_tag(near)
-            else:
-                still.append(i)
-        if len(still) == len(pending):
-            for i in still:
-                result[i] = root
-            break
-        pending = still
+    seen: set[int] = set()
+    for start, tag in enumerate(tags):
+        if tag is not None or start in seen:
+            continue
+        run, around, todo = [], set(), [start]
+        seen.add(start)
+        while todo:
+            i = todo.pop()
+            run.append(i)
+            if touches_boundary(i):
+                around.add(root)
+            for j in neighbours(i):
+                if tags[j] is not None:
+                    around.add(tags[j])
+                elif j not in seen:
+                    seen.add(j)
+                    todo.append(j)
+        filled = common_tag(sorted(around)) if around else root
+        for i in run:
+            result[i] = filled
     return [t if t is not None else root for t in result]
 
 

@@ -21,6 +21,7 @@ from modelexport.converter.tags import (
     STRATEGY_KEY,
     TAG_KEY,
     fill_missing_tags,
+    graph_boundary,
 )
 from modelexport.hierarchy import ModuleTree
 
@@ -68,7 +69,7 @@ def tag_model(model: Any, node_paths: list[str | None], tree: ModuleTree,
     if len(node_paths) != len(nodes):
         raise ValueError(f"{len(node_paths)} module paths for {len(nodes)} nodes")
     known = [tree.tag_of(path) for path in node_paths]
-    tags = fill_missing_tags(nodes, known, tree.root.tag)
+    tags = fill_missing_tags(nodes, known, tree.root.tag, graph_boundary(model.graph))
     modules = tree.by_tag()
 
     for node, tag in zip(nodes, tags):

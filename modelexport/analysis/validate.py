@@ -29,6 +29,7 @@ from modelexport.converter.tags import (
     TAG_KEY,
     common_tag,
     fill_missing_tags,
+    graph_boundary,
     node_tag,
     normalize_tag,
     related,
@@ -191,7 +192,7 @@ def repair_tags(model: onnx.ModelProto) -> Repair:
             "no node is tagged and no module tree is recorded, so there is nothing to "
             "repair from; export the model with 'modelexport export'"
         )
-    filled = fill_missing_tags(index.nodes, index.tags, root)
+    filled = fill_missing_tags(index.nodes, index.tags, root, graph_boundary(model.graph))
     by_tag = {normalize_tag(str(e.get("tag", ""))): e for e in tree or []}
     fixed = onnx.ModelProto()
     fixed.CopyFrom(model)

@@ -10,6 +10,7 @@ import pytest
 import modelexport
 from modelexport.converter.tags import (
     ROOT,
+    fill_missing_tags,
     is_builtin_class,
     lineage,
     normalize_tag,
@@ -85,3 +86,36 @@ def test_the_vocabulary_is_defined_once_in_the_project(name):
               if name in _defined_functions(p)]
     assert owners in ([], ["converter/tags.py"])
 
+
+
+def _chain(*ops: str):
+    """x → ops[0] → ops[1] → … → y, one node per op, named n0, n1, …"""
+    from onnx import helper
+
+    names = ["x", *[f"t{i}" for i in range(len(ops) - 1)], "y"]
+    return [helper.make_node(op, [names[i]], [names[i + 1]], name=f"n{i}")
+            for i, op in enumerate(ops)]
+
+
+def test_an_untagged_run_across_a_module_boundary_gets_a_module_containing_both_sides():
+    nodes = _chain("Relu", "Relu", "Relu", "Relu", "Relu", "Relu")
+    tags = ["/M/A/X", "/M/A/X", None, None, "/M/B/Y", "/M/B/Y"]
+    # n2 lies in A, n3 in B: neither may be given the other side's module
+    assert fill_missing_tags(nodes, tags, "/M")[2:4] == ["/M", "/M"]
+
+
+def test_an_untagged_node_takes_its_producers_and_its_consumers():
+    nodes = _chain("Relu", "Relu", "Relu")
+    assert fill_missing_tags(nodes, ["/M/A/X", None, "/M/A/Y"], "/M") == [
+        "/M/A/X", "/M/A", "/M/A/Y"]
+
+
+def test_a_node_reading_a_graph_input_has_the_root_for_a_neighbour():
+    nodes = _chain("Cast", "Relu")
+    assert fill_missing_tags(nodes, [None, "/M/A"], "/M") == ["/M/A", "/M/A"]
+    assert fill_missing_tags(nodes, [None, "/M/A"], "/M", boundary={"x", "y"}) == ["/M", "/M/A"]
+
+
+def test_a_run_with_no_tagged_neighbour_goes_to_the_root():
+    nodes = _chain("Relu", "Relu")
+    assert fill_missing_tags(nodes, [None, None], "/M") == ["/M", "/M"]

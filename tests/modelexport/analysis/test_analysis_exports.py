@@ -18,7 +18,9 @@ from analysis_models import check_extraction
 from typer.testing import CliRunner
 
 from modelexport.analysis import analyze_model, compare_models, extract_module, validate_model
-from modelexport.analysis._graph import GraphIndex
+from modelexport.analysis._graph import GraphIndex, node_label
+from modelexport.analysis.validate import repair_tags
+from modelexport.converter.tags import MODULE_CLASS_KEY, MODULE_PATH_KEY, TAG_KEY, node_tag, within
 from modelexport.cli import app
 
 pytestmark = pytest.mark.slow
@@ -188,3 +190,33 @@ def test_extract_of_every_module_runs_and_reproduces_the_intermediates(exports, 
     print(f"{sample}: {len(worst)} modules extracted, max abs difference "
           f"{max(worst.values()):.3g}")
     assert len(worst) == len(modules) >= 8
+
+
+def _strip_tags(model: onnx.ModelProto, indices: set[int]) -> None:
+    for i in indices:
+        props = model.graph.node[i].metadata_props
+        for j in reversed(range(len(props))):
+            if props[j].key in (TAG_KEY, MODULE_PATH_KEY, MODULE_CLASS_KEY):
+                del props[j]
+
+
+@pytest.mark.parametrize("sample", ["bert-tiny", "vit-tiny"])
+@pytest.mark.parametrize("pattern", ["scattered", "runs across module boundaries"])
+def test_repair_gives_each_stripped_node_its_own_module_or_an_ancestor(exports, sample, pattern):
+    model = onnx.load(exports[sample])
+    original = [node_tag(n) for n in model.graph.node]
+    count = len(original)
+    if pattern == "scattered":
+        stripped = set(range(1, count, 3))
+    else:  # five nodes around every second place where the tag changes
+        changes = [i for i in range(1, count) if original[i] != original[i - 1]]
+        stripped = {j for b in changes[::2] for j in range(b - 2, b + 3) if 0 <= j < count}
+    _strip_tags(model, stripped)
+    repaired = repair_tags(model)
+    names = [node_label(i, n) for i, n in enumerate(model.graph.node)]
+    assert set(repaired.repaired) == {names[i] for i in stripped}
+    wrong = {names[i]: (original[i], repaired.repaired[names[i]]) for i in sorted(stripped)
+             if not within(original[i], repaired.repaired[names[i]])}
+    assert wrong == {}, f"{len(wrong)} of {len(stripped)} repaired outside their module"
+    report = validate_model(repaired.model, check_consistency=True)
+    assert report.valid, [i.message for i in report.issues][:3]
