@@ -19,15 +19,16 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import onnx
-from google.protobuf.message import DecodeError
 
 from modelexport import graphml
 from modelexport.converter.errors import ConverterError, GraphMLToOnnxError, OnnxLoadError
+from modelexport.converter._load import all_tensors, load_onnx
 from modelexport.converter._onnx_reader import load_lazily
 from modelexport.converter._onnx_writer import layout_model, write_model
 from modelexport.converter.decode import Deferred, decode_model_header, document_to_model
 from modelexport.converter.encode import model_to_document
 from modelexport.converter.sidecar import SidecarWriter, read_sidecar
+from modelexport.converter.verification import RebuiltCheck, validate_rebuilt
 from modelexport.graphml import format as fmt
 
 #: Protobuf cannot serialize a message of 2 GiB or more; bigger models get external data.
@@ -65,7 +66,7 @@ class ImportResult:
     initializers: int
     onnx_bytes: int
     external_data: Path | None = None
-    validation: dict[str, Any] | None = field(default=None)
+    validation: RebuiltCheck | None = field(default=None)
 
 
 def _umask() -> int:
@@ -135,33 +136,6 @@ def _check_output(path: Path, what: str) -> Path:
     return path
 
 
-def load_onnx(path: PathLike) -> Any:
-    """The ModelProto in ``path``, external data loaded; OnnxLoadError if it is not one."""
-    path = Path(path)
-    if not path.is_file():
-        if path.exists():
-            raise OnnxLoadError(f"{str(path)!r} is not a file; give an .onnx model file")
-        raise OnnxLoadError(f"ONNX file {str(path)!r} does not exist")
-    try:
-        model = onnx.load_model(str(path), load_external_data=False)
-    except (DecodeError, ValueError, RuntimeError, UnicodeError) as e:
-        raise OnnxLoadError(f"{str(path)!r} is not an ONNX model (protobuf could not parse it: "
-                            f"{str(e).splitlines()[0] if str(e) else type(e).__name__}); "
-                            f"is it truncated or another format?") from e
-    if not model.HasField("graph") and not model.ir_version:
-        raise OnnxLoadError(f"{str(path)!r} is not an ONNX model: it has no graph and no "
-                            f"ir_version; is it another format?")
-    try:
-        from onnx.external_data_helper import load_external_data_for_model, uses_external_data
-
-        if any(uses_external_data(t) for t in _all_tensors(model)):
-            load_external_data_for_model(model, str(path.parent))
-    except (OSError, ValueError, onnx.checker.ValidationError) as e:
-        # onnx refuses external data outside the model's directory with a ValidationError
-        raise OnnxLoadError(f"the external data of {str(path)!r} cannot be loaded: {e}") from e
-    return model
-
-
 def _load_lazily(path: PathLike) -> Any:
     """The model with its initializer bytes left in the file, or None to load it whole."""
     if not Path(path).is_file():
@@ -171,15 +145,9 @@ def _load_lazily(path: PathLike) -> Any:
         return None
     from onnx.external_data_helper import uses_external_data
 
-    if any(uses_external_data(t) for t in _all_tensors(lazy.model)):
+    if any(uses_external_data(t) for t in all_tensors(lazy.model)):
         return None
     return lazy
-
-
-def _all_tensors(model: Any) -> Iterator[Any]:
-    from onnx.external_data_helper import _get_all_tensors
-
-    return _get_all_tensors(model)
 
 
 def onnx_to_graphml(src: PathLike | Any, dst: PathLike, *, yed: bool = True,
@@ -236,7 +204,7 @@ def graphml_to_onnx(src: PathLike, dst: PathLike, *, validate: bool = False,
 
     ``validate``: first validate the GraphML (:func:`modelexport.graphml.validate_graphml`; an
     invalid file is refused with its first finding), then run
-    :func:`modelexport.converter.testing.validate_rebuilt` on the result, against ``reference`` or
+    :func:`modelexport.converter.verification.validate_rebuilt` on the result, against ``reference`` or
     the original ONNX the GraphML records (when beside it).
     """
     progress = progress or _quiet
@@ -286,8 +254,6 @@ def graphml_to_onnx(src: PathLike, dst: PathLike, *, validate: bool = False,
     result = ImportResult(dst, len(model.graph.node), len(deferred.refs),
                           dst.stat().st_size, external)
     if validate:
-        from modelexport.converter.testing import validate_rebuilt
-
         progress("validating")
         result.validation = validate_rebuilt(dst, ref)
     return result

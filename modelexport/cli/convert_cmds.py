@@ -10,12 +10,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Callable, Optional
+from typing import TYPE_CHECKING, Annotated, Callable, Optional
 
 import typer
 
 from modelexport.cli._common import InputPath, JsonOutput, OutputPath, Verbose, fail, \
     print_json, show_progress, user_errors
+
+if TYPE_CHECKING:
+    from modelexport.converter.verification import RebuiltCheck
 
 NoYed = Annotated[bool, typer.Option(
     "--no-yed", help="Pure GraphML: leave out yEd's graphics markup.")]
@@ -45,7 +48,11 @@ def _progress(verbose: bool) -> Iterator[Callable[[str], None] | None]:
 
 
 def _jsonable(result: object) -> dict:
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(result).items()}
+    data = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(result).items()}
+    validation = getattr(result, "validation", None)
+    if validation is not None:
+        data["validation"] = validation.as_dict()
+    return data
 
 
 def export_graphml(
@@ -123,38 +130,27 @@ def import_onnx(
             typer.echo(f"wrote {result.external_data} (external data: the model exceeds 2 GB)")
         if result.validation is not None:
             _print_validation(result.validation)
-    if result.validation is not None and not _passed(result.validation):
-        what = ("onnx.checker rejects it" if result.validation["checker"] != "ok"
-                else f"it differs from {result.validation['reference']}")
+    if result.validation is not None and not result.validation.passed:
+        what = ("onnx.checker rejects it" if result.validation.checker != "ok"
+                else f"it differs from {result.validation.reference}")
         raise fail(f"{result.onnx} was written but fails validation: {what}")
 
 
-def _passed(report: dict) -> bool:
-    """The checker passed and, with an original to compare, the rebuild equals it.
-
-    The onnxruntime difference is reported, not judged: identical models can still
-    differ in outputs when they hold random ops.
-    """
-    if report["checker"] != "ok":
-        return False
-    return report.get("reference") is None or report["identical"]
-
-
-def _print_validation(report: dict) -> None:
-    typer.echo(f"onnx.checker (full): {report['checker']}")
-    if report.get("reference") is None:
+def _print_validation(report: RebuiltCheck) -> None:
+    typer.echo(f"onnx.checker (full): {report.checker}")
+    if report.reference is None:
         typer.echo("no original ONNX found to compare with (use --reference PATH)")
         return
-    if report["identical"]:
-        typer.echo(f"identical to {report['reference']}")
+    if report.identical:
+        typer.echo(f"identical to {report.reference}")
     else:
-        typer.echo(f"differs from {report['reference']} in {len(report['differences'])} place(s):")
-        for line in report["differences"][:20]:
+        typer.echo(f"differs from {report.reference} in {len(report.differences)} place(s):")
+        for line in report.differences[:20]:
             typer.echo(f"  {line}")
-    if report.get("max_abs_diff") is not None:
-        typer.echo(f"onnxruntime: largest output difference {report['max_abs_diff']:g}")
+    if report.max_abs_diff is not None:
+        typer.echo(f"onnxruntime: largest output difference {report.max_abs_diff:g}")
     else:
-        typer.echo(f"onnxruntime: {report.get('run', 'not run')}")
+        typer.echo(f"onnxruntime: {report.run or 'not run'}")
 
 
 def register(app: typer.Typer) -> None:

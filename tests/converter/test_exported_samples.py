@@ -14,7 +14,8 @@ import onnx
 import pytest
 
 from modelexport.converter import graphml_to_onnx, onnx_to_graphml
-from modelexport.converter.testing import _fake_input, assert_models_equal
+from modelexport.converter.testing import assert_models_equal
+from modelexport.converter.verification import generated_input
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 SAMPLE_DIRS = sorted(p for p in SAMPLES.iterdir() if (p / "config.json").exists()) if SAMPLES.is_dir() else []
@@ -42,7 +43,7 @@ def test_an_exported_sample_round_trips_exactly(tmp_path, sample):
     assert any(p.key == "hierarchy_tag" for n in original.graph.node for p in n.metadata_props)
     rng = np.random.default_rng(0)
     session = ort.InferenceSession(str(exported), providers=["CPUExecutionProvider"])
-    feeds = {i.name: _fake_input(i, rng) for i in session.get_inputs()}
+    feeds = {i.name: generated_input(i, rng) for i in session.get_inputs()}
     for a, b in zip(_outputs(exported, feeds), _outputs(tmp_path / "back.onnx", feeds)):
         assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
 
