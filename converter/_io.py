@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import gc
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import onnx
 
@@ -30,6 +29,7 @@ from modelexport.converter.encode import model_to_document
 from modelexport.converter.sidecar import SidecarWriter, read_sidecar
 from modelexport.converter.verification import RebuiltCheck, validate_rebuilt
 from modelexport.graphml import format as fmt
+from modelexport.graphml.files import PendingFiles, pending_files
 
 #: Protobuf cannot serialize a message of 2 GiB or more; bigger models get external data.
 PROTOBUF_LIMIT = 2**31 - 1
@@ -69,36 +69,6 @@ class ImportResult:
     validation: RebuiltCheck | None = field(default=None)
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-class _Outputs:
-    """Temporary files beside their targets, renamed together on success."""
-
-    def __init__(self) -> None:
-        self._pending: list[tuple[str, Path]] = []
-
-    def open(self, target: Path) -> BinaryIO:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        self._pending.append((tmp, target))
-        return os.fdopen(fd, "wb")
-
-    def commit(self) -> None:
-        mode = 0o666 & ~_umask()
-        for tmp, target in self._pending:
-            os.chmod(tmp, mode)
-            os.replace(tmp, target)
-        self._pending.clear()
-
-    def discard(self) -> None:
-        for tmp, _target in self._pending:
-            Path(tmp).unlink(missing_ok=True)
-        self._pending.clear()
-
-
 @contextmanager
 def _gc_paused() -> Iterator[None]:
     """No cyclic GC while building big object graphs that hold no cycles (2x faster)."""
@@ -109,16 +79,6 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-@contextmanager
-def _outputs() -> Iterator[_Outputs]:
-    out = _Outputs()
-    try:
-        yield out
-        out.commit()
-    finally:
-        out.discard()
 
 
 def _same_file(src: PathLike, *outputs: Path) -> bool:
@@ -175,7 +135,7 @@ def onnx_to_graphml(src: PathLike | Any, dst: PathLike, *, yed: bool = True,
         model, source = src, None
         if not hasattr(model, "graph"):
             raise OnnxLoadError(f"expected a path or an onnx.ModelProto, got {type(src).__name__}")
-    with _outputs() as out, _gc_paused():
+    with pending_files() as out, _gc_paused():
         progress(f"converting; writing parameters to {sidecar.name}")
         with out.open(sidecar) as f:
             writer = SidecarWriter(f)
@@ -242,7 +202,7 @@ def graphml_to_onnx(src: PathLike, dst: PathLike, *, validate: bool = False,
             model = document_to_model(doc, reader.read, deferred=deferred)
         header = decode_model_header(data)
         progress(f"writing {dst.name}")
-        with _outputs() as out:
+        with pending_files() as out:
             if not model.HasField("graph"):
                 with out.open(dst) as f:
                     f.write(model.SerializeToString())
@@ -269,7 +229,7 @@ def _recorded_source(graphml_path: Path, data: dict[str, Any]) -> Path | None:
 
 
 def _write_with_external_data(dst: Path, header: Any, graph: Any, deferred: Deferred,
-                              reader: Any, out: _Outputs) -> Path:
+                              reader: Any, out: PendingFiles) -> Path:
     """Models over protobuf's 2 GB limit: sidecar tensors to ``<dst>.data``, the rest to ``dst``."""
     data_path = dst.with_name(dst.name + ".data")
     position = 0

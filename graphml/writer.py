@@ -18,7 +18,6 @@ tree for 100,000-node documents.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -26,6 +25,7 @@ from typing import BinaryIO
 from modelexport.graphml import format as fmt
 from modelexport.graphml import yed
 from modelexport.graphml.errors import GraphMLFormatError
+from modelexport.graphml.files import atomic_path
 from modelexport.graphml.model import Document, Edge, Graph, Key, Node
 
 _DOMAIN_NAMES = {"node": "node", "edge": "edge", "graph": "graph"}
@@ -260,12 +260,6 @@ class _Writer:
         self._flush()
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def generate_graphml(doc: Document, *, yed: bool = True) -> bytes:
     """The GraphML 1.1 bytes of ``doc``; with ``yed``, add yEd's graphics markup.
 
@@ -288,13 +282,5 @@ def write_graphml(doc: Document, path_or_file: str | os.PathLike | BinaryIO, *,
     if hasattr(path_or_file, "write"):
         _Writer(doc, yed, path_or_file.write).write()  # type: ignore[union-attr]
         return
-    path = Path(path_or_file)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            _Writer(doc, yed, f.write).write()
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(Path(path_or_file)) as tmp, open(tmp, "wb") as f:
+        _Writer(doc, yed, f.write).write()

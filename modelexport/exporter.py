@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelexport._files import atomic_directory, check_output_path, write_text_atomic
+from modelexport._files import check_output_path
+from modelexport.graphml.files import atomic_directory, write_text_atomic
 from modelexport.errors import ExportError, UserInputError
 from modelexport.hierarchy import ModuleTree, build_module_tree
 from modelexport.inputs import ModelInputs, as_inputs
@@ -281,7 +282,7 @@ def export_pretrained(source: str, path: str | os.PathLike[str], *,
     ``.onnxdata`` sidecar) beside the ONNX and validates it.
     """
     from modelexport.inputs import build_inputs, parse_shape
-    from modelexport.loading import load_model
+    from modelexport.loading import load_pretrained
 
     target = check_output_path(path)
     exporter = UnifiedExporter(strategy, **options)
@@ -291,7 +292,7 @@ def export_pretrained(source: str, path: str | os.PathLike[str], *,
     tools = _graphml_tools() if with_graphml else None
 
     start = time.perf_counter()
-    loaded = load_model(source)
+    loaded = load_pretrained(source)
     load_seconds = time.perf_counter() - start
     inputs = build_inputs(loaded.model, loaded.tokenizer, input_text, shape)
     report = exporter.export(loaded.model, inputs, target, notes=[loaded.note])

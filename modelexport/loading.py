@@ -121,7 +121,7 @@ def load_from_hub(model_id: str) -> LoadedModel:
                        f"loaded {model_id} from {where}")
 
 
-def load_model(source: str) -> LoadedModel:
+def load_pretrained(source: str) -> LoadedModel:
     """Load ``source``: an existing local directory, else a hub id."""
     path = Path(source).expanduser()
     if path.is_dir():

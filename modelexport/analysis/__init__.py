@@ -1,12 +1,12 @@
 """Inspecting tagged ONNX models: analyze, validate, compare, extract.
 
 Pure functions on ``onnx.ModelProto`` returning result dataclasses, plus thin file
-edges. Nothing here imports torch or transformers, so the commands start instantly.
+edges (models are read with :func:`modelexport.converter.load_onnx`). Nothing here imports torch or transformers, so the commands start instantly.
 """
 
 from __future__ import annotations
 
-from modelexport.analysis._io import load_model, save_model, write_text
+from modelexport.analysis._io import save_model, write_text
 from modelexport.analysis.analyze import Analysis, ModuleStats, analyze_model
 from modelexport.analysis.compare import Comparison, compare_models
 from modelexport.analysis.extract import Extraction, extract_module
@@ -22,5 +22,5 @@ __all__ = [
     # extract
     "Extraction", "extract_module",
     # files
-    "load_model", "save_model", "write_text",
+    "save_model", "write_text",
 ]

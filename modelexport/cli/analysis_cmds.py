@@ -63,7 +63,8 @@ def analyze(
 
       modelexport analyze model.onnx --filter-tag /Model/Stack/Layer.0 -f detailed
     """
-    from modelexport.analysis import analyze_model, load_model, write_text
+    from modelexport.analysis import analyze_model, write_text
+    from modelexport.converter import load_onnx
     from modelexport._files import check_output_path
     from modelexport.analysis.render import format_analysis, rich_tree
 
@@ -71,7 +72,7 @@ def analyze(
     with user_errors(verbose):
         if output_file is not None:
             check_output_path(output_file)
-        result = analyze_model(load_model(model), filter_tag=filter_tag)
+        result = analyze_model(load_onnx(model), filter_tag=filter_tag)
         text = format_analysis(result, fmt)
         if output_file is not None:
             write_text(text, output_file)
@@ -111,7 +112,8 @@ def validate(
 
       modelexport validate model.onnx --repair --output fixed.onnx
     """
-    from modelexport.analysis import load_model, repair_tags, save_model, validate_model
+    from modelexport.analysis import repair_tags, save_model, validate_model
+    from modelexport.converter import load_onnx
     from modelexport._files import check_output_path
     from modelexport.analysis.render import format_validation
 
@@ -121,7 +123,7 @@ def validate(
             target = check_output_path(output or model.with_name(f"{model.stem}_repaired.onnx"))
         elif output is not None:
             raise typer.BadParameter("--output is only used with --repair", param_hint="--output")
-        proto = load_model(model)
+        proto = load_onnx(model)
         fixed = None
         if repair:
             fixed = repair_tags(proto)
@@ -162,14 +164,15 @@ def compare(
     """
     import json
 
-    from modelexport.analysis import compare_models, load_model, write_text
+    from modelexport.analysis import compare_models, write_text
+    from modelexport.converter import load_onnx
     from modelexport._files import check_output_path
     from modelexport.analysis.render import format_comparison, rich_comparison
 
     with user_errors(verbose):
         if output_file is not None:
             check_output_path(output_file)
-        result = compare_models(load_model(model_a), load_model(model_b))
+        result = compare_models(load_onnx(model_a), load_onnx(model_b))
         if output_file is not None:
             write_text(json.dumps(result.to_dict(), indent=2) + "\n", output_file)
     if json_output:
@@ -202,12 +205,13 @@ def extract(
 
       modelexport extract model.onnx --tag /Model/Stack/Layer.0 layer0.onnx
     """
-    from modelexport.analysis import extract_module, load_model, save_model
+    from modelexport.analysis import extract_module, save_model
+    from modelexport.converter import load_onnx
     from modelexport._files import check_output_path
 
     with user_errors(verbose):
         check_output_path(output)
-        result = extract_module(load_model(model), tag)
+        result = extract_module(load_onnx(model), tag)
         save_model(result.model, output)
     if json_output:
         print_json(dict(result.to_dict(), output=str(output)))

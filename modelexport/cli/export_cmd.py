@@ -90,7 +90,7 @@ def export(
       modelexport export org/model-name out/model.onnx --json
     """
     with user_errors(verbose):
-        from modelexport._files import write_text_atomic
+        from modelexport.graphml.files import write_text_atomic
         from modelexport.exporter import export_pretrained
 
         status: Any = nullcontext()

@@ -74,9 +74,9 @@ def export_sample(tmp_path_factory):
 
             from modelexport.exporter import UnifiedExporter
             from modelexport.inputs import build_inputs
-            from modelexport.loading import load_model
+            from modelexport.loading import load_pretrained
 
-            loaded = load_model(str(SAMPLES / name))
+            loaded = load_pretrained(str(SAMPLES / name))
             _make_parameters_distinct(loaded.model)
             inputs = build_inputs(loaded.model, loaded.tokenizer)
             out = tmp_path_factory.mktemp(f"{name}-{strategy}") / f"{name}.onnx"

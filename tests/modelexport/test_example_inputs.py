@@ -11,9 +11,9 @@ torch = pytest.importorskip("torch")
 
 
 def _model(samples, name):
-    from modelexport.loading import load_model
+    from modelexport.loading import load_pretrained
 
-    return load_model(str(samples / name))
+    return load_pretrained(str(samples / name))
 
 
 def test_shapes_parse_from_commas_or_x():

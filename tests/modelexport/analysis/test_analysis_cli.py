@@ -114,14 +114,14 @@ def test_extract_writes_a_checked_model(net_file, tmp_path):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["analyze", "{missing}"], "no such file"),
-    (["analyze", "{text}"], "is not a readable ONNX model"),
+    (["analyze", "{missing}"], "does not exist"),
+    (["analyze", "{text}"], "is not an ONNX model"),
     (["analyze", "{empty}"], "is not an ONNX model"),
     (["validate", "{net}", "--repair", "--output", "{nodir}/x.onnx"], "does not exist"),
     (["extract", "{net}", "--tag", "/Net/Nope", "{out}"], "no module '/Net/Nope'"),
     (["extract", "{net}", "--tag", "/Net", "{nodir}/x.onnx"], "does not exist"),
     (["analyze", "{net}", "--output-file", "{nodir}/r.json"], "does not exist"),
-    (["compare", "{net}", "{text}", "--output-file", "{out}"], "is not a readable ONNX"),
+    (["compare", "{net}", "{text}", "--output-file", "{out}"], "is not an ONNX model"),
     (["analyze", "{net}", "--filter-tag", "/Nope"], "no module '/Nope'"),
 ])
 def test_bad_input_is_one_line_exit_1_and_nothing_written(net_file, tmp_path, args, message):
