@@ -8,7 +8,7 @@ torch and transformers load only when an export runs: importing this package is 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import typing as _typing
 
 __all__ = [
     # exporting
@@ -22,6 +22,7 @@ __all__ = [
     "ModelLoadError",
     "ExportError",
     "VerificationError",
+    "AnalysisError",
 ]
 
 _LAZY = {
@@ -32,6 +33,7 @@ _LAZY = {
 }
 
 from modelexport.errors import (  # noqa: E402
+    AnalysisError,
     ExportError,
     ModelExportError,
     ModelLoadError,
@@ -39,11 +41,11 @@ from modelexport.errors import (  # noqa: E402
     VerificationError,
 )
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from modelexport.exporter import ExportReport, UnifiedExporter, export_model, export_pretrained
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'modelexport' has no attribute {name!r}")

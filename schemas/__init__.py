@@ -9,7 +9,7 @@ an installed wheel (they are declared as package data).
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path as _Path
 
 #: Schema aliases and the file each one names.
 SCHEMAS = {
@@ -17,14 +17,14 @@ SCHEMAS = {
     "project": "modelexport-graphml.xsd",
 }
 
-_HERE = Path(__file__).resolve().parent
+_HERE = _Path(__file__).resolve().parent
 
 
-def schema_path(name: str) -> Path:
+def schema_path(name: str) -> _Path:
     """The path of a schema: an alias of :data:`SCHEMAS` or a file name in this package."""
     file = SCHEMAS.get(name, name)
     path = _HERE / file
-    if Path(file).name != file or not file.endswith(".xsd") or not path.is_file():
+    if _Path(file).name != file or not file.endswith(".xsd") or not path.is_file():
         raise FileNotFoundError(
             f"no schema {name!r}; use one of {', '.join(SCHEMAS)} or an .xsd file of "
             f"{_HERE}")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 
 import onnx
 from onnx import TensorProto, helper
 
 from modelexport import graphml
+from modelexport.converter import graphml_to_onnx, onnx_to_graphml
 from modelexport.converter.encode import model_to_document
 from modelexport.converter.tags import lineage
 from modelexport.converter.sidecar import SidecarWriter
@@ -174,14 +176,29 @@ def test_text_xml_cannot_carry_is_kept_exactly_in_base64(tagged):
     assert b"\x07" not in data
 
 
-def test_nan_payloads_in_float_attributes_fall_back_to_exact_base64():
+def _leaky_relu_with_alpha_bits(bits: bytes) -> onnx.ModelProto:
     node = helper.make_node("LeakyRelu", ["x"], ["y"], alpha=1.0)
-    node.attribute[0].f = float("nan")
+    node.attribute[0].f = struct.unpack("<f", bits)[0]
     graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
-    doc = model_to_document(helper.make_model(graph))
+    return helper.make_model(graph)
+
+
+def test_a_plain_nan_float_attribute_is_written_readably():
+    doc = model_to_document(_leaky_relu_with_alpha_bits(b"\x00\x00\xc0\x7f"))
     attrs = json.loads(_kind(doc, fmt.KIND_OP)[0].data["attributes"])
-    assert attrs[0].get("f") == "NaN" or "b64" in attrs[0]
+    assert attrs == [{"name": "alpha", "f": "NaN", "type": "FLOAT"}]
+
+
+def test_a_nan_with_a_payload_falls_back_to_exact_base64(tmp_path):
+    model = _leaky_relu_with_alpha_bits(b"\x01\x00\xc0\x7f")
+    doc = model_to_document(model)
+    attrs = json.loads(_kind(doc, fmt.KIND_OP)[0].data["attributes"])
+    assert list(attrs[0]) == ["b64"]
+    onnx_to_graphml(model, tmp_path / "m.graphml")
+    graphml_to_onnx(tmp_path / "m.graphml", tmp_path / "m.onnx")
+    alpha = onnx.load(str(tmp_path / "m.onnx")).graph.node[0].attribute[0].f
+    assert struct.pack("<f", alpha) == b"\x01\x00\xc0\x7f"
 
 
 def test_an_untagged_model_without_scopes_is_flat_at_the_root():
@@ -201,4 +218,14 @@ def test_model_fields_go_to_the_root_graph(tagged):
     assert json.loads(data["opset_import"]) == [["", 18]]
     assert data["producer_name"] == "tests"
     assert data["source_onnx"] == "net.onnx"
-    assert onnx.ModelProto  # the Document itself holds no protobuf
+
+
+def test_the_document_holds_only_graphml_values_never_protobuf(tagged, with_subgraphs):
+    for model in (tagged, with_subgraphs):
+        doc = model_to_document(model)
+        values = [*doc.graph.data.values()]
+        for node, _ in doc.iter_nodes():
+            values.extend(node.data.values())
+        for edge in doc.iter_edges():
+            values.extend(edge.data.values())
+        assert {type(v) for v in values} <= {str, int, float, bool}
