@@ -252,10 +252,10 @@ class _Index:
         items = self.elements.get(scope, {}).get(kind, [])
         try:
             ordered = sorted(items, key=lambda n: n.data["index"])
-        except (KeyError, TypeError):
+        except (KeyError, TypeError) as e:
             bad = next(n for n in items if not isinstance(n.data.get("index"), int))
             raise GraphMLToOnnxError(f"node {bad.id!r} ({kind}) has no integer 'index'; it is "
-                                     f"needed to rebuild the ONNX order") from None
+                                     f"needed to rebuild the ONNX order") from e
         for i, node in enumerate(ordered):
             if node.data["index"] != i:
                 raise GraphMLToOnnxError(
@@ -267,10 +267,10 @@ class _Index:
 def _json(node: Node, key: str) -> Any:
     try:
         return json.loads(node.data[key])
-    except KeyError:
-        raise GraphMLToOnnxError(f"node {node.id!r}: key {key!r} is missing") from None
+    except KeyError as e:
+        raise GraphMLToOnnxError(f"node {node.id!r}: key {key!r} is missing") from e
     except (TypeError, ValueError) as e:
-        raise GraphMLToOnnxError(f"node {node.id!r}: key {key!r} is not valid JSON ({e})") from None
+        raise GraphMLToOnnxError(f"node {node.id!r}: key {key!r} is not valid JSON ({e})") from e
 
 
 @dataclass
@@ -303,7 +303,7 @@ def document_to_model(doc: Document, read: Read, *, deferred: Deferred | None = 
         decode_graph_fields(data, "graph_name", "graph_doc_string", "graph_extra", "value_info",
                             model.graph)
     except _DECODE_ERRORS as e:
-        raise GraphMLToOnnxError(f"the root graph's model keys cannot be read: {e}") from None
+        raise GraphMLToOnnxError(f"the root graph's model keys cannot be read: {e}") from e
     built: set[str] = set()
 
     def build_graph(scope: str, graph: Any) -> None:
@@ -318,7 +318,7 @@ def document_to_model(doc: Document, read: Read, *, deferred: Deferred | None = 
             try:
                 decode_graph_fields(container.data, "name", "doc_string", "node_extra", None, graph)
             except _DECODE_ERRORS as e:
-                raise GraphMLToOnnxError(f"node {scope!r} (subgraph): {e}") from None
+                raise GraphMLToOnnxError(f"node {scope!r} (subgraph): {e}") from e
         for node in index.ordered(scope, fmt.KIND_INPUT):
             _element(node, lambda n=node: decode_value_info(n.data, graph.input.add()))
         for node in index.ordered(scope, fmt.KIND_INITIALIZER):
@@ -395,7 +395,7 @@ def _element(node: Node, build: Callable[[], Any]) -> None:
         raise
     except _DECODE_ERRORS as e:
         raise GraphMLToOnnxError(f"node {node.id!r} ({node.data.get('kind')}): cannot be rebuilt "
-                                 f"from its data: {type(e).__name__}: {e}") from None
+                                 f"from its data: {type(e).__name__}: {e}") from e
 
 
 def _decode_op(node: Node, read: Read, build_graph: Callable[[str, Any], None], proto: Any) -> Any:

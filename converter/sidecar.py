@@ -75,7 +75,7 @@ def sidecar_path(graphml_path: str | os.PathLike, name: str) -> Path:
     try:
         return fmt.sidecar_location(graphml_path, name)
     except ValueError as e:
-        raise SidecarError(str(e)) from None
+        raise SidecarError(str(e)) from e
 
 
 class SidecarReader:
@@ -85,11 +85,11 @@ class SidecarReader:
         self.path = Path(path)
         try:
             self._fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
-        except FileNotFoundError:
+        except FileNotFoundError as e:
             raise SidecarError(f"sidecar {str(self.path)!r} is missing; keep the "
-                               f".onnxdata file beside the GraphML it belongs to") from None
+                               f".onnxdata file beside the GraphML it belongs to") from e
         except OSError as e:
-            raise SidecarError(f"sidecar {str(self.path)!r} cannot be read: {e.strerror}") from None
+            raise SidecarError(f"sidecar {str(self.path)!r} cannot be read: {e.strerror}") from e
         try:
             self.size = os.fstat(self._fd).st_size
             self._check(size, sha256)
@@ -120,9 +120,9 @@ class SidecarReader:
         try:
             offset, length = int(ref["offset"]), int(ref["length"])
             dtype, dims = ref["dtype"], [int(d) for d in ref["dims"]]
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError) as e:
             raise SidecarError(f"sidecar reference {ref!r} needs integer offset and length, "
-                               f"a dtype and integer dims") from None
+                               f"a dtype and integer dims") from e
         if offset < 0 or length < 0 or offset + length > self.size:
             raise SidecarError(f"sidecar range offset {offset} + length {length} lies outside "
                                f"{self.path.name!r} ({self.size} bytes)")

@@ -262,8 +262,8 @@ def parse_value(attr_type: str, text: str) -> str | int | float | bool:
     if attr_type in INT_RANGES:
         try:
             value = int(t, 10)
-        except ValueError:
-            raise ValueError(f"{t!r} is not {_ARTICLE[attr_type]} {attr_type}") from None
+        except ValueError as e:
+            raise ValueError(f"{t!r} is not {_ARTICLE[attr_type]} {attr_type}") from e
         lo, hi = INT_RANGES[attr_type]
         if not lo <= value <= hi or "_" in t:
             raise ValueError(f"{t!r} is not {_ARTICLE[attr_type]} {attr_type}")
@@ -275,8 +275,8 @@ def parse_value(attr_type: str, text: str) -> str | int | float | bool:
             raise ValueError(f"{t!r} is not a {attr_type} (XSD spells NaN, INF, -INF)")
         try:
             return float(t)
-        except ValueError:
-            raise ValueError(f"{t!r} is not a {attr_type}") from None
+        except ValueError as e:
+            raise ValueError(f"{t!r} is not a {attr_type}") from e
     raise ValueError(f"GraphML has no attr.type {attr_type!r}")
 
 

@@ -109,9 +109,9 @@ def parse_xml(data: bytes, *, max_bytes: int = MAX_BYTES) -> etree._Element:
     try:
         root = etree.fromstring(data, etree.XMLParser(collect_ids=False, **_PARSER_OPTIONS))
     except etree.XMLSyntaxError as e:
-        raise _syntax_error(e) from None
+        raise _syntax_error(e) from e
     except ValueError as e:  # e.g. a str with an encoding declaration
-        raise GraphMLParseError(f"cannot parse GraphML: {e}") from None
+        raise GraphMLParseError(f"cannot parse GraphML: {e}") from e
     _check_root(root)
     return root
 
@@ -200,7 +200,7 @@ class _Reader:
             return fmt.parse_value(attr_type, text)
         except ValueError as e:
             raise GraphMLFormatError(
-                f"{_where(el)}: data '{kid}' is declared {attr_type} but {e}") from None
+                f"{_where(el)}: data '{kid}' is declared {attr_type} but {e}") from e
 
     def read_data(self, owner: etree._Element, el: etree._Element, domain: str,
                   data: dict) -> None:
@@ -417,7 +417,7 @@ def parse_graphml(data: bytes, *, max_bytes: int = MAX_BYTES) -> Document:
         _check_root(root)
         return _Reader(free=True).run(itertools.chain((first,) if first else (), events), root)
     except etree.XMLSyntaxError as e:
-        raise _syntax_error(e) from None
+        raise _syntax_error(e) from e
 
 
 def read_graphml(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES) -> Document:

@@ -126,11 +126,11 @@ class _Writer:
         rank = self.rank
         try:
             items = sorted(data.items(), key=lambda kv: rank[kv[0]])
-        except KeyError:
+        except KeyError as e:
             missing = sorted(k for k in data if k not in rank)
             raise GraphMLFormatError(
                 f"{what}: data key '{missing[0]}' is not declared; use a key of "
-                "graphml.format.KEYS or add a Key for it to Document.keys") from None
+                "graphml.format.KEYS or add a Key for it to Document.keys") from e
         out = self.out
         for kid, value in items:
             key = self.keys[kid]
@@ -141,7 +141,7 @@ class _Writer:
                 text = fmt.format_value(key.type, value)
             except ValueError as e:
                 raise GraphMLFormatError(
-                    f"{what}: data '{kid}' (attr.type {key.type}): {e}") from None
+                    f"{what}: data '{kid}' (attr.type {key.type}): {e}") from e
             if key.type == "string" and fmt.XML_ILLEGAL_RE.search(text):
                 bad = fmt.XML_ILLEGAL_RE.search(text).group()
                 raise GraphMLFormatError(

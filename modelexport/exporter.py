@@ -186,13 +186,15 @@ class UnifiedExporter:
 
         chain = AUTO_CHAIN if self.strategy == "auto" else (self.strategy,)
         attempts: list[Attempt] = []
+        cause: BaseException | None = None
         for name in chain:
             result = strategies.run(name, model, inputs, self.options)
             attempts.append(Attempt(name, result.ok, round(result.seconds, 3), result.error))
             if result.ok:
                 return result, attempts
+            cause = result.exception or cause
         summary = "; ".join(f"{a.strategy}: {a.error}" for a in attempts)
-        raise ExportError(f"no strategy could export the model ({summary})")
+        raise ExportError(f"no strategy could export the model ({summary})") from cause
 
     def export(self, model: Any, example_inputs: Any, path: str | os.PathLike[str],
                notes: list[str] | None = None) -> ExportReport:

@@ -30,13 +30,18 @@ class CaptureOptions:
 
 @dataclass
 class Capture:
-    """The result of one strategy on one model: a model and node paths, or an error."""
+    """The result of one strategy on one model: a model and node paths, or an error.
+
+    A failed capture says why in ``error`` (one line) and keeps the ``exception`` it
+    caught, so the cause can be chained and shown in full with ``-v``.
+    """
 
     strategy: str
     model: Any = None  # onnx.ModelProto
     node_paths: list[str | None] = field(default_factory=list)
     seconds: float = 0.0
     error: str | None = None
+    exception: BaseException | None = None
 
     @property
     def ok(self) -> bool:

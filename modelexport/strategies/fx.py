@@ -70,7 +70,8 @@ def capture(model: Any, inputs: Any, options: CaptureOptions) -> Capture:
             graph = _tracer_class()().trace(model, concrete_args=_concrete_args(model, inputs))
     except Exception as e:  # noqa: BLE001 - the tracer's reason is the refusal
         return Capture("fx", seconds=time.perf_counter() - start,
-                       error=f"torch.fx cannot trace this model symbolically ({one_line(e)})")
+                       error=f"torch.fx cannot trace this model symbolically ({one_line(e)})",
+                       exception=e)
 
     try:
         traced = GraphModule(model, graph)
@@ -100,7 +101,8 @@ def capture(model: Any, inputs: Any, options: CaptureOptions) -> Capture:
                                        options)
     except Exception as e:  # noqa: BLE001 - a failed export of the trace means "try the next"
         return Capture("fx", seconds=time.perf_counter() - start,
-                       error=f"the traced graph could not be exported ({one_line(e)})")
+                       error=f"the traced graph could not be exported ({one_line(e)})",
+                       exception=e)
 
     paths: list[str | None] = []
     for node in proto.graph.node:

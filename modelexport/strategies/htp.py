@@ -41,7 +41,8 @@ def capture(model: Any, inputs: Any, options: CaptureOptions) -> Capture:
         proto = program.model_proto
     except Exception as e:  # noqa: BLE001 - any failure of torch.export means "try the next"
         return Capture("htp", seconds=time.perf_counter() - start,
-                       error=f"torch.export could not capture the model ({one_line(e)})")
+                       error=f"torch.export could not capture the model ({one_line(e)})",
+                       exception=e)
     paths = [module_path_of({p.key: p.value for p in node.metadata_props}) or next((recorded[o] for o in node.output if o in recorded),
                                           None)
              for node in proto.graph.node]

@@ -80,7 +80,8 @@ def capture(model: Any, inputs: Any, options: CaptureOptions) -> Capture:
                                        [name for name, _ in outputs], options)
     except Exception as e:  # noqa: BLE001 - a failed trace means "try the next"
         return Capture("usage_based", seconds=time.perf_counter() - start,
-                       error=f"the TorchScript exporter failed ({one_line(e)})")
+                       error=f"the TorchScript exporter failed ({one_line(e)})",
+                       exception=e)
     finally:
         if had_own_forward:
             model.forward = original

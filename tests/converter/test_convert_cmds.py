@@ -262,6 +262,15 @@ def test_a_missing_sidecar_is_refused(exported):
     _import_refused(exported, "missing")
 
 
+def test_verbose_shows_the_root_cause_of_a_refusal(exported):
+    exported.with_suffix(".onnxdata").unlink()
+    result = invoke("import-onnx", exported, exported.with_name("back.onnx"), "-v")
+    assert result.exit_code == 1
+    assert "FileNotFoundError" in result.output
+    assert "direct cause of the following exception" in result.output
+    assert result.output.rstrip().splitlines()[-1].startswith("error: sidecar")
+
+
 def test_a_truncated_sidecar_is_refused(exported):
     sidecar = exported.with_suffix(".onnxdata")
     sidecar.write_bytes(sidecar.read_bytes()[:-10])

@@ -55,6 +55,8 @@ def test_fx_refuses_a_model_that_branches_on_tensor_values(branching_net):
     assert not capture.ok
     assert capture.error.startswith("torch.fx cannot trace this model symbolically")
     assert "\n" not in capture.error
+    assert isinstance(capture.exception, Exception)  # the exception itself, not only its text
+    assert type(capture.exception).__name__ in capture.error
 
 
 def test_auto_falls_back_when_torch_export_fails_and_says_why(branching_net, tmp_path):
@@ -70,9 +72,10 @@ def test_auto_falls_back_when_torch_export_fails_and_says_why(branching_net, tmp
 
 
 def test_a_single_strategy_that_fails_is_an_export_error_naming_it(branching_net, tmp_path):
-    with pytest.raises(ExportError, match="fx: torch.fx cannot trace"):
+    with pytest.raises(ExportError, match="fx: torch.fx cannot trace") as info:
         export_model(branching_net, torch.ones(2, 4), tmp_path / "b.onnx", strategy="fx")
     assert list(tmp_path.iterdir()) == []
+    assert info.value.__cause__ is not None  # -v shows torch's own traceback
 
 
 def test_unknown_strategy_names_are_refused():
