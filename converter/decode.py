@@ -23,39 +23,14 @@ from onnx import AttributeProto, GraphProto, ModelProto, NodeProto, ValueInfoPro
 
 from modelexport.converter import _protojson as pj
 from modelexport.converter import _tensors
+from modelexport.converter._fields import GRAPH_ABSENT, GRAPH_ATTR_FIELDS, MODEL_KEYS, NODE_TEXT_FIELDS
 from modelexport.converter.errors import GraphMLToOnnxError
 from modelexport.graphml import format as fmt
 from modelexport.graphml.model import Document, Node
 
-GRAPH_ATTR_FIELDS = ("g", "graphs")
-#: graph_extra member marking a ModelProto without a graph (rare, but kept exactly).
-GRAPH_ABSENT = "graph_absent"
-_MODEL_FIELDS = {"ir_version": "ir_version", "producer_name": "producer_name",
-                 "producer_version": "producer_version", "model_domain": "domain",
-                 "model_version": "model_version", "model_doc_string": "doc_string"}
-_NODE_TEXT_FIELDS = ("name", "op_type", "domain", "overload", "doc_string")
 _DECODE_ERRORS = (ValueError, KeyError, TypeError, IndexError, AttributeError, DecodeError)
 
 Read = Callable[[dict[str, Any]], bytes]
-
-
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-_quote = _ENCODER.encode  # for a str: the C string quoting of json, nothing else
-
-
-def dumps(value: Any) -> str:
-    """Compact, deterministic JSON, as the dialect stores lists and records."""
-    return _ENCODER.encode(value)
-
-
-def dumps_strings(items: list[str]) -> str:
-    """``dumps`` of a list of str, the same text, several times faster."""
-    return "[" + ",".join(map(_quote, items)) + "]"
-
-
-def dumps_pairs(pairs: list[list[str]]) -> str:
-    """``dumps`` of [[key, value], ...] of str."""
-    return "[" + ",".join(f"[{_quote(k)},{_quote(v)}]" for k, v in pairs) + "]"
 
 
 def _str_list(value: Any) -> list[str]:
@@ -101,7 +76,7 @@ def decode_node_fields(data: dict[str, Any], node: Any = None) -> Any:
     extra = json.loads(data["node_extra"]) if "node_extra" in data else {}
     if _is_opaque(extra):
         return pj.decode_opaque(extra, node)
-    for key in _NODE_TEXT_FIELDS:
+    for key in NODE_TEXT_FIELDS:
         if key in data:
             setattr(node, key, data[key])
     node.input.extend(_str_list(json.loads(data["inputs"])))
@@ -156,7 +131,7 @@ def decode_attribute(obj: dict[str, Any], read: Read,
 def decode_model_header(data: dict[str, Any], model: Any = None) -> Any:
     """Every ModelProto field but ``graph``, from the root graph's keys."""
     model = ModelProto() if model is None else model
-    for key, fieldname in _MODEL_FIELDS.items():
+    for fieldname, key in MODEL_KEYS.items():
         if key in data:
             setattr(model, fieldname, data[key])
     if "opset_import" in data:

@@ -27,15 +27,12 @@ from onnx import GraphProto, ModelProto, NodeProto
 
 from modelexport.converter import _protojson as pj
 from modelexport.converter import _tensors
+from modelexport.converter._fields import GRAPH_ABSENT, GRAPH_ATTR_FIELDS, MODEL_KEYS, NODE_TEXT_FIELDS
+from modelexport.converter._json import dumps, dumps_ints, dumps_pairs, dumps_strings
 from modelexport.converter.decode import (
-    GRAPH_ABSENT,
-    GRAPH_ATTR_FIELDS,
     decode_model_header,
     decode_plain_attribute,
     decode_value_info,
-    dumps,
-    dumps_pairs,
-    dumps_strings,
 )
 from modelexport.converter.hierarchy import ModuleInfo, derive_hierarchy
 from modelexport.converter.sidecar import SidecarWriter
@@ -50,13 +47,6 @@ ROOT_GRAPH_ID = "G"
 
 #: GraphProto fields carried by nodes of their own (the rest is the graph "header").
 _GRAPH_BODY = ("node", "initializer", "input", "output")
-#: ModelProto scalar fields with a key of their own on the root graph.
-MODEL_KEYS = {
-    "ir_version": "ir_version", "producer_name": "producer_name",
-    "producer_version": "producer_version", "domain": "model_domain",
-    "model_version": "model_version", "doc_string": "model_doc_string",
-}
-_NODE_TEXT_FIELDS = ("name", "op_type", "domain", "overload", "doc_string")
 _ENCODE_ERRORS = (pj.Unencodable, ValueError, UnicodeError, KeyError, TypeError)
 
 
@@ -113,11 +103,6 @@ def _safe(text: str) -> str:
 def _op_label(node: Any) -> str:
     short = node.name.rsplit("/", 1)[-1]
     return f"{node.op_type} {short}" if short and short != node.op_type else node.op_type
-
-
-def _dumps_ints(values: list[int]) -> str:
-    """``dumps`` of a list of ints, faster."""
-    return "[" + ",".join(map(str, values)) + "]"
 
 
 def _pairs(props: Any) -> list[list[str]]:
@@ -203,7 +188,7 @@ class _Builder:
         if tag is not None:
             data["hierarchy_tag"] = tag
         data["dtype"] = dtype
-        data["shape"] = _dumps_ints(dims)
+        data["shape"] = dumps_ints(dims)
         data["tensor"] = dumps(obj)
         ref = obj.get(fmt.SIDECAR_REF)
         if ref is not None:
@@ -379,7 +364,7 @@ def encode_node_fields(node: Any) -> dict[str, Any]:
     try:
         rebuilt = NodeProto()
         texts: list[str] = []
-        for key in _NODE_TEXT_FIELDS:
+        for key in NODE_TEXT_FIELDS:
             if node.HasField(key):
                 value = getattr(node, key)
                 data[key] = value
