@@ -506,84 +506,19 @@ def model_to_document(model: Any, sink: SidecarWriter | None = None, *, flat: bo
         sink = SidecarWriter(io.BytesIO())
     b = _Builder(sink)
     graph = model.graph
-    root = Graph(ROOT_GRAPH_ID)
-    root.data["format"] = fmt.FORMAT_VERSION
-    root.data.update(_encode_model_header(model))
-    root.data.update(encode_graph_fields(graph, "graph_name", "graph_doc_string", "graph_extra",
-                                         "value_info"))
-    if not model.HasField("graph"):
-        root.data["graph_extra"] = dumps({GRAPH_ABSENT: True})
-    if source_onnx is not None:
-        root.data["source_onnx"] = _safe(source_onnx)
+    root = _root_graph(model, source_onnx)
     b.note_types(graph)
-
     hierarchy = derive_hierarchy(model)
-    node_tags = hierarchy.node_tags
-    # Initializers sit in the common module of the ops that read them.
-    init_names = {t.name for t in graph.initializer}
-    readers: dict[str, set[str]] = {}
-    if init_names:
-        for node, tag in zip(graph.node, node_tags):
-            used: set[str] = set()
-            _used_names(node, used)
-            for name in used & init_names:
-                readers.setdefault(name, set()).add(tag)
-    init_tags = [common_tag(sorted(readers[t.name])) if t.name in readers else ROOT
-                 for t in graph.initializer]
-
-    top: list[Node] = []  # the root graph's own nodes, in document order
-    modules: dict[str, Node] = {}
-
-    def module(tag: str) -> str:
-        """The id of the group node of ``tag`` (made with its ancestors when new)."""
-        if tag == ROOT:
-            return ""
-        hit = modules.get(tag)
-        if hit is not None:
-            return hit.id
-        parent: Node | None = None
-        for anc in lineage(tag):
-            m = modules.get(anc)
-            if m is None:
-                info = hierarchy.modules.get(anc) or ModuleInfo()
-                data: dict[str, Any] = {"kind": fmt.KIND_MODULE,
-                                        "label": _safe(anc.rsplit("/", 1)[-1]),
-                                        "parent": parent.id if parent else "",
-                                        "hierarchy_tag": _safe(anc)}
-                if info.path is not None:
-                    data["name"] = _safe(str(info.path))
-                    data["module_path"] = _safe(str(info.path))
-                if info.cls is not None:
-                    data["module_class"] = _safe(str(info.cls))
-                mid = b.new_id("m")
-                m = Node(mid, data, Graph(f"{mid}:"))
-                modules[anc] = m
-                (parent.graph.nodes if parent else top).append(m)
-            parent = m
-        return parent.id if parent else ""
 
     scope = _Scope()
-    for i, vi in enumerate(graph.input):
-        n = b.value_info_node(vi, fmt.KIND_INPUT, i, "", "i")
-        scope.names[vi.name] = (n.id, 0)
-        top.append(n)
-    op_parents = [module(t) for t in node_tags]
-    init_nodes: list[Node] = []
-    for k, t in enumerate(graph.initializer):
-        n = b.initializer_node(t, k, module(init_tags[k]), init_tags[k], _lazy_raw(lazy, k, sink))
-        scope.names[t.name] = (n.id, 0)
-        init_nodes.append(n)
-    ops = b.ops(graph, op_parents, list(node_tags), scope)
-    outputs: list[Node] = []
-    for i, vi in enumerate(graph.output):
-        n = b.value_info_node(vi, fmt.KIND_OUTPUT, i, "", "o")
-        outputs.append(n)
-        b.edge_to(scope, vi.name, n.id, 0)
+    top = _input_nodes(b, graph, scope)  # the root graph's own nodes, in document order
+    groups = _ModuleGroups(hierarchy.modules, b, top)
+    op_parents = [groups.id_of(t) for t in hierarchy.node_tags]
+    inits = _initializer_nodes(b, graph, hierarchy.node_tags, groups, scope, lazy)
+    ops = b.ops(graph, op_parents, list(hierarchy.node_tags), scope)
+    outputs = _output_nodes(b, graph, scope)
 
-    by_id: dict[str, Node] = {m.id: m for m in modules.values()}
-    for n in init_nodes + ops:
-        parent = n.data["parent"]
-        (by_id[parent].graph.nodes if parent else top).append(n)
+    groups.place(inits + ops)
     top.extend(outputs)
     root.nodes = top
     root.edges = b.finish_edges()
@@ -593,6 +528,108 @@ def model_to_document(model: Any, sink: SidecarWriter | None = None, *, flat: bo
     if flat:
         flatten(doc)
     return doc
+
+
+def _root_graph(model: Any, source_onnx: str | None) -> Graph:
+    """The root graph, carrying the model header and the main graph's own fields."""
+    root = Graph(ROOT_GRAPH_ID)
+    root.data["format"] = fmt.FORMAT_VERSION
+    root.data.update(_encode_model_header(model))
+    root.data.update(encode_graph_fields(model.graph, "graph_name", "graph_doc_string",
+                                         "graph_extra", "value_info"))
+    if not model.HasField("graph"):
+        root.data["graph_extra"] = dumps({GRAPH_ABSENT: True})
+    if source_onnx is not None:
+        root.data["source_onnx"] = _safe(source_onnx)
+    return root
+
+
+def _input_nodes(b: _Builder, graph: Any, scope: _Scope) -> list[Node]:
+    """Nodes of the graph's inputs, at the root; their names enter ``scope``."""
+    nodes = []
+    for i, vi in enumerate(graph.input):
+        n = b.value_info_node(vi, fmt.KIND_INPUT, i, "", "i")
+        scope.names[vi.name] = (n.id, 0)
+        nodes.append(n)
+    return nodes
+
+
+def _output_nodes(b: _Builder, graph: Any, scope: _Scope) -> list[Node]:
+    """Nodes of the graph's outputs, at the root, each with the edge that feeds it."""
+    nodes = []
+    for i, vi in enumerate(graph.output):
+        n = b.value_info_node(vi, fmt.KIND_OUTPUT, i, "", "o")
+        nodes.append(n)
+        b.edge_to(scope, vi.name, n.id, 0)
+    return nodes
+
+
+class _ModuleGroups:
+    """The group node of each module tag, made with its ancestors when first asked for."""
+
+    def __init__(self, infos: dict[str, ModuleInfo], b: _Builder, top: list[Node]) -> None:
+        self.infos = infos
+        self.b = b
+        self.top = top  # top-level groups are appended here as they are made
+        self.groups: dict[str, Node] = {}
+
+    def id_of(self, tag: str) -> str:
+        """The id of the group node of ``tag``; ``""`` for the root."""
+        if tag == ROOT:
+            return ""
+        hit = self.groups.get(tag)
+        if hit is not None:
+            return hit.id
+        parent: Node | None = None
+        for anc in lineage(tag):
+            m = self.groups.get(anc)
+            if m is None:
+                m = self._new_group(anc, parent)
+                self.groups[anc] = m
+                (parent.graph.nodes if parent else self.top).append(m)
+            parent = m
+        return parent.id if parent else ""
+
+    def _new_group(self, tag: str, parent: Node | None) -> Node:
+        info = self.infos.get(tag) or ModuleInfo()
+        data: dict[str, Any] = {"kind": fmt.KIND_MODULE,
+                                "label": _safe(tag.rsplit("/", 1)[-1]),
+                                "parent": parent.id if parent else "",
+                                "hierarchy_tag": _safe(tag)}
+        if info.path is not None:
+            data["name"] = _safe(str(info.path))
+            data["module_path"] = _safe(str(info.path))
+        if info.cls is not None:
+            data["module_class"] = _safe(str(info.cls))
+        mid = self.b.new_id("m")
+        return Node(mid, data, Graph(f"{mid}:"))
+
+    def place(self, nodes: list[Node]) -> None:
+        """Put each node into the group its ``parent`` names (or at the top)."""
+        by_id = {m.id: m for m in self.groups.values()}
+        for n in nodes:
+            parent = n.data["parent"]
+            (by_id[parent].graph.nodes if parent else self.top).append(n)
+
+
+def _initializer_nodes(b: _Builder, graph: Any, node_tags: list[str], groups: _ModuleGroups,
+                       scope: _Scope, lazy: Any) -> list[Node]:
+    """Initializer nodes, each in the common module of the ops that read it."""
+    init_names = {t.name for t in graph.initializer}
+    readers: dict[str, set[str]] = {}
+    if init_names:
+        for node, tag in zip(graph.node, node_tags):
+            used: set[str] = set()
+            _used_names(node, used)
+            for name in used & init_names:
+                readers.setdefault(name, set()).add(tag)
+    nodes = []
+    for k, t in enumerate(graph.initializer):
+        tag = common_tag(sorted(readers[t.name])) if t.name in readers else ROOT
+        n = b.initializer_node(t, k, groups.id_of(tag), tag, _lazy_raw(lazy, k, b.sink))
+        scope.names[t.name] = (n.id, 0)
+        nodes.append(n)
+    return nodes
 
 
 def _lazy_raw(lazy: Any, index: int, sink: SidecarWriter) -> _tensors.LazyRaw | None:
