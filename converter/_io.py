@@ -168,13 +168,39 @@ def graphml_to_onnx(src: PathLike, dst: PathLike, *, validate: bool = False,
     the original ONNX the GraphML records (when beside it).
     """
     progress = progress or _quiet
-    src = Path(src)
-    dst = _check_output(Path(dst), "the ONNX model")
+    src, dst = _check_import_paths(Path(src), Path(dst))
+    doc = _read_export(src, validate, progress)
+    data = doc.graph.data
+    ref = _validation_reference(src, dst, data, reference) if validate else None
+    with read_sidecar(src, data.get("sidecar"), data.get("sidecar_size"),
+                      data.get("sidecar_sha256")) as reader:
+        progress("rebuilding the model")
+        deferred = Deferred()
+        with _gc_paused():
+            model = document_to_model(doc, reader.read, deferred=deferred)
+        progress(f"writing {dst.name}")
+        external = _write_rebuilt(dst, decode_model_header(data), model, deferred, reader)
+    result = ImportResult(dst, len(model.graph.node), len(deferred.refs),
+                          dst.stat().st_size, external)
+    if validate:
+        progress("validating")
+        result.validation = validate_rebuilt(dst, ref)
+    return result
+
+
+def _check_import_paths(src: Path, dst: Path) -> tuple[Path, Path]:
+    """The GraphML exists, and the output is writable without overwriting it or its sidecar."""
+    dst = _check_output(dst, "the ONNX model")
     if not src.is_file():
         raise GraphMLToOnnxError(f"GraphML file {str(src)!r} does not exist")
     if _same_file(src, dst, src.with_suffix(fmt.SIDECAR_SUFFIX)) or dst.suffix == fmt.SIDECAR_SUFFIX:
         raise ConverterError(f"output {str(dst)!r} would overwrite the GraphML or its sidecar; "
                              f"choose another output path")
+    return src, dst
+
+
+def _read_export(src: Path, validate: bool, progress: Progress) -> graphml.Document:
+    """The Document of a GraphML written by export-graphml (validated first, if asked)."""
     if validate:
         # Validate what is read before trusting it: XSD, dialect rules and the sidecar.
         progress(f"validating {src.name}")
@@ -182,41 +208,38 @@ def graphml_to_onnx(src: PathLike, dst: PathLike, *, validate: bool = False,
     progress(f"reading {src.name}")
     with _gc_paused():
         doc = graphml.read_graphml(src)
-    data = doc.graph.data
-    if data.get("format") != fmt.FORMAT_VERSION:
+    found = doc.graph.data.get("format")
+    if found != fmt.FORMAT_VERSION:
         raise GraphMLToOnnxError(
-            f"{src.name!r} was not written by export-graphml (format {data.get('format')!r}, "
+            f"{src.name!r} was not written by export-graphml (format {found!r}, "
             f"expected {fmt.FORMAT_VERSION!r}); only such files can be turned back into ONNX")
-    ref = None
-    if validate:
-        ref = Path(reference) if reference is not None else _recorded_source(src, data)
-        if ref is not None and _same_file(ref, dst):
-            raise ConverterError(f"output {str(dst)!r} would overwrite {str(ref)!r}, the original "
-                                 f"it is validated against; choose another output path")
-    external = None
-    deferred = Deferred()
-    with read_sidecar(src, data.get("sidecar"), data.get("sidecar_size"),
-                      data.get("sidecar_sha256")) as reader:
-        progress("rebuilding the model")
-        with _gc_paused():
-            model = document_to_model(doc, reader.read, deferred=deferred)
-        header = decode_model_header(data)
-        progress(f"writing {dst.name}")
-        with pending_files() as out:
-            if not model.HasField("graph"):
-                with out.open(dst) as f:
-                    f.write(model.SerializeToString())
-            elif (layout := layout_model(header, model.graph, deferred)).size <= PROTOBUF_LIMIT:
-                with out.open(dst) as f:
-                    write_model(f, layout, reader)
-            else:
-                external = _write_with_external_data(dst, header, model.graph, deferred, reader, out)
-    result = ImportResult(dst, len(model.graph.node), len(deferred.refs),
-                          dst.stat().st_size, external)
-    if validate:
-        progress("validating")
-        result.validation = validate_rebuilt(dst, ref)
-    return result
+    return doc
+
+
+def _validation_reference(src: Path, dst: Path, data: dict[str, Any],
+                          reference: PathLike | None) -> Path | None:
+    """The original to validate against: ``reference``, else the one the GraphML records."""
+    ref = Path(reference) if reference is not None else _recorded_source(src, data)
+    if ref is not None and _same_file(ref, dst):
+        raise ConverterError(f"output {str(dst)!r} would overwrite {str(ref)!r}, the original "
+                             f"it is validated against; choose another output path")
+    return ref
+
+
+def _write_rebuilt(dst: Path, header: Any, model: Any, deferred: Deferred,
+                   reader: Any) -> Path | None:
+    """Write the model, tensor bytes copied from the sidecar; past protobuf's limit, with
+    external data (whose path is returned)."""
+    with pending_files() as out:
+        if not model.HasField("graph"):
+            with out.open(dst) as f:
+                f.write(model.SerializeToString())
+        elif (layout := layout_model(header, model.graph, deferred)).size <= PROTOBUF_LIMIT:
+            with out.open(dst) as f:
+                write_model(f, layout, reader)
+        else:
+            return _write_with_external_data(dst, header, model.graph, deferred, reader, out)
+    return None
 
 
 def _recorded_source(graphml_path: Path, data: dict[str, Any]) -> Path | None:
