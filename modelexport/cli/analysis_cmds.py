@@ -90,8 +90,9 @@ def validate(
         "whose neighbours all lie in one module while their tag is unrelated to it, and "
         "ops tagged with a sibling container entry (Layer.1 inside Layer.0).")] = False,
     repair: Annotated[bool, typer.Option(
-        "--repair", help="Give untagged nodes the deepest module containing their "
-        "neighbours' tags and write the result to --output.")] = False,
+        "--repair", help="Give untagged nodes the deepest module containing the known tags "
+        "of their producers and consumers (a run of untagged nodes is resolved together) "
+        "and write the result to --output.")] = False,
     output: Annotated[Optional[Path], typer.Option(
         "--output", help="Where --repair writes (default: <stem>_repaired.onnx beside "
         "the input).", show_default=False)] = None,
