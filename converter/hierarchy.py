@@ -42,10 +42,6 @@ class Hierarchy:
     modules: dict[str, ModuleInfo] = field(default_factory=dict)
 
 
-def _props(node: Any) -> dict[str, str]:
-    return {p.key: p.value for p in node.metadata_props}
-
-
 # -- source 1: our tags -------------------------------------------------------------
 
 
@@ -62,7 +58,7 @@ def _from_tags(model: Any, nodes: Sequence[Any]) -> tuple[list[str | None], dict
     for node, tag in zip(nodes, found):
         if tag is None or tag in modules:
             continue
-        props = _props(node)
+        props = _tags.metadata(node)
         modules[tag] = ModuleInfo(props.get(_tags.MODULE_PATH_KEY), props.get(_tags.MODULE_CLASS_KEY))
     return found, modules
 
@@ -72,7 +68,7 @@ def _from_tags(model: Any, nodes: Sequence[Any]) -> tuple[list[str | None], dict
 
 def _module_stack(node: Any) -> list[tuple[str, str]] | None:
     """The node's recorded module stack without torch's built-in modules, or None."""
-    stack = _tags.torch_module_stack(_props(node))
+    stack = _tags.torch_module_stack(_tags.metadata(node))
     if stack is None or any(cls is None for _, cls in stack):
         return None
     return [(path, cls) for path, cls in stack if not _tags.is_builtin_class(cls)]

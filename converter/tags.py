@@ -126,7 +126,8 @@ def _literal(text: str | None) -> Any:
         return None
 
 
-def _props(proto: Any) -> dict[str, str]:
+def metadata(proto: Any) -> dict[str, str]:
+    """A NodeProto's or ModelProto's ``metadata_props`` as a dict."""
     return {p.key: p.value for p in proto.metadata_props}
 
 
@@ -148,7 +149,7 @@ def node_tag(node: Any) -> str | None:
 
 def module_tree(model: Any) -> list[dict[str, Any]] | None:
     """The module tree recorded on an ONNX ModelProto, or None when it has none."""
-    text = _props(model).get(MODULE_TREE_KEY)
+    text = metadata(model).get(MODULE_TREE_KEY)
     if text is None:
         return None
     tree = json.loads(text)

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 
 import onnx
 
-from modelexport.converter.tags import STRATEGY_KEY, TAG_KEY, normalize_tag, within
+from modelexport.converter.tags import STRATEGY_KEY, TAG_KEY, metadata, normalize_tag, within
 from modelexport.analysis._graph import (
     GraphIndex,
     modules_of,
@@ -80,7 +80,7 @@ def _sorted_counts(counter: Counter[str]) -> dict[str, int]:
 def analyze_model(model: onnx.ModelProto, filter_tag: str | None = None) -> Analysis:
     """Count ops, op types and parameters per module of ``model``'s hierarchy."""
     index = GraphIndex.of(model)
-    props = {p.key: p.value for p in model.metadata_props}
+    props = metadata(model)
     sources = Counter(
         "metadata_props" if any(p.key == TAG_KEY and p.value for p in n.metadata_props)
         else "doc_string"

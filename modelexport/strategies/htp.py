@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from modelexport._quiet import quiet
-from modelexport.converter.tags import torch_module_stack
+from modelexport.converter.tags import metadata, torch_module_stack
 from modelexport.strategies import Capture, CaptureOptions, one_line
 
 def module_path_of(props: Mapping[str, str]) -> str | None:
@@ -43,8 +43,8 @@ def capture(model: Any, inputs: Any, options: CaptureOptions) -> Capture:
         return Capture("htp", seconds=time.perf_counter() - start,
                        error=f"torch.export could not capture the model ({one_line(e)})",
                        exception=e)
-    paths = [module_path_of({p.key: p.value for p in node.metadata_props}) or next((recorded[o] for o in node.output if o in recorded),
-                                          None)
+    paths = [module_path_of(metadata(node))
+             or next((recorded[o] for o in node.output if o in recorded), None)
              for node in proto.graph.node]
     return Capture("htp", model=proto, node_paths=paths,
                    seconds=time.perf_counter() - start)
