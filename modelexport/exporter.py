@@ -17,6 +17,7 @@ from typing import Any
 
 from modelexport._files import atomic_directory, check_output_path, write_text_atomic
 from modelexport.errors import ExportError, UserInputError
+from modelexport.graph_names import name_graph_io
 from modelexport.hierarchy import ModuleTree, build_module_tree
 from modelexport.inputs import ModelInputs, as_inputs
 from modelexport.strategies import AUTO_CHAIN, STRATEGIES, Capture, CaptureOptions
@@ -57,6 +58,7 @@ class ExportReport:
     timings: dict[str, float]
     metadata_path: str | None = None
     graphml_path: str | None = None
+    checker: str | None = None
     verification: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -157,8 +159,9 @@ class UnifiedExporter:
 
     ``strategy`` is ``auto`` or one of ``htp``, ``usage_based``, ``fx``; ``auto`` tries
     them in that order and reports each attempt. ``keep_builtins`` keeps ``torch.nn``
-    modules in tags. ``verify`` runs onnx.checker and compares onnxruntime with PyTorch
-    before the file is put in place. ``write_metadata`` writes the JSON sidecar.
+    modules in tags. Every attempt's model must pass onnx.checker (full check) before
+    the file is put in place; ``verify`` also compares onnxruntime with PyTorch. A
+    model that fails either is a failed attempt: ``auto`` goes on along its chain. ``write_metadata`` writes the JSON sidecar.
     """
 
     def __init__(self, strategy: str = "auto", *, opset_version: int | None = None,
@@ -179,17 +182,43 @@ class UnifiedExporter:
                                       temp_dir=str(temp_dir) if temp_dir else None,
                                       verbose=verbose)
 
-    def capture(self, model: Any, inputs: ModelInputs) -> tuple[Capture, list[Attempt]]:
-        """Run the strategy, or the auto chain until one succeeds."""
+    def capture(self, model: Any, inputs: ModelInputs, tree: ModuleTree, temp: Path,
+                data_name: str) -> tuple[_Outcome, list[Attempt]]:
+        """Run the strategy, or the auto chain, until one gives a model that passes
+        onnx.checker (and, with ``verify``, matches PyTorch). Each attempt is tagged,
+        saved at ``temp`` and checked there; a model the checker rejects is a failed
+        attempt, never a result."""
         from modelexport import strategies
+        from modelexport.errors import VerificationError
+        from modelexport.verify import check_onnx, compare_outputs, expected_outputs
 
+        expected = expected_outputs(model, inputs)
+        output_names = [name for name, _ in expected]
         chain = AUTO_CHAIN if self.strategy == "auto" else (self.strategy,)
         attempts: list[Attempt] = []
         for name in chain:
-            result = strategies.run(name, model, inputs, self.options)
-            attempts.append(Attempt(name, result.ok, round(result.seconds, 3), result.error))
-            if result.ok:
-                return result, attempts
+            captured = strategies.run(name, model, inputs, self.options)
+            error, outcome = captured.error, None
+            if captured.ok:
+                start = time.perf_counter()
+                notes = name_graph_io(captured.model, inputs.names, output_names)
+                tagging = tag_model(captured.model, captured.node_paths, tree, captured.strategy)
+                _save(captured.model, temp, data_name)
+                checked = time.perf_counter()
+                try:
+                    checker = check_onnx(temp)
+                    verification = None
+                    if self.verify:
+                        verification = asdict(compare_outputs(temp, expected, inputs))
+                    outcome = _Outcome(captured, tagging, checker, verification, notes,
+                                       {"tag_and_save": checked - start,
+                                        "verify": time.perf_counter() - checked})
+                except VerificationError as e:
+                    error = str(e)
+            attempts.append(Attempt(name, outcome is not None, round(captured.seconds, 3),
+                                    error))
+            if outcome is not None:
+                return outcome, attempts
         summary = "; ".join(f"{a.strategy}: {a.error}" for a in attempts)
         raise ExportError(f"no strategy could export the model ({summary})")
 
@@ -210,36 +239,26 @@ class UnifiedExporter:
             tree = build_module_tree(model, keep_builtins=self.keep_builtins)
             timings["module_tree"] = time.perf_counter() - start
 
-            start = time.perf_counter()
-            captured, attempts = self.capture(model, inputs)
-            timings["capture"] = time.perf_counter() - start
-
-            start = time.perf_counter()
-            tagging = tag_model(captured.model, captured.node_paths, tree, captured.strategy)
-            timings["tagging"] = time.perf_counter() - start
-
-            verification = None
             with atomic_directory(target) as temp:
                 start = time.perf_counter()
-                _save(captured.model, temp, f"{target.name}.data")
-                timings["save"] = time.perf_counter() - start
-                if self.verify:
-                    from modelexport.verify import verify_export
-
-                    start = time.perf_counter()
-                    verification = asdict(verify_export(temp, model, inputs))
-                    timings["verify"] = time.perf_counter() - start
+                outcome, attempts = self.capture(model, inputs, tree, temp,
+                                                 f"{target.name}.data")
+                timings["capture"] = time.perf_counter() - start
+                timings.update(outcome.timings)
         finally:
             model.train(was_training)
 
+        tagging = outcome.tagging
         report = ExportReport(
-            output=str(target), strategy=captured.strategy,
-            reason=_reason(self.strategy, captured.strategy, attempts), attempts=attempts,
+            output=str(target), strategy=outcome.capture.strategy,
+            reason=_reason(self.strategy, outcome.capture.strategy, attempts),
+            attempts=attempts,
             node_count=tagging.total_nodes, tagged_nodes=tagging.direct + tagging.filled,
             direct_tags=tagging.direct, filled_tags=tagging.filled,
             module_count=len(tree.modules), modules_with_nodes=len(tagging.nodes_per_tag),
             inputs=inputs.describe(), timings={k: round(v, 4) for k, v in timings.items()},
-            verification=verification, notes=list(notes or []))
+            checker=outcome.checker, verification=outcome.verification,
+            notes=[*(notes or []), *outcome.notes])
         if self.write_metadata:
             meta = metadata_path_for(target)
             start = time.perf_counter()
@@ -248,6 +267,18 @@ class UnifiedExporter:
             report.timings["metadata"] = round(time.perf_counter() - start, 4)
             report.metadata_path = str(meta)
         return report
+
+
+@dataclass
+class _Outcome:
+    """The attempt that succeeded: its capture, tags, checks, and what it took."""
+
+    capture: Capture
+    tagging: TaggingResult
+    checker: str
+    verification: dict[str, Any] | None
+    notes: list[str]
+    timings: dict[str, float]
 
 
 def export_model(model: Any, example_inputs: Any, path: str | os.PathLike[str],

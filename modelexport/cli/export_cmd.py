@@ -66,8 +66,9 @@ def export(
     with_report: Annotated[bool, typer.Option(
         "--with-report", help="Also write <stem>_export_report.txt, a readable report.")] = False,
     verify: Annotated[bool, typer.Option(
-        "--verify/--no-verify", help="Run onnx.checker and compare onnxruntime with "
-        "PyTorch before writing.")] = True,
+        "--verify/--no-verify", help="Compare onnxruntime's outputs with PyTorch's "
+        "before writing (onnx.checker runs either way; a model it rejects is never "
+        "written).")] = True,
     keep_torch_modules: Annotated[bool, typer.Option(
         "--keep-torch-modules", help="Keep built-in torch.nn modules (Linear, LayerNorm, "
         "...) in tags.")] = False,
