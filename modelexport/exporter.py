@@ -13,7 +13,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from modelexport._files import atomic_directory, check_output_path, write_text_atomic
 from modelexport.errors import ExportError, UserInputError
@@ -167,7 +167,8 @@ class UnifiedExporter:
     def __init__(self, strategy: str = "auto", *, opset_version: int | None = None,
                  keep_builtins: bool = False, temp_dir: str | os.PathLike[str] | None = None,
                  verify: bool = False, write_metadata: bool = True,
-                 verbose: bool = False) -> None:
+                 verbose: bool = False,
+                 progress: Callable[[str], None] | None = None) -> None:
         if strategy not in STRATEGY_CHOICES:
             raise UserInputError(f"unknown strategy {strategy!r}; choose one of "
                                  f"{', '.join(STRATEGY_CHOICES)}")
@@ -178,6 +179,7 @@ class UnifiedExporter:
         self.keep_builtins = keep_builtins
         self.verify = verify
         self.write_metadata = write_metadata
+        self.progress = progress
         self.options = CaptureOptions(opset_version=opset_version,
                                       temp_dir=str(temp_dir) if temp_dir else None,
                                       verbose=verbose)
@@ -197,6 +199,7 @@ class UnifiedExporter:
         chain = AUTO_CHAIN if self.strategy == "auto" else (self.strategy,)
         attempts: list[Attempt] = []
         for name in chain:
+            self._step(f"capturing with {name}")
             captured = strategies.run(name, model, inputs, self.options)
             error, outcome = captured.error, None
             if captured.ok:
@@ -205,6 +208,7 @@ class UnifiedExporter:
                 tagging = tag_model(captured.model, captured.node_paths, tree, captured.strategy)
                 _save(captured.model, temp, data_name)
                 checked = time.perf_counter()
+                self._step(f"checking the {name} capture")
                 try:
                     checker = check_onnx(temp)
                     verification = None
@@ -221,6 +225,10 @@ class UnifiedExporter:
                 return outcome, attempts
         summary = "; ".join(f"{a.strategy}: {a.error}" for a in attempts)
         raise ExportError(f"no strategy could export the model ({summary})")
+
+    def _step(self, text: str) -> None:
+        if self.progress is not None:
+            self.progress(text)
 
     def export(self, model: Any, example_inputs: Any, path: str | os.PathLike[str],
                notes: list[str] | None = None) -> ExportReport:
@@ -321,7 +329,9 @@ def export_pretrained(source: str, path: str | os.PathLike[str], *,
         raise UserInputError("give --input-text or --input-shape, not both")
     tools = _graphml_tools() if with_graphml else None
 
+    step = options.get("progress") or (lambda text: None)
     start = time.perf_counter()
+    step(f"loading {source}")
     loaded = load_model(source)
     load_seconds = time.perf_counter() - start
     inputs = build_inputs(loaded.model, loaded.tokenizer, input_text, shape)
@@ -332,6 +342,7 @@ def export_pretrained(source: str, path: str | os.PathLike[str], *,
         onnx_to_graphml, validate_graphml = tools
         graphml = graphml_path_for(target)
         start = time.perf_counter()
+        step(f"writing {graphml.name}")
         onnx_to_graphml(str(target), str(graphml))
         validate_graphml(str(graphml)).raise_if_invalid()
         report.timings["graphml"] = round(time.perf_counter() - start, 4)

@@ -95,16 +95,21 @@ def export(
         from modelexport.exporter import export_pretrained
 
         status: Any = nullcontext()
+        progress = None
         if show_progress() and not json_output:
             from rich.console import Console
+            from rich.markup import escape
 
-            status = Console(stderr=True).status(f"exporting {model} with {strategy} ...")
+            status = Console(stderr=True).status(escape(f"exporting {model} ..."))
+
+            def progress(step: str) -> None:
+                status.update(escape(f"{step} ..."))
         with status:
             report = export_pretrained(
                 model, output, input_text=input_text, input_shape=input_shape,
                 strategy=strategy, with_graphml=with_graphml,
                 opset_version=opset_version, temp_dir=temp_dir, verify=verify,
-                keep_builtins=keep_torch_modules, verbose=verbose)
+                keep_builtins=keep_torch_modules, verbose=verbose, progress=progress)
         text = _report_text(report)
         if with_report:
             target = Path(report.output)
