@@ -52,8 +52,8 @@ class ExportReport:
     tagged_nodes: int
     direct_tags: int
     filled_tags: int
-    module_count: int
-    modules_with_nodes: int
+    module_count: int  # modules of the module tree
+    modules_holding_ops: int  # of those, the ones holding ops of their own
     inputs: dict[str, list[int]]
     timings: dict[str, float]
     metadata_path: str | None = None
@@ -144,7 +144,7 @@ def build_metadata(report: ExportReport, tree: ModuleTree, tagging: TaggingResul
             "direct_tags": report.direct_tags,
             "filled_tags": report.filled_tags,
             "module_count": report.module_count,
-            "modules_with_nodes": report.modules_with_nodes,
+            "modules_holding_ops": report.modules_holding_ops,
             "nodes_per_module": dict(sorted(counts.items())),
             "strategy": report.strategy,
             "attempts": [asdict(a) for a in report.attempts],
@@ -263,7 +263,7 @@ class UnifiedExporter:
             attempts=attempts,
             node_count=tagging.total_nodes, tagged_nodes=tagging.direct + tagging.filled,
             direct_tags=tagging.direct, filled_tags=tagging.filled,
-            module_count=len(tree.modules), modules_with_nodes=len(tagging.nodes_per_tag),
+            module_count=len(tree.modules), modules_holding_ops=len(tagging.nodes_per_tag),
             inputs=inputs.describe(), timings={k: round(v, 4) for k, v in timings.items()},
             checker=outcome.checker, verification=outcome.verification,
             notes=[*(notes or []), *outcome.notes])

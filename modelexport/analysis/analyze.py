@@ -69,9 +69,20 @@ class Analysis:
     def coverage(self) -> float:
         return self.tagged_nodes / self.node_count if self.node_count else 1.0
 
+    @property
+    def module_count(self) -> int:
+        """Modules of the module tree (within the filter), as ``export`` counts them."""
+        return len(self.modules)
+
+    @property
+    def modules_holding_ops(self) -> int:
+        return sum(m.own_ops > 0 for m in self.modules)
+
     def to_dict(self) -> dict:
         data = asdict(self)
         data["coverage"] = round(self.coverage, 6)
+        data["module_count"] = self.module_count
+        data["modules_holding_ops"] = self.modules_holding_ops
         return data
 
 

@@ -9,6 +9,7 @@ import io
 import json
 from typing import Any
 
+from modelexport._text import module_counts, plural
 from modelexport.analysis.analyze import Analysis, ModuleStats
 from modelexport.analysis.compare import Comparison
 from modelexport.analysis.validate import Validation
@@ -24,13 +25,13 @@ def _types(counts: dict[str, int]) -> str:
 
 def headline(a: Analysis) -> str:
     if not a.tagged:
-        return (f"{a.node_count} nodes, none tagged: no hierarchy tags found, analyzing by "
-                f"op type only; {a.parameters:,} parameters")
-    text = (f"{a.node_count} nodes, {a.tagged_nodes} tagged ({a.coverage:.1%}), "
-            f"{a.untagged_nodes} untagged; {len(a.modules)} modules; "
-            f"{a.parameters:,} parameters")
+        return (f"{plural(a.node_count, 'node')}, none tagged: no hierarchy tags found, "
+                f"analyzing by op type only; {plural(a.parameters, 'parameter')}")
+    text = (f"{plural(a.node_count, 'node')}, {a.tagged_nodes:,} tagged ({a.coverage:.1%}), "
+            f"{a.untagged_nodes:,} untagged; {module_counts(a.module_count, a.modules_holding_ops)}; "
+            f"{plural(a.parameters, 'parameter')}")
     if a.filter_tag:
-        text += f"; showing {a.filter_tag} ({a.selected_nodes} nodes)"
+        text += f"; showing {a.filter_tag} ({plural(a.selected_nodes, 'node')})"
     if not a.tree_recorded:
         text += "; module tree not recorded (modules taken from tags)"
     return text
@@ -128,8 +129,8 @@ def format_analysis(a: Analysis, output_format: str) -> str:
 
 def format_validation(v: Validation, limit: int = 20) -> str:
     """The verdict, then the offending nodes by kind (the first ``limit`` of each)."""
-    verdict = "valid" if v.valid else f"INVALID: {len(v.issues)} issue(s)"
-    lines = [f"{verdict} — {v.node_count} nodes, {v.tagged_nodes} tagged; onnx.checker "
+    verdict = "valid" if v.valid else f"INVALID: {plural(len(v.issues), 'issue')}"
+    lines = [f"{verdict} — {plural(v.node_count, 'node')}, {v.tagged_nodes:,} tagged; onnx.checker "
              f"{'passed' if v.checker_passed else 'failed'}; data-flow consistency "
              f"{'checked' if v.consistency_checked else 'not checked (--check-consistency)'}"]
     lines += [f"note: {note}" for note in v.notes]
@@ -170,11 +171,13 @@ def comparison_sections(c: Comparison) -> list[tuple[str, list[str], list[list[s
 
 def comparison_headline(c: Comparison) -> str:
     if c.identical:
-        return f"no differences ({c.a_nodes} nodes)"
-    return (f"differences: {len(c.nodes_added)} nodes added, {len(c.nodes_removed)} removed, "
-            f"{len(c.nodes_changed)} changed ({c.a_nodes} → {c.b_nodes} nodes); "
-            f"{len(c.modules)} modules with other op counts; {len(c.initializers)} "
-            f"initializer differences; {len(c.opsets)} opset differences")
+        return f"no differences ({plural(c.a_nodes, 'node')})"
+    return (f"differences: {plural(len(c.nodes_added), 'node')} added, "
+            f"{len(c.nodes_removed):,} removed, {len(c.nodes_changed):,} changed "
+            f"({c.a_nodes:,} → {plural(c.b_nodes, 'node')}); "
+            f"{plural(len(c.modules), 'module')} with other op counts; "
+            f"{plural(len(c.initializers), 'initializer difference')}; "
+            f"{plural(len(c.opsets), 'opset difference')}")
 
 
 def format_comparison(c: Comparison, limit: int = 50) -> str:
