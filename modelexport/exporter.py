@@ -21,7 +21,12 @@ from modelexport.graph_names import name_graph_io
 from modelexport.hierarchy import ModuleTree, build_module_tree
 from modelexport.inputs import ModelInputs, as_inputs
 from modelexport.strategies import AUTO_CHAIN, STRATEGIES, Capture, CaptureOptions
-from modelexport.tagging import TaggingResult, tag_model
+from modelexport.tagging import (
+    TaggingResult,
+    parameter_owners,
+    record_parameter_owners,
+    tag_model,
+)
 
 STRATEGY_CHOICES = ("auto", *STRATEGIES)
 _TWO_GB = 2**31 - 1
@@ -137,6 +142,7 @@ def build_metadata(report: ExportReport, tree: ModuleTree, tagging: TaggingResul
         "inputs": report.inputs,
         "modules": modules,
         "node_tags": tagging.node_tags,
+        "parameter_owners": tagging.parameter_owners,
         "statistics": {
             "total_nodes": report.node_count,
             "tagged_nodes": report.tagged_nodes,
@@ -206,6 +212,8 @@ class UnifiedExporter:
                 start = time.perf_counter()
                 notes = name_graph_io(captured.model, inputs.names, output_names)
                 tagging = tag_model(captured.model, captured.node_paths, tree, captured.strategy)
+                tagging.parameter_owners = parameter_owners(captured.model, model, tree)
+                record_parameter_owners(captured.model, tagging.parameter_owners)
                 _save(captured.model, temp, data_name)
                 checked = time.perf_counter()
                 self._step(f"checking the {name} capture")

@@ -69,11 +69,20 @@ def format_text(a: Analysis, detailed: bool = False) -> str:
 
     for root in kids.get(None, []):
         walk(root, "", True, True)
+    lines += shared_lines(a)
     if a.untagged_op_types:
         lines.append(f"untagged: {_types(a.untagged_op_types)}")
     if not a.tagged or detailed:
         lines.append(f"op types: {_types(a.op_types)}")
     return "\n".join(lines) + "\n"
+
+
+def shared_lines(a: Analysis) -> list[str]:
+    """One line per initializer that holds the parameters of several modules."""
+    return [f"shared: initializer {s['initializer']!r} ({plural(s['elements'], 'element')}) "
+            f"holds the equal parameters of {plural(len(s['modules']), 'module')}, each "
+            f"counted in its own module: {', '.join(s['modules'])}"
+            for s in a.shared_initializers]
 
 
 def rich_tree(a: Analysis, detailed: bool = False) -> Any:
@@ -92,6 +101,8 @@ def rich_tree(a: Analysis, detailed: bool = False) -> Any:
 
     for root in kids.get(None, []):
         add(tree, root, root.tag)
+    for line in shared_lines(a):
+        tree.add(escape(line))
     if a.untagged_op_types:
         tree.add(escape(f"untagged: {_types(a.untagged_op_types)}"))
     if not a.tagged or detailed:
