@@ -109,8 +109,11 @@ def _missing_extra(e: BaseException) -> bool:
 
 
 @contextmanager
-def user_errors(verbose: bool = False, json_output: bool = False) -> Iterator[None]:
-    """Turn library errors into a one-line message and exit code 1 (JSON with --json)."""
+def user_errors(verbose: bool = False, json_output: bool = False,
+                command: str = "this command") -> Iterator[None]:
+    """Turn library errors into a one-line message and exit code 1 (JSON with --json).
+
+    ``command`` names the command in messages such as the missing torch extra's."""
     try:
         yield
     except typer.Exit:
@@ -122,16 +125,7 @@ def user_errors(verbose: bool = False, json_output: bool = False) -> Iterator[No
             raise
         if verbose:
             traceback.print_exc()
-        command = click_command_name()
         raise fail(_message(e, command), 1, json_output) from None
-
-
-def click_command_name() -> str:
-    """``modelexport export`` for the command running now."""
-    import click
-
-    ctx = click.get_current_context(silent=True)
-    return ctx.command_path if ctx is not None else "modelexport"
 
 
 def print_json(payload: Any) -> None:

@@ -97,7 +97,7 @@ def export(
 
       modelexport export org/model-name out/model.onnx --json
     """
-    with user_errors(verbose, json_output):
+    with user_errors(verbose, json_output, command="modelexport export"):
         from modelexport._files import write_text_atomic
         from modelexport.exporter import export_pretrained
 

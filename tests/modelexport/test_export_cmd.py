@@ -162,3 +162,17 @@ def test_a_terminal_sees_progress_naming_each_step(weights_dir, tmp_path):
     for step in ("loading", "capturing with htp", "checking the htp capture"):
         assert step in seen, seen[-2000:]
     assert "wrote " in seen
+
+
+@pytest.mark.slow
+def test_the_export_summary_analyze_and_metadata_count_modules_alike(samples, tmp_path):
+    out = tmp_path / "bert.onnx"
+    exported = _export(samples / "bert-tiny", out, "--strategy", "htp", "--no-verify")
+    assert exported.exit_code == 0, exported.output
+    assert "18 modules, 13 holding ops" in exported.stdout
+    analyzed = runner.invoke(app, ["analyze", str(out)])
+    assert "18 modules, 13 holding ops" in analyzed.stdout.splitlines()[0]
+    as_json = json.loads(runner.invoke(app, ["analyze", str(out), "--json"]).stdout)
+    assert (as_json["module_count"], as_json["modules_holding_ops"]) == (18, 13)
+    stats = json.loads(out.with_name("bert_htp_metadata.json").read_text())["statistics"]
+    assert (stats["module_count"], stats["modules_holding_ops"]) == (18, 13)
