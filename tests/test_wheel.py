@@ -107,5 +107,8 @@ def test_without_the_torch_extra_export_names_the_extra_and_the_rest_works(bare_
     _run(cli, "validate-graphml", tmp_path / "m.graphml")
     _run(cli, "import-onnx", tmp_path / "m.graphml", tmp_path / "back.onnx", "--validate")
     _run(cli, "analyze", model)
-    _run(cli, "validate", model)
+    checked = subprocess.run([str(cli), "validate", str(model)], capture_output=True,
+                             text=True)  # runs, and finds the untagged nodes
+    assert checked.returncode == 1 and "has no hierarchy tag" in checked.stdout
+    assert "Traceback" not in checked.stderr
     assert "modelexport" in _run(cli, "--version").stdout
