@@ -60,6 +60,9 @@ class Analysis:
     op_types: dict[str, int]  # over the selected nodes
     parameters: int  # initializer elements of the whole model
     unowned_parameters: int  # consumed by no tagged node
+    # elements counted again because one initializer holds several modules' parameters:
+    # the root's total_parameters is parameters - unowned_parameters + shared_parameters
+    shared_parameters: int = 0
     modules: list[ModuleStats] = field(default_factory=list)
     # initializers holding the parameters of several modules: name, elements, owner tags
     shared_initializers: list[dict] = field(default_factory=list)
@@ -146,9 +149,11 @@ def analyze_model(model: onnx.ModelProto, filter_tag: str | None = None) -> Anal
         if owner is not None:
             own_params[owner] += params[name]
     shared = []
+    counted_again = 0
     for name, held in recorded.items():
         for tag, count in held:
             own_params[normalize_tag(tag)] += count
+        counted_again += sum(count for _, count in held) - params.get(name, 0)
         if len({tag for tag, _ in held}) > 1:
             shared.append({"initializer": name, "elements": params.get(name, 0),
                            "modules": sorted({normalize_tag(tag) for tag, _ in held})})
@@ -189,6 +194,7 @@ def analyze_model(model: onnx.ModelProto, filter_tag: str | None = None) -> Anal
         parameters=sum(params.values()),
         unowned_parameters=sum(params[n] for n, o in owners.items()
                                if o is None and n not in recorded),
+        shared_parameters=counted_again,
         modules=stats,
         shared_initializers=[s for s in shared if filter_tag is None
                              or any(within(t, filter_tag) for t in s["modules"])],

@@ -30,6 +30,8 @@ def headline(a: Analysis) -> str:
     text = (f"{plural(a.node_count, 'node')}, {a.tagged_nodes:,} tagged ({a.coverage:.1%}), "
             f"{a.untagged_nodes:,} untagged; {module_counts(a.module_count, a.modules_holding_ops)}; "
             f"{plural(a.parameters, 'parameter')}")
+    if a.shared_parameters:
+        text += f" ({a.shared_parameters:,} more counted in the modules sharing them)"
     if a.filter_tag:
         text += f"; showing {a.filter_tag} ({plural(a.selected_nodes, 'node')})"
     if not a.tree_recorded:

@@ -86,7 +86,8 @@ def test_analyze_json_counts_add_up_to_the_node_count(exports, sample):
     assert data["node_count"] == nodes and data["untagged_nodes"] == 0
     assert sum(m["own_ops"] for m in data["modules"]) == nodes
     assert data["modules"][0]["total_ops"] == nodes
-    assert data["modules"][0]["total_parameters"] + data["unowned_parameters"] == data["parameters"]
+    assert data["modules"][0]["total_parameters"] + data["unowned_parameters"] == (
+        data["parameters"] + data["shared_parameters"])
 
 
 @pytest.mark.parametrize("sample", ["bert-tiny", "vit-tiny"])
@@ -218,6 +219,7 @@ def test_parameters_of_merged_initializers_belong_to_the_modules_owning_them(tmp
     assert all(m.own_parameters == 16 for m in norm_modules)
     (shared,) = result.shared_initializers
     assert shared["elements"] == 16
+    assert result.shared_parameters == 4 * 16  # the same 16 counted in five modules
     assert shared["modules"] == sorted(m.tag for m in norm_modules)
     # Attention and MLP weights (stored transposed) count in their own modules too.
     for cls in ("LlamaAttention", "LlamaMLP"):
