@@ -131,6 +131,8 @@ def export(
                        f"{report.coverage:.0%} tagged, "
                        f"{module_counts(report.module_count, report.modules_holding_ops)}, "
                        f"strategy {report.strategy}")
+            if any(not attempt.ok for attempt in report.attempts):
+                typer.echo(f"note: {report.reason}")
             for note in report.notes:
                 typer.echo(f"note: {note}")
 

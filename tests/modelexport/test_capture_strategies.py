@@ -166,3 +166,17 @@ def test_fx_does_not_try_a_transformers_model_and_says_why(samples, tmp_path):
     assert "ships no symbolic tracer" in result.error and "htp and usage_based" in result.error
     report = export_model(model, {"input_ids": ids}, tmp_path / "m.onnx", strategy="auto")
     assert report.strategy == "htp"
+
+
+def test_the_export_summary_says_why_auto_fell_back(samples, tmp_path):
+    from typer.testing import CliRunner
+
+    from modelexport.cli import app
+
+    result = CliRunner().invoke(app, ["export", str(samples / "gpt2-tiny"),
+                                      str(tmp_path / "g.onnx"), "--opset-version", "17"])
+    assert result.exit_code == 0, result.output
+    assert "strategy usage_based" in result.stdout
+    assert "note: auto: fell back to usage_based because htp failed: onnx.checker rejects" \
+        in result.stdout
+    onnx.checker.check_model(str(tmp_path / "g.onnx"), full_check=True)
