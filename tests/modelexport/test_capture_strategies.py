@@ -168,6 +168,7 @@ def test_fx_does_not_try_a_transformers_model_and_says_why(samples, tmp_path):
     assert report.strategy == "htp"
 
 
+@pytest.mark.slow
 def test_the_export_summary_says_why_auto_fell_back(samples, tmp_path):
     from typer.testing import CliRunner
 
