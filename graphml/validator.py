@@ -510,8 +510,8 @@ class _Checker:
             self.finding("sidecar", None, message, element="sidecar", line=line)
 
         if not sidecar.is_file():
-            bad(f"sidecar {name!r} is missing; it must sit beside the GraphML in "
-                f"{self.path.parent}")
+            bad(f"sidecar {name!r} is missing; it must sit beside the GraphML, in "
+                f"{self.path.resolve().parent}")
             return None
         actual_size = sidecar.stat().st_size
         if size is not None and actual_size != size:

@@ -13,15 +13,21 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from modelexport._files import check_output_path
 from modelexport.graphml.files import atomic_directory, write_text_atomic
 from modelexport.errors import ExportError, UserInputError
+from modelexport.graph_names import name_graph_io
 from modelexport.hierarchy import ModuleTree, build_module_tree
 from modelexport.inputs import ModelInputs, as_inputs
 from modelexport.strategies import AUTO_CHAIN, STRATEGIES, Capture, CaptureOptions
-from modelexport.tagging import TaggingResult, tag_model
+from modelexport.tagging import (
+    TaggingResult,
+    parameter_owners,
+    record_parameter_owners,
+    tag_model,
+)
 
 STRATEGY_CHOICES = ("auto", *STRATEGIES)
 _TWO_GB = 2**31 - 1
@@ -52,12 +58,13 @@ class ExportReport:
     tagged_nodes: int
     direct_tags: int
     filled_tags: int
-    module_count: int
-    modules_with_nodes: int
+    module_count: int  # modules of the module tree
+    modules_holding_ops: int  # of those, the ones holding ops of their own
     inputs: dict[str, list[int]]
     timings: dict[str, float]
     metadata_path: str | None = None
     graphml_path: str | None = None
+    checker: str | None = None
     verification: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -136,6 +143,7 @@ def build_metadata(report: ExportReport, tree: ModuleTree, tagging: TaggingResul
         "inputs": report.inputs,
         "modules": modules,
         "node_tags": tagging.node_tags,
+        "parameter_owners": tagging.parameter_owners,
         "statistics": {
             "total_nodes": report.node_count,
             "tagged_nodes": report.tagged_nodes,
@@ -143,7 +151,7 @@ def build_metadata(report: ExportReport, tree: ModuleTree, tagging: TaggingResul
             "direct_tags": report.direct_tags,
             "filled_tags": report.filled_tags,
             "module_count": report.module_count,
-            "modules_with_nodes": report.modules_with_nodes,
+            "modules_holding_ops": report.modules_holding_ops,
             "nodes_per_module": dict(sorted(counts.items())),
             "strategy": report.strategy,
             "attempts": [asdict(a) for a in report.attempts],
@@ -158,14 +166,16 @@ class UnifiedExporter:
 
     ``strategy`` is ``auto`` or one of ``htp``, ``usage_based``, ``fx``; ``auto`` tries
     them in that order and reports each attempt. ``keep_builtins`` keeps ``torch.nn``
-    modules in tags. ``verify`` runs onnx.checker and compares onnxruntime with PyTorch
-    before the file is put in place. ``write_metadata`` writes the JSON sidecar.
+    modules in tags. Every attempt's model must pass onnx.checker (full check) before
+    the file is put in place; ``verify`` also compares onnxruntime with PyTorch. A
+    model that fails either is a failed attempt: ``auto`` goes on along its chain. ``write_metadata`` writes the JSON sidecar.
     """
 
     def __init__(self, strategy: str = "auto", *, opset_version: int | None = None,
                  keep_builtins: bool = False, temp_dir: str | os.PathLike[str] | None = None,
                  verify: bool = False, write_metadata: bool = True,
-                 verbose: bool = False) -> None:
+                 verbose: bool = False,
+                 progress: Callable[[str], None] | None = None) -> None:
         if strategy not in STRATEGY_CHOICES:
             raise UserInputError(f"unknown strategy {strategy!r}; choose one of "
                                  f"{', '.join(STRATEGY_CHOICES)}")
@@ -176,25 +186,61 @@ class UnifiedExporter:
         self.keep_builtins = keep_builtins
         self.verify = verify
         self.write_metadata = write_metadata
+        self.progress = progress
         self.options = CaptureOptions(opset_version=opset_version,
                                       temp_dir=str(temp_dir) if temp_dir else None,
                                       verbose=verbose)
 
-    def capture(self, model: Any, inputs: ModelInputs) -> tuple[Capture, list[Attempt]]:
-        """Run the strategy, or the auto chain until one succeeds."""
+    def capture(self, model: Any, inputs: ModelInputs, tree: ModuleTree, temp: Path,
+                data_name: str) -> tuple[_Outcome, list[Attempt]]:
+        """Run the strategy, or the auto chain, until one gives a model that passes
+        onnx.checker (and, with ``verify``, matches PyTorch). Each attempt is tagged,
+        saved at ``temp`` and checked there; a model the checker rejects is a failed
+        attempt, never a result."""
         from modelexport import strategies
+        from modelexport.errors import VerificationError
+        from modelexport.verify import check_onnx, compare_outputs, expected_outputs
 
+        expected = expected_outputs(model, inputs)
+        output_names = [name for name, _ in expected]
         chain = AUTO_CHAIN if self.strategy == "auto" else (self.strategy,)
         attempts: list[Attempt] = []
         cause: BaseException | None = None
         for name in chain:
-            result = strategies.run(name, model, inputs, self.options)
-            attempts.append(Attempt(name, result.ok, round(result.seconds, 3), result.error))
-            if result.ok:
-                return result, attempts
-            cause = result.exception or cause
+            self._step(f"capturing with {name}")
+            captured = strategies.run(name, model, inputs, self.options)
+            error, outcome = captured.error, None
+            if captured.ok:
+                start = time.perf_counter()
+                notes = name_graph_io(captured.model, inputs.names, output_names)
+                tagging = tag_model(captured.model, captured.node_paths, tree, captured.strategy)
+                tagging.parameter_owners = parameter_owners(captured.model, model, tree)
+                record_parameter_owners(captured.model, tagging.parameter_owners)
+                _save(captured.model, temp, data_name)
+                checked = time.perf_counter()
+                self._step(f"checking the {name} capture")
+                try:
+                    checker = check_onnx(temp)
+                    verification = None
+                    if self.verify:
+                        verification = asdict(compare_outputs(temp, expected, inputs))
+                    outcome = _Outcome(captured, tagging, checker, verification, notes,
+                                       {"tag_and_save": checked - start,
+                                        "verify": time.perf_counter() - checked})
+                except VerificationError as e:
+                    error = str(e)
+                    cause = e
+            attempts.append(Attempt(name, outcome is not None, round(captured.seconds, 3),
+                                    error))
+            if outcome is not None:
+                return outcome, attempts
+            cause = captured.exception or cause
         summary = "; ".join(f"{a.strategy}: {a.error}" for a in attempts)
         raise ExportError(f"no strategy could export the model ({summary})") from cause
+
+    def _step(self, text: str) -> None:
+        if self.progress is not None:
+            self.progress(text)
 
     def export(self, model: Any, example_inputs: Any, path: str | os.PathLike[str],
                notes: list[str] | None = None) -> ExportReport:
@@ -213,36 +259,26 @@ class UnifiedExporter:
             tree = build_module_tree(model, keep_builtins=self.keep_builtins)
             timings["module_tree"] = time.perf_counter() - start
 
-            start = time.perf_counter()
-            captured, attempts = self.capture(model, inputs)
-            timings["capture"] = time.perf_counter() - start
-
-            start = time.perf_counter()
-            tagging = tag_model(captured.model, captured.node_paths, tree, captured.strategy)
-            timings["tagging"] = time.perf_counter() - start
-
-            verification = None
             with atomic_directory(target) as temp:
                 start = time.perf_counter()
-                _save(captured.model, temp, f"{target.name}.data")
-                timings["save"] = time.perf_counter() - start
-                if self.verify:
-                    from modelexport.verify import verify_export
-
-                    start = time.perf_counter()
-                    verification = asdict(verify_export(temp, model, inputs))
-                    timings["verify"] = time.perf_counter() - start
+                outcome, attempts = self.capture(model, inputs, tree, temp,
+                                                 f"{target.name}.data")
+                timings["capture"] = time.perf_counter() - start
+                timings.update(outcome.timings)
         finally:
             model.train(was_training)
 
+        tagging = outcome.tagging
         report = ExportReport(
-            output=str(target), strategy=captured.strategy,
-            reason=_reason(self.strategy, captured.strategy, attempts), attempts=attempts,
+            output=str(target), strategy=outcome.capture.strategy,
+            reason=_reason(self.strategy, outcome.capture.strategy, attempts),
+            attempts=attempts,
             node_count=tagging.total_nodes, tagged_nodes=tagging.direct + tagging.filled,
             direct_tags=tagging.direct, filled_tags=tagging.filled,
-            module_count=len(tree.modules), modules_with_nodes=len(tagging.nodes_per_tag),
+            module_count=len(tree.modules), modules_holding_ops=len(tagging.nodes_per_tag),
             inputs=inputs.describe(), timings={k: round(v, 4) for k, v in timings.items()},
-            verification=verification, notes=list(notes or []))
+            checker=outcome.checker, verification=outcome.verification,
+            notes=[*(notes or []), *outcome.notes])
         if self.write_metadata:
             meta = metadata_path_for(target)
             start = time.perf_counter()
@@ -251,6 +287,18 @@ class UnifiedExporter:
             report.timings["metadata"] = round(time.perf_counter() - start, 4)
             report.metadata_path = str(meta)
         return report
+
+
+@dataclass
+class _Outcome:
+    """The attempt that succeeded: its capture, tags, checks, and what it took."""
+
+    capture: Capture
+    tagging: TaggingResult
+    checker: str
+    verification: dict[str, Any] | None
+    notes: list[str]
+    timings: dict[str, float]
 
 
 def export_model(model: Any, example_inputs: Any, path: str | os.PathLike[str],
@@ -293,7 +341,9 @@ def export_pretrained(source: str, path: str | os.PathLike[str], *,
         raise UserInputError("give --input-text or --input-shape, not both")
     tools = _graphml_tools() if with_graphml else None
 
+    step = options.get("progress") or (lambda text: None)
     start = time.perf_counter()
+    step(f"loading {source}")
     loaded = load_pretrained(source)
     load_seconds = time.perf_counter() - start
     inputs = build_inputs(loaded.model, loaded.tokenizer, input_text, shape)
@@ -304,6 +354,7 @@ def export_pretrained(source: str, path: str | os.PathLike[str], *,
         onnx_to_graphml, validate_graphml = tools
         graphml = graphml_path_for(target)
         start = time.perf_counter()
+        step(f"writing {graphml.name}")
         onnx_to_graphml(str(target), str(graphml))
         validate_graphml(str(graphml)).raise_if_invalid()
         report.timings["graphml"] = round(time.perf_counter() - start, 4)

@@ -162,21 +162,31 @@ def as_inputs(model: Any, example_inputs: Any) -> ModelInputs:
 
 
 def flat_outputs(outputs: Any) -> list[tuple[str, Any]]:
-    """The tensors of a model's output, flattened in pytree order, with readable names."""
+    """The tensors of a model's output, flattened in pytree order, with readable names.
+
+    Names come from the output's own structure: the keys of a ModelOutput or dict and
+    the fields of a namedtuple (``last_hidden_state``, ``past_key_values_0_1``).
+    Positions alone make no valid ONNX name, so a tuple's elements are ``output_0``,
+    ``output_1``, ... and a lone tensor is ``output``.
+    """
     import torch
     from torch.utils import _pytree as pytree
 
     leaves, _ = pytree.tree_flatten_with_path(outputs)
     named = []
-    for i, (path, value) in enumerate(leaves):
+    for path, value in leaves:
         if not isinstance(value, torch.Tensor):
             continue
-        keys = [str(getattr(k, "key", getattr(k, "idx", getattr(k, "name", i)))) for k in path]
-        named.append(("_".join(keys) if keys else f"output_{i}", value))
+        keys = [str(getattr(k, "key", getattr(k, "idx", getattr(k, "name", "")))) for k in path]
+        name = "_".join(keys)
+        if not name:
+            name = "output"
+        elif not (name[0].isalpha() or name[0] == "_"):
+            name = f"output_{name}"
+        named.append((name, value))
     seen: Counter[str] = Counter()
     unique = []
     for name, value in named:
         seen[name] += 1
         unique.append((name if seen[name] == 1 else f"{name}_{seen[name]}", value))
     return unique
-

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,8 +123,31 @@ def load_from_hub(model_id: str) -> LoadedModel:
                        f"loaded {model_id} from {where}")
 
 
+@contextmanager
+def _no_progress_bars() -> Iterator[None]:
+    """Hold back transformers' and huggingface_hub's own tqdm bars ("Loading weights").
+
+    tqdm draws on a pipe as readily as on a terminal; the caller shows progress its own
+    way, on a terminal only.
+    """
+    from transformers.utils import logging as hf_logging
+
+    enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if enabled:
+            hf_logging.enable_progress_bar()
+
+
 def load_pretrained(source: str) -> LoadedModel:
-    """Load ``source``: an existing local directory, else a hub id."""
+    """Load ``source``: an existing local directory, else a hub id (no progress bars)."""
+    with _no_progress_bars():
+        return _load(source)
+
+
+def _load(source: str) -> LoadedModel:
     path = Path(source).expanduser()
     if path.is_dir():
         return load_from_directory(path)

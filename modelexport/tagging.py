@@ -26,6 +26,10 @@ from modelexport.converter.tags import (
 from modelexport.hierarchy import ModuleTree
 
 _OWN_KEYS = {TAG_KEY, MODULE_PATH_KEY, MODULE_CLASS_KEY}
+#: Model metadata: JSON ``{initializer: [[module tag, parameter elements], ...]}``, the
+#: modules whose parameters each initializer holds (several when the exporter merged
+#: equal parameters into one initializer).
+PARAMETER_OWNERS_KEY = "modelexport.parameter_owners"
 
 
 @dataclass
@@ -37,6 +41,8 @@ class TaggingResult:
     direct: int
     filled: int
     nodes_per_tag: dict[str, int] = field(default_factory=dict)
+    # initializer -> [[module tag, parameter elements], ...] (see parameter_owners)
+    parameter_owners: dict[str, list[list]] = field(default_factory=dict)
 
     @property
     def coverage(self) -> float:
@@ -86,3 +92,61 @@ def tag_model(model: Any, node_paths: list[str | None], tree: ModuleTree,
     return TaggingResult(node_tags=dict(zip(names, tags)), total_nodes=len(nodes),
                          direct=direct, filled=len(nodes) - direct,
                          nodes_per_tag=dict(Counter(tags)))
+
+
+def _digest(array: Any) -> tuple[str, tuple[int, ...], str]:
+    import hashlib
+
+    import numpy as np
+
+    array = np.ascontiguousarray(array)
+    return str(array.dtype), tuple(array.shape), hashlib.sha256(array.tobytes()).hexdigest()
+
+
+def parameter_owners(model: Any, torch_model: Any, tree: ModuleTree) -> dict[str, list[list]]:
+    """For each initializer holding parameters of ``torch_model``: the module tags owning
+    them and their element counts, found from the module tree, never from consumers.
+
+    An initializer named after a parameter holds it. A parameter with no initializer of
+    its name was merged or renamed by the exporter: it belongs to the one initializer
+    of equal value (as is, or transposed for 2-D weights). Where several initializers
+    hold that value, nothing is claimed and ``analyze`` falls back to consumers.
+    """
+    from onnx import TensorProto, numpy_helper
+
+    initializers = {t.name: t for t in model.graph.initializer
+                    if t.data_location != TensorProto.EXTERNAL}
+    owners: dict[str, list[list]] = {}
+    leftover = []
+    for name, param in torch_model.named_parameters():
+        module_tag = tree.tag_of(name.rpartition(".")[0])
+        held = initializers.get(name)
+        if held is not None and tuple(held.dims) == tuple(param.shape):
+            owners.setdefault(name, []).append([module_tag, param.numel()])
+        else:
+            leftover.append((name, module_tag, param))
+    if not leftover:
+        return owners
+
+    shapes = set()
+    for _, _, param in leftover:
+        shapes.add(tuple(param.shape))
+        if param.dim() == 2:
+            shapes.add(tuple(reversed(param.shape)))
+    by_value: dict[tuple, list[str]] = {}
+    for name, tensor in initializers.items():
+        if tuple(tensor.dims) in shapes:
+            by_value.setdefault(_digest(numpy_helper.to_array(tensor)), []).append(name)
+    for _, module_tag, param in leftover:
+        value = param.detach().cpu().numpy()
+        forms = [value, value.T] if value.ndim == 2 else [value]
+        held_by = {n for form in forms for n in by_value.get(_digest(form), ())}
+        if len(held_by) == 1:
+            owners.setdefault(held_by.pop(), []).append([module_tag, param.numel()])
+    return owners
+
+
+def record_parameter_owners(model: Any, owners: dict[str, list[list]]) -> None:
+    """Write ``owners`` into the model's metadata (key :data:`PARAMETER_OWNERS_KEY`)."""
+    _set_props(model, {PARAMETER_OWNERS_KEY: json.dumps(owners, separators=(",", ":"),
+                                                       sort_keys=True)})

@@ -45,25 +45,38 @@ def run_onnxruntime(path: Path, inputs: ModelInputs) -> list[Any]:
         raise VerificationError(f"onnxruntime cannot run the exported model: {first}") from e
 
 
-def verify_export(path: Path, model: Any, inputs: ModelInputs, atol: float = ATOL) -> Verification:
-    """Raise VerificationError unless the file passes the checker and matches PyTorch."""
-    import numpy as np
+def check_onnx(path: Path) -> str:
+    """Raise VerificationError unless onnx.checker (full check) accepts the file."""
     import onnx
-    import torch
 
     try:
         onnx.checker.check_model(str(path), full_check=True)
     except Exception as e:
         first = " ".join(str(e).split())[:300]
         raise VerificationError(f"onnx.checker rejects the exported model: {first}") from e
+    return "passed (full_check)"
+
+
+def expected_outputs(model: Any, inputs: ModelInputs) -> list[tuple[str, Any]]:
+    """PyTorch's outputs on ``inputs``, flattened and named (see :func:`flat_outputs`)."""
+    import torch
+
     with torch.no_grad():
-        expected = [t.detach().cpu().numpy() for _, t in flat_outputs(model(**inputs.kwargs()))]
+        return flat_outputs(model(**inputs.kwargs()))
+
+
+def compare_outputs(path: Path, expected: list[tuple[str, Any]], inputs: ModelInputs,
+                    atol: float = ATOL) -> Verification:
+    """Raise VerificationError unless onnxruntime's outputs match ``expected``."""
+    import numpy as np
+
+    wanted = [t.detach().cpu().numpy() for _, t in expected]
     actual = run_onnxruntime(path, inputs)
-    if len(actual) != len(expected):
+    if len(actual) != len(wanted):
         raise VerificationError(f"onnxruntime gives {len(actual)} outputs, PyTorch "
-                                f"{len(expected)}")
+                                f"{len(wanted)}")
     worst = 0.0
-    for i, (a, e) in enumerate(zip(actual, expected)):
+    for i, (a, e) in enumerate(zip(actual, wanted)):
         if a.shape != e.shape:
             raise VerificationError(f"output {i}: onnxruntime shape {list(a.shape)} != "
                                     f"PyTorch shape {list(e.shape)}")
@@ -74,3 +87,9 @@ def verify_export(path: Path, model: Any, inputs: ModelInputs, atol: float = ATO
         raise VerificationError(f"onnxruntime outputs differ from PyTorch by up to {worst:.3g} "
                                 f"(tolerance {atol:g}); the export is not faithful")
     return result
+
+
+def verify_export(path: Path, model: Any, inputs: ModelInputs, atol: float = ATOL) -> Verification:
+    """Raise VerificationError unless the file passes the checker and matches PyTorch."""
+    check_onnx(path)
+    return compare_outputs(path, expected_outputs(model, inputs), inputs, atol)

@@ -46,12 +46,20 @@ def test_the_wheels_only_top_level_import_name_is_modelexport(wheel):
     assert "modelexport/schemas/modelexport-graphml.xsd" in names
 
 
-def test_the_wheel_converts_beside_graphml2svg_in_a_fresh_environment(wheel, tmp_path):
-    venv = tmp_path / "venv"
+@pytest.fixture(scope="module")
+def bare_venv(wheel, tmp_path_factory) -> Path:
+    """A fresh environment with the wheel alone (no torch extra), then graphml2svg."""
+    venv = tmp_path_factory.mktemp("venv")
     _run(sys.executable, "-m", "venv", venv)
     py = venv / "bin" / "python"
     _run(py, "-m", "pip", "install", "--quiet", wheel)
     _run(py, "-m", "pip", "install", "--quiet", "graphml2svg")
+    return venv
+
+
+def test_the_wheel_converts_beside_graphml2svg_in_a_fresh_environment(bare_venv, tmp_path):
+    venv = bare_venv
+    py = venv / "bin" / "python"
     # `converter` is graphml2svg's, untouched by us; ours lives under modelexport.
     out = _run(py, "-c", "import converter, modelexport.converter as c; "
                "print(converter.__file__); print(c.__file__)", cwd=tmp_path)
@@ -77,3 +85,30 @@ g = helper.make_graph(
     [helper.make_tensor_value_info("z", TensorProto.FLOAT, [2, 4])], [w])
 onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), {path!r})
 """
+
+
+def test_without_the_torch_extra_export_names_the_extra_and_the_rest_works(bare_venv,
+                                                                           tmp_path):
+    py = bare_venv / "bin" / "python"
+    cli = bare_venv / "bin" / "modelexport"
+    missing = subprocess.run([str(py), "-c", "import torch"], capture_output=True)
+    assert missing.returncode != 0, "the environment must be without torch"
+    result = subprocess.run([str(cli), "export", str(ROOT / "samples" / "bert-tiny"),
+                             str(tmp_path / "m.onnx")], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: modelexport export needs the torch extra")
+    assert line.endswith("pip install 'modelexport[torch]'")
+    assert list(tmp_path.iterdir()) == []
+    model = tmp_path / "m.onnx"
+    _run(py, "-c", _TINY_MODEL.format(path=str(model)), cwd=tmp_path)
+    _run(cli, "export-graphml", model, tmp_path / "m.graphml")
+    _run(cli, "validate-graphml", tmp_path / "m.graphml")
+    _run(cli, "import-onnx", tmp_path / "m.graphml", tmp_path / "back.onnx", "--validate")
+    _run(cli, "analyze", model)
+    checked = subprocess.run([str(cli), "validate", str(model)], capture_output=True,
+                             text=True)  # runs, and finds the untagged nodes
+    assert checked.returncode == 1 and "has no hierarchy tag" in checked.stdout
+    assert "Traceback" not in checked.stderr
+    assert "modelexport" in _run(cli, "--version").stdout

@@ -1,12 +1,15 @@
 """``analyze``: the module tree of a tagged ONNX model with op and parameter counts.
 
 A module's own ops are the nodes tagged exactly with it; its total ops add those of
-every module below it. A parameter (initializer element) belongs to the common module
-of the nodes that consume it. Untagged models are analyzed by op type only.
+every module below it. A parameter (initializer element) belongs to the modules the
+exporter recorded as owning it (``modelexport.parameter_owners``: the module tree's
+owners, several when equal parameters were merged into one initializer), else to the
+common module of the nodes that consume it. Untagged models are analyzed by op type.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
@@ -20,6 +23,7 @@ from modelexport.analysis._graph import (
     tensor_size,
 )
 from modelexport.errors import AnalysisError
+from modelexport.tagging import PARAMETER_OWNERS_KEY
 
 
 @dataclass
@@ -54,7 +58,12 @@ class Analysis:
     op_types: dict[str, int]  # over the selected nodes
     parameters: int  # initializer elements of the whole model
     unowned_parameters: int  # consumed by no tagged node
+    # elements counted again because one initializer holds several modules' parameters:
+    # the root's total_parameters is parameters - unowned_parameters + shared_parameters
+    shared_parameters: int = 0
     modules: list[ModuleStats] = field(default_factory=list)
+    # initializers holding the parameters of several modules: name, elements, owner tags
+    shared_initializers: list[dict] = field(default_factory=list)
     untagged_op_types: dict[str, int] = field(default_factory=dict)
     filter_tag: str | None = None
     selected_nodes: int = 0  # nodes in the filtered subtree (all nodes without a filter)
@@ -67,14 +76,39 @@ class Analysis:
     def coverage(self) -> float:
         return self.tagged_nodes / self.node_count if self.node_count else 1.0
 
+    @property
+    def module_count(self) -> int:
+        """Modules of the module tree (within the filter), as ``export`` counts them."""
+        return len(self.modules)
+
+    @property
+    def modules_holding_ops(self) -> int:
+        return sum(m.own_ops > 0 for m in self.modules)
+
     def to_dict(self) -> dict:
         data = asdict(self)
         data["coverage"] = round(self.coverage, 6)
+        data["module_count"] = self.module_count
+        data["modules_holding_ops"] = self.modules_holding_ops
         return data
 
 
 def _sorted_counts(counter: Counter[str]) -> dict[str, int]:
     return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _recorded_owners(props: dict[str, str]) -> dict[str, list[tuple[str, int]]]:
+    """The exporter's record of which modules' parameters each initializer holds."""
+    text = props.get(PARAMETER_OWNERS_KEY)
+    if not text:
+        return {}
+    try:
+        data = json.loads(text)
+        return {str(name): [(str(tag), int(count)) for tag, count in held]
+                for name, held in data.items()}
+    except (ValueError, TypeError, AttributeError) as e:
+        raise AnalysisError(f"model metadata {PARAMETER_OWNERS_KEY!r} is not valid ({e}); "
+                            "re-export the model or remove that entry") from e
 
 
 def analyze_model(model: onnx.ModelProto, filter_tag: str | None = None) -> Analysis:
@@ -89,7 +123,9 @@ def analyze_model(model: onnx.ModelProto, filter_tag: str | None = None) -> Anal
     tagged = sum(t is not None for t in index.tags)
     params = {name: tensor_size(t) for name, t in index.initializers.items()}
     params.update({name: tensor_size(t.values) for name, t in index.sparse_initializers.items()})
-    owners = {name: index.initializer_owner(name) for name in params}
+    recorded = _recorded_owners(props)
+    owners = {name: None if name in recorded else index.initializer_owner(name)
+              for name in params}
 
     modules = modules_of(model, index.tags) if tagged or recorded_tree(model) else []
     if filter_tag is not None:
@@ -110,6 +146,15 @@ def analyze_model(model: onnx.ModelProto, filter_tag: str | None = None) -> Anal
     for name, owner in owners.items():
         if owner is not None:
             own_params[owner] += params[name]
+    shared = []
+    counted_again = 0
+    for name, held in recorded.items():
+        for tag, count in held:
+            own_params[normalize_tag(tag)] += count
+        counted_again += sum(count for _, count in held) - params.get(name, 0)
+        if len({tag for tag, _ in held}) > 1:
+            shared.append({"initializer": name, "elements": params.get(name, 0),
+                           "modules": sorted({normalize_tag(tag) for tag, _ in held})})
 
     depth_base = modules[0].tag.count("/") if modules else 0
     stats: list[ModuleStats] = []
@@ -145,8 +190,12 @@ def analyze_model(model: onnx.ModelProto, filter_tag: str | None = None) -> Anal
         strategy=props.get(STRATEGY_KEY),
         op_types=_sorted_counts(Counter(n.op_type for n in selected)),
         parameters=sum(params.values()),
-        unowned_parameters=sum(params[n] for n, o in owners.items() if o is None),
+        unowned_parameters=sum(params[n] for n, o in owners.items()
+                               if o is None and n not in recorded),
+        shared_parameters=counted_again,
         modules=stats,
+        shared_initializers=[s for s in shared if filter_tag is None
+                             or any(within(t, filter_tag) for t in s["modules"])],
         untagged_op_types=_sorted_counts(untagged_types),
         filter_tag=filter_tag,
         selected_nodes=len(selected),

@@ -9,6 +9,7 @@ import io
 import json
 from typing import Any
 
+from modelexport._text import module_counts, plural
 from modelexport.analysis.analyze import Analysis, ModuleStats
 from modelexport.analysis.compare import Comparison
 from modelexport.analysis.validate import Validation
@@ -24,13 +25,15 @@ def _types(counts: dict[str, int]) -> str:
 
 def headline(a: Analysis) -> str:
     if not a.tagged:
-        return (f"{a.node_count} nodes, none tagged: no hierarchy tags found, analyzing by "
-                f"op type only; {a.parameters:,} parameters")
-    text = (f"{a.node_count} nodes, {a.tagged_nodes} tagged ({a.coverage:.1%}), "
-            f"{a.untagged_nodes} untagged; {len(a.modules)} modules; "
-            f"{a.parameters:,} parameters")
+        return (f"{plural(a.node_count, 'node')}, none tagged: no hierarchy tags found, "
+                f"analyzing by op type only; {plural(a.parameters, 'parameter')}")
+    text = (f"{plural(a.node_count, 'node')}, {a.tagged_nodes:,} tagged ({a.coverage:.1%}), "
+            f"{a.untagged_nodes:,} untagged; {module_counts(a.module_count, a.modules_holding_ops)}; "
+            f"{plural(a.parameters, 'parameter')}")
+    if a.shared_parameters:
+        text += f" ({a.shared_parameters:,} more counted in the modules sharing them)"
     if a.filter_tag:
-        text += f"; showing {a.filter_tag} ({a.selected_nodes} nodes)"
+        text += f"; showing {a.filter_tag} ({plural(a.selected_nodes, 'node')})"
     if not a.tree_recorded:
         text += "; module tree not recorded (modules taken from tags)"
     return text
@@ -68,11 +71,20 @@ def format_text(a: Analysis, detailed: bool = False) -> str:
 
     for root in kids.get(None, []):
         walk(root, "", True, True)
+    lines += shared_lines(a)
     if a.untagged_op_types:
         lines.append(f"untagged: {_types(a.untagged_op_types)}")
     if not a.tagged or detailed:
         lines.append(f"op types: {_types(a.op_types)}")
     return "\n".join(lines) + "\n"
+
+
+def shared_lines(a: Analysis) -> list[str]:
+    """One line per initializer that holds the parameters of several modules."""
+    return [f"shared: initializer {s['initializer']!r} ({plural(s['elements'], 'element')}) "
+            f"holds the equal parameters of {plural(len(s['modules']), 'module')}, each "
+            f"counted in its own module: {', '.join(s['modules'])}"
+            for s in a.shared_initializers]
 
 
 def rich_tree(a: Analysis, detailed: bool = False) -> Any:
@@ -91,6 +103,8 @@ def rich_tree(a: Analysis, detailed: bool = False) -> Any:
 
     for root in kids.get(None, []):
         add(tree, root, root.tag)
+    for line in shared_lines(a):
+        tree.add(escape(line))
     if a.untagged_op_types:
         tree.add(escape(f"untagged: {_types(a.untagged_op_types)}"))
     if not a.tagged or detailed:
@@ -128,8 +142,8 @@ def format_analysis(a: Analysis, output_format: str) -> str:
 
 def format_validation(v: Validation, limit: int = 20) -> str:
     """The verdict, then the offending nodes by kind (the first ``limit`` of each)."""
-    verdict = "valid" if v.valid else f"INVALID: {len(v.issues)} issue(s)"
-    lines = [f"{verdict} — {v.node_count} nodes, {v.tagged_nodes} tagged; onnx.checker "
+    verdict = "valid" if v.valid else f"INVALID: {plural(len(v.issues), 'issue')}"
+    lines = [f"{verdict} — {plural(v.node_count, 'node')}, {v.tagged_nodes:,} tagged; onnx.checker "
              f"{'passed' if v.checker_passed else 'failed'}; data-flow consistency "
              f"{'checked' if v.consistency_checked else 'not checked (--check-consistency)'}"]
     lines += [f"note: {note}" for note in v.notes]
@@ -170,11 +184,13 @@ def comparison_sections(c: Comparison) -> list[tuple[str, list[str], list[list[s
 
 def comparison_headline(c: Comparison) -> str:
     if c.identical:
-        return f"no differences ({c.a_nodes} nodes)"
-    return (f"differences: {len(c.nodes_added)} nodes added, {len(c.nodes_removed)} removed, "
-            f"{len(c.nodes_changed)} changed ({c.a_nodes} → {c.b_nodes} nodes); "
-            f"{len(c.modules)} modules with other op counts; {len(c.initializers)} "
-            f"initializer differences; {len(c.opsets)} opset differences")
+        return f"no differences ({plural(c.a_nodes, 'node')})"
+    return (f"differences: {plural(len(c.nodes_added), 'node')} added, "
+            f"{len(c.nodes_removed):,} removed, {len(c.nodes_changed):,} changed "
+            f"({c.a_nodes:,} → {plural(c.b_nodes, 'node')}); "
+            f"{plural(len(c.modules), 'module')} with other op counts; "
+            f"{plural(len(c.initializers), 'initializer difference')}; "
+            f"{plural(len(c.opsets), 'opset difference')}")
 
 
 def format_comparison(c: Comparison, limit: int = 50) -> str:

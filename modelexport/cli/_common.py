@@ -16,13 +16,45 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand
+
+
+class Command(TyperCommand):
+    """Usage lines name required arguments plainly (``export MODEL OUT.onnx``), as the
+    README and most command lines write them; typer wraps them in braces."""
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        pieces = super().collect_usage_pieces(ctx)
+        return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in pieces]
+
 
 Verbose = Annotated[
     bool, typer.Option("--verbose", "-v", help="Show progress details and full tracebacks.")
 ]
 JsonOutput = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
-InputPath = Annotated[Path, typer.Argument(help="File to read.", show_default=False)]
-OutputPath = Annotated[Path, typer.Argument(help="File to write.", show_default=False)]
+# Arguments name their file type in the usage line: `export-graphml IN.onnx OUT.graphml`.
+OnnxInput = Annotated[Path, typer.Argument(
+    help="ONNX file to read.", metavar="IN.onnx", show_default=False)]
+OnnxOutput = Annotated[Path, typer.Argument(
+    help="ONNX file to write.", metavar="OUT.onnx", show_default=False)]
+GraphmlInput = Annotated[Path, typer.Argument(
+    help="GraphML file to read (its .onnxdata sidecar beside it).", metavar="IN.graphml",
+    show_default=False)]
+GraphmlOutput = Annotated[Path, typer.Argument(
+    help="GraphML file to write (the .onnxdata sidecar goes beside it).",
+    metavar="OUT.graphml", show_default=False)]
+
+
+# The messages every command shares, so one problem reads the same wherever it happens.
+MESSAGES = {
+    "missing_file": "{path}: no such file; check the path",
+    "directory": "{path}: is a directory; pass a file",
+    "missing_extra": "{command} needs the torch extra ({module} is not installed): "
+                     "pip install 'modelexport[torch]'",
+    "interrupted": "interrupted",
+}
+# Import names of the torch extra's packages (pyproject's [torch] extra).
+_TORCH_EXTRA = {"torch", "transformers", "onnxscript", "tokenizers"}
 
 
 def _error_types() -> tuple[type[BaseException], ...]:
@@ -35,28 +67,65 @@ def _error_types() -> tuple[type[BaseException], ...]:
     return (ModelExportError, ConverterError, GraphMLError, OSError)
 
 
-def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print ``error: message`` on stderr and return the Exit to raise."""
+def fail(message: str, code: int = 1, json_output: bool = False,
+         payload: dict[str, Any] | None = None) -> typer.Exit:
+    """Print ``error: message`` on stderr and return the Exit to raise.
+
+    With ``json_output``, stdout gets a JSON object with an ``error`` field too (the
+    command's ``payload``, if it has one), so a machine reading stdout always gets JSON.
+    """
+    if json_output:
+        print_json({**(payload or {}), "error": message})
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(code)
 
 
+def check_input(*paths: Path) -> None:
+    """Refuse a missing input file or a directory, in the words every command uses."""
+    from modelexport.errors import UserInputError
+
+    for path in paths:
+        if not path.exists():
+            raise UserInputError(MESSAGES["missing_file"].format(path=path))
+        if path.is_dir():
+            raise UserInputError(MESSAGES["directory"].format(path=path))
+
+
+def _message(e: BaseException, command: str) -> str:
+    if isinstance(e, ModuleNotFoundError):
+        return MESSAGES["missing_extra"].format(command=command, module=e.name)
+    if isinstance(e, FileNotFoundError) and e.filename is not None:
+        return MESSAGES["missing_file"].format(path=e.filename)
+    if isinstance(e, IsADirectoryError) and e.filename is not None:
+        return MESSAGES["directory"].format(path=e.filename)
+    message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    if isinstance(e, OSError) and e.filename is not None and str(e.filename) not in message:
+        message = f"{e.strerror or message}: {e.filename}"
+    return message
+
+
+def _missing_extra(e: BaseException) -> bool:
+    return isinstance(e, ModuleNotFoundError) and (e.name or "").split(".")[0] in _TORCH_EXTRA
+
+
 @contextmanager
-def user_errors(verbose: bool = False) -> Iterator[None]:
-    """Turn library errors into a one-line message and exit code 1."""
+def user_errors(verbose: bool = False, json_output: bool = False,
+                command: str = "this command") -> Iterator[None]:
+    """Turn library errors into a one-line message and exit code 1 (JSON with --json).
+
+    ``command`` names the command in messages such as the missing torch extra's."""
     try:
         yield
     except typer.Exit:
         raise
     except KeyboardInterrupt:
-        raise fail("interrupted", 130) from None
-    except _error_types() as e:
+        raise fail(MESSAGES["interrupted"], 130, json_output) from None
+    except Exception as e:
+        if not (isinstance(e, _error_types()) or _missing_extra(e)):
+            raise
         if verbose:
             traceback.print_exc()
-        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        if isinstance(e, OSError) and e.filename is not None and str(e.filename) not in message:
-            message = f"{e.strerror or message}: {e.filename}"
-        raise fail(message) from None
+        raise fail(_message(e, command), 1, json_output) from None
 
 
 def print_json(payload: Any) -> None:

@@ -13,7 +13,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from modelexport.cli._common import InputPath, JsonOutput, OutputPath, Verbose, print_json, \
+from modelexport._text import module_counts, plural
+from modelexport.cli._common import Command, check_input, JsonOutput, OnnxInput, OnnxOutput, Verbose, print_json, \
     user_errors
 
 
@@ -37,7 +38,7 @@ def _print(renderable: object) -> None:
 
 
 def analyze(
-    model: InputPath,
+    model: OnnxInput,
     output_format: Annotated[OutputFormat, typer.Option(
         "--output-format", "-f", help="summary (tree with counts), detailed (plus op types "
         "and classes), json or csv.")] = OutputFormat.summary,
@@ -69,14 +70,16 @@ def analyze(
     from modelexport.analysis.render import format_analysis, rich_tree
 
     fmt = "json" if json_output else output_format.value
-    with user_errors(verbose):
+    with user_errors(verbose, json_output):
+        check_input(model)
         if output_file is not None:
             check_output_path(output_file)
         result = analyze_model(load_onnx(model), filter_tag=filter_tag)
         text = format_analysis(result, fmt)
         if output_file is not None:
             write_text(text, output_file)
-            typer.echo(f"wrote {output_file} ({fmt}, {len(result.modules)} modules)")
+            typer.echo(f"wrote {output_file} ({fmt}, "
+                       f"{module_counts(result.module_count, result.modules_holding_ops)})")
         elif fmt in ("summary", "detailed") and sys.stdout.isatty():
             _print(rich_tree(result, detailed=fmt == "detailed"))
         else:
@@ -84,7 +87,7 @@ def analyze(
 
 
 def validate(
-    model: InputPath,
+    model: OnnxInput,
     check_consistency: Annotated[bool, typer.Option(
         "--check-consistency", help="Also check tags along the data flow: report ops "
         "whose neighbours all lie in one module while their tag is unrelated to it, and "
@@ -118,7 +121,8 @@ def validate(
     from modelexport._files import check_output_path
     from modelexport.analysis.render import format_validation
 
-    with user_errors(verbose):
+    with user_errors(verbose, json_output):
+        check_input(model)
         target = None
         if repair:
             target = check_output_path(output or model.with_name(f"{model.stem}_repaired.onnx"))
@@ -132,22 +136,27 @@ def validate(
         report = validate_model(proto, check_consistency=check_consistency)
         if fixed is not None and target is not None:
             save_model(fixed.model, target)
-    if json_output:
-        payload = report.to_dict()
+    payload = report.to_dict()
+    if fixed is not None:
+        payload["repair"] = {"output": str(target), "repaired": fixed.repaired}
+    if not json_output:
         if fixed is not None:
-            payload["repair"] = {"output": str(target), "repaired": fixed.repaired}
-        print_json(payload)
-    else:
-        if fixed is not None:
-            typer.echo(f"repaired {len(fixed.repaired)} untagged node(s); wrote {target}")
+            typer.echo(f"repaired {plural(len(fixed.repaired), 'untagged node')}; wrote {target}")
         typer.echo(format_validation(report), nl=False)
     if not report.valid:
+        if json_output:
+            print_json({**payload, "error": f"{model} is not valid: "
+                        f"{plural(len(report.issues), 'issue')}"})
         raise typer.Exit(1)
+    if json_output:
+        print_json(payload)
 
 
 def compare(
-    model_a: Annotated[Path, typer.Argument(help="First ONNX model (A).", show_default=False)],
-    model_b: Annotated[Path, typer.Argument(help="Second ONNX model (B).", show_default=False)],
+    model_a: Annotated[Path, typer.Argument(help="First ONNX model (A).", metavar="A.onnx",
+                                            show_default=False)],
+    model_b: Annotated[Path, typer.Argument(help="Second ONNX model (B).", metavar="B.onnx",
+                                            show_default=False)],
     output_file: OutputFile = None,
     json_output: JsonOutput = False,
     verbose: Verbose = False,
@@ -170,7 +179,8 @@ def compare(
     from modelexport._files import check_output_path
     from modelexport.analysis.render import format_comparison, rich_comparison
 
-    with user_errors(verbose):
+    with user_errors(verbose, json_output):
+        check_input(model_a, model_b)
         if output_file is not None:
             check_output_path(output_file)
         result = compare_models(load_onnx(model_a), load_onnx(model_b))
@@ -188,8 +198,8 @@ def compare(
 
 
 def extract(
-    model: InputPath,
-    output: OutputPath,
+    model: OnnxInput,
+    output: OnnxOutput,
     tag: Annotated[str, typer.Option(
         "--tag", "-t", help="The module to cut out, e.g. /Model/Stack/Layer.0 (its "
         "submodules come along).", show_default=False)],
@@ -210,20 +220,20 @@ def extract(
     from modelexport.converter import load_onnx
     from modelexport._files import check_output_path
 
-    with user_errors(verbose):
+    with user_errors(verbose, json_output):
+        check_input(model)
         check_output_path(output)
         result = extract_module(load_onnx(model), tag)
         save_model(result.model, output)
     if json_output:
         print_json(dict(result.to_dict(), output=str(output)))
     else:
-        typer.echo(f"wrote {output}: {result.nodes} nodes of {result.tag}; "
-                   f"{len(result.inputs)} inputs, {len(result.outputs)} outputs, "
-                   f"{len(result.initializers)} initializers")
+        typer.echo(f"wrote {output}: {plural(result.nodes, 'node')} of {result.tag}; "
+                   f"{plural(len(result.inputs), 'input')}, "
+                   f"{plural(len(result.outputs), 'output')}, "
+                   f"{plural(len(result.initializers), 'initializer')}")
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(analyze)
-    app.command()(validate)
-    app.command()(compare)
-    app.command()(extract)
+    for command in (analyze, validate, compare, extract):
+        app.command(cls=Command)(command)

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Annotated, Callable, Optional
 
 import typer
 
-from modelexport.cli._common import InputPath, JsonOutput, OutputPath, Verbose, fail, \
+from modelexport._text import plural
+from modelexport.cli._common import Command, check_input, GraphmlInput, GraphmlOutput, JsonOutput, OnnxInput, \
+    OnnxOutput, Verbose, fail, \
     print_json, show_progress, user_errors
 
 if TYPE_CHECKING:
@@ -56,8 +58,8 @@ def _jsonable(result: object) -> dict:
 
 
 def export_graphml(
-    model: InputPath,
-    output: OutputPath,
+    model: OnnxInput,
+    output: GraphmlOutput,
     no_yed: NoYed = False,
     flat: Flat = False,
     json_output: JsonOutput = False,
@@ -67,7 +69,7 @@ def export_graphml(
 
     Modules become nested, collapsible groups (from hierarchy tags, the
     dynamo exporter's module stack, or scoped node names); parameters go
-    to the .onnxdata sidecar beside OUTPUT. import-onnx rebuilds the exact
+    to the .onnxdata sidecar beside OUT.graphml. import-onnx rebuilds the exact
     model from the two files.
 
     Examples:
@@ -80,19 +82,21 @@ def export_graphml(
     """
     from modelexport.converter import onnx_to_graphml
 
-    with user_errors(verbose), _progress(verbose) as progress:
+    with user_errors(verbose, json_output), _progress(verbose) as progress:
+        check_input(model)
         result = onnx_to_graphml(model, output, yed=not no_yed, flat=flat, progress=progress)
     if json_output:
         print_json(_jsonable(result))
         return
-    typer.echo(f"wrote {result.graphml} ({result.nodes} nodes, {result.modules} modules, "
-               f"{result.edges} edges, {result.graphml_bytes:,} bytes)")
-    typer.echo(f"wrote {result.sidecar} ({result.sidecar_bytes:,} bytes of parameters)")
+    typer.echo(f"wrote {result.graphml} ({plural(result.nodes, 'node')}, "
+               f"{plural(result.modules, 'module')}, {plural(result.edges, 'edge')}, "
+               f"{plural(result.graphml_bytes, 'byte')})")
+    typer.echo(f"wrote {result.sidecar} ({plural(result.sidecar_bytes, 'byte')} of parameters)")
 
 
 def import_onnx(
-    graphml: InputPath,
-    output: OutputPath,
+    graphml: GraphmlInput,
+    output: OnnxOutput,
     validate: Validate = False,
     reference: Reference = None,
     json_output: JsonOutput = False,
@@ -116,24 +120,26 @@ def import_onnx(
     """
     from modelexport.converter import graphml_to_onnx
 
-    with user_errors(verbose), _progress(verbose) as progress:
-        if reference is not None and not reference.is_file():
-            raise fail(f"reference ONNX {str(reference)!r} does not exist")
+    with user_errors(verbose, json_output), _progress(verbose) as progress:
+        check_input(graphml, *([reference] if reference is not None else []))
         result = graphml_to_onnx(graphml, output, validate=validate, reference=reference,
                                  progress=progress)
-    if json_output:
+    failed = result.validation is not None and not result.validation.passed
+    if json_output and not failed:
         print_json(_jsonable(result))
-    else:
-        typer.echo(f"wrote {result.onnx} ({result.nodes} nodes, {result.initializers} "
-                   f"initializers, {result.onnx_bytes:,} bytes)")
+    elif not json_output:
+        typer.echo(f"wrote {result.onnx} ({plural(result.nodes, 'node')}, "
+                   f"{plural(result.initializers, 'initializer')}, "
+                   f"{plural(result.onnx_bytes, 'byte')})")
         if result.external_data is not None:
             typer.echo(f"wrote {result.external_data} (external data: the model exceeds 2 GB)")
         if result.validation is not None:
             _print_validation(result.validation)
-    if result.validation is not None and not result.validation.passed:
+    if failed:
         what = ("onnx.checker rejects it" if result.validation.checker != "ok"
                 else f"it differs from {result.validation.reference}")
-        raise fail(f"{result.onnx} was written but fails validation: {what}")
+        raise fail(f"{result.onnx} was written but fails validation: {what}", 1, json_output,
+                   _jsonable(result))
 
 
 def _print_validation(report: RebuiltCheck) -> None:
@@ -144,7 +150,8 @@ def _print_validation(report: RebuiltCheck) -> None:
     if report.identical:
         typer.echo(f"identical to {report.reference}")
     else:
-        typer.echo(f"differs from {report.reference} in {len(report.differences)} place(s):")
+        typer.echo(f"differs from {report.reference} in "
+                   f"{plural(len(report.differences), 'place')}:")
         for line in report.differences[:20]:
             typer.echo(f"  {line}")
     if report.max_abs_diff is not None:
@@ -154,5 +161,5 @@ def _print_validation(report: RebuiltCheck) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("export-graphml")(export_graphml)
-    app.command("import-onnx")(import_onnx)
+    app.command("export-graphml", cls=Command)(export_graphml)
+    app.command("import-onnx", cls=Command)(import_onnx)

@@ -8,7 +8,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from modelexport.cli._common import JsonOutput, OutputPath, Verbose, print_json, \
+from modelexport._text import module_counts, plural
+from modelexport.cli._common import Command, JsonOutput, OnnxOutput, Verbose, print_json, \
     show_progress, user_errors
 
 
@@ -19,16 +20,19 @@ def _report_text(report: Any) -> str:
         f"nodes:     {report.node_count}, tagged {report.tagged_nodes} "
         f"({report.coverage:.1%}; {report.direct_tags} from module scopes, "
         f"{report.filled_tags} from neighbours)",
-        f"modules:   {report.module_count} in the tree, {report.modules_with_nodes} holding nodes",
+        f"modules:   {module_counts(report.module_count, report.modules_holding_ops)}",
         "inputs:    " + ", ".join(f"{k} {v}" for k, v in report.inputs.items()),
     ]
     for attempt in report.attempts:
         state = "ok" if attempt.ok else f"failed: {attempt.error}"
         lines.append(f"attempt:   {attempt.strategy} ({attempt.seconds:.2f} s) {state}")
+    if report.verification is None and report.checker:
+        lines.append(f"verify:    onnx.checker {report.checker}; outputs not compared "
+                     "(--no-verify)")
     if report.verification:
         v = report.verification
         lines.append(f"verify:    onnx.checker {v['checker']}; onnxruntime matches PyTorch on "
-                     f"{v['outputs']} outputs, max |diff| {v['max_abs_diff']:.2g} "
+                     f"{plural(v['outputs'], 'output')}, max |diff| {v['max_abs_diff']:.2g} "
                      f"(atol {v['atol']:g})")
     lines.extend(f"note:      {note}" for note in report.notes)
     lines.append("timings:   " + ", ".join(f"{k} {v:.2f} s" for k, v in report.timings.items()))
@@ -42,8 +46,8 @@ def _report_text(report: Any) -> str:
 def export(
     model: Annotated[str, typer.Argument(
         help="Hugging Face hub id (org/name) or a local model directory with config.json.",
-        show_default=False)],
-    output: OutputPath,
+        metavar="MODEL", show_default=False)],
+    output: OnnxOutput,
     input_text: Annotated[Optional[str], typer.Option(
         "--input-text", help="Tokenize this text for the inputs (needs tokenizer files).",
         show_default=False)] = None,
@@ -61,13 +65,15 @@ def export(
         "strategies (must exist; htp writes none).",
         show_default=False)] = None,
     with_graphml: Annotated[bool, typer.Option(
-        "--with-graphml", help="Also write <stem>_hierarchical_graph.graphml and its "
-        ".onnxdata sidecar, and validate them.")] = False,
+        "--with-graphml", help="Also write the hierarchical GraphML and its .onnxdata "
+        "sidecar beside OUT.onnx (file names above), and validate them.")] = False,
     with_report: Annotated[bool, typer.Option(
-        "--with-report", help="Also write <stem>_export_report.txt, a readable report.")] = False,
+        "--with-report", help="Also write a readable report beside OUT.onnx (file name "
+        "above).")] = False,
     verify: Annotated[bool, typer.Option(
-        "--verify/--no-verify", help="Run onnx.checker and compare onnxruntime with "
-        "PyTorch before writing.")] = True,
+        "--verify/--no-verify", help="Compare onnxruntime's outputs with PyTorch's "
+        "before writing (onnx.checker runs either way; a model it rejects is never "
+        "written).")] = True,
     keep_torch_modules: Annotated[bool, typer.Option(
         "--keep-torch-modules", help="Keep built-in torch.nn modules (Linear, LayerNorm, "
         "...) in tags.")] = False,
@@ -76,8 +82,10 @@ def export(
 ) -> None:
     """Export a transformers model to ONNX in which every node carries its module's tag.
 
-    Writes OUTPUT and <stem>_htp_metadata.json beside it (module tree, node→tag map,
-    statistics). A directory with only config.json gives a seeded random-init model.
+    Writes OUT.onnx and, beside it, <stem>_htp_metadata.json (module tree, node→tag
+    map, statistics); with --with-graphml also <stem>_hierarchical_graph.graphml and
+    <stem>_hierarchical_graph.onnxdata, with --with-report <stem>_export_report.txt.
+    A directory with only config.json gives a seeded random-init model.
 
     Examples:
 
@@ -89,21 +97,26 @@ def export(
 
       modelexport export org/model-name out/model.onnx --json
     """
-    with user_errors(verbose):
+    with user_errors(verbose, json_output, command="modelexport export"):
         from modelexport.graphml.files import write_text_atomic
         from modelexport.exporter import export_pretrained
 
         status: Any = nullcontext()
+        progress = None
         if show_progress() and not json_output:
             from rich.console import Console
+            from rich.markup import escape
 
-            status = Console(stderr=True).status(f"exporting {model} with {strategy} ...")
+            status = Console(stderr=True).status(escape(f"exporting {model} ..."))
+
+            def progress(step: str) -> None:
+                status.update(escape(f"{step} ..."))
         with status:
             report = export_pretrained(
                 model, output, input_text=input_text, input_shape=input_shape,
                 strategy=strategy, with_graphml=with_graphml,
                 opset_version=opset_version, temp_dir=temp_dir, verify=verify,
-                keep_builtins=keep_torch_modules, verbose=verbose)
+                keep_builtins=keep_torch_modules, verbose=verbose, progress=progress)
         text = _report_text(report)
         if with_report:
             target = Path(report.output)
@@ -114,12 +127,15 @@ def export(
         elif verbose or with_report:
             typer.echo(text, nl=False)
         else:
-            typer.echo(f"wrote {report.output}: {report.node_count} nodes, "
-                       f"{report.coverage:.0%} tagged, {report.modules_with_nodes} modules, "
+            typer.echo(f"wrote {report.output}: {plural(report.node_count, 'node')}, "
+                       f"{report.coverage:.0%} tagged, "
+                       f"{module_counts(report.module_count, report.modules_holding_ops)}, "
                        f"strategy {report.strategy}")
+            if any(not attempt.ok for attempt in report.attempts):
+                typer.echo(f"note: {report.reason}")
             for note in report.notes:
                 typer.echo(f"note: {note}")
 
 
 def register(app: typer.Typer) -> None:
-    app.command(name="export")(export)
+    app.command(name="export", cls=Command)(export)

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from modelexport.cli._common import InputPath, JsonOutput, Verbose, fail, print_json, user_errors
+from modelexport._text import plural
+from modelexport.cli._common import Command, check_input, GraphmlInput, JsonOutput, Verbose, fail, print_json, user_errors
 
 
 class SchemaName(str, Enum):
@@ -28,9 +29,9 @@ NoSidecar = Annotated[
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("validate-graphml")
+    @app.command("validate-graphml", cls=Command)
     def validate_graphml_command(
-        path: InputPath,
+        path: GraphmlInput,
         schema: SchemaOption = SchemaName.project,
         no_sidecar: NoSidecar = False,
         json_output: JsonOutput = False,
@@ -48,17 +49,19 @@ def register(app: typer.Typer) -> None:
         """
         from modelexport.graphml import validate_graphml
 
-        with user_errors(verbose):
+        with user_errors(verbose, json_output):
+            check_input(path)
             report = validate_graphml(path, schema=schema.value, check_sidecar=not no_sidecar)
-        if json_output:
-            print_json(report.to_dict())
-        elif report.ok:
-            typer.echo(f"valid: {path} ({report.nodes} nodes, {report.edges} edges, "
-                       f"schema {report.schema})")
-        else:
+        if report.ok:
+            if json_output:
+                print_json(report.to_dict())
+            else:
+                typer.echo(f"valid: {path} ({plural(report.nodes, 'node')}, "
+                           f"{plural(report.edges, 'edge')}, schema {report.schema})")
+            return
+        # Each finding once: on stdout as the result; stderr gets a verdict only.
+        if not json_output:
             for finding in report.findings:
                 typer.echo(str(finding))
-        if not report.ok:
-            first = report.findings[0]
-            more = f" (+{len(report.findings) - 1} more)" if len(report.findings) > 1 else ""
-            raise fail(f"{path}: invalid: {first}{more}")
+        raise fail(f"{path} is not valid: {plural(len(report.findings), 'finding')}"
+                   f"{'' if json_output else ' above'}", 1, json_output, report.to_dict())

@@ -5,7 +5,9 @@ was made (built-in ``torch.nn`` modules stay leaf calls). The graph is then spli
 partitions, one per contiguous run of nodes from the same module, and exported with
 the TorchScript exporter: each ONNX node's scope names its partition, and so its module.
 Models whose forward branches on tensor values cannot be traced this way; the strategy
-then refuses with the tracer's reason.
+then refuses with the tracer's reason. transformers models are not tried at all when
+the installed transformers ships no symbolic tracer of its own (transformers 5 removed
+``transformers.utils.fx``): torch.fx's plain tracer stops on every one of them.
 """
 
 from __future__ import annotations
@@ -59,12 +61,31 @@ def _concrete_args(model: Any, inputs: Any) -> dict[str, Any]:
     return concrete
 
 
+def not_traceable(model: Any) -> str | None:
+    """Why ``model`` is not worth tracing, or None to try: a transformers model when
+    the installed transformers has no symbolic tracer."""
+    import importlib.util
+    import sys
+
+    transformers = sys.modules.get("transformers")
+    if transformers is None or not isinstance(model, transformers.PreTrainedModel):
+        return None
+    if importlib.util.find_spec("transformers.utils.fx") is not None:
+        return None
+    return (f"not tried: transformers {transformers.__version__} ships no symbolic tracer "
+            "(transformers.utils.fx), and torch.fx's own tracer cannot follow transformers "
+            "models; htp and usage_based export them")
+
+
 def capture(model: Any, inputs: Any, options: CaptureOptions) -> Capture:
     import torch
     from torch.fx import GraphModule
     from torch.fx.passes.split_module import split_module
 
     start = time.perf_counter()
+    reason = not_traceable(model)
+    if reason is not None:
+        return Capture("fx", seconds=time.perf_counter() - start, error=reason)
     try:
         with quiet(not options.verbose):
             graph = _tracer_class()().trace(model, concrete_args=_concrete_args(model, inputs))

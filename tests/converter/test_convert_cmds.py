@@ -202,7 +202,7 @@ def test_a_missing_output_directory_is_refused_for_export(tmp_path, tagged_file)
 
 def test_a_missing_onnx_file_is_refused(tmp_path):
     _refused(invoke("export-graphml", tmp_path / "none.onnx", tmp_path / "m.graphml"),
-             "does not exist", tmp_path, [])
+             "none.onnx: no such file; check the path", tmp_path, [])
 
 
 # -- refused input: import-onnx -------------------------------------------------------

@@ -85,3 +85,93 @@ def test_unknown_strategy_names_are_refused():
         UnifiedExporter("magic")
     with pytest.raises(ValueError):
         run("magic", None, None, CaptureOptions())
+
+
+def _halves_net():
+    """torch.export writes its Split at opset 17 with opset 18's ``num_outputs``
+    attribute, which onnx.checker rejects; the TorchScript exporter writes it right."""
+    from torch import nn
+
+    class Halves(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = nn.Linear(8, 8)
+
+        def forward(self, x):
+            a, b = self.lin(x).split(4, dim=-1)
+            return a * b
+
+    torch.manual_seed(0)
+    return Halves().eval()
+
+
+@pytest.mark.parametrize("verify", [True, False])
+def test_auto_treats_a_model_the_checker_rejects_as_a_failed_capture(tmp_path, verify):
+    out = tmp_path / "m.onnx"
+    report = UnifiedExporter("auto", opset_version=17, verify=verify).export(
+        _halves_net(), torch.ones(2, 8), out)
+    assert report.strategy == "usage_based"
+    first = report.attempts[0]
+    assert (first.strategy, first.ok) == ("htp", False)
+    assert "onnx.checker rejects" in first.error and "htp failed" in report.reason
+    onnx.checker.check_model(str(out), full_check=True)
+
+
+def test_no_strategy_leaves_a_model_the_checker_rejects_even_without_verification(tmp_path):
+    with pytest.raises(ExportError, match="onnx.checker rejects"):
+        UnifiedExporter("htp", opset_version=17, verify=False).export(
+            _halves_net(), torch.ones(2, 8), tmp_path / "m.onnx")
+    assert list(tmp_path.iterdir()) == []
+
+
+def _pair_net():
+    from torch import nn
+
+    class Pair(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = nn.Linear(4, 4)
+
+        def forward(self, x):
+            y = self.lin(x)
+            return y, y.relu()
+
+    torch.manual_seed(0)
+    return Pair().eval()
+
+
+@pytest.mark.parametrize("strategy", ["htp", "usage_based", "fx"])
+def test_a_module_returning_a_tuple_exports_under_every_strategy(tmp_path, strategy):
+    out = tmp_path / "m.onnx"
+    report = export_model(_pair_net(), torch.ones(2, 4), out, strategy=strategy, verify=True)
+    assert report.strategy == strategy
+    graph = onnx.load(out).graph
+    assert [o.name for o in graph.output] == ["output_0", "output_1"]
+    assert [i.name for i in graph.input] == ["x"]
+
+
+def test_fx_does_not_try_a_transformers_model_and_says_why(samples, tmp_path):
+    from modelexport.loading import load_pretrained
+
+    model = load_pretrained(str(samples / "bert-tiny")).model
+    ids = torch.ones(1, 4, dtype=torch.long)
+    result = run("fx", model, as_inputs(model, {"input_ids": ids}), CaptureOptions())
+    assert not result.ok
+    assert "ships no symbolic tracer" in result.error and "htp and usage_based" in result.error
+    report = export_model(model, {"input_ids": ids}, tmp_path / "m.onnx", strategy="auto")
+    assert report.strategy == "htp"
+
+
+@pytest.mark.slow
+def test_the_export_summary_says_why_auto_fell_back(samples, tmp_path):
+    from typer.testing import CliRunner
+
+    from modelexport.cli import app
+
+    result = CliRunner().invoke(app, ["export", str(samples / "gpt2-tiny"),
+                                      str(tmp_path / "g.onnx"), "--opset-version", "17"])
+    assert result.exit_code == 0, result.output
+    assert "strategy usage_based" in result.stdout
+    assert "note: auto: fell back to usage_based because htp failed: onnx.checker rejects" \
+        in result.stdout
+    onnx.checker.check_model(str(tmp_path / "g.onnx"), full_check=True)

@@ -105,3 +105,74 @@ def test_export_with_graphml_writes_and_validates_the_graph(samples, tmp_path):
     from modelexport.graphml import validate_graphml
 
     validate_graphml(str(tmp_path / "cnn_hierarchical_graph.graphml"))
+
+
+@pytest.fixture(scope="module")
+def weights_dir(tmp_path_factory, samples):
+    """bert-tiny saved with weights: loading it draws transformers' "Loading weights" bar."""
+    from transformers import AutoConfig, AutoModel
+
+    target = tmp_path_factory.mktemp("with-weights")
+    AutoModel.from_config(AutoConfig.from_pretrained(samples / "bert-tiny")).save_pretrained(
+        target)
+    return target
+
+
+@pytest.mark.slow
+def test_nothing_but_the_result_reaches_a_pipe_while_loading_weights(weights_dir, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    cli = Path(sys.executable).parent / "modelexport"
+    result = subprocess.run([str(cli), "export", str(weights_dir), str(tmp_path / "m.onnx")],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert "Loading weights" not in result.stdout and "\r" not in result.stdout
+    assert result.stdout.startswith("wrote ")
+
+
+@pytest.mark.slow
+def test_a_terminal_sees_progress_naming_each_step(weights_dir, tmp_path):
+    import os
+    import pty
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    cli = Path(sys.executable).parent / "modelexport"
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([str(cli), "export", str(weights_dir), str(tmp_path / "m.onnx")],
+                            stdin=follower, stdout=follower, stderr=follower, close_fds=True,
+                            env={**os.environ, "TERM": "xterm", "COLUMNS": "120"})
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:  # the terminal closes when the process ends
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(leader)
+    assert proc.wait(timeout=600) == 0
+    seen = b"".join(chunks).decode(errors="replace")
+    for step in ("loading", "capturing with htp", "checking the htp capture"):
+        assert step in seen, seen[-2000:]
+    assert "wrote " in seen
+
+
+@pytest.mark.slow
+def test_the_export_summary_analyze_and_metadata_count_modules_alike(samples, tmp_path):
+    out = tmp_path / "bert.onnx"
+    exported = _export(samples / "bert-tiny", out, "--strategy", "htp", "--no-verify")
+    assert exported.exit_code == 0, exported.output
+    assert "18 modules, 13 holding ops" in exported.stdout
+    analyzed = runner.invoke(app, ["analyze", str(out)])
+    assert "18 modules, 13 holding ops" in analyzed.stdout.splitlines()[0]
+    as_json = json.loads(runner.invoke(app, ["analyze", str(out), "--json"]).stdout)
+    assert (as_json["module_count"], as_json["modules_holding_ops"]) == (18, 13)
+    stats = json.loads(out.with_name("bert_htp_metadata.json").read_text())["statistics"]
+    assert (stats["module_count"], stats["modules_holding_ops"]) == (18, 13)

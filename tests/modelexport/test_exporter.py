@@ -318,3 +318,41 @@ def test_models_past_the_size_threshold_are_saved_with_external_data(tmp_path, m
     assert (tmp_path / "n.onnx.data").stat().st_size == size
     assert sorted(p.name for p in tmp_path.iterdir()) == ["n.onnx", "n.onnx.data",
                                                            "n_htp_metadata.json"]
+
+
+def _dict_net():
+    from collections import namedtuple
+
+    from torch import nn
+
+    Out = namedtuple("Out", "scores hidden")
+
+    class Named(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = nn.Linear(4, 4)
+
+        def forward(self, tokens, mask):
+            h = self.lin(tokens) * mask
+            return Out(scores=h.sum(-1), hidden={"last": h.tanh(), "first": h})
+
+    torch.manual_seed(0)
+    return Named().eval()
+
+
+@pytest.mark.parametrize("strategy", ["htp", "usage_based", "fx"])
+def test_graph_inputs_and_outputs_carry_the_models_own_names(tmp_path, strategy):
+    out = tmp_path / "m.onnx"
+    inputs = {"tokens": torch.ones(2, 4), "mask": torch.ones(2, 4)}
+    export_model(_dict_net(), inputs, out, strategy=strategy, verify=True)
+    graph = onnx.load(out).graph
+    assert [i.name for i in graph.input] == ["tokens", "mask"]
+    assert [o.name for o in graph.output] == ["scores", "hidden_last", "hidden_first"]
+
+
+@slow
+def test_htp_names_a_transformers_models_outputs_after_its_output_fields(export_sample):
+    exported = export_sample("bert-tiny", "htp")
+    graph = exported.onnx.graph
+    assert [i.name for i in graph.input] == ["input_ids", "attention_mask"]
+    assert [o.name for o in graph.output] == ["last_hidden_state", "pooler_output"]

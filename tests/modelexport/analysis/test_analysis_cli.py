@@ -83,7 +83,7 @@ def test_validate_repair_writes_a_valid_copy(net, save, tmp_path):
     result = invoke("validate", path, "--repair")
     fixed = tmp_path / "bad_repaired.onnx"
     assert result.exit_code == 0, result.output
-    assert f"repaired 1 untagged node(s); wrote {fixed}" in result.output
+    assert f"repaired 1 untagged node; wrote {fixed}" in result.output
     assert invoke("validate", fixed).exit_code == 0
     out = tmp_path / "fixed.onnx"
     assert invoke("validate", path, "--repair", "--output", out).exit_code == 0 and out.exists()
@@ -109,7 +109,7 @@ def test_extract_writes_a_checked_model(net_file, tmp_path):
     out = tmp_path / "layer0.onnx"
     result = invoke("extract", net_file, "--tag", "/Net/Stack/Layer.0", out)
     assert result.exit_code == 0, result.output
-    assert "4 nodes of /Net/Stack/Layer.0; 1 inputs, 1 outputs, 2 initializers" in result.output
+    assert "4 nodes of /Net/Stack/Layer.0; 1 input, 1 output, 2 initializers" in result.output
     onnx.checker.check_model(onnx.load(out), full_check=True)
 
 

@@ -88,7 +88,8 @@ def test_analyze_json_counts_add_up_to_the_node_count(exports, sample):
     assert data["node_count"] == nodes and data["untagged_nodes"] == 0
     assert sum(m["own_ops"] for m in data["modules"]) == nodes
     assert data["modules"][0]["total_ops"] == nodes
-    assert data["modules"][0]["total_parameters"] + data["unowned_parameters"] == data["parameters"]
+    assert data["modules"][0]["total_parameters"] + data["unowned_parameters"] == (
+        data["parameters"] + data["shared_parameters"])
 
 
 @pytest.mark.parametrize("sample", ["bert-tiny", "vit-tiny"])
@@ -220,3 +221,45 @@ def test_repair_gives_each_stripped_node_its_own_module_or_an_ancestor(exports, 
     assert wrong == {}, f"{len(wrong)} of {len(stripped)} repaired outside their module"
     report = validate_model(repaired.model, check_consistency=True)
     assert report.valid, [i.message for i in report.issues][:3]
+
+
+def test_parameters_of_merged_initializers_belong_to_the_modules_owning_them(tmp_path):
+    """A Llama-shaped model with random init has equal all-ones RMSNorm weights; the
+    exporter merges them into one initializer, which once went to the root."""
+    import torch
+    from transformers import LlamaConfig, LlamaModel
+
+    from modelexport.exporter import export_model
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32,
+                         num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
+                         max_position_embeddings=32)
+    model = LlamaModel(config).eval()
+    out = tmp_path / "llama.onnx"
+    export_model(model, {"input_ids": torch.randint(0, 64, (1, 6)), "use_cache": False}, out,
+                 strategy="htp")
+    proto = onnx.load(out)
+    norms = [name for name, m in model.named_modules() if type(m).__name__.endswith("RMSNorm")]
+    held = [name for name in (f"{n}.weight" for n in norms)
+            if name in {t.name for t in proto.graph.initializer}]
+    assert len(norms) == 5 and len(held) < len(norms), "the premise: the exporter merges them"
+
+    result = analyze_model(proto)
+    norm_modules = [m for m in result.modules if m.module_class == "LlamaRMSNorm"]
+    assert len(norm_modules) == 5
+    assert all(m.own_parameters == 16 for m in norm_modules)
+    (shared,) = result.shared_initializers
+    assert shared["elements"] == 16
+    assert result.shared_parameters == 4 * 16  # the same 16 counted in five modules
+    assert shared["modules"] == sorted(m.tag for m in norm_modules)
+    # Attention and MLP weights (stored transposed) count in their own modules too.
+    for cls in ("LlamaAttention", "LlamaMLP"):
+        want = [sum(p.numel() for p in mod.parameters()) for mod in model.modules()
+                if type(mod).__name__ == cls]
+        assert [m.own_parameters for m in result.modules if m.module_class == cls] == want
+    text = runner.invoke(app, ["analyze", str(out)]).stdout
+    assert "holds the equal parameters of 5 modules" in text
+    meta = json.loads(out.with_name("llama_htp_metadata.json").read_text())
+    assert sum(len(v) for v in meta["parameter_owners"].values()) == len(
+        list(model.parameters()))

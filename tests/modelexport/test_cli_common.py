@@ -1,0 +1,133 @@
+"""What every command shares (``modelexport.cli._common``): the error table, ``--json``
+errors, usage lines, ``--version`` and the wording of counts."""
+
+from __future__ import annotations
+
+import json
+from importlib.metadata import version
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+from typer.testing import CliRunner
+
+from modelexport._text import module_counts, plural
+from modelexport.cli import app
+
+runner = CliRunner()
+
+# Every command that reads a file, with the arguments it needs around the missing one.
+FILE_COMMANDS = {
+    "export-graphml": lambda missing, out: ["export-graphml", missing, out / "m.graphml"],
+    "import-onnx": lambda missing, out: ["import-onnx", missing, out / "m.onnx"],
+    "validate-graphml": lambda missing, out: ["validate-graphml", missing],
+    "analyze": lambda missing, out: ["analyze", missing],
+    "validate": lambda missing, out: ["validate", missing],
+    "compare": lambda missing, out: ["compare", missing, missing],
+    "extract": lambda missing, out: ["extract", missing, "--tag", "/M", out / "m.onnx"],
+}
+
+
+def _invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def _tiny_onnx(path):
+    w = numpy_helper.from_array(np.arange(12, dtype=np.float32).reshape(3, 4), "w")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"], name="mm"),
+         helper.make_node("Relu", ["y"], ["z"], name="relu")],
+        "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, [2, 4])], [w])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return path
+
+
+@pytest.mark.parametrize("command", sorted(FILE_COMMANDS))
+def test_a_missing_file_reads_the_same_under_every_command(tmp_path, command):
+    missing = tmp_path / "nope.file"
+    result = _invoke(*FILE_COMMANDS[command](missing, tmp_path))
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"error: {missing}: no such file; check the path"
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("command", sorted(FILE_COMMANDS))
+def test_json_errors_are_a_json_object_with_an_error_field_on_stdout(tmp_path, command):
+    missing = tmp_path / "nope.file"
+    result = _invoke(*FILE_COMMANDS[command](missing, tmp_path), "--json")
+    assert result.exit_code == 1
+    assert json.loads(result.stdout) == {"error": f"{missing}: no such file; check the path"}
+
+
+def test_export_json_errors_are_json_too(tmp_path):
+    result = _invoke("export", tmp_path, tmp_path / "m.onnx", "--json")
+    assert result.exit_code == 1
+    assert "no config.json" in json.loads(result.stdout)["error"]
+
+
+def test_validate_graphml_names_a_deleted_sidecar_once_and_where_it_belongs(tmp_path,
+                                                                             monkeypatch):
+    _tiny_onnx(tmp_path / "m.onnx")
+    monkeypatch.chdir(tmp_path)
+    assert _invoke("export-graphml", "m.onnx", "m.graphml").exit_code == 0
+    (tmp_path / "m.onnxdata").unlink()
+    result = _invoke("validate-graphml", "m.graphml")
+    assert result.exit_code == 1
+    both = result.stdout + result.stderr
+    assert both.count("'m.onnxdata' is missing") == 1
+    assert f"in {tmp_path.resolve()}" in both and " in .\n" not in both + "\n"
+    assert result.stderr.strip() == "error: m.graphml is not valid: 1 finding above"
+    as_json = _invoke("validate-graphml", "m.graphml", "--json")
+    payload = json.loads(as_json.stdout)
+    assert as_json.exit_code == 1 and payload["ok"] is False
+    assert payload["error"] == "m.graphml is not valid: 1 finding"
+
+
+def test_version_prints_the_installed_version():
+    result = _invoke("--version")
+    assert result.exit_code == 0
+    assert result.stdout == f"modelexport {version('modelexport')}\n"
+
+
+@pytest.mark.parametrize("command, usage", [
+    ("export", "export [OPTIONS] MODEL OUT.onnx"),
+    ("export-graphml", "export-graphml [OPTIONS] IN.onnx OUT.graphml"),
+    ("import-onnx", "import-onnx [OPTIONS] IN.graphml OUT.onnx"),
+    ("validate-graphml", "validate-graphml [OPTIONS] IN.graphml"),
+    ("analyze", "analyze [OPTIONS] IN.onnx"),
+    ("validate", "validate [OPTIONS] IN.onnx"),
+    ("compare", "compare [OPTIONS] A.onnx B.onnx"),
+    ("extract", "extract [OPTIONS] IN.onnx OUT.onnx"),
+])
+def test_usage_lines_name_the_arguments_plainly(command, usage):
+    result = _invoke(command, "--help")
+    assert result.exit_code == 0
+    assert f"modelexport {usage}" in result.stdout
+    assert "{" not in result.stdout.split("\n\n")[0] + result.stdout.splitlines()[1]
+
+
+def test_export_help_shows_the_graphml_file_name_whole_on_a_narrow_terminal():
+    result = runner.invoke(app, ["export", "--help"], env={"COLUMNS": "80"}, terminal_width=80)
+    assert result.exit_code == 0
+    assert "<stem>_hierarchical_graph.graphml" in result.stdout
+    assert "…" not in result.stdout
+
+
+def test_counts_agree_in_number():
+    assert plural(1, "module") == "1 module"
+    assert plural(2, "output") == "2 outputs"
+    assert plural(1234, "node") == "1,234 nodes"
+    assert module_counts(18, 13) == "18 modules, 13 holding ops"
+    assert module_counts(1, 1) == "1 module, 1 holding ops"
+
+
+def test_a_one_of_everything_result_says_so_in_the_singular(tmp_path, monkeypatch):
+    _tiny_onnx(tmp_path / "m.onnx")
+    monkeypatch.chdir(tmp_path)
+    graphml = _invoke("export-graphml", "m.onnx", "m.graphml")
+    assert graphml.exit_code == 0, graphml.output
+    back = _invoke("import-onnx", "m.graphml", "back.onnx")
+    assert "1 initializer," in back.stdout, back.stdout
+    assert "1 initializers" not in graphml.stdout + back.stdout
