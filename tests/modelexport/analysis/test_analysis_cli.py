@@ -114,7 +114,7 @@ def test_extract_writes_a_checked_model(net_file, tmp_path):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["analyze", "{missing}"], "does not exist"),
+    (["analyze", "{missing}"], "no such file"),
     (["analyze", "{text}"], "is not an ONNX model"),
     (["analyze", "{empty}"], "is not an ONNX model"),
     (["validate", "{net}", "--repair", "--output", "{nodir}/x.onnx"], "does not exist"),
