@@ -12,6 +12,7 @@ import sys
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,6 +24,22 @@ Verbose = Annotated[
 JsonOutput = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 InputPath = Annotated[Path, typer.Argument(help="File to read.", show_default=False)]
 OutputPath = Annotated[Path, typer.Argument(help="File to write.", show_default=False)]
+
+
+class LayoutMethod(str, Enum):
+    """How the GraphML's yEd geometry is placed (modelexport.graphml.layout.METHODS)."""
+
+    auto = "auto"
+    dot = "dot"
+    outline = "outline"
+    none = "none"
+
+
+Layout = Annotated[LayoutMethod, typer.Option(
+    "--layout", help="Geometry of the yEd markup: dot (Graphviz, layered, edges routed "
+    "around nodes), outline (cheap rows by data flow, for big graphs), none (sizes only), "
+    "or auto (dot while the graph is small enough for the time budget, outline beyond; "
+    "the output says which).")]
 
 
 def _error_types() -> tuple[type[BaseException], ...]:

@@ -14,8 +14,8 @@ from typing import Annotated, Callable, Optional
 
 import typer
 
-from modelexport.cli._common import InputPath, JsonOutput, OutputPath, Verbose, fail, \
-    print_json, show_progress, user_errors
+from modelexport.cli._common import InputPath, JsonOutput, Layout, LayoutMethod, OutputPath, \
+    Verbose, fail, print_json, show_progress, user_errors
 
 NoYed = Annotated[bool, typer.Option(
     "--no-yed", help="Pure GraphML: leave out yEd's graphics markup.")]
@@ -53,6 +53,7 @@ def export_graphml(
     output: OutputPath,
     no_yed: NoYed = False,
     flat: Flat = False,
+    layout: Layout = LayoutMethod.auto,
     json_output: JsonOutput = False,
     verbose: Verbose = False,
 ) -> None:
@@ -61,11 +62,14 @@ def export_graphml(
     Modules become nested, collapsible groups (from hierarchy tags, the
     dynamo exporter's module stack, or scoped node names); parameters go
     to the .onnxdata sidecar beside OUTPUT. import-onnx rebuilds the exact
-    model from the two files.
+    model from the two files. The yEd markup carries a layered layout
+    (--layout), so the file opens in yEd as a picture.
 
     Examples:
 
       modelexport export-graphml model.onnx model.graphml
+
+      modelexport export-graphml model.onnx model.graphml --layout outline
 
       modelexport export-graphml model.onnx model.graphml --no-yed --flat
 
@@ -74,13 +78,16 @@ def export_graphml(
     from modelexport.converter import onnx_to_graphml
 
     with user_errors(verbose), _progress(verbose) as progress:
-        result = onnx_to_graphml(model, output, yed=not no_yed, flat=flat, progress=progress)
+        result = onnx_to_graphml(model, output, yed=not no_yed, flat=flat,
+                                 layout=layout.value, progress=progress)
     if json_output:
         print_json(_jsonable(result))
         return
     typer.echo(f"wrote {result.graphml} ({result.nodes} nodes, {result.modules} modules, "
                f"{result.edges} edges, {result.graphml_bytes:,} bytes)")
     typer.echo(f"wrote {result.sidecar} ({result.sidecar_bytes:,} bytes of parameters)")
+    if not no_yed:
+        typer.echo(f"layout: {result.layout_reason}")
 
 
 def import_onnx(

@@ -8,8 +8,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from modelexport.cli._common import JsonOutput, OutputPath, Verbose, print_json, \
-    show_progress, user_errors
+from modelexport.cli._common import JsonOutput, Layout, LayoutMethod, OutputPath, Verbose, \
+    print_json, show_progress, user_errors
 
 
 def _report_text(report: Any) -> str:
@@ -63,6 +63,7 @@ def export(
     with_graphml: Annotated[bool, typer.Option(
         "--with-graphml", help="Also write <stem>_hierarchical_graph.graphml and its "
         ".onnxdata sidecar, and validate them.")] = False,
+    layout: Layout = LayoutMethod.auto,
     with_report: Annotated[bool, typer.Option(
         "--with-report", help="Also write <stem>_export_report.txt, a readable report.")] = False,
     verify: Annotated[bool, typer.Option(
@@ -101,7 +102,7 @@ def export(
         with status:
             report = export_pretrained(
                 model, output, input_text=input_text, input_shape=input_shape,
-                strategy=strategy, with_graphml=with_graphml,
+                strategy=strategy, with_graphml=with_graphml, layout=layout.value,
                 opset_version=opset_version, temp_dir=temp_dir, verify=verify,
                 keep_builtins=keep_torch_modules, verbose=verbose)
         text = _report_text(report)
