@@ -25,7 +25,13 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import io
 import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 #: Layout methods a caller may ask for; ``none`` means no geometry at all.
@@ -207,20 +213,45 @@ def run_graphviz(source: str, prog: str, output_format: str) -> bytes:
     import pygraphviz
     from pygraphviz import graphviz as gv
 
-    graph = pygraphviz.AGraph(string=source)
-    context = gv.gvContextWithBuiltins()
-    try:
-        if gv.gvLayout(context, graph.handle, prog.encode()) != 0:
-            raise ValueError(f"Graphviz could not lay out the graph with {prog!r}")
+    with _stderr_caught() as caught:
+        graph = pygraphviz.AGraph(string=source)
+        context = gv.gvContextWithBuiltins()
         try:
-            err, data = gv.gvRenderData(context, graph.handle, output_format.encode())
+            failed = gv.gvLayout(context, graph.handle, prog.encode()) != 0
+            if not failed:
+                try:
+                    result = gv.gvRenderData(context, graph.handle, output_format.encode())
+                finally:
+                    gv.gvFreeLayout(context, graph.handle)
+                failed = not isinstance(result, (list, tuple)) or bool(result[0])
+                data = b"" if failed else result[1]
         finally:
-            gv.gvFreeLayout(context, graph.handle)
-        if err:
-            raise ValueError(f"Graphviz could not render {output_format!r}")
-        return data
-    finally:
-        gv.gvFreeContext(context)
+            gv.gvFreeContext(context)
+    if failed:
+        said = caught.read().decode(errors="replace").strip().splitlines()
+        raise ValueError(f"Graphviz ({prog}) could not lay out and render the "
+                         f"graph as {output_format}" + (f": {said[-1]}" if said else ""))
+    return data
+
+
+@contextmanager
+def _stderr_caught() -> Iterator[io.BytesIO]:
+    """Graphviz and fontconfig write warnings straight to file descriptor 2 (labels a
+    little wider than their box, a newer fontconfig file): hold them, to report only
+    when Graphviz fails."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    caught = io.BytesIO()
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield caught
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            caught.write(held.read())
+            caught.seek(0)
 
 
 def _dot(roots: list[Box], edges: list[tuple[str, str]], reason: str) -> Placement:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
@@ -83,3 +83,16 @@ def print_json(payload: Any) -> None:
 def show_progress() -> bool:
     """Progress bars only on an interactive terminal, never on a pipe."""
     return sys.stderr.isatty()
+
+
+@contextmanager
+def steps() -> Iterator[Callable[[str], None] | None]:
+    """A spinner naming the current step, on a terminal only (None on a pipe)."""
+    if not show_progress():
+        yield None
+        return
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    with console.status("working...") as status:
+        yield lambda step: status.update(step)

@@ -6,16 +6,14 @@ Each command parses its arguments, calls one function of :mod:`modelexport.conve
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Callable, Optional
+from typing import Annotated, Optional
 
 import typer
 
 from modelexport.cli._common import InputPath, JsonOutput, Layout, LayoutMethod, OutputPath, \
-    Verbose, fail, print_json, show_progress, user_errors
+    Verbose, fail, print_json, steps, user_errors
 
 NoYed = Annotated[bool, typer.Option(
     "--no-yed", help="Pure GraphML: leave out yEd's graphics markup.")]
@@ -29,19 +27,6 @@ Validate = Annotated[bool, typer.Option(
 Reference = Annotated[Optional[Path], typer.Option(
     "--reference", help="The original ONNX to compare with (default: the file the GraphML "
     "records, if it sits beside it).", show_default=False)]
-
-
-@contextmanager
-def _progress(verbose: bool) -> Iterator[Callable[[str], None] | None]:
-    """A spinner naming the current step, on a terminal only."""
-    if not show_progress():
-        yield None
-        return
-    from rich.console import Console
-
-    console = Console(stderr=True)
-    with console.status("working...") as status:
-        yield lambda step: status.update(step)
 
 
 def _jsonable(result: object) -> dict:
@@ -77,7 +62,7 @@ def export_graphml(
     """
     from modelexport.converter import onnx_to_graphml
 
-    with user_errors(verbose), _progress(verbose) as progress:
+    with user_errors(verbose), steps() as progress:
         result = onnx_to_graphml(model, output, yed=not no_yed, flat=flat,
                                  layout=layout.value, progress=progress)
     if json_output:
@@ -116,7 +101,7 @@ def import_onnx(
     """
     from modelexport.converter import graphml_to_onnx
 
-    with user_errors(verbose), _progress(verbose) as progress:
+    with user_errors(verbose), steps() as progress:
         if reference is not None and not reference.is_file():
             raise fail(f"reference ONNX {str(reference)!r} does not exist")
         result = graphml_to_onnx(graphml, output, validate=validate, reference=reference,
