@@ -265,10 +265,10 @@ class _Writer:
                            f'attr.name="{_esc_attr(key.name)}" attr.type="{key.type}"/>\n')
         if fmt.YED_NODE_GRAPHICS_KEY in used:
             out.append(f'  <key id="{fmt.YED_NODE_GRAPHICS_KEY}" for="node" '
-                       'yfiles.type="nodegraphics"/>\n')
+                       'attr.name="nodegraphics" attr.type="string" yfiles.type="nodegraphics"/>\n')
         if fmt.YED_EDGE_GRAPHICS_KEY in used:
             out.append(f'  <key id="{fmt.YED_EDGE_GRAPHICS_KEY}" for="edge" '
-                       'yfiles.type="edgegraphics"/>\n')
+                       'attr.name="edgegraphics" attr.type="string" yfiles.type="edgegraphics"/>\n')
         self.graph(self.doc.graph, "  ",
                    {fmt.LAYOUT_KEY: self.placement.method} if self.placement else None)
         out.append("</graphml>\n")

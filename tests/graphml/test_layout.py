@@ -142,7 +142,11 @@ def test_the_layout_key_is_styling_the_reader_skips_and_pure_graphml_has_none():
     assert b'key="layout"' not in generate_graphml(doc, yed=False)
 
 
-def test_yed_graphics_keys_are_declared_as_yed_declares_them():
+def test_yed_graphics_keys_keep_attr_name_and_type_which_some_readers_require():
+    # yEd itself leaves them out, but rustworkx and networkit then refuse even a --flat
+    # file (issue 12, README "Reading the GraphML elsewhere"); igraph shows an empty
+    # attribute instead, which is the lesser harm.
     root = etree.fromstring(generate_graphml(build_document()))
-    for key in root.xpath("/g:graphml/g:key[@yfiles.type]", namespaces=NS):
-        assert key.get("attr.name") is None and key.get("attr.type") is None
+    keys = root.xpath("/g:graphml/g:key[@yfiles.type]", namespaces=NS)
+    assert {k.get("attr.name") for k in keys} == {"nodegraphics", "edgegraphics"}
+    assert {k.get("attr.type") for k in keys} == {"string"}
