@@ -93,7 +93,7 @@ def _select(doc: Document, depth: int | None, module: str | None) -> _Shown:
             shown.closed[node.id] = label
             for child in node.graph.nodes:
                 box(child, level + 1, node.id)
-            lw, lh = yed._label_size(label)  # bold: a little wider than plain
+            lw, lh = yed.label_size(label)  # bold: a little wider than plain
             return Box(node.id, max(lw * 1.2 + 20.0, 80.0), max(lh + 10.0, 40.0))
         kids = [b for b in (box(c, level + 1, None) for c in node.graph.nodes) if b]
         return Box(node.id, *yed.closed_size(node), kids)
@@ -169,8 +169,7 @@ def _dot_of(shown: _Shown, placement: Placement) -> str:
         common = (f"pos=\"{_n(x + w / 2)},{_n(height - y - h / 2)}\", "
                   f"width={w / 72:.4f}, height={h / 72:.4f}")
         if node.graph is not None:
-            kind = node.data.get("kind", fmt.KIND_MODULE)
-            fill, _label_fill, border = yed._GROUP_STYLE.get(kind, ("#FFFFFF", "", "solid"))
+            fill, _label_fill, border = yed.group_style(node)
             style = "rounded,filled" + (",dashed" if border == "dashed" else
                                         ",dotted" if border == "dotted" else "")
             if nid in shown.closed:
@@ -183,7 +182,7 @@ def _dot_of(shown: _Shown, placement: Placement) -> str:
                            f'color="#666666", label={_q(yed.node_text(node))}, labelloc=t, '
                            f'labeljust=l, fontname="{_FONT} Bold", {common}];')
             continue
-        fill, shape = yed._fill_of(node)
+        fill, shape = yed.fill_of(node)
         dot_shape = {"ellipse": "ellipse", "rectangle": "box"}.get(shape, "box")
         style = "filled" if shape != "roundrectangle" else "rounded,filled"
         out.append(f'{_q(nid)} [shape={dot_shape}, style="{style}", fillcolor="{fill}", '

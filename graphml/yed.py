@@ -76,7 +76,8 @@ def edge_text(edge: Edge) -> str:
     return f"{dtype}{shape}"
 
 
-def _label_size(text: str) -> tuple[float, float]:
+def label_size(text: str) -> tuple[float, float]:
+    """Width and height of a label in yEd's default font, roughly."""
     lines = text.split("\n") or [""]
     width = max(len(line) for line in lines) * _CHAR_W
     return width, len(lines) * _LINE_H
@@ -84,13 +85,13 @@ def _label_size(text: str) -> tuple[float, float]:
 
 def closed_size(node: Node) -> tuple[float, float]:
     """The size of a group node drawn closed: room for its label."""
-    lw, lh = _label_size(node_text(node))
+    lw, lh = label_size(node_text(node))
     return max(lw + 2 * _PAD, 80.0), max(lh + _PAD, 40.0)
 
 
 def leaf_size(node: Node) -> tuple[float, float]:
     """The size of a leaf node: its label and some padding."""
-    lw, lh = _label_size(node_text(node))
+    lw, lh = label_size(node_text(node))
     return max(lw + 2 * _PAD, 30.0), max(lh + _PAD, 30.0)
 
 
@@ -115,7 +116,8 @@ def layout(doc: Document, method: str = "auto") -> Placement:
     return place(roots, [(e.source, e.target) for e in edges], method)
 
 
-def _fill_of(node: Node) -> tuple[str, str]:
+def fill_of(node: Node) -> tuple[str, str]:
+    """A leaf's fill colour (by kind, or by op type) and its shape."""
     kind = node.data.get("kind", fmt.KIND_OP)
     if kind in _KIND_STYLE:
         return _KIND_STYLE[kind]
@@ -128,13 +130,22 @@ def _geometry(x: float | None, y: float | None, w: float, h: float) -> str:
     return f'<y:Geometry height="{_f(h)}" width="{_f(w)}"{where}/>'
 
 
+def group_style(node: Node) -> tuple[str, str, str]:
+    """A group node's fill, label-bar colour and border type (line, dashed, dotted)."""
+    kind = node.data.get("kind", fmt.KIND_MODULE)
+    if kind in _GROUP_STYLE:
+        return _GROUP_STYLE[kind]
+    # an op holding subgraphs (If, Loop, Scan): its op colour on the label bar
+    return "#FFFFFF", fill_of(node)[0], "line"
+
+
 def node_graphics(node: Node, box: tuple[float, float, float, float] | None) -> str:
     """The yFiles markup inside a node's ``y_node`` data; ``box``: its open bounds, or
     None to give sizes only (no placement)."""
     text = _esc(node_text(node))
     if node.graph is None:
         x, y, w, h = box if box is not None else (None, None, *leaf_size(node))
-        fill, shape = _fill_of(node)
+        fill, shape = fill_of(node)
         return (
             f'<y:ShapeNode>{_geometry(x, y, w, h)}'
             f'<y:Fill color="{fill}" transparent="false"/>'
@@ -144,11 +155,7 @@ def node_graphics(node: Node, box: tuple[float, float, float, float] | None) -> 
             f'textColor="#000000" visible="true">{text}</y:NodeLabel>'
             f'<y:Shape type="{shape}"/></y:ShapeNode>'
         )
-    kind = node.data.get("kind", fmt.KIND_MODULE)
-    if kind in _GROUP_STYLE:
-        fill, label_fill, border = _GROUP_STYLE[kind]
-    else:  # an op holding subgraphs (If, Loop, Scan): its op colour on the label bar
-        fill, label_fill, border = "#FFFFFF", _fill_of(node)[0], "line"
+    fill, label_fill, border = group_style(node)
     closed_w, closed_h = closed_size(node)
     x, y, w, h = box if box is not None else (None, None, closed_w, closed_h)
 
