@@ -329,8 +329,8 @@ def _outline(roots: list[Box], edges: list[tuple[str, str]], reason: str) -> Pla
         return a, b
 
     links: dict[str, set[tuple[str, str]]] = {}
-    for source, target in edges:
-        a, b = meet(source, target)
+    meets = [meet(source, target) for source, target in edges]
+    for a, b in meets:
         if a != b:
             links.setdefault(parent[a].id, set()).add((a, b))
 
@@ -347,24 +347,27 @@ def _outline(roots: list[Box], edges: list[tuple[str, str]], reason: str) -> Pla
                  for c in kids}
         rows: list[list[str]] = []
         widths: list[float] = []
+        heights: list[float] = []
         last = None
         for child in sorted(kids, key=lambda c: (layer[c.id], order[c.id])):
-            w = sizes[child.id][0]
+            w, h = sizes[child.id]
             if rows and layer[child.id] == last and widths[-1] + GAP_X + w <= MAX_ROW:
                 rows[-1].append(child.id)
                 widths[-1] += GAP_X + w
+                if h > heights[-1]:
+                    heights[-1] = h
             else:
                 rows.append([child.id])
                 widths.append(w)
+                heights.append(h)
             last = layer[child.id]
         inner_w = max(widths)
         side = INSET if group is not root else 0.0
         width = max(inner_w + 2 * side, group.width)
         left = (width - inner_w) / 2
         y = HEADER + INSET if group is not root else 0.0
-        for r, (row, row_w) in enumerate(zip(rows, widths)):
+        for r, (row, row_w, row_h) in enumerate(zip(rows, widths, heights)):
             x = left + (inner_w - row_w) / 2
-            row_h = max(sizes[c][1] for c in row)
             gaps = [x - GAP_X / 2]
             for c in row:
                 w, h = sizes[c]
@@ -389,27 +392,36 @@ def _outline(roots: list[Box], edges: list[tuple[str, str]], reason: str) -> Pla
         for child in group.children or []:
             x, y, w, h = rel[child.id]
             boxes[child.id] = (gx + x, gy + y, w, h)
-    placement.paths = [_route(s, t, meet, parent, rows_of, boxes) for s, t in edges]
+    placement.paths = [_route(s, t, ab, parent, rows_of, boxes) for (s, t), ab in zip(edges, meets)]
     return placement
 
 
 def _through(info: _Rows, first: int, last: int, x: float, points: list[Point]) -> float:
     """Go down through rows ``first``..``last`` of a group by the free gaps nearest to
     ``x``; return the x the path leaves at."""
+    ox, oy, half = info.x, info.y, GAP_Y / 2
     for r in range(first, last + 1):
         gaps = info.gaps[r]
-        i = bisect.bisect_left(gaps, x - info.x)
-        near = min(gaps[max(i - 1, 0):i + 1], key=lambda g: abs(g - (x - info.x)))
-        x = info.x + near
-        points.append((x, info.y + info.tops[r] - GAP_Y / 2))
-        points.append((x, info.y + info.bottoms[r] + GAP_Y / 2))
+        rx = x - ox
+        i = bisect.bisect_left(gaps, rx)
+        if i == 0:
+            gap = gaps[0]
+        elif i == len(gaps):
+            gap = gaps[-1]
+        else:
+            gap = gaps[i - 1] if rx - gaps[i - 1] <= gaps[i] - rx else gaps[i]
+        x = ox + gap
+        points.append((x, oy + info.tops[r] - half))
+        points.append((x, oy + info.bottoms[r] + half))
     return x
 
 
-def _route(source: str, target: str, meet, parent, rows_of, boxes) -> list[Point] | None:
+def _route(source: str, target: str, meet: tuple[str, str], parent, rows_of,
+           boxes) -> list[Point] | None:
     """An edge of the outline: down out of the source's groups, through the free gaps
-    of the rows between, and down into the target's groups."""
-    a, b = meet(source, target)
+    of the rows between, and down into the target's groups. ``meet``: the children of
+    the group where the two ends' ancestries meet."""
+    a, b = meet
     if a == b or source not in boxes or target not in boxes:
         return None
     sx, sy, sw, sh = boxes[source]
@@ -447,6 +459,8 @@ def _route(source: str, target: str, meet, parent, rows_of, boxes) -> list[Point
 def _layers(kids: list[Box], links, order: dict[str, int]) -> dict[str, int]:
     """Longest-path layers of ``kids`` over ``links``; a cycle is broken at the child
     that comes first in document order."""
+    if not links:
+        return dict.fromkeys((c.id for c in kids), 0)
     succ: dict[str, list[str]] = {}
     indeg = {c.id: 0 for c in kids}
     for a, b in sorted(links, key=lambda ab: (order[ab[0]], order[ab[1]])):
@@ -470,7 +484,8 @@ def _layers(kids: list[Box], links, order: dict[str, int]) -> dict[str, int]:
         for d in succ.get(c, ()):
             if d in done:
                 continue
-            layer[d] = max(layer[d], layer[c] + 1)
+            if layer[c] >= layer[d]:
+                layer[d] = layer[c] + 1
             indeg[d] -= 1
             if indeg[d] == 0:
                 heapq.heappush(ready, (order[d], d))

@@ -78,9 +78,10 @@ def edge_text(edge: Edge) -> str:
 
 def label_size(text: str) -> tuple[float, float]:
     """Width and height of a label in yEd's default font, roughly."""
-    lines = text.split("\n") or [""]
-    width = max(len(line) for line in lines) * _CHAR_W
-    return width, len(lines) * _LINE_H
+    if "\n" not in text:
+        return len(text) * _CHAR_W, _LINE_H
+    lines = text.split("\n")
+    return max(len(line) for line in lines) * _CHAR_W, len(lines) * _LINE_H
 
 
 def closed_size(node: Node) -> tuple[float, float]:
