@@ -38,7 +38,7 @@ def render(
 
       modelexport render model.graphml model.png --depth 2
 
-      modelexport render model.onnx layer0.pdf --module /Model/Encoder/Layer.0
+      modelexport render model.onnx block0.pdf --module /Model/Body/Block.0
     """
     from modelexport.picture import render as draw_file
 
