@@ -89,14 +89,18 @@ class Placement:
                 max(y + h for x, y, w, h in self.boxes.values()))
 
 
-def count_boxes(roots: list[Box]) -> int:
-    count, stack = 0, list(roots)
+def walk(roots: list[Box]) -> Iterator[Box]:
+    """Every box, groups and what they hold alike (in no particular order)."""
+    stack = list(roots)
     while stack:
         box = stack.pop()
-        count += 1
+        yield box
         if box.children:
             stack.extend(box.children)
-    return count
+
+
+def count_boxes(roots: list[Box]) -> int:
+    return sum(1 for _ in walk(roots))
 
 
 def place(roots: list[Box], edges: list[tuple[str, str]], method: str = "auto") -> Placement:
@@ -113,13 +117,7 @@ def place(roots: list[Box], edges: list[tuple[str, str]], method: str = "auto") 
                                          f"forces it)")
     else:
         reason = f"{method} (asked for)"
-    known = set()
-    stack = list(roots)
-    while stack:
-        box = stack.pop()
-        known.add(box.id)
-        if box.children:
-            stack.extend(box.children)
+    known = {box.id for box in walk(roots)}
     usable = [i for i, (s, t) in enumerate(edges) if s in known and t in known]
     routed = [edges[i] for i in usable]  # an edge to nowhere is the writer's to refuse
     placement = (_dot if method == "dot" else _outline)(roots, routed, reason)
@@ -259,13 +257,7 @@ def _dot(roots: list[Box], edges: list[tuple[str, str]], reason: str) -> Placeme
     top = float(laid["bb"].split(",")[3])
     placement = Placement("dot", reason)
     boxes = placement.boxes
-    sizes = {}
-    stack = list(roots)
-    while stack:
-        box = stack.pop()
-        sizes[box.id] = (box.width, box.height)
-        if box.children:
-            stack.extend(box.children)
+    sizes = {box.id: (box.width, box.height) for box in walk(roots)}
     for obj in laid.get("objects", ()):
         name = obj["name"]
         if "bb" in obj and name.startswith("cluster_"):
