@@ -5,11 +5,12 @@ placed by the same :func:`modelexport.graphml.layout.place`.
 deeper than that drawn closed, one box with the class name and op count), sizes the
 boxes as :mod:`modelexport.graphml.yed` does, places them, and hands Graphviz a graph
 whose positions are all given (its ``nop2`` engine), so Graphviz only draws: cairo for
-PNG and PDF, its own SVG writer for SVG. The same Document gives the same SVG bytes.
+PNG and PDF, its own SVG writer for SVG. The same Document gives the same bytes.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,6 +23,8 @@ from modelexport.graphml.model import Document, Node
 #: Picture formats by file suffix.
 FORMATS = ("svg", "png", "pdf")
 
+#: cairo's PDF creation time: replaced by one of the same length (the xref offsets hold).
+_PDF_DATE = re.compile(rb"/CreationDate \(D:\d{14}Z\)")
 #: Graphviz's cairo renderer cannot make a bitmap side longer than this (points).
 _MAX_SIDE = 30000.0
 _FONT = "Helvetica"
@@ -228,6 +231,8 @@ def draw(doc: Document, output_format: str, *, depth: int | None = None,
         data = run_graphviz(_dot_of(shown, placement), "nop2", output_format)
     except ValueError as e:
         raise GraphMLError(f"Graphviz could not draw the picture: {e}") from e
+    if output_format == "pdf":  # cairo stamps the time; the same input gives the same bytes
+        data = _PDF_DATE.sub(b"/CreationDate (D:19700101000000Z)", data)
     width, height = placement.size
     return Picture(data, output_format, len(shown.nodes), len(shown.edges),
                    len(shown.closed), placement.method, width, height)

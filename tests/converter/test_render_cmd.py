@@ -62,3 +62,12 @@ def test_render_refuses_what_it_cannot_draw_in_one_line(tmp_path, tagged_file):
         assert message in result.output and "Traceback" not in result.output
         assert len(result.output.strip().splitlines()) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["net.onnx"]
+
+
+def test_png_and_pdf_of_the_same_input_are_the_same_bytes(tmp_path, tagged_file):
+    for suffix, magic in ((".png", b"\x89PNG"), (".pdf", b"%PDF-")):
+        first, second = tmp_path / f"a{suffix}", tmp_path / f"b{suffix}"
+        assert invoke("render", tagged_file, first).exit_code == 0
+        assert invoke("render", tagged_file, second).exit_code == 0
+        assert first.read_bytes().startswith(magic)
+        assert first.read_bytes() == second.read_bytes()
