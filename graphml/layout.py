@@ -104,6 +104,20 @@ def count_boxes(roots: list[Box]) -> int:
     return sum(1 for _ in walk(roots))
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic GC: placing makes many small objects and no cycles, and the collector
+    would only walk the caller's (often huge) Document again and again (on 100,000
+    nodes that triples the time)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
 def place(roots: list[Box], edges: list[tuple[str, str]], method: str = "auto") -> Placement:
     """Place ``roots`` (and everything inside them) and route ``edges`` (source, target ids)."""
     if method not in ("auto", "dot", "outline"):
@@ -121,15 +135,8 @@ def place(roots: list[Box], edges: list[tuple[str, str]], method: str = "auto") 
     known = {box.id for box in walk(roots)}
     usable = [i for i, (s, t) in enumerate(edges) if s in known and t in known]
     routed = [edges[i] for i in usable]  # an edge to nowhere is the writer's to refuse
-    # Many small objects and no cycles: the cyclic GC would only walk the caller's
-    # (often huge) Document again and again; on 100,000 nodes that triples the time.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         placement = (_dot if method == "dot" else _outline)(roots, routed, reason)
-    finally:
-        if collecting:
-            gc.enable()
     paths: list[list[Point] | None] = [None] * len(edges)
     for i, path in zip(usable, placement.paths):
         paths[i] = path

@@ -19,7 +19,7 @@ import json
 import zlib
 
 from modelexport.graphml import format as fmt
-from modelexport.graphml.layout import Box, Placement, place
+from modelexport.graphml.layout import Box, Placement, gc_paused, place
 from modelexport.graphml.model import Document, Edge, Node
 
 #: Namespace prefixes declared on the root element when yEd markup is written.
@@ -113,8 +113,9 @@ def layout(doc: Document, method: str = "auto") -> Placement:
     """
     if method == "none":
         return Placement("none", "none (asked for): sizes only, no positions")
-    roots, edges = boxes_of(doc)
-    return place(roots, [(e.source, e.target) for e in edges], method)
+    with gc_paused():
+        roots, edges = boxes_of(doc)
+        return place(roots, [(e.source, e.target) for e in edges], method)
 
 
 def fill_of(node: Node) -> tuple[str, str]:
