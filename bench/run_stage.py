@@ -26,6 +26,7 @@ STAGES = (
     "export-graphml",
     "import-onnx",
     "validate-graphml",
+    "layout",
     "load-save",
     "make-onnx",
 )
@@ -80,6 +81,13 @@ def _setup(args: argparse.Namespace) -> Callable[[], object]:
         from modelexport.graphml import validate_graphml
 
         return lambda: validate_graphml(args.src)
+    if stage == "layout":
+        # The yEd geometry alone, as export-graphml computes it (auto), on the Document
+        # read back from its GraphML: its share of export-graphml's time.
+        from modelexport.graphml import read_graphml, yed
+
+        doc = read_graphml(args.src)
+        return lambda: yed.layout(doc)
     if stage == "load-save":
         import onnx
 

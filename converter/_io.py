@@ -55,6 +55,8 @@ class ExportResult:
     modules: int
     graphml_bytes: int
     sidecar_bytes: int
+    layout: str = "none"  # how the yEd geometry was placed: dot, outline or none
+    layout_reason: str = ""
 
 
 @dataclass
@@ -111,8 +113,12 @@ def _load_lazily(path: PathLike) -> Any:
 
 
 def onnx_to_graphml(src: PathLike | Any, dst: PathLike, *, yed: bool = True,
-                    flat: bool = False, progress: Progress | None = None) -> ExportResult:
+                    flat: bool = False, layout: str = "auto",
+                    progress: Progress | None = None) -> ExportResult:
     """Convert ONNX (a path or a ModelProto) to GraphML at ``dst`` plus ``<stem>.onnxdata``.
+
+    ``layout`` places the yEd geometry: ``auto``, ``dot``, ``outline`` or ``none``
+    (see :mod:`modelexport.graphml.layout`); without ``yed`` there is no geometry.
 
     ``progress(step)``, when given, is told each step as it starts.
     """
@@ -145,16 +151,18 @@ def onnx_to_graphml(src: PathLike | Any, dst: PathLike, *, yed: bool = True,
                 if lazy is not None:
                     lazy.close()
         doc.graph.data["sidecar"] = sidecar.name
-        progress(f"writing {dst.name}")
+        progress(f"laying out and writing {dst.name}" if yed else f"writing {dst.name}")
         with out.open(dst) as f:
-            graphml.write_graphml(doc, f, yed=yed)
+            placement = graphml.write_graphml(doc, f, yed=yed, layout=layout)
             graphml_bytes = f.tell()
     nodes = modules = 0
     for node, _owner in doc.iter_nodes():
         nodes += 1
         modules += node.data.get("kind") == fmt.KIND_MODULE
     edges = sum(1 for _ in doc.iter_edges())
-    return ExportResult(dst, sidecar, nodes, edges, modules, graphml_bytes, writer.size)
+    return ExportResult(dst, sidecar, nodes, edges, modules, graphml_bytes, writer.size,
+                        placement.method if placement else "none",
+                        placement.reason if placement else "none (no yEd markup)")
 
 
 def graphml_to_onnx(src: PathLike, dst: PathLike, *, validate: bool = False,

@@ -11,8 +11,11 @@
 Modules: :mod:`modelexport.graphml.model` (the XML-free Document), :mod:`modelexport.graphml.format` (the
 dialect's facts: namespaces, fixed keys, kinds, dtypes), :mod:`modelexport.graphml.writer`,
 :mod:`modelexport.graphml.reader`, :mod:`modelexport.graphml.yed` (styling derived at write time),
+:mod:`modelexport.graphml.layout` (where the yEd geometry puts every box; Graphviz dot),
+:mod:`modelexport.graphml.picture` (the same picture as SVG, PNG, PDF),
 :mod:`modelexport.graphml.validator`; XSD files come from the ``schemas`` package via
-:func:`schema_path`. Depends on lxml only (never onnx, torch or numpy).
+:func:`schema_path`. Depends on lxml, and on pygraphviz only when a layout or picture
+is made (never onnx, torch or numpy).
 """
 
 from __future__ import annotations

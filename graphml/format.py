@@ -88,6 +88,8 @@ _KEYS = [
     KeySpec("sidecar_size", "graph", "sidecar_size", "long", "size of the sidecar in bytes"),
     KeySpec("sidecar_sha256", "graph", "sidecar_sha256", "string", "hex SHA-256 of the sidecar"),
     KeySpec("source_onnx", "graph", "source_onnx", "string", "the ONNX file converted, relative to the GraphML"),
+    KeySpec("layout", "graph", "layout", "string",
+            "how the yEd geometry was placed: dot, outline or none (styling, not model data)"),
     # -- every node -----------------------------------------------------------------
     KeySpec("kind", "node", "kind", "string", "one of NODE_KINDS"),
     KeySpec("label", "node", "label", "string", "short human label"),
@@ -136,6 +138,10 @@ KEYS_BY_NAME: dict[tuple[str, str], KeySpec] = {(k.domain, k.name): k for k in _
 # Key ids used for yEd's graphics, declared only when yEd markup is written.
 YED_NODE_GRAPHICS_KEY = "y_node"
 YED_EDGE_GRAPHICS_KEY = "y_edge"
+
+#: The root graph's key saying how the geometry was placed. Like the yEd graphics it
+#: is styling, written with them and skipped by the reader: never part of a Document.
+LAYOUT_KEY = "layout"
 
 # -- tensors and the sidecar -------------------------------------------------------
 

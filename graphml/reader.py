@@ -165,7 +165,8 @@ class _Reader:
         domain = el.get("for", "all")
         self.declared[kid] = domain
         domains = ("graph", "node", "edge") if domain == "all" else (domain,)
-        if el.get("yfiles.type") is not None:
+        if el.get("yfiles.type") is not None or (
+                domain == "graph" and el.get("attr.name") == fmt.LAYOUT_KEY):
             for d in domains:
                 self.keymaps.setdefault(d, {})[kid] = _SKIP
             return

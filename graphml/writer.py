@@ -23,9 +23,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 from modelexport.graphml import format as fmt
+from modelexport.graphml import layout as _layout
 from modelexport.graphml import yed
 from modelexport.graphml.errors import GraphMLFormatError
 from modelexport.graphml.files import atomic_path
+from modelexport.graphml.layout import Placement
 from modelexport.graphml.model import Document, Edge, Graph, Key, Node
 
 _DOMAIN_NAMES = {"node": "node", "edge": "edge", "graph": "graph"}
@@ -96,7 +98,8 @@ class _Writer:
     rather than the whole file.
     """
 
-    def __init__(self, doc: Document, yed_markup: bool, sink: Callable[[bytes], object]) -> None:
+    def __init__(self, doc: Document, yed_markup: bool, sink: Callable[[bytes], object],
+                 layout: str = "auto") -> None:
         self.doc = doc
         self.yed = yed_markup
         self.sink = sink
@@ -106,7 +109,14 @@ class _Writer:
         self.node_ids: set[str] = set()
         self.edge_ids: set[str] = set()
         self.graph_ids: set[str] = set()
-        self.boxes = yed.layout(doc) if yed_markup else {}
+        if layout not in _layout.METHODS:
+            raise GraphMLFormatError(f"layout {layout!r} is not one of "
+                                     f"{', '.join(_layout.METHODS)}")
+        # Geometry is styling: derived here, written with the yEd markup, never stored.
+        self.placement = yed.layout(doc, layout) if yed_markup else None
+        self.boxes = self.placement.boxes if self.placement else {}
+        self.paths = ({id(e): p for e, p in zip(doc.iter_edges(), self.placement.paths)}
+                      if self.placement else {})
 
     # -- checks ------------------------------------------------------------------------
 
@@ -157,7 +167,7 @@ class _Writer:
 
     # -- structure ---------------------------------------------------------------------
 
-    def graph(self, graph: Graph, indent: str) -> None:
+    def graph(self, graph: Graph, indent: str, extra: dict | None = None) -> None:
         out = self.out
         gid = graph.id
         if graph.edgedefault not in ("directed", "undirected"):
@@ -169,7 +179,8 @@ class _Writer:
             id_attr = f' id="{gid}"'
         out.append(f'{indent}<graph{id_attr} edgedefault="{graph.edgedefault}">\n')
         inner = indent + "  "
-        self._data(f"graph '{gid}'", "graph", graph.data, inner)
+        self._data(f"graph '{gid}'", "graph", {**graph.data, **extra} if extra else graph.data,
+                   inner)
         for node in graph.nodes:
             self.node(node, inner)
         for edge in graph.edges:
@@ -188,7 +199,7 @@ class _Writer:
         self._data(f"node '{nid}'", "node", node.data, inner)
         if self.yed:
             out.append(f'{inner}<data key="{fmt.YED_NODE_GRAPHICS_KEY}">'
-                       f"{yed.node_graphics(node, self.boxes[nid])}</data>\n")
+                       f"{yed.node_graphics(node, self.boxes.get(nid))}</data>\n")
         if group:
             self.graph(node.graph, inner)
         out.append(f"{indent}</node>\n")
@@ -210,8 +221,9 @@ class _Writer:
         inner = indent + "  "
         self._data(f"edge '{eid}'", "edge", edge.data, inner)
         if self.yed:
-            out.append(f'{inner}<data key="{fmt.YED_EDGE_GRAPHICS_KEY}">'
-                       f"{yed.edge_graphics(edge)}</data>\n")
+            graphics = yed.edge_graphics(edge, self.paths.get(id(edge)),
+                                         self.boxes.get(edge.source), self.boxes.get(edge.target))
+            out.append(f'{inner}<data key="{fmt.YED_EDGE_GRAPHICS_KEY}">{graphics}</data>\n')
         out.append(f"{indent}</edge>\n")
 
     def _flush(self) -> None:
@@ -229,6 +241,8 @@ class _Writer:
         for edge in self.doc.iter_edges():
             used.update(edge.data)
             any_edge = True
+        if self.placement is not None:
+            used.add(fmt.LAYOUT_KEY)
         if self.yed:
             if self.all_nodes:
                 used.add(fmt.YED_NODE_GRAPHICS_KEY)
@@ -255,32 +269,40 @@ class _Writer:
         if fmt.YED_EDGE_GRAPHICS_KEY in used:
             out.append(f'  <key id="{fmt.YED_EDGE_GRAPHICS_KEY}" for="edge" '
                        'attr.name="edgegraphics" attr.type="string" yfiles.type="edgegraphics"/>\n')
-        self.graph(self.doc.graph, "  ")
+        self.graph(self.doc.graph, "  ",
+                   {fmt.LAYOUT_KEY: self.placement.method} if self.placement else None)
         out.append("</graphml>\n")
         self._flush()
 
 
-def generate_graphml(doc: Document, *, yed: bool = True) -> bytes:
-    """The GraphML 1.1 bytes of ``doc``; with ``yed``, add yEd's graphics markup.
+def generate_graphml(doc: Document, *, yed: bool = True, layout: str = "auto") -> bytes:
+    """The GraphML 1.1 bytes of ``doc``; with ``yed``, add yEd's graphics markup, its
+    geometry placed by ``layout`` (one of ``layout.METHODS``).
 
     Raises :class:`GraphMLFormatError` for what GraphML or the dialect cannot hold:
     ids that are not NMTOKENs or not unique, undeclared data keys, values of the wrong
     type, edges to nodes that do not exist.
     """
     parts: list[bytes] = []
-    _Writer(doc, yed, parts.append).write()
+    _Writer(doc, yed, parts.append, layout).write()
     return b"".join(parts)
 
 
 def write_graphml(doc: Document, path_or_file: str | os.PathLike | BinaryIO, *,
-                  yed: bool = True) -> None:
+                  yed: bool = True, layout: str = "auto") -> Placement | None:
     """Write ``doc`` to a path (atomically: temporary file, then rename) or a binary file.
+
+    Returns the placement of the yEd geometry (None without yEd markup), whose
+    ``method`` and ``reason`` say how it was laid out.
 
     The text streams to the file in batches; on an error a path is left untouched (a
     file object may hold a partial document).
     """
     if hasattr(path_or_file, "write"):
-        _Writer(doc, yed, path_or_file.write).write()  # type: ignore[union-attr]
-        return
+        writer = _Writer(doc, yed, path_or_file.write, layout)  # type: ignore[union-attr]
+        writer.write()
+        return writer.placement
     with atomic_path(Path(path_or_file)) as tmp, open(tmp, "wb") as f:
-        _Writer(doc, yed, f.write).write()
+        writer = _Writer(doc, yed, f.write, layout)
+        writer.write()
+    return writer.placement

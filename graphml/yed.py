@@ -7,9 +7,10 @@ become ``y:ProxyAutoBoundsNode``s with an open and a closed ``y:GroupNode`` real
 so yEd shows them as collapsible groups; edges become ``y:PolyLineEdge``s with an
 arrow and a label giving the tensor's dtype and shape.
 
-Geometry is a simple, deterministic initial placement: the children of each graph
-stacked top to bottom in document order, groups sized to hold them. It gives yEd
-consistent group bounds; users then apply yEd's hierarchical layout.
+Geometry comes from :func:`modelexport.graphml.layout.place` (a layered layout by
+Graphviz dot, or the cheap outline placement on big graphs): every node's open bounds,
+each group's closed size, and each edge's bend points (``y:Path`` / ``y:Point``), so
+the file opens in yEd as a readable picture. ``render`` draws the same placement.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import json
 import zlib
 
 from modelexport.graphml import format as fmt
-from modelexport.graphml.model import Document, Edge, Graph, Node
+from modelexport.graphml.layout import Box, Placement, gc_paused, place
+from modelexport.graphml.model import Document, Edge, Node
 
 #: Namespace prefixes declared on the root element when yEd markup is written.
 NAMESPACES = {"y": fmt.YFILES_NS, "yed": fmt.YED_NS}
@@ -27,9 +29,6 @@ NAMESPACES = {"y": fmt.YFILES_NS, "yed": fmt.YED_NS}
 _CHAR_W = 7.0
 _LINE_H = 18.0
 _PAD = 10.0  # room around a label inside a shape
-_GAP = 20.0  # vertical gap between siblings
-_INSET = 15.0  # group insets
-_HEADER = 22.0  # height of a group's label bar
 
 _OP_FILLS = (
     "#FFCC80", "#A5D6A7", "#90CAF9", "#CE93D8", "#FFAB91", "#80CBC4", "#E6EE9C",
@@ -77,38 +76,50 @@ def edge_text(edge: Edge) -> str:
     return f"{dtype}{shape}"
 
 
-def _label_size(text: str) -> tuple[float, float]:
-    lines = text.split("\n") or [""]
-    width = max(len(line) for line in lines) * _CHAR_W
-    return width, len(lines) * _LINE_H
+def label_size(text: str) -> tuple[float, float]:
+    """Width and height of a label in yEd's default font, roughly."""
+    if "\n" not in text:
+        return len(text) * _CHAR_W, _LINE_H
+    lines = text.split("\n")
+    return max(len(line) for line in lines) * _CHAR_W, len(lines) * _LINE_H
 
 
-def layout(doc: Document) -> dict[str, tuple[float, float, float, float]]:
-    """Initial geometry (x, y, width, height) of every node, by id."""
-    boxes: dict[str, tuple[float, float, float, float]] = {}
-
-    def place(graph: Graph, x0: float, y0: float) -> tuple[float, float]:
-        y = y0
-        width = 0.0
-        for node in graph.nodes:
-            lw, lh = _label_size(node_text(node))
-            if node.graph is not None:
-                iw, ih = place(node.graph, x0 + _INSET, y + _HEADER + _INSET)
-                w = max(iw + 2 * _INSET, lw + 2 * _PAD, 80.0)
-                h = max(ih, 20.0) + _HEADER + 2 * _INSET
-            else:
-                w = max(lw + 2 * _PAD, 30.0)
-                h = max(lh + _PAD, 30.0)
-            boxes[node.id] = (x0, y, w, h)
-            y += h + _GAP
-            width = max(width, w)
-        return width, max(y - y0 - _GAP, 0.0)
-
-    place(doc.graph, 0.0, 0.0)
-    return boxes
+def closed_size(node: Node) -> tuple[float, float]:
+    """The size of a group node drawn closed: room for its label."""
+    lw, lh = label_size(node_text(node))
+    return max(lw + 2 * _PAD, 80.0), max(lh + _PAD, 40.0)
 
 
-def _fill_of(node: Node) -> tuple[str, str]:
+def leaf_size(node: Node) -> tuple[float, float]:
+    """The size of a leaf node: its label and some padding."""
+    lw, lh = label_size(node_text(node))
+    return max(lw + 2 * _PAD, 30.0), max(lh + _PAD, 30.0)
+
+
+def boxes_of(doc: Document) -> tuple[list[Box], list[Edge]]:
+    """The document as boxes to place (sized by their labels), and its edges."""
+    def box(node: Node) -> Box:
+        if node.graph is None:
+            return Box(node.id, *leaf_size(node))
+        return Box(node.id, *closed_size(node), [box(child) for child in node.graph.nodes])
+
+    return [box(node) for node in doc.graph.nodes], list(doc.iter_edges())
+
+
+def layout(doc: Document, method: str = "auto") -> Placement:
+    """The placement of every node and edge of ``doc`` (``method``: see layout.METHODS).
+
+    ``none`` gives a Placement without boxes: the markup then carries sizes only.
+    """
+    if method == "none":
+        return Placement("none", "none (asked for): sizes only, no positions")
+    with gc_paused():
+        roots, edges = boxes_of(doc)
+        return place(roots, [(e.source, e.target) for e in edges], method)
+
+
+def fill_of(node: Node) -> tuple[str, str]:
+    """A leaf's fill colour (by kind, or by op type) and its shape."""
     kind = node.data.get("kind", fmt.KIND_OP)
     if kind in _KIND_STYLE:
         return _KIND_STYLE[kind]
@@ -116,15 +127,29 @@ def _fill_of(node: Node) -> tuple[str, str]:
     return _OP_FILLS[zlib.crc32(op_type.encode()) % len(_OP_FILLS)], "roundrectangle"
 
 
-def node_graphics(node: Node, box: tuple[float, float, float, float]) -> str:
-    """The yFiles markup inside a node's ``y_node`` data."""
-    x, y, w, h = box
+def _geometry(x: float | None, y: float | None, w: float, h: float) -> str:
+    where = "" if x is None else f' x="{_f(x)}" y="{_f(y)}"'
+    return f'<y:Geometry height="{_f(h)}" width="{_f(w)}"{where}/>'
+
+
+def group_style(node: Node) -> tuple[str, str, str]:
+    """A group node's fill, label-bar colour and border type (line, dashed, dotted)."""
+    kind = node.data.get("kind", fmt.KIND_MODULE)
+    if kind in _GROUP_STYLE:
+        return _GROUP_STYLE[kind]
+    # an op holding subgraphs (If, Loop, Scan): its op colour on the label bar
+    return "#FFFFFF", fill_of(node)[0], "line"
+
+
+def node_graphics(node: Node, box: tuple[float, float, float, float] | None) -> str:
+    """The yFiles markup inside a node's ``y_node`` data; ``box``: its open bounds, or
+    None to give sizes only (no placement)."""
     text = _esc(node_text(node))
-    lw, lh = _label_size(node_text(node))
     if node.graph is None:
-        fill, shape = _fill_of(node)
+        x, y, w, h = box if box is not None else (None, None, *leaf_size(node))
+        fill, shape = fill_of(node)
         return (
-            f'<y:ShapeNode><y:Geometry height="{_f(h)}" width="{_f(w)}" x="{_f(x)}" y="{_f(y)}"/>'
+            f'<y:ShapeNode>{_geometry(x, y, w, h)}'
             f'<y:Fill color="{fill}" transparent="false"/>'
             '<y:BorderStyle color="#000000" type="line" width="1.0"/>'
             '<y:NodeLabel alignment="center" autoSizePolicy="content" fontFamily="Dialog" '
@@ -132,18 +157,14 @@ def node_graphics(node: Node, box: tuple[float, float, float, float]) -> str:
             f'textColor="#000000" visible="true">{text}</y:NodeLabel>'
             f'<y:Shape type="{shape}"/></y:ShapeNode>'
         )
-    kind = node.data.get("kind", fmt.KIND_MODULE)
-    if kind in _GROUP_STYLE:
-        fill, label_fill, border = _GROUP_STYLE[kind]
-    else:  # an op holding subgraphs (If, Loop, Scan): its op colour on the label bar
-        fill, label_fill, border = "#FFFFFF", _fill_of(node)[0], "line"
-    closed_w = max(lw + 2 * _PAD, 80.0)
-    closed_h = max(lh + _PAD, 40.0)
+    fill, label_fill, border = group_style(node)
+    closed_w, closed_h = closed_size(node)
+    x, y, w, h = box if box is not None else (None, None, closed_w, closed_h)
 
     def realizer(closed: bool) -> str:
         gw, gh = (closed_w, closed_h) if closed else (w, h)
         return (
-            f'<y:GroupNode><y:Geometry height="{_f(gh)}" width="{_f(gw)}" x="{_f(x)}" y="{_f(y)}"/>'
+            f'<y:GroupNode>{_geometry(x, y, gw, gh)}'
             f'<y:Fill color="{fill}" transparent="false"/>'
             f'<y:BorderStyle color="#666666" type="{border}" width="1.0"/>'
             '<y:NodeLabel alignment="left" autoSizePolicy="node_width" '
@@ -163,8 +184,19 @@ def node_graphics(node: Node, box: tuple[float, float, float, float]) -> str:
     )
 
 
-def edge_graphics(edge: Edge) -> str:
-    """The yFiles markup inside an edge's ``y_edge`` data."""
+def _centre(box: tuple[float, float, float, float]) -> tuple[float, float]:
+    x, y, w, h = box
+    return x + w / 2, y + h / 2
+
+
+def edge_graphics(edge: Edge, path: list[tuple[float, float]] | None = None,
+                  source: tuple[float, float, float, float] | None = None,
+                  target: tuple[float, float, float, float] | None = None) -> str:
+    """The yFiles markup inside an edge's ``y_edge`` data.
+
+    ``path`` (from the source's border to the target's) becomes the ports (offsets
+    from the ends' centres, ``source`` and ``target`` bounds) and the bends between.
+    """
     text = edge_text(edge)
     label = (
         '<y:EdgeLabel alignment="center" fontFamily="Dialog" fontSize="10" '
@@ -172,8 +204,15 @@ def edge_graphics(edge: Edge) -> str:
         f'textColor="#333333" visible="true">{_esc(text)}</y:EdgeLabel>'
         if text else ""
     )
+    if path and source is not None and target is not None:
+        (sx, sy), (tx, ty) = _centre(source), _centre(target)
+        bends = "".join(f'<y:Point x="{_f(x)}" y="{_f(y)}"/>' for x, y in path[1:-1])
+        geometry = (f'<y:Path sx="{_f(path[0][0] - sx)}" sy="{_f(path[0][1] - sy)}" '
+                    f'tx="{_f(path[-1][0] - tx)}" ty="{_f(path[-1][1] - ty)}">{bends}</y:Path>')
+    else:
+        geometry = '<y:Path sx="0.0" sy="0.0" tx="0.0" ty="0.0"/>'
     return (
-        '<y:PolyLineEdge><y:Path sx="0.0" sy="0.0" tx="0.0" ty="0.0"/>'
+        f'<y:PolyLineEdge>{geometry}'
         '<y:LineStyle color="#000000" type="line" width="1.0"/>'
         f'<y:Arrows source="none" target="standard"/>{label}'
         '<y:BendStyle smoothed="false"/></y:PolyLineEdge>'

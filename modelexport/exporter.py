@@ -325,11 +325,12 @@ def _graphml_tools() -> tuple[Any, Any]:
 def export_pretrained(source: str, path: str | os.PathLike[str], *,
                       input_text: str | None = None, input_shape: str | None = None,
                       strategy: str = "auto", with_graphml: bool = False,
-                      **options: Any) -> ExportReport:
+                      layout: str = "auto", **options: Any) -> ExportReport:
     """Load ``source`` (hub id or local directory), build its inputs, export it to ``path``.
 
     With ``with_graphml``, also writes ``<stem>_hierarchical_graph.graphml`` (and its
-    ``.onnxdata`` sidecar) beside the ONNX and validates it.
+    ``.onnxdata`` sidecar) beside the ONNX, its yEd geometry placed by ``layout``, and
+    validates it.
     """
     from modelexport.inputs import build_inputs, parse_shape
     from modelexport.loading import load_pretrained
@@ -355,7 +356,8 @@ def export_pretrained(source: str, path: str | os.PathLike[str], *,
         graphml = graphml_path_for(target)
         start = time.perf_counter()
         step(f"writing {graphml.name}")
-        onnx_to_graphml(str(target), str(graphml))
+        result = onnx_to_graphml(str(target), str(graphml), layout=layout)
+        report.notes.append(f"GraphML layout: {result.layout_reason}")
         validate_graphml(str(graphml)).raise_if_invalid()
         report.timings["graphml"] = round(time.perf_counter() - start, 4)
         report.graphml_path = str(graphml)

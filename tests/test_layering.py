@@ -92,3 +92,12 @@ def test_importing_the_cli_loads_neither_torch_nor_onnxruntime():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_graphviz_is_loaded_only_when_a_layout_or_picture_is_made():
+    # graphml may use pygraphviz (the layout engine), lazily: reading, validating and
+    # --help never pay for it.
+    code = "import sys, modelexport.graphml, modelexport.cli; print('pygraphviz' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"

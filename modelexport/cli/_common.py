@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -55,6 +56,22 @@ MESSAGES = {
 }
 # Import names of the torch extra's packages (pyproject's [torch] extra).
 _TORCH_EXTRA = {"torch", "transformers", "onnxscript", "tokenizers"}
+
+
+class LayoutMethod(str, Enum):
+    """How the GraphML's yEd geometry is placed (modelexport.graphml.layout.METHODS)."""
+
+    auto = "auto"
+    dot = "dot"
+    outline = "outline"
+    none = "none"
+
+
+Layout = Annotated[LayoutMethod, typer.Option(
+    "--layout", help="Geometry of the yEd markup: dot (Graphviz, layered, edges routed "
+    "around nodes), outline (cheap rows by data flow, for big graphs), none (sizes only), "
+    "or auto (dot while the graph is small enough for the time budget, outline beyond; "
+    "the output says which).")]
 
 
 def _error_types() -> tuple[type[BaseException], ...]:
@@ -135,3 +152,16 @@ def print_json(payload: Any) -> None:
 def show_progress() -> bool:
     """Progress bars only on an interactive terminal, never on a pipe."""
     return sys.stderr.isatty()
+
+
+@contextmanager
+def steps() -> Iterator[Callable[[str], None] | None]:
+    """A spinner naming the current step, on a terminal only (None on a pipe)."""
+    if not show_progress():
+        yield None
+        return
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    with console.status("working...") as status:
+        yield lambda step: status.update(step)

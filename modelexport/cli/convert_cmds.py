@@ -6,18 +6,16 @@ Each command parses its arguments, calls one function of :mod:`modelexport.conve
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Callable, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from modelexport._text import plural
-from modelexport.cli._common import Command, check_input, GraphmlInput, GraphmlOutput, JsonOutput, OnnxInput, \
-    OnnxOutput, Verbose, fail, \
-    print_json, show_progress, user_errors
+from modelexport.cli._common import Command, GraphmlInput, GraphmlOutput, JsonOutput, Layout, \
+    LayoutMethod, OnnxInput, OnnxOutput, Verbose, check_input, fail, print_json, steps, \
+    user_errors
 
 if TYPE_CHECKING:
     from modelexport.converter.verification import RebuiltCheck
@@ -36,19 +34,6 @@ Reference = Annotated[Optional[Path], typer.Option(
     "records, if it sits beside it).", show_default=False)]
 
 
-@contextmanager
-def _progress(verbose: bool) -> Iterator[Callable[[str], None] | None]:
-    """A spinner naming the current step, on a terminal only."""
-    if not show_progress():
-        yield None
-        return
-    from rich.console import Console
-
-    console = Console(stderr=True)
-    with console.status("working...") as status:
-        yield lambda step: status.update(step)
-
-
 def _jsonable(result: object) -> dict:
     data = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(result).items()}
     validation = getattr(result, "validation", None)
@@ -62,6 +47,7 @@ def export_graphml(
     output: GraphmlOutput,
     no_yed: NoYed = False,
     flat: Flat = False,
+    layout: Layout = LayoutMethod.auto,
     json_output: JsonOutput = False,
     verbose: Verbose = False,
 ) -> None:
@@ -70,11 +56,14 @@ def export_graphml(
     Modules become nested, collapsible groups (from hierarchy tags, the
     dynamo exporter's module stack, or scoped node names); parameters go
     to the .onnxdata sidecar beside OUT.graphml. import-onnx rebuilds the exact
-    model from the two files.
+    model from the two files. The yEd markup carries a layered layout
+    (--layout), so the file opens in yEd as a picture.
 
     Examples:
 
       modelexport export-graphml model.onnx model.graphml
+
+      modelexport export-graphml model.onnx model.graphml --layout outline
 
       modelexport export-graphml model.onnx model.graphml --no-yed --flat
 
@@ -82,9 +71,10 @@ def export_graphml(
     """
     from modelexport.converter import onnx_to_graphml
 
-    with user_errors(verbose, json_output), _progress(verbose) as progress:
+    with user_errors(verbose, json_output), steps() as progress:
         check_input(model)
-        result = onnx_to_graphml(model, output, yed=not no_yed, flat=flat, progress=progress)
+        result = onnx_to_graphml(model, output, yed=not no_yed, flat=flat,
+                                 layout=layout.value, progress=progress)
     if json_output:
         print_json(_jsonable(result))
         return
@@ -92,6 +82,8 @@ def export_graphml(
                f"{plural(result.modules, 'module')}, {plural(result.edges, 'edge')}, "
                f"{plural(result.graphml_bytes, 'byte')})")
     typer.echo(f"wrote {result.sidecar} ({plural(result.sidecar_bytes, 'byte')} of parameters)")
+    if not no_yed:
+        typer.echo(f"layout: {result.layout_reason}")
 
 
 def import_onnx(
@@ -120,7 +112,7 @@ def import_onnx(
     """
     from modelexport.converter import graphml_to_onnx
 
-    with user_errors(verbose, json_output), _progress(verbose) as progress:
+    with user_errors(verbose, json_output), steps() as progress:
         check_input(graphml, *([reference] if reference is not None else []))
         result = graphml_to_onnx(graphml, output, validate=validate, reference=reference,
                                  progress=progress)

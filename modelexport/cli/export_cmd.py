@@ -9,8 +9,8 @@ from typing import Annotated, Any, Optional
 import typer
 
 from modelexport._text import module_counts, plural
-from modelexport.cli._common import Command, JsonOutput, OnnxOutput, Verbose, print_json, \
-    show_progress, user_errors
+from modelexport.cli._common import Command, JsonOutput, Layout, LayoutMethod, OnnxOutput, \
+    Verbose, print_json, show_progress, user_errors
 
 
 def _report_text(report: Any) -> str:
@@ -67,6 +67,7 @@ def export(
     with_graphml: Annotated[bool, typer.Option(
         "--with-graphml", help="Also write the hierarchical GraphML and its .onnxdata "
         "sidecar beside OUT.onnx (file names above), and validate them.")] = False,
+    layout: Layout = LayoutMethod.auto,
     with_report: Annotated[bool, typer.Option(
         "--with-report", help="Also write a readable report beside OUT.onnx (file name "
         "above).")] = False,
@@ -114,7 +115,7 @@ def export(
         with status:
             report = export_pretrained(
                 model, output, input_text=input_text, input_shape=input_shape,
-                strategy=strategy, with_graphml=with_graphml,
+                strategy=strategy, with_graphml=with_graphml, layout=layout.value,
                 opset_version=opset_version, temp_dir=temp_dir, verify=verify,
                 keep_builtins=keep_torch_modules, verbose=verbose, progress=progress)
         text = _report_text(report)

@@ -1,0 +1,239 @@
+"""A picture of a Document (SVG, PNG or PDF), drawn with the yEd markup's styling and
+placed by the same :func:`modelexport.graphml.layout.place`.
+
+:func:`draw` picks what to show (``module``: one module's subtree; ``depth``: modules
+deeper than that drawn closed, one box with the class name and op count), sizes the
+boxes as :mod:`modelexport.graphml.yed` does, places them, and hands Graphviz a graph
+whose positions are all given (its ``nop2`` engine), so Graphviz only draws: cairo for
+PNG and PDF, its own SVG writer for SVG. The same Document gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from modelexport.graphml import format as fmt
+from modelexport.graphml import yed
+from modelexport.graphml.errors import GraphMLError
+from modelexport.graphml.layout import Box, Placement, place, run_graphviz
+from modelexport.graphml.model import Document, Node
+
+#: Picture formats by file suffix.
+FORMATS = ("svg", "png", "pdf")
+
+#: cairo's PDF creation time: replaced by one of the same length (the xref offsets hold).
+_PDF_DATE = re.compile(rb"/CreationDate \(D:\d{14}Z\)")
+#: Graphviz's cairo renderer cannot make a bitmap side longer than this (points).
+_MAX_SIDE = 30000.0
+_FONT = "Helvetica"
+
+
+@dataclass
+class Picture:
+    """What :func:`draw` drew: the bytes and what they show."""
+
+    data: bytes
+    format: str
+    boxes: int  # nodes drawn, groups included
+    edges: int
+    closed: int  # groups drawn closed
+    layout: str  # how they were placed
+    width: float  # points
+    height: float
+
+
+@dataclass
+class _Shown:
+    """The part of the document to draw."""
+
+    roots: list[Box]
+    edges: list[tuple[str, str, str]]  # source, target, label
+    nodes: dict[str, Node]
+    closed: dict[str, str]  # group id -> its closed label
+
+
+def _ops_below(node: Node) -> int:
+    count, stack = 0, [node]
+    while stack:
+        n = stack.pop()
+        if n.graph is None:
+            count += n.data.get("kind", fmt.KIND_OP) == fmt.KIND_OP
+        else:
+            stack.extend(n.graph.nodes)
+    return count
+
+
+def _select(doc: Document, depth: int | None, module: str | None) -> _Shown:
+    tops = doc.graph.nodes
+    if module is not None:
+        found = [n for n, _ in doc.iter_nodes()
+                 if n.graph is not None and module in (n.data.get("hierarchy_tag"), n.id)]
+        if not found:
+            tags = sorted({str(n.data.get("hierarchy_tag")) for n, _ in doc.iter_nodes()
+                           if n.data.get("kind") == fmt.KIND_MODULE})
+            hint = ", ".join(tags[:5]) + (", ..." if len(tags) > 5 else "")
+            raise GraphMLError(f"module {module!r} is not in the model; give a module's "
+                               f"hierarchy tag, e.g. {hint or 'none: the model has no modules'}")
+        tops = found[:1]
+    shown = _Shown([], [], {}, {})
+    owner: dict[str, str] = {}  # every node below a closed group -> that group
+
+    def box(node: Node, level: int, closed_by: str | None) -> Box | None:
+        if closed_by is not None:
+            owner[node.id] = closed_by
+            if node.graph is not None:
+                for child in node.graph.nodes:
+                    box(child, level + 1, closed_by)
+            return None
+        shown.nodes[node.id] = node
+        if node.graph is None:
+            return Box(node.id, *yed.leaf_size(node))
+        if depth is not None and level > depth:
+            label = f"{node.data.get('module_class') or yed.node_text(node)}\n" \
+                    f"{_ops_below(node)} ops"
+            shown.closed[node.id] = label
+            for child in node.graph.nodes:
+                box(child, level + 1, node.id)
+            lw, lh = yed.label_size(label)  # bold: a little wider than plain
+            return Box(node.id, max(lw * 1.2 + 20.0, 80.0), max(lh + 10.0, 40.0))
+        kids = [b for b in (box(c, level + 1, None) for c in node.graph.nodes) if b]
+        return Box(node.id, *yed.closed_size(node), kids)
+
+    shown.roots = [b for b in (box(n, 1, None) for n in tops) if b]
+    seen: set[tuple[str, str, str]] = set()
+    for edge in doc.iter_edges():
+        s = owner.get(edge.source, edge.source)
+        t = owner.get(edge.target, edge.target)
+        if s == t or s not in shown.nodes or t not in shown.nodes:
+            continue
+        item = (s, t, yed.edge_text(edge) if (s, t) == (edge.source, edge.target) else "")
+        if item not in seen:
+            seen.add(item)
+            shown.edges.append(item)
+    return shown
+
+
+def _q(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _n(x: float) -> str:
+    return f"{x:.2f}"
+
+
+def _bezier(points: list[tuple[float, float]], height: float) -> str:
+    """A polyline as Graphviz's edge ``pos``: cubic pieces with control points on the
+    lines, the last piece stopping short for the arrowhead."""
+    pts = [(x, height - y) for x, y in points]
+    (ax, ay), (bx, by) = pts[-2], pts[-1]
+    length = max(((bx - ax) ** 2 + (by - ay) ** 2) ** 0.5, 1e-6)
+    cut = min(8.0, length / 2) / length
+    stop = (bx - (bx - ax) * cut, by - (by - ay) * cut)
+    body = pts[:-1] + [stop]
+    spline = [body[0]]
+    for p, q in zip(body, body[1:]):
+        spline += [p, q, q]
+    return f"e,{_n(bx)},{_n(by)} " + " ".join(f"{_n(x)},{_n(y)}" for x, y in spline)
+
+
+def _straight(source: tuple, target: tuple) -> list[tuple[float, float]]:
+    sx, sy, sw, sh = source
+    tx, ty, tw, th = target
+    if ty >= sy + sh:  # target below: bottom to top
+        return [(sx + sw / 2, sy + sh), (tx + tw / 2, ty)]
+    return [(sx + sw / 2, sy + sh / 2), (tx + tw / 2, ty + th / 2)]
+
+
+def _dot_of(shown: _Shown, placement: Placement) -> str:
+    width, height = placement.size
+    width, height = width + 20, height + 20
+    boxes = {k: (x + 10, y + 10, w, h) for k, (x, y, w, h) in placement.boxes.items()}
+    scale = min(1.0, _MAX_SIDE / max(width, height))
+    out = [
+        "digraph G {",
+        f'graph [bb="0,0,{_n(width)},{_n(height)}", dpi=72, pad=0, '
+        f'size="{_n(width * scale / 72)},{_n(height * scale / 72)}", bgcolor=white, '
+        "outputorder=nodesfirst];",
+        f'node [fixedsize=true, fontname="{_FONT}", fontsize=12, penwidth=1];',
+        f'edge [fontname="{_FONT}", fontsize=9, fontcolor="#333333", arrowsize=0.7];',
+    ]
+    order: list[str] = []  # groups before what they hold, so children are drawn on top
+    stack = list(reversed(shown.roots))
+    while stack:
+        box = stack.pop()
+        order.append(box.id)
+        if box.children:
+            stack.extend(reversed(box.children))
+    for nid in order:
+        node = shown.nodes[nid]
+        x, y, w, h = boxes[nid]
+        common = (f"pos=\"{_n(x + w / 2)},{_n(height - y - h / 2)}\", "
+                  f"width={w / 72:.4f}, height={h / 72:.4f}")
+        if node.graph is not None:
+            fill, _label_fill, border = yed.group_style(node)
+            style = "rounded,filled" + (",dashed" if border == "dashed" else
+                                        ",dotted" if border == "dotted" else "")
+            if nid in shown.closed:
+                label = shown.closed[nid]
+                out.append(f'{_q(nid)} [shape=box, style="{style}", fillcolor="{fill}", '
+                           f'color="#666666", label={_q(label)}, fontname="{_FONT} Bold", '
+                           f"{common}];")
+            else:
+                out.append(f'{_q(nid)} [shape=box, style="{style}", fillcolor="{fill}", '
+                           f'color="#666666", label={_q(yed.node_text(node))}, labelloc=t, '
+                           f'labeljust=l, fontname="{_FONT} Bold", {common}];')
+            continue
+        fill, shape = yed.fill_of(node)
+        dot_shape = {"ellipse": "ellipse", "rectangle": "box"}.get(shape, "box")
+        style = "filled" if shape != "roundrectangle" else "rounded,filled"
+        out.append(f'{_q(nid)} [shape={dot_shape}, style="{style}", fillcolor="{fill}", '
+                   f"label={_q(yed.node_text(node))}, {common}];")
+    paths = placement.paths
+    for i, (s, t, label) in enumerate(shown.edges):
+        points = paths[i] if i < len(paths) and paths[i] else None
+        if points is None:
+            points = [(px, py) for px, py in _straight(placement.boxes[s], placement.boxes[t])]
+        points = [(px + 10, py + 10) for px, py in points]
+        attrs = [f'pos="{_bezier(points, height)}"']
+        if label:
+            mid = len(points) // 2
+            (ax, ay), (bx, by) = points[mid - 1], points[mid]
+            lx, ly = (ax + bx) / 2, (ay + by) / 2
+            attrs.append(f"label={_q(label)}, "
+                         f'lp="{_n(lx + 4 + 2.6 * len(label))},{_n(height - ly)}"')
+        out.append(f"{_q(s)} -> {_q(t)} [{', '.join(attrs)}];")
+    out.append("}")
+    return "\n".join(out)
+
+
+def draw(doc: Document, output_format: str, *, depth: int | None = None,
+         module: str | None = None, layout: str = "auto",
+         progress: Callable[[str], None] | None = None) -> Picture:
+    """Draw ``doc`` as ``output_format`` (svg, png, pdf).
+
+    ``depth``: modules deeper than this are drawn closed (top-level modules are at depth
+    1); ``module``: draw only the module with this hierarchy tag (or node id) and what
+    it holds. ``layout`` as for the GraphML (``auto``, ``dot``, ``outline``).
+    """
+    progress = progress or (lambda step: None)
+    if output_format not in FORMATS:
+        raise GraphMLError(f"cannot draw {output_format!r}; use one of {', '.join(FORMATS)}")
+    if depth is not None and depth < 0:
+        raise GraphMLError(f"depth {depth} is negative; give 0 or more")
+    shown = _select(doc, depth, module)
+    progress(f"laying out {len(shown.nodes):,} boxes")
+    placement = place(shown.roots, [(s, t) for s, t, _ in shown.edges],
+                      "auto" if layout == "none" else layout)
+    progress(f"drawing {output_format.upper()}")
+    try:
+        data = run_graphviz(_dot_of(shown, placement), "nop2", output_format)
+    except ValueError as e:
+        raise GraphMLError(f"Graphviz could not draw the picture: {e}") from e
+    if output_format == "pdf":  # cairo stamps the time; the same input gives the same bytes
+        data = _PDF_DATE.sub(b"/CreationDate (D:19700101000000Z)", data)
+    width, height = placement.size
+    return Picture(data, output_format, len(shown.nodes), len(shown.edges),
+                   len(shown.closed), placement.method, width, height)
+

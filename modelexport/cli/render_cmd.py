@@ -1,0 +1,62 @@
+"""``render``: a picture (SVG, PNG, PDF) of an ONNX or GraphML file's hierarchy."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from modelexport.cli._common import InputPath, JsonOutput, Layout, LayoutMethod, OutputPath, \
+    Verbose, print_json, steps, user_errors
+
+Depth = Annotated[Optional[int], typer.Option(
+    "--depth", min=0, help="Draw modules deeper than N closed: one box with the class name "
+    "and op count (top-level modules are at depth 1).", show_default=False)]
+Module = Annotated[Optional[str], typer.Option(
+    "--module", help="Draw only this module (its hierarchy tag, e.g. /Model/Layer.0) and "
+    "what it holds.", show_default=False)]
+
+
+def render(
+    source: InputPath,
+    output: OutputPath,
+    depth: Depth = None,
+    module: Module = None,
+    layout: Layout = LayoutMethod.auto,
+    json_output: JsonOutput = False,
+    verbose: Verbose = False,
+) -> None:
+    """Draw an ONNX or GraphML file as SVG, PNG or PDF (by OUTPUT's suffix).
+
+    The picture has the yEd markup's styling and layout: op-type colours,
+    module boxes with class names, dtype and shape on the edges, data
+    flowing top to bottom. The same input gives the same SVG bytes.
+
+    Examples:
+
+      modelexport render model.onnx model.svg
+
+      modelexport render model.graphml model.png --depth 2
+
+      modelexport render model.onnx block0.pdf --module /Model/Body/Block.0
+    """
+    from modelexport.picture import render as draw_file
+
+    with user_errors(verbose), steps() as progress:
+        picture = draw_file(source, output, depth=depth, module=module, layout=layout.value,
+                            progress=progress)
+    summary = {"output": str(output), "format": picture.format, "boxes": picture.boxes,
+               "edges": picture.edges, "closed_modules": picture.closed,
+               "layout": picture.layout, "width": round(picture.width, 1),
+               "height": round(picture.height, 1), "bytes": len(picture.data)}
+    if json_output:
+        print_json(summary)
+        return
+    closed = f", {picture.closed} modules closed" if picture.closed else ""
+    typer.echo(f"wrote {output} ({picture.boxes} boxes, {picture.edges} edges{closed}; "
+               f"{picture.layout} layout, {picture.width:.0f} x {picture.height:.0f} pt, "
+               f"{len(picture.data):,} bytes)")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("render")(render)

@@ -1,0 +1,48 @@
+"""``render``: an ONNX or GraphML file drawn to SVG, PNG or PDF.
+
+The file layer around :func:`modelexport.graphml.picture.draw`: read the input (ONNX
+through the converter, in memory; GraphML through the reader), draw, write the picture
+atomically.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from modelexport._files import atomic_path, check_output_path
+from modelexport.errors import UserInputError
+from modelexport.graphml.picture import FORMATS, Picture, draw
+
+
+def render(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
+           depth: int | None = None, module: str | None = None, layout: str = "auto",
+           progress: Callable[[str], None] | None = None) -> Picture:
+    """Draw ``src`` (``.onnx`` or ``.graphml``) to ``dst``; the format is ``dst``'s suffix."""
+    progress = progress or (lambda step: None)
+    src, dst = Path(src), check_output_path(dst)
+    output_format = dst.suffix.lower().lstrip(".")
+    if output_format not in FORMATS:
+        raise UserInputError(f"cannot tell the picture format from {dst.name!r}; name the "
+                             f"output *.svg, *.png or *.pdf")
+    if not src.is_file():
+        raise UserInputError(f"input {str(src)!r} does not exist; give an .onnx or .graphml "
+                             "file")
+    if dst.resolve() == src.resolve():
+        raise UserInputError(f"output {str(dst)!r} would overwrite the input; choose another "
+                             "path")
+    progress(f"reading {src.name}")
+    if src.suffix.lower() == ".graphml":
+        from modelexport.graphml import read_graphml
+
+        doc = read_graphml(src)
+    else:
+        from modelexport.converter import load_onnx, model_to_document
+
+        doc = model_to_document(load_onnx(src))
+    picture = draw(doc, output_format, depth=depth, module=module, layout=layout,
+                   progress=progress)
+    with atomic_path(dst) as temp:
+        temp.write_bytes(picture.data)
+    return picture
