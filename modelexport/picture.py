@@ -11,7 +11,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from modelexport._files import atomic_path, check_output_path
+from modelexport._files import check_output_path
+from modelexport.graphml.files import atomic_path
 from modelexport.errors import UserInputError
 from modelexport.graphml.picture import FORMATS, Picture, draw
 

@@ -68,7 +68,7 @@ class LayoutMethod(str, Enum):
 
 
 Layout = Annotated[LayoutMethod, typer.Option(
-    "--layout", help="Geometry of the yEd markup: dot (Graphviz, layered, edges routed "
+    "--layout", metavar="<str>", help="Geometry of the yEd markup: dot (Graphviz, layered, edges routed "
     "around nodes), outline (cheap rows by data flow, for big graphs), none (sizes only), "
     "or auto (dot while the graph is small enough for the time budget, outline beyond; "
     "the output says which).")]

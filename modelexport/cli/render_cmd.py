@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from modelexport.cli._common import InputPath, JsonOutput, Layout, LayoutMethod, OutputPath, \
-    Verbose, print_json, steps, user_errors
+from modelexport.cli._common import Command, JsonOutput, Layout, LayoutMethod, Verbose, \
+    check_input, print_json, steps, user_errors
+
+ModelInput = Annotated[Path, typer.Argument(
+    help="ONNX or GraphML file to draw.", metavar="IN.onnx|IN.graphml", show_default=False)]
+PictureOutput = Annotated[Path, typer.Argument(
+    help="Picture to write; its suffix picks the format.", metavar="OUT.svg|OUT.png|OUT.pdf",
+    show_default=False)]
 
 Depth = Annotated[Optional[int], typer.Option(
     "--depth", min=0, help="Draw modules deeper than N closed: one box with the class name "
@@ -18,8 +25,8 @@ Module = Annotated[Optional[str], typer.Option(
 
 
 def render(
-    source: InputPath,
-    output: OutputPath,
+    source: ModelInput,
+    output: PictureOutput,
     depth: Depth = None,
     module: Module = None,
     layout: Layout = LayoutMethod.auto,
@@ -42,7 +49,8 @@ def render(
     """
     from modelexport.picture import render as draw_file
 
-    with user_errors(verbose), steps() as progress:
+    with user_errors(verbose, json_output), steps() as progress:
+        check_input(source)
         picture = draw_file(source, output, depth=depth, module=module, layout=layout.value,
                             progress=progress)
     summary = {"output": str(output), "format": picture.format, "boxes": picture.boxes,
@@ -59,4 +67,4 @@ def render(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("render")(render)
+    app.command("render", cls=Command)(render)

@@ -54,7 +54,7 @@ def test_render_refuses_what_it_cannot_draw_in_one_line(tmp_path, tagged_file):
     for args, message in [
         ((tagged_file, tmp_path / "x.gif"), "name the output *.svg, *.png or *.pdf"),
         ((tagged_file, tmp_path / "x.svg", "--module", "/Nope"), "module '/Nope' is not in"),
-        ((tmp_path / "missing.onnx", tmp_path / "x.svg"), "does not exist"),
+        ((tmp_path / "missing.onnx", tmp_path / "x.svg"), "no such file"),
         ((tagged_file, tmp_path / "no" / "x.svg"), "does not exist"),
     ]:
         result = invoke("render", *args)
