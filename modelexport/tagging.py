@@ -94,13 +94,28 @@ def tag_model(model: Any, node_paths: list[str | None], tree: ModuleTree,
                          nodes_per_tag=dict(Counter(tags)))
 
 
-def _digest(array: Any) -> tuple[str, tuple[int, ...], str]:
-    import hashlib
+_HEAD = 16  # elements compared before whole tensors are
 
+
+def _head(tensor: Any) -> tuple:
+    """dtype, shape and the first elements of an initializer, read without copying it."""
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    dtype = np.dtype(helper.tensor_dtype_to_np_dtype(tensor.data_type))
+    count = min(_HEAD, int(np.prod(tensor.dims)))
+    if tensor.raw_data:
+        first = np.frombuffer(tensor.raw_data, dtype=dtype, count=count)
+    else:
+        first = numpy_helper.to_array(tensor).reshape(-1)[:count]
+    return str(dtype), tuple(tensor.dims), first.astype(dtype.newbyteorder("<")).tobytes()
+
+
+def _array_head(array: Any) -> tuple:
     import numpy as np
 
-    array = np.ascontiguousarray(array)
-    return str(array.dtype), tuple(array.shape), hashlib.sha256(array.tobytes()).hexdigest()
+    first = np.asarray(array.flat[:_HEAD], dtype=array.dtype.newbyteorder("<"))
+    return str(array.dtype), tuple(array.shape), first.tobytes()
 
 
 def parameter_owners(model: Any, torch_model: Any, tree: ModuleTree) -> dict[str, list[list]]:
@@ -112,6 +127,7 @@ def parameter_owners(model: Any, torch_model: Any, tree: ModuleTree) -> dict[str
     of equal value (as is, or transposed for 2-D weights). Where several initializers
     hold that value, nothing is claimed and ``analyze`` falls back to consumers.
     """
+    import numpy as np
     from onnx import TensorProto, numpy_helper
 
     initializers = {t.name: t for t in model.graph.initializer
@@ -124,23 +140,24 @@ def parameter_owners(model: Any, torch_model: Any, tree: ModuleTree) -> dict[str
         if held is not None and tuple(held.dims) == tuple(param.shape):
             owners.setdefault(name, []).append([module_tag, param.numel()])
         else:
-            leftover.append((name, module_tag, param))
+            leftover.append((module_tag, param))
     if not leftover:
         return owners
 
-    shapes = set()
-    for _, _, param in leftover:
-        shapes.add(tuple(param.shape))
-        if param.dim() == 2:
-            shapes.add(tuple(reversed(param.shape)))
-    by_value: dict[tuple, list[str]] = {}
+    shapes = {tuple(p.shape) for _, p in leftover}
+    shapes |= {tuple(reversed(p.shape)) for _, p in leftover if p.dim() == 2}
+    by_head: dict[tuple, list[str]] = {}
     for name, tensor in initializers.items():
         if tuple(tensor.dims) in shapes:
-            by_value.setdefault(_digest(numpy_helper.to_array(tensor)), []).append(name)
-    for _, module_tag, param in leftover:
-        value = param.detach().cpu().numpy()
-        forms = [value, value.T] if value.ndim == 2 else [value]
-        held_by = {n for form in forms for n in by_value.get(_digest(form), ())}
+            by_head.setdefault(_head(tensor), []).append(name)
+    for module_tag, param in leftover:
+        try:
+            value = param.detach().cpu().numpy()
+        except TypeError:  # a dtype numpy lacks (bfloat16): left to the consumers' rule
+            continue
+        held_by = {name for form in ([value, value.T] if value.ndim == 2 else [value])
+                   for name in by_head.get(_array_head(form), ())
+                   if np.array_equal(numpy_helper.to_array(initializers[name]), form)}
         if len(held_by) == 1:
             owners.setdefault(held_by.pop(), []).append([module_tag, param.numel()])
     return owners
