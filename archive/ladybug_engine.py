@@ -1,0 +1,149 @@
+"""The embedded engine: a LadybugDB database file (PyPI ``ladybug``), in process.
+
+A database path has siblings that belong to it (``<path>.wal`` while a write is not yet
+checkpointed, ``<path>.shadow``...): copy or delete them together. One ``add`` is one
+transaction: every table is bulk-loaded with ``COPY ... FROM`` an Arrow table, and the
+transaction commits only when all of them are in, so a failed or killed add leaves
+nothing behind (the write-ahead log replays committed transactions only).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import ladybug
+
+from modelexport.archive import schema
+from modelexport.archive.errors import ArchiveOpenError, QueryError
+
+_TYPES = {"STRING": "STRING", "INT64": "INT64", "BOOLEAN": "BOOLEAN"}
+
+
+def schema_statements() -> list[str]:
+    """The DDL that creates the archive's tables (node tables, then relationship tables)."""
+    out = []
+    for label in schema.LABELS:
+        cols = ", ".join(f"{name} {_TYPES[typ]}" for name, typ in schema.node_columns(label))
+        out.append(f"CREATE NODE TABLE {label}({cols}, PRIMARY KEY (uid))")
+    for rel, (sources, targets) in schema.REL_ENDS.items():
+        pairs = ", ".join(f"FROM {a} TO {b}" for a in sources for b in targets)
+        cols = "".join(f", {name} {_TYPES[typ]}" for name, typ in schema.rel_columns(rel))
+        out.append(f"CREATE REL TABLE {rel}({pairs}{cols})")
+    return out
+
+
+class LadybugEngine:
+    """An archive database file, opened (and created on ``create``)."""
+
+    def __init__(self, path: str | os.PathLike, *, create: bool) -> None:
+        self.path = Path(path)
+        if self.path.is_dir():
+            raise ArchiveOpenError(f"{str(self.path)!r} is a directory, not an archive; give "
+                                   f"the archive's database file (e.g. models.lbdb)")
+        if not self.path.exists():
+            if not create:
+                raise ArchiveOpenError(f"no archive at {str(self.path)!r}; create one with "
+                                       f"'modelexport archive add {self.path} MODEL.onnx'")
+            if not self.path.parent.is_dir():
+                raise ArchiveOpenError(f"directory {str(self.path.parent)!r} for the archive "
+                                       f"does not exist; create it first")
+        try:
+            self._db = ladybug.Database(str(self.path))
+            self._conn = ladybug.Connection(self._db)
+            tables = {row[1] for row in self._conn.execute("CALL show_tables() RETURN *").get_all()}
+        except RuntimeError as e:
+            raise ArchiveOpenError(f"{str(self.path)!r} is not an archive database (LadybugDB "
+                                   f"says: {_first_line(e)}); give the path 'archive add' "
+                                   f"created") from None
+        if not tables:
+            for statement in schema_statements():
+                self._conn.execute(statement)
+        elif not set(schema.LABELS) <= tables:
+            self.close()
+            raise ArchiveOpenError(f"{str(self.path)!r} is a LadybugDB database but not a "
+                                   f"modelexport archive (it has no {schema.MODEL} table)")
+
+    # -- reading -------------------------------------------------------------------
+
+    def rows(self, query: str, **params: Any) -> list[list[Any]]:
+        return self._conn.execute(query, params).get_all()
+
+    def read_only(self, query: str, params: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+        """Run user Cypher in a read-only transaction; engine errors become QueryError."""
+        self._conn.execute("BEGIN TRANSACTION READ ONLY")
+        try:
+            result = self._conn.execute(query, params)
+            if isinstance(result, list):
+                raise QueryError("give one Cypher statement, not several")
+            return result.get_column_names(), result.get_all()
+        except RuntimeError as e:
+            raise QueryError(f"the query failed: {_first_line(e)}") from None
+        finally:
+            self._rollback()
+
+    # -- writing -------------------------------------------------------------------
+
+    def load(self, rows: schema.ModelRows, *, drop_prefix: str | None = None) -> None:
+        """Add one model's rows in one transaction; ``drop_prefix``: the model it replaces."""
+        self._conn.execute("BEGIN TRANSACTION")
+        try:
+            model = schema.Rows(schema.node_columns(schema.MODEL))
+            model.add(dict(rows.model, complete=False))
+            self._copy(schema.MODEL, model.table())
+            for label, table in rows.nodes.items():
+                if len(table):
+                    self._copy(label, table.table())
+            for (rel, src, dst), table in rows.rels.items():
+                self._copy(rel, table.table(), f" (from='{src}', to='{dst}')")
+            if drop_prefix is not None:
+                self._delete(drop_prefix)
+            self._conn.execute(f"MATCH (m:{schema.MODEL}) WHERE m.uid = $uid SET m.complete = true",
+                               {"uid": rows.model["uid"]})
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+
+    def _copy(self, table: str, data: Any, options: str = "") -> None:
+        arrow_rows = data  # noqa: F841  -- COPY reads the Python variable by this name
+        self._conn.execute(f"COPY {table} FROM arrow_rows{options}")
+
+    def delete(self, prefix: str) -> None:
+        """Remove every node (and its relationships) whose uid starts with ``prefix``."""
+        self._conn.execute("BEGIN TRANSACTION")
+        try:
+            self._delete(prefix)
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+
+    def _delete(self, prefix: str) -> None:
+        for label in reversed(schema.LABELS):
+            self._conn.execute(f"MATCH (n:{label}) WHERE n.uid STARTS WITH $p DETACH DELETE n",
+                               {"p": prefix})
+
+    def _rollback(self) -> None:
+        try:
+            self._conn.execute("ROLLBACK")
+        except RuntimeError:
+            pass  # a failed statement already ended the transaction
+
+    def disk_bytes(self) -> int:
+        siblings = self.path.parent.glob(self.path.name + ".*")
+        return sum(p.stat().st_size for p in [self.path, *siblings] if p.is_file())
+
+    def close(self) -> None:
+        conn, db = getattr(self, "_conn", None), getattr(self, "_db", None)
+        self._conn = self._db = None
+        if conn is not None:
+            conn.close()
+        if db is not None:
+            db.close()
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
