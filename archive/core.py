@@ -378,6 +378,12 @@ class Archive:
         columns, rows = self._engine.read_only(cypher, params)
         return QueryResult(columns, rows)
 
+    def export_neo4j(self, outdir: PathLike) -> Any:
+        """``neo4j-admin database import`` CSVs of every model, and the command to load them."""
+        from modelexport.archive.neo4j_csv import export_neo4j
+
+        return export_neo4j(self._engine, Path(outdir))
+
     def remove(self, name: str) -> None:
         uid, _graph, _tensors = self._require(name)
         self._engine.delete(uid)

@@ -79,7 +79,7 @@ class LadybugEngine:
                 raise QueryError("give one Cypher statement, not several")
             return result.get_column_names(), result.get_all()
         except RuntimeError as e:
-            raise QueryError(f"the query failed: {_first_line(e)}") from None
+            raise QueryError(f"the query failed: {_first_line(e)}; fix the Cypher and try again") from None
         finally:
             self._rollback()
 

@@ -27,36 +27,41 @@ OutputPath = Annotated[Path, typer.Argument(help="File to write.", show_default=
 
 def _error_types() -> tuple[type[BaseException], ...]:
     """The library errors that mean "the user gave us something we refuse" (exit 1)."""
+    from modelexport.archive.errors import ArchiveError
     from modelexport.converter.errors import ConverterError
     from modelexport.graphml.errors import GraphMLError
     from modelexport.errors import ModelExportError
 
     # OSError: a missing file, a full disk, a permission: the environment, not a bug.
-    return (ModelExportError, ConverterError, GraphMLError, OSError)
+    return (ModelExportError, ConverterError, GraphMLError, ArchiveError, OSError)
 
 
-def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print ``error: message`` on stderr and return the Exit to raise."""
-    typer.echo(f"error: {message}", err=True)
+def fail(message: str, code: int = 1, json_output: bool = False) -> typer.Exit:
+    """Print ``error: message`` on stderr (``json_output``: ``{"error": message}`` on
+    stdout) and return the Exit to raise."""
+    if json_output:
+        print_json({"error": message})
+    else:
+        typer.echo(f"error: {message}", err=True)
     return typer.Exit(code)
 
 
 @contextmanager
-def user_errors(verbose: bool = False) -> Iterator[None]:
+def user_errors(verbose: bool = False, json_output: bool = False) -> Iterator[None]:
     """Turn library errors into a one-line message and exit code 1."""
     try:
         yield
     except typer.Exit:
         raise
     except KeyboardInterrupt:
-        raise fail("interrupted", 130) from None
+        raise fail("interrupted", 130, json_output) from None
     except _error_types() as e:
         if verbose:
             traceback.print_exc()
         message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         if isinstance(e, OSError) and e.filename is not None and str(e.filename) not in message:
             message = f"{e.strerror or message}: {e.filename}"
-        raise fail(message) from None
+        raise fail(message, json_output=json_output) from None
 
 
 def print_json(payload: Any) -> None:
