@@ -190,33 +190,53 @@ class Archive:
     def add(self, src: PathLike | Any, name: str | None = None, *, replace: bool = False,
             progress: Progress | None = None) -> AddResult:
         """Archive an ONNX model (path or ModelProto) or a GraphML file with its sidecar."""
+        return self.add_many([(src, name)], replace=replace, progress=progress)[0]
+
+    def add_many(self, items: list[tuple[PathLike | Any, str | None]], *, replace: bool = False,
+                 progress: Progress | None = None) -> list[AddResult]:
+        """Archive several models in one transaction (all or none); ``items``: (src, name).
+
+        One bulk load per table for the whole batch: the database's fixed cost per load
+        is paid once, not per model.
+        """
         progress = progress or _quiet
-        if name is None:
-            if not isinstance(src, (str, os.PathLike)):
-                raise ArchiveError("give a name for a model passed in memory")
-            name = Path(src).stem
-        _check_name(name)
-        old = self._model_uid(name)
-        if old is not None and not replace:
-            raise ModelNameError(f"the archive already holds a model named {name!r}; choose "
-                                 f"another --name or pass --replace")
-        load = uuid.uuid4().hex
+        named = [(src, _name_of(src, name)) for src, name in items]
+        replaced: dict[str, str] = {}  # name -> uid of the model it replaces
+        for i, (_src, name) in enumerate(named):
+            if any(name == other for _s, other in named[:i]):
+                raise ModelNameError(f"the name {name!r} is given twice; name each model once")
+            old = self._model_uid(name)
+            if old is not None and not replace:
+                raise ModelNameError(f"the archive already holds a model named {name!r}; "
+                                     f"choose another --name or pass --replace")
+            if old is not None:
+                replaced[name] = old
+        batch, results = [], []
         with self._adding():
-            progress(f"reading {src if isinstance(src, (str, os.PathLike)) else 'the model'}")
-            is_graphml = isinstance(src, (str, os.PathLike)) and Path(src).suffix.lower() == ".graphml"
-            doc, blobs, new_bytes = (self._graphml_document(Path(src)) if is_graphml
-                                     else self._onnx_document(src, progress))
-            progress("building tables")
-            info = _model_info(doc, blobs, new_bytes, src)
-            rows = schema.document_rows(doc, name=name, load=load, model=info,
-                                        blobs={o: sha for o, (_n, sha) in blobs.items()})
+            for src, name in named:
+                rows, result = self._prepare(src, name, progress)
+                result.replaced = name in replaced
+                batch.append(rows)
+                results.append(result)
             progress("loading into the database")
-            self._engine.load(rows, drop_prefix=old)
-        if old is not None:
+            self._engine.load(batch, drop=list(replaced.values()))
+        if replaced:
             self._collect_garbage()
+        return results
+
+    def _prepare(self, src: Any, name: str, progress: Progress) -> tuple[Any, AddResult]:
+        """The rows of one model, its tensors already in the store."""
+        progress(f"reading {src if isinstance(src, (str, os.PathLike)) else name}")
+        is_graphml = isinstance(src, (str, os.PathLike)) and Path(src).suffix.lower() == ".graphml"
+        doc, blobs, new_bytes = (self._graphml_document(Path(src)) if is_graphml
+                                 else self._onnx_document(src, progress))
+        progress("building tables")
+        info = _model_info(doc, blobs, new_bytes, src)
+        rows = schema.document_rows(doc, name=name, load=uuid.uuid4().hex, model=info,
+                                    blobs={o: sha for o, (_n, sha) in blobs.items()})
         nodes, rels = rows.counts()
-        return AddResult(name, info["ops"], info["modules"], nodes, rels, info["tensor_bytes"],
-                         new_bytes, old is not None)
+        return rows, AddResult(name, info["ops"], info["modules"], nodes, rels,
+                               info["tensor_bytes"], new_bytes, False)
 
     def _onnx_document(self, src: Any, progress: Progress) -> tuple[Any, dict, int]:
         model = load_onnx(src) if isinstance(src, (str, os.PathLike)) else src
@@ -388,6 +408,15 @@ class Archive:
         uid, _graph, _tensors = self._require(name)
         self._engine.delete(uid)
         self._collect_garbage()
+
+
+def _name_of(src: Any, name: str | None) -> str:
+    if name is None:
+        if not isinstance(src, (str, os.PathLike)):
+            raise ArchiveError("give a name for a model passed in memory")
+        name = Path(src).stem
+    _check_name(name)
+    return name
 
 
 def _check_name(name: str) -> None:

@@ -50,7 +50,10 @@ class LadybugEngine:
                 raise ArchiveOpenError(f"directory {str(self.path.parent)!r} for the archive "
                                        f"does not exist; create it first")
         try:
-            self._db = ladybug.Database(str(self.path))
+            # Checkpoint on close, not after every commit: a checkpoint rewrites the file
+            # (about a second each); the write-ahead log keeps commits durable meanwhile.
+            self._db = ladybug.Database(str(self.path), auto_checkpoint=False)
+            self._written = False
             self._conn = ladybug.Connection(self._db)
             tables = {row[1] for row in self._conn.execute("CALL show_tables() RETURN *").get_all()}
         except RuntimeError as e:
@@ -85,26 +88,28 @@ class LadybugEngine:
 
     # -- writing -------------------------------------------------------------------
 
-    def load(self, rows: schema.ModelRows, *, drop_prefix: str | None = None) -> None:
-        """Add one model's rows in one transaction; ``drop_prefix``: the model it replaces."""
+    def load(self, batch: list[schema.ModelRows], *, drop: list[str] = ()) -> None:
+        """Add models in one transaction, one COPY per table; ``drop``: uid prefixes of the
+        models they replace. Each Model node is written incomplete and marked complete
+        last, so a reader never takes a half-loaded model for a whole one."""
+        models, nodes, rels = schema.merged_tables(batch)
         self._conn.execute("BEGIN TRANSACTION")
         try:
-            model = schema.Rows(schema.node_columns(schema.MODEL))
-            model.add(dict(rows.model, complete=False))
-            self._copy(schema.MODEL, model.table())
-            for label, table in rows.nodes.items():
-                if len(table):
-                    self._copy(label, table.table())
-            for (rel, src, dst), table in rows.rels.items():
+            self._copy(schema.MODEL, models.table())
+            for label, table in nodes.items():
+                self._copy(label, table.table())
+            for (rel, src, dst), table in rels.items():
                 self._copy(rel, table.table(), f" (from='{src}', to='{dst}')")
-            if drop_prefix is not None:
-                self._delete(drop_prefix)
-            self._conn.execute(f"MATCH (m:{schema.MODEL}) WHERE m.uid = $uid SET m.complete = true",
-                               {"uid": rows.model["uid"]})
+            for prefix in drop:
+                self._delete(prefix)
+            self._conn.execute(f"MATCH (m:{schema.MODEL}) WHERE m.uid IN $uids "
+                               f"SET m.complete = true",
+                               {"uids": [rows.model["uid"] for rows in batch]})
             self._conn.execute("COMMIT")
         except BaseException:
             self._rollback()
             raise
+        self._written = True
 
     def _copy(self, table: str, data: Any, options: str = "") -> None:
         arrow_rows = data  # noqa: F841  -- COPY reads the Python variable by this name
@@ -119,6 +124,7 @@ class LadybugEngine:
         except BaseException:
             self._rollback()
             raise
+        self._written = True
 
     def _delete(self, prefix: str) -> None:
         for label in reversed(schema.LABELS):
@@ -138,6 +144,8 @@ class LadybugEngine:
     def close(self) -> None:
         conn, db = getattr(self, "_conn", None), getattr(self, "_db", None)
         self._conn = self._db = None
+        if conn is not None and getattr(self, "_written", False):
+            conn.execute("CHECKPOINT")
         if conn is not None:
             conn.close()
         if db is not None:

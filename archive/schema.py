@@ -129,6 +129,23 @@ class ModelRows:
         return sum(len(r) for r in self.nodes.values()), sum(len(r) for r in self.rels.values())
 
 
+def merged_tables(batch: list[ModelRows]) -> tuple[Rows, dict[str, Rows], dict[tuple[str, str, str], Rows]]:
+    """The rows of several models, table by table: one bulk load per table for all."""
+    models = Rows(node_columns(MODEL))
+    nodes: dict[str, Rows] = {}
+    rels: dict[tuple[str, str, str], Rows] = {}
+    for rows in batch:
+        models.add(dict(rows.model, complete=False))
+        for target, parts in ((nodes, rows.nodes), (rels, rows.rels)):
+            for key, part in parts.items():
+                if not len(part):
+                    continue
+                into = target.setdefault(key, Rows(part.columns))
+                for name, values in part.values.items():
+                    into.values[name].extend(values)
+    return models, nodes, rels
+
+
 def _uid(load: str, gid: str) -> str:
     return f"{load}/{gid}"
 
