@@ -232,7 +232,7 @@ class Archive:
                                  else self._onnx_document(src, progress))
         progress("building tables")
         info = _model_info(doc, blobs, new_bytes, src)
-        rows = schema.document_rows(doc, name=name, load=uuid.uuid4().hex, model=info,
+        rows = schema.document_rows(doc, name=name, load=uuid.uuid4().hex[:12], model=info,
                                     blobs={o: sha for o, (_n, sha) in blobs.items()})
         nodes, rels = rows.counts()
         return rows, AddResult(name, info["ops"], info["modules"], nodes, rels,

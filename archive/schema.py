@@ -55,7 +55,7 @@ PROPERTIES: dict[str, list[tuple[str, str, str]]] = {
             ("ops", "INT64", ""), ("modules", "INT64", ""), ("tensor_bytes", "INT64", ""),
             ("new_bytes", "INT64", ""), ("tensors", "STRING", "")],
     MODULE: [("tag", "STRING", "hierarchy_tag"), ("module_class", "STRING", "module_class"),
-             ("name", "STRING", "name"), ("param_bytes", "INT64", "")],
+             ("name", "STRING", "name")],
     OP: [("name", "STRING", "name"), ("op_type", "STRING", "op_type"),
          ("domain", "STRING", "domain"), ("tag", "STRING", "hierarchy_tag")],
     VALUE: [("kind", "STRING", "kind"), ("name", "STRING", "name"),
@@ -168,14 +168,11 @@ def document_rows(doc: Document, *, name: str, load: str, model: dict[str, Any],
 
     label_of: dict[str, str] = {}
     ords: dict[str, int] = {}
-    module_params: dict[str, int] = {}
-    owners: dict[str, str] = {}
     for seq, (node, owner) in enumerate(doc.iter_nodes()):
         data = node.data
         label = LABEL_OF_KIND.get(data.get("kind"), OP)
         label_of[node.id] = label
         parent = owner.id if owner is not None else ""
-        owners[node.id] = parent
         position = ords.get(parent, 0)
         ords[parent] = position + 1
         row: dict[str, Any] = {"uid": _uid(load, node.id), "model": name, "gid": node.id,
@@ -188,20 +185,11 @@ def document_rows(doc: Document, *, name: str, load: str, model: dict[str, Any],
                 row[prop] = data.get(src)
         if label == VALUE and "offset" in data:
             row["sha256"] = blobs.get(int(data["offset"]))
-            # the parameter bytes count towards the module holding them and its ancestors
-            holder = parent
-            while holder:
-                module_params[holder] = module_params.get(holder, 0) + int(data["length"])
-                holder = owners.get(holder, "")
         nodes[label].add(row)
         src_label = label_of[parent] if parent else MODEL
         src_uid = _uid(load, parent) if parent else model_uid(load)
         rel_rows(PARENT_OF, src_label, label).add(
             {"from": src_uid, "to": row["uid"], "ord": position})
-    if module_params:
-        modules = nodes[MODULE]
-        for i, gid in enumerate(modules.values["gid"]):
-            modules.values["param_bytes"][i] = module_params.get(gid, 0)
     for seq, edge in enumerate(doc.iter_edges()):
         row = {"from": _uid(load, edge.source), "to": _uid(load, edge.target),
                "gid": edge.id, "seq": seq, "data": dumps(edge.data)}
