@@ -4,7 +4,7 @@
 (tensor bytes streamed into the content-addressed store instead of a sidecar), builds
 the schema's rows and hands them to the engine in one bulk transaction. ``restore``
 reads the rows back into the same Document and decodes it with the converter's
-lossless decoder, reading tensor bytes from the store.
+lossless decoding (document_to_model), reading tensor bytes from the store.
 """
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ class _StoreSink(SidecarWriter):
 
 
 class _StoreReader:
-    """``read(ref)`` for the decoder: a sidecar reference → the blob stored for it."""
+    """``read(ref)`` for document_to_model: a sidecar reference → the blob stored for it."""
 
     def __init__(self, store: TensorStore, blobs: dict[int, tuple[int, str]]) -> None:
         self.store, self.blobs = store, blobs

@@ -13,7 +13,7 @@ Every node carries ``model`` (the archive name), ``uid`` (unique in the database
 group node it sits in, '' at the top), ``seq`` (document order), and
 ``data``: the GraphML data it came from, as JSON; group nodes also keep their nested
 graph's id and data in ``graph``. Restoring rebuilds the exact
-:class:`modelexport.graphml.Document` from these and hands it to the converter's decoder.
+:class:`modelexport.graphml.Document` from these and hands it to the converter's document_to_model.
 """
 
 from __future__ import annotations

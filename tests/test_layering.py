@@ -1,6 +1,6 @@
 """The project's architectural rules, checked on the source itself.
 
-Dependencies point one way (graphml ← converter ← modelexport), heavy libraries stay
+Dependencies point one way (graphml ← converter ← archive ← modelexport), heavy libraries stay
 where they are needed, and no product code knows a model family.
 """
 

@@ -65,11 +65,11 @@ def add(
 
     Examples:
 
-      modelexport archive add models.lbdb bert.onnx
+      modelexport archive add models.lbdb model.onnx
 
-      modelexport archive add models.lbdb bert.graphml --name bert-v2
+      modelexport archive add models.lbdb model.graphml --name model-v2
 
-      modelexport archive add models.lbdb bert.onnx --replace
+      modelexport archive add models.lbdb model.onnx --replace
     """
     with user_errors(verbose, json_output), _progress(verbose) as progress:
         with _open(db, tensor_store, user, password, create=True) as archive:
@@ -140,9 +140,9 @@ def restore(
 
     Examples:
 
-      modelexport archive restore models.lbdb bert bert.onnx
+      modelexport archive restore models.lbdb model model.onnx
 
-      modelexport archive restore models.lbdb bert bert.graphml --graphml
+      modelexport archive restore models.lbdb model model.graphml --graphml
     """
     with user_errors(verbose, json_output), _progress(verbose) as progress:
         with _open(db, tensor_store, user, password) as archive:
@@ -187,7 +187,7 @@ def query(
 
       modelexport archive query models.lbdb "MATCH (m:Model) RETURN m.name, m.ops"
 
-      modelexport archive query models.lbdb "MATCH (o:Op) WHERE o.model = \\$m RETURN o.op_type, count(*)" --param m=bert --json
+      modelexport archive query models.lbdb "MATCH (o:Op) WHERE o.model = \\$m RETURN o.op_type, count(*)" --param m=model --json
     """
     params = dict(_param(p) for p in param or [])
     with user_errors(verbose, json_output):
@@ -221,7 +221,7 @@ def remove(
 
     Examples:
 
-      modelexport archive remove models.lbdb bert-v1
+      modelexport archive remove models.lbdb model-v1
     """
     with user_errors(verbose, json_output):
         with _open(db, tensor_store, user, password) as archive:
