@@ -1,15 +1,25 @@
 """The embedded engine: a LadybugDB database file (PyPI ``ladybug``), in process.
 
-A database path has siblings that belong to it (``<path>.wal`` while a write is not yet
-checkpointed, ``<path>.shadow``...): copy or delete them together. One ``add`` is one
-transaction: every table is bulk-loaded with ``COPY ... FROM`` an Arrow table, and the
-transaction commits only when all of them are in, so a failed or killed add leaves
-nothing behind (the write-ahead log replays committed transactions only).
+A database path has siblings that belong to it: ``<path>.wal`` (the write-ahead log,
+while a write is not yet checkpointed) and, during a write, ``<path>.rollback`` (below);
+copy or delete them together. One ``add`` is one transaction: every table is
+bulk-loaded with ``COPY ... FROM`` an Arrow table, then committed and checkpointed.
+
+Why the rollback copy: LadybugDB 0.22 cannot replay a write-ahead log that holds a
+committed ``COPY`` (reopening after a kill -9 between commit and checkpoint crashes the
+process), and an uncheckpointed commit is not durable. So every write starts from a
+checkpointed file, copies it to ``<path>.rollback`` (complete before the write begins),
+and removes the copy only once the write is checkpointed. Opening a database that has a
+``.rollback`` beside it puts the copy back and drops the log: the archive is exactly as
+it was before the write that died.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +59,10 @@ class LadybugEngine:
             if not self.path.parent.is_dir():
                 raise ArchiveOpenError(f"directory {str(self.path.parent)!r} for the archive "
                                        f"does not exist; create it first")
+        self._roll_back_a_write_that_died()
         try:
-            # Checkpoint on close, not after every commit: a checkpoint rewrites the file
-            # (about a second each); the write-ahead log keeps commits durable meanwhile.
+            # Checkpoints happen where a write ends (see _write), not behind our back.
             self._db = ladybug.Database(str(self.path), auto_checkpoint=False)
-            self._written = False
             self._conn = ladybug.Connection(self._db)
             tables = {row[1] for row in self._conn.execute("CALL show_tables() RETURN *").get_all()}
         except RuntimeError as e:
@@ -63,6 +72,7 @@ class LadybugEngine:
         if not tables:
             for statement in schema_statements():
                 self._conn.execute(statement)
+            self._conn.execute("CHECKPOINT")
         elif not set(schema.LABELS) <= tables:
             self.close()
             raise ArchiveOpenError(f"{str(self.path)!r} is a LadybugDB database but not a "
@@ -93,8 +103,7 @@ class LadybugEngine:
         models they replace. Each Model node is written incomplete and marked complete
         last, so a reader never takes a half-loaded model for a whole one."""
         models, nodes, rels = schema.merged_tables(batch)
-        self._conn.execute("BEGIN TRANSACTION")
-        try:
+        with self._write():
             self._copy(schema.MODEL, models.table())
             for label, table in nodes.items():
                 self._copy(label, table.table())
@@ -105,11 +114,35 @@ class LadybugEngine:
             self._conn.execute(f"MATCH (m:{schema.MODEL}) WHERE m.uid IN $uids "
                                f"SET m.complete = true",
                                {"uids": [rows.model["uid"] for rows in batch]})
-            self._conn.execute("COMMIT")
-        except BaseException:
-            self._rollback()
-            raise
-        self._written = True
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        """One transaction, durable (checkpointed) on return, rolled back by file on a crash."""
+        rollback = self._rollback_path()
+        tmp = rollback.with_name(rollback.name + ".tmp")
+        shutil.copyfile(self.path, tmp)
+        os.replace(tmp, rollback)
+        try:
+            self._conn.execute("BEGIN TRANSACTION")
+            try:
+                yield
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+            self._conn.execute("CHECKPOINT")
+        finally:
+            rollback.unlink(missing_ok=True)
+
+    def _rollback_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".rollback")
+
+    def _roll_back_a_write_that_died(self) -> None:
+        rollback = self._rollback_path()
+        rollback.with_name(rollback.name + ".tmp").unlink(missing_ok=True)
+        if rollback.exists():
+            self.path.with_name(self.path.name + ".wal").unlink(missing_ok=True)
+            os.replace(rollback, self.path)
 
     def _copy(self, table: str, data: Any, options: str = "") -> None:
         arrow_rows = data  # noqa: F841  -- COPY reads the Python variable by this name
@@ -117,14 +150,8 @@ class LadybugEngine:
 
     def delete(self, prefix: str) -> None:
         """Remove every node (and its relationships) whose uid starts with ``prefix``."""
-        self._conn.execute("BEGIN TRANSACTION")
-        try:
+        with self._write():
             self._delete(prefix)
-            self._conn.execute("COMMIT")
-        except BaseException:
-            self._rollback()
-            raise
-        self._written = True
 
     def _delete(self, prefix: str) -> None:
         for label in reversed(schema.LABELS):
@@ -144,8 +171,6 @@ class LadybugEngine:
     def close(self) -> None:
         conn, db = getattr(self, "_conn", None), getattr(self, "_db", None)
         self._conn = self._db = None
-        if conn is not None and getattr(self, "_written", False):
-            conn.execute("CHECKPOINT")
         if conn is not None:
             conn.close()
         if db is not None:
