@@ -33,6 +33,7 @@ from modelexport.converter import (
     model_to_document,
     read_sidecar,
 )
+from modelexport.converter.decode import decode_model_header
 from modelexport.graphml import format as fmt
 
 PathLike = str | os.PathLike
@@ -433,14 +434,14 @@ def _model_info(doc: Any, blobs: dict[int, tuple[int, str]], new_bytes: int,
         kind = node.data.get("kind")
         ops += kind == fmt.KIND_OP
         modules += kind == fmt.KIND_MODULE
-    opsets = {domain or "ai.onnx": version
-              for domain, version in json.loads(data.get("opset_import") or "[]")}
-    producer = " ".join(p for p in (data.get("producer_name"), data.get("producer_version")) if p)
+    header = decode_model_header(data)  # opsets may also sit in model_extra
+    opsets = {o.domain or "ai.onnx": o.version for o in header.opset_import}
+    producer = " ".join(p for p in (header.producer_name, header.producer_version) if p)
     return {
         "added_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "source": str(src) if isinstance(src, (str, os.PathLike)) else "",
         "producer": producer, "opsets": schema.dumps(opsets),
-        "ir_version": data.get("ir_version"), "sidecar_sha256": data.get("sidecar_sha256"),
+        "ir_version": header.ir_version, "sidecar_sha256": data.get("sidecar_sha256"),
         "ops": ops, "modules": modules,
         "tensor_bytes": sum(length for length, _sha in blobs.values()), "new_bytes": new_bytes,
         "tensors": schema.dumps([[o, n, sha] for o, (n, sha) in sorted(blobs.items())]),

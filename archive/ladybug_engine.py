@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from decimal import Decimal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -83,6 +84,12 @@ class LadybugEngine:
     def rows(self, query: str, **params: Any) -> list[list[Any]]:
         return self._conn.execute(query, params).get_all()
 
+    @staticmethod
+    def _plain(row: list[Any]) -> list[Any]:
+        """Engine values as plain Python: sums come back as Decimal (INT128)."""
+        return [(int(v) if v == v.to_integral_value() else float(v))
+                if isinstance(v, Decimal) else v for v in row]
+
     def read_only(self, query: str, params: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
         """Run user Cypher in a read-only transaction; engine errors become QueryError."""
         self._conn.execute("BEGIN TRANSACTION READ ONLY")
@@ -90,7 +97,7 @@ class LadybugEngine:
             result = self._conn.execute(query, params)
             if isinstance(result, list):
                 raise QueryError("give one Cypher statement, not several")
-            return result.get_column_names(), result.get_all()
+            return result.get_column_names(), [self._plain(r) for r in result.get_all()]
         except RuntimeError as e:
             raise QueryError(f"the query failed: {_first_line(e)}; fix the Cypher and try again") from None
         finally:

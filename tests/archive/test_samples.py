@@ -30,9 +30,9 @@ CORPUS_DATA = Path(onnx.__file__).parent / "backend" / "test" / "data"
 
 
 def fine_tune(src: Path, dst: Path) -> Path:
-    """A fine-tuned variant: the same model with its last initializer changed."""
+    """A fine-tuned variant: the same model with its last weight matrix changed."""
     model = onnx.load(str(src))
-    last = model.graph.initializer[-1]
+    last = [t for t in model.graph.initializer if len(t.dims) == 2][-1]
     last.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(last) + np.float32(0.01),
                                           last.name))
     onnx.save(model, str(dst))
@@ -131,8 +131,8 @@ def _under(tag: str, module: str) -> bool:
 
 
 def ops_under(model: onnx.ModelProto, module: str) -> list[list[str]]:
-    return sorted([_tag_of(n), n.op_type, n.name] for n in model.graph.node
-                  if _under(_tag_of(n), module))
+    return sorted(([_tag_of(n), n.op_type, n.name] for n in model.graph.node
+                   if _under(_tag_of(n), module)), key=lambda r: (r[0], r[2]))
 
 
 def matmul_to_softmax(models: dict[str, onnx.ModelProto], hops: int = 3) -> list[list[str]]:
