@@ -28,6 +28,8 @@ STAGES = (
     "validate-graphml",
     "load-save",
     "make-onnx",
+    "archive-add",
+    "archive-restore",
 )
 
 
@@ -86,6 +88,29 @@ def _setup(args: argparse.Namespace) -> Callable[[], object]:
         return lambda: onnx.save(onnx.load(args.src), args.dst)
     if stage == "make-onnx":
         return lambda: make_onnx(args.model, args.dst, strategy=args.strategy)
+    if stage == "archive-add":
+        # a fresh archive each run (set-up, untimed): --dst names the database file
+        import shutil
+
+        from modelexport.archive import open_archive
+
+        for path in Path(args.dst).parent.glob(Path(args.dst).name + "*"):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+        def add() -> None:
+            with open_archive(args.dst) as archive:
+                archive.add(args.src, name="model")
+
+        return add
+    if stage == "archive-restore":
+        # --src names the database holding the model "model" (archive-add made it)
+        from modelexport.archive import open_archive
+
+        def restore() -> None:
+            with open_archive(args.src, create=False) as archive:
+                archive.restore("model", args.dst)
+
+        return restore
     raise SystemExit(f"unknown stage {stage!r}; choose one of {', '.join(STAGES)}")
 
 
