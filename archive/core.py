@@ -33,7 +33,9 @@ from modelexport.converter import (
     model_to_document,
     read_sidecar,
 )
-from modelexport.converter.decode import decode_model_header
+from modelexport.converter._io import PROTOBUF_LIMIT, _load_lazily
+from modelexport.converter._onnx_writer import layout_model, write_model
+from modelexport.converter.decode import Deferred, decode_model_header
 from modelexport.graphml import format as fmt
 
 PathLike = str | os.PathLike
@@ -166,6 +168,10 @@ class _StoreReader:
             raise ArchiveError(f"tensor {sha}: {length} bytes stored, {ref['length']} expected")
         return self.store.read(sha, length)
 
+    def copy_to(self, ref: dict[str, Any], out_fd: int) -> int:
+        length, sha = self.blobs[int(ref["offset"])]
+        return self.store.copy_to(sha, length, out_fd)
+
 
 class Archive:
     """Models in a graph database; see :func:`open_archive`."""
@@ -240,12 +246,23 @@ class Archive:
                                info["tensor_bytes"], new_bytes, False)
 
     def _onnx_document(self, src: Any, progress: Progress) -> tuple[Any, dict, int]:
-        model = load_onnx(src) if isinstance(src, (str, os.PathLike)) else src
+        lazy = None
+        if isinstance(src, (str, os.PathLike)):
+            # As export-graphml does: initializer bytes stay in the file and are streamed
+            # to the store, not parsed into memory first.
+            lazy = _load_lazily(src)
+            model = lazy.model if lazy is not None else load_onnx(src)
+        else:
+            model = src
         if not hasattr(model, "graph"):
             raise ArchiveError(f"expected a path or an onnx.ModelProto, got {type(src).__name__}")
         progress("converting; storing tensors")
         sink = _StoreSink(self._store)
-        doc = model_to_document(model, sink)
+        try:
+            doc = model_to_document(model, sink, lazy=lazy)
+        finally:
+            if lazy is not None:
+                lazy.close()
         return doc, sink.blobs, sink.new_bytes
 
     def _graphml_document(self, src: Path) -> tuple[Any, dict, int]:
@@ -356,12 +373,23 @@ class Archive:
         if graphml:
             return self._restore_graphml(name, doc, blobs, out)
         progress("rebuilding the model")
-        model = document_to_model(doc, _StoreReader(self._store, blobs).read)
+        reader = _StoreReader(self._store, blobs)
+        deferred = Deferred()
+        model = document_to_model(doc, reader.read, deferred=deferred)
         progress(f"writing {out.name}")
-        data = model.SerializeToString()
         with _atomic(out) as f:
-            f.write(data)
-        return RestoreResult(name, out, len(data))
+            if not model.HasField("graph"):
+                f.write(model.SerializeToString())
+            else:
+                # The converter's streaming writer (as import-onnx uses it): initializer
+                # bytes go from the store to the file without passing through Python.
+                layout = layout_model(decode_model_header(doc.graph.data), model.graph, deferred)
+                if layout.size > PROTOBUF_LIMIT:
+                    raise ArchiveError(f"{name!r} is over protobuf's 2 GB limit as one file; "
+                                       f"restore it with --graphml and run import-onnx, which "
+                                       f"writes external data")
+                write_model(f, layout, reader)
+        return RestoreResult(name, out, out.stat().st_size)
 
     def _restore_graphml(self, name: str, doc: Any, blobs: dict[int, tuple[int, str]],
                          out: Path) -> RestoreResult:
