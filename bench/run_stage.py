@@ -29,6 +29,8 @@ STAGES = (
     "layout",
     "load-save",
     "make-onnx",
+    "archive-add",
+    "archive-restore",
 )
 
 
@@ -94,6 +96,31 @@ def _setup(args: argparse.Namespace) -> Callable[[], object]:
         return lambda: onnx.save(onnx.load(args.src), args.dst)
     if stage == "make-onnx":
         return lambda: make_onnx(args.model, args.dst, strategy=args.strategy)
+    if stage == "archive-add":
+        # a fresh archive each run (set-up, untimed): --dst names the database file
+        import shutil
+
+        import modelexport.archive.ladybug_engine  # noqa: F401  (imports before the clock)
+        from modelexport.archive import open_archive
+
+        for path in Path(args.dst).parent.glob(Path(args.dst).name + "*"):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+        def add() -> None:
+            with open_archive(args.dst) as archive:
+                archive.add(args.src, name="model")
+
+        return add
+    if stage == "archive-restore":
+        # --src names the database holding the model "model" (archive-add made it)
+        import modelexport.archive.ladybug_engine  # noqa: F401  (imports before the clock)
+        from modelexport.archive import open_archive
+
+        def restore() -> None:
+            with open_archive(args.src, create=False) as archive:
+                archive.restore("model", args.dst)
+
+        return restore
     raise SystemExit(f"unknown stage {stage!r}; choose one of {', '.join(STAGES)}")
 
 

@@ -76,12 +76,13 @@ Layout = Annotated[LayoutMethod, typer.Option(
 
 def _error_types() -> tuple[type[BaseException], ...]:
     """The library errors that mean "the user gave us something we refuse" (exit 1)."""
+    from modelexport.archive.errors import ArchiveError
     from modelexport.converter.errors import ConverterError
     from modelexport.graphml.errors import GraphMLError
     from modelexport.errors import ModelExportError
 
     # OSError: a missing file, a full disk, a permission: the environment, not a bug.
-    return (ModelExportError, ConverterError, GraphMLError, OSError)
+    return (ModelExportError, ConverterError, GraphMLError, ArchiveError, OSError)
 
 
 def fail(message: str, code: int = 1, json_output: bool = False,

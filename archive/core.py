@@ -1,0 +1,529 @@
+"""The archive: ``add`` / ``restore`` (an inverse pair), ``list``, ``query``, ``remove``.
+
+``add`` turns the model into the converter's GraphML :class:`~modelexport.graphml.Document`
+(tensor bytes streamed into the content-addressed store instead of a sidecar), builds
+the schema's rows and hands them to the engine in one bulk transaction. ``restore``
+reads the rows back into the same Document and decodes it with the converter's
+lossless decoding (document_to_model), reading tensor bytes from the store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from modelexport import graphml
+from modelexport.archive import schema
+from modelexport.archive.errors import ArchiveError, ArchiveOpenError, ModelNameError, QueryError
+from modelexport.archive.store import TensorStore
+from modelexport.converter import (
+    GraphMLToOnnxError,
+    SidecarWriter,
+    document_to_model,
+    load_onnx,
+    model_to_document,
+    read_sidecar,
+)
+from modelexport.converter._io import PROTOBUF_LIMIT, _load_lazily
+from modelexport.converter._onnx_writer import layout_model, write_model
+from modelexport.converter.decode import Deferred, decode_model_header
+from modelexport.graphml import format as fmt
+
+PathLike = str | os.PathLike
+Progress = Callable[[str], None]
+
+#: Clauses that change a graph: ``query`` refuses them (the engine's read-only
+#: transaction is the second line of defence).
+WRITE_CLAUSES = ("CREATE", "MERGE", "SET", "DELETE", "DETACH", "REMOVE", "DROP", "ALTER",
+                 "COPY", "LOAD", "INSTALL", "ATTACH", "IMPORT", "EXPORT", "CHECKPOINT",
+                 "BEGIN", "COMMIT", "ROLLBACK", "FOREACH")
+_WRITE_RE = re.compile(r"\b(" + "|".join(WRITE_CLAUSES) + r")\b", re.IGNORECASE)
+_LITERALS_RE = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|`[^`]*`|//[^\n]*|/\*.*?\*/",
+                          re.DOTALL)
+
+
+def _quiet(step: str) -> None:
+    pass
+
+
+@dataclass
+class ModelInfo:
+    """One archived model, as ``list`` shows it."""
+
+    name: str
+    ops: int
+    modules: int
+    opsets: dict[str, int]
+    producer: str
+    added_at: str
+    source: str
+    tensor_bytes: int  # the model's tensors, as a sidecar would hold them
+    new_bytes: int  # what adding it stored that the store did not hold yet
+
+
+@dataclass
+class Listing:
+    models: list[ModelInfo]
+    tensor_bytes: int  # all models' tensors, before deduplication
+    stored_bytes: int  # the tensor store on disk: each distinct tensor once
+    database_bytes: int | None  # the database file(s), for an embedded archive
+
+
+@dataclass
+class AddResult:
+    name: str
+    ops: int
+    modules: int
+    nodes: int
+    relationships: int
+    tensor_bytes: int
+    new_bytes: int
+    replaced: bool
+
+
+@dataclass
+class RestoreResult:
+    name: str
+    path: Path
+    bytes: int
+    sidecar: Path | None = None
+
+
+@dataclass
+class QueryResult:
+    columns: list[str]
+    rows: list[list[Any]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"columns": self.columns, "rows": [dict(zip(self.columns, r)) for r in self.rows]}
+
+
+class _Discard:
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+
+class _StoreSink(SidecarWriter):
+    """A sidecar writer whose bytes go to the tensor store, one blob per tensor.
+
+    Offsets, size and SHA-256 are those of the sidecar ``export-graphml`` would write,
+    so the Document is exactly the converter's; ``blobs`` maps each offset to its blob.
+    """
+
+    def __init__(self, store: TensorStore) -> None:
+        super().__init__(_Discard())
+        self.store = store
+        self.blobs: dict[int, tuple[int, str]] = {}
+        self.new_bytes = 0
+
+    def add(self, data: bytes) -> tuple[int, int]:
+        offset, length = super().add(data)
+        self._record(offset, length, *self.store.put(data))
+        return offset, length
+
+    def add_stream(self, length: int, fill: Any) -> tuple[int, int]:
+        blob = self.store.writer()
+
+        def tee(write: Callable[[bytes], None]) -> None:
+            def both(piece: bytes) -> None:
+                write(piece)
+                blob.write(piece)
+            fill(both)
+
+        try:
+            offset, length = super().add_stream(length, tee)
+            self._record(offset, length, *blob.finish())
+        except BaseException:
+            blob.discard()
+            raise
+        return offset, length
+
+    def _record(self, offset: int, length: int, sha: str, new: bool) -> None:
+        self.blobs[offset] = (length, sha)
+        self.new_bytes += length if new else 0
+
+
+class _StoreReader:
+    """``read(ref)`` for document_to_model: a sidecar reference → the blob stored for it."""
+
+    def __init__(self, store: TensorStore, blobs: dict[int, tuple[int, str]]) -> None:
+        self.store, self.blobs = store, blobs
+
+    def read(self, ref: dict[str, Any]) -> bytes:
+        try:
+            length, sha = self.blobs[int(ref["offset"])]
+        except (KeyError, TypeError, ValueError):
+            raise ArchiveError(f"the archive has no tensor for sidecar reference {ref!r}; "
+                               f"the archive is damaged") from None
+        if int(ref["length"]) != length:
+            raise ArchiveError(f"tensor {sha}: {length} bytes stored, {ref['length']} expected")
+        return self.store.read(sha, length)
+
+    def copy_to(self, ref: dict[str, Any], out_fd: int) -> int:
+        length, sha = self.blobs[int(ref["offset"])]
+        return self.store.copy_to(sha, length, out_fd)
+
+
+class Archive:
+    """Models in a graph database; see :func:`open_archive`."""
+
+    def __init__(self, engine: Any, store: TensorStore) -> None:
+        self._engine = engine
+        self._store = store
+        self._recover()
+
+    # -- context manager -----------------------------------------------------------
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._engine.close()
+
+    # -- add -----------------------------------------------------------------------
+
+    def add(self, src: PathLike | Any, name: str | None = None, *, replace: bool = False,
+            progress: Progress | None = None) -> AddResult:
+        """Archive an ONNX model (path or ModelProto) or a GraphML file with its sidecar."""
+        return self.add_many([(src, name)], replace=replace, progress=progress)[0]
+
+    def add_many(self, items: list[tuple[PathLike | Any, str | None]], *, replace: bool = False,
+                 progress: Progress | None = None) -> list[AddResult]:
+        """Archive several models in one transaction (all or none); ``items``: (src, name).
+
+        One bulk load per table for the whole batch: the database's fixed cost per load
+        is paid once, not per model.
+        """
+        progress = progress or _quiet
+        named = [(src, _name_of(src, name)) for src, name in items]
+        replaced: dict[str, str] = {}  # name -> uid of the model it replaces
+        for i, (_src, name) in enumerate(named):
+            if any(name == other for _s, other in named[:i]):
+                raise ModelNameError(f"the name {name!r} is given twice; name each model once")
+            old = self._model_uid(name)
+            if old is not None and not replace:
+                raise ModelNameError(f"the archive already holds a model named {name!r}; "
+                                     f"choose another --name or pass --replace")
+            if old is not None:
+                replaced[name] = old
+        batch, results = [], []
+        with self._adding():
+            for src, name in named:
+                rows, result = self._prepare(src, name, progress)
+                result.replaced = name in replaced
+                batch.append(rows)
+                results.append(result)
+            progress("loading into the database")
+            self._engine.load(batch, drop=list(replaced.values()))
+        if replaced:
+            self._collect_garbage()
+        return results
+
+    def _prepare(self, src: Any, name: str, progress: Progress) -> tuple[Any, AddResult]:
+        """The rows of one model, its tensors already in the store."""
+        progress(f"reading {src if isinstance(src, (str, os.PathLike)) else name}")
+        is_graphml = isinstance(src, (str, os.PathLike)) and Path(src).suffix.lower() == ".graphml"
+        doc, blobs, new_bytes = (self._graphml_document(Path(src)) if is_graphml
+                                 else self._onnx_document(src, progress))
+        progress("building tables")
+        info = _model_info(doc, blobs, new_bytes, src)
+        rows = schema.document_rows(doc, name=name, load=uuid.uuid4().hex[:12], model=info,
+                                    blobs={o: sha for o, (_n, sha) in blobs.items()})
+        nodes, rels = rows.counts()
+        return rows, AddResult(name, info["ops"], info["modules"], nodes, rels,
+                               info["tensor_bytes"], new_bytes, False)
+
+    def _onnx_document(self, src: Any, progress: Progress) -> tuple[Any, dict, int]:
+        lazy = None
+        if isinstance(src, (str, os.PathLike)):
+            # As export-graphml does: initializer bytes stay in the file and are streamed
+            # to the store, not parsed into memory first.
+            lazy = _load_lazily(src)
+            model = lazy.model if lazy is not None else load_onnx(src)
+        else:
+            model = src
+        if not hasattr(model, "graph"):
+            raise ArchiveError(f"expected a path or an onnx.ModelProto, got {type(src).__name__}")
+        progress("converting; storing tensors")
+        sink = _StoreSink(self._store)
+        try:
+            doc = model_to_document(model, sink, lazy=lazy)
+        finally:
+            if lazy is not None:
+                lazy.close()
+        return doc, sink.blobs, sink.new_bytes
+
+    def _graphml_document(self, src: Path) -> tuple[Any, dict, int]:
+        if not src.is_file():
+            raise ArchiveError(f"GraphML file {str(src)!r} does not exist")
+        doc = graphml.read_graphml(src)
+        data = doc.graph.data
+        if data.get("format") != fmt.FORMAT_VERSION:
+            raise GraphMLToOnnxError(
+                f"{src.name!r} was not written by export-graphml (format {data.get('format')!r})"
+                f"; archive the ONNX model instead")
+        blobs: dict[int, tuple[int, str]] = {}
+        new_bytes = 0
+        with read_sidecar(src, data.get("sidecar"), data.get("sidecar_size"),
+                          data.get("sidecar_sha256")) as reader:
+            def read(ref: dict[str, Any]) -> bytes:
+                nonlocal new_bytes
+                data = reader.read(ref)
+                sha, new = self._store.put(data)
+                blobs[int(ref["offset"])] = (len(data), sha)
+                new_bytes += len(data) if new else 0
+                return data
+
+            document_to_model(doc, read)  # decoding checks the document and meets every tensor
+        return doc, blobs, new_bytes
+
+    @contextmanager
+    def _adding(self) -> Iterator[None]:
+        """Mark an add in progress, so blobs of one that dies are collected on next open."""
+        marker = self._store.root / ".adding"
+        marker.touch()
+        try:
+            yield
+        except BaseException:
+            self._collect_garbage()
+            raise
+        marker.unlink(missing_ok=True)
+
+    def _recover(self) -> None:
+        """Drop what a killed or failed add left: incomplete models and unused blobs."""
+        incomplete = self._engine.rows(
+            f"MATCH (m:{schema.MODEL}) WHERE m.complete = false RETURN m.uid")
+        for (uid,) in incomplete:
+            self._engine.delete(uid)
+        marker = self._store.root / ".adding"
+        if incomplete or marker.exists():
+            self._store.sweep_temporary()
+            self._collect_garbage()
+            marker.unlink(missing_ok=True)
+
+    def _collect_garbage(self) -> None:
+        used: set[str] = set()
+        for (tensors,) in self._engine.rows(f"MATCH (m:{schema.MODEL}) RETURN m.tensors"):
+            used.update(sha for _offset, _length, sha in json.loads(tensors or "[]"))
+        self._store.delete_unused(used)
+
+    # -- reading -------------------------------------------------------------------
+
+    def _model_uid(self, name: str) -> str | None:
+        rows = self._engine.rows(f"MATCH (m:{schema.MODEL}) WHERE m.name = $name AND "
+                                 f"m.complete = true RETURN m.uid", name=name)
+        return rows[0][0] if rows else None
+
+    def _require(self, name: str) -> list[Any]:
+        rows = self._engine.rows(
+            f"MATCH (m:{schema.MODEL}) WHERE m.name = $name AND m.complete = true "
+            f"RETURN m.uid, m.graph, m.tensors", name=name)
+        if not rows:
+            known = sorted(m.name for m in self.list().models)
+            hint = f" (it holds: {', '.join(known[:5])}{', ...' if len(known) > 5 else ''})" \
+                if known else " (it is empty)"
+            raise ModelNameError(f"the archive has no model named {name!r}{hint}; see "
+                                 f"'modelexport archive list'")
+        return rows[0]
+
+    def list(self) -> Listing:
+        rows = self._engine.rows(
+            f"MATCH (m:{schema.MODEL}) WHERE m.complete = true RETURN m.name, m.ops, m.modules, "
+            f"m.opsets, m.producer, m.added_at, m.source, m.tensor_bytes, m.new_bytes "
+            f"ORDER BY m.name")
+        models = [ModelInfo(r[0], r[1], r[2], json.loads(r[3] or "{}"), r[4], r[5], r[6], r[7],
+                            r[8]) for r in rows]
+        return Listing(models, sum(m.tensor_bytes for m in models), self._store.disk_bytes(),
+                       self._engine.disk_bytes())
+
+    def document(self, name: str) -> Any:
+        """The GraphML Document stored as ``name`` (and its offset → blob map)."""
+        _uid, graph, _tensors = self._require(name)
+        nodes: list[Any] = []
+        for label in schema.ELEMENT_LABELS:
+            nodes += self._engine.rows(
+                f"MATCH (n:{label}) WHERE n.model = $name RETURN n.seq, n.gid, n.owner, n.data, "
+                f"n.graph", name=name)
+        edges = self._engine.rows(
+            f"MATCH (a)-[e:{schema.FEEDS}]->(b) WHERE a.model = $name "
+            f"RETURN e.seq, e.gid, a.gid, b.gid, e.data", name=name)
+        return schema.rows_to_document(graph, nodes, edges)
+
+    def restore(self, name: str, out: PathLike, *, graphml: bool = False,
+                progress: Progress | None = None) -> RestoreResult:
+        """Write model ``name`` back as ONNX (or, ``graphml``: GraphML + sidecar) at ``out``."""
+        progress = progress or _quiet
+        out = _check_output(Path(out))
+        _uid, _graph, tensors = self._require(name)
+        blobs = {int(o): (int(n), sha) for o, n, sha in json.loads(tensors or "[]")}
+        progress(f"reading {name}")
+        doc = self.document(name)
+        if graphml:
+            return self._restore_graphml(name, doc, blobs, out)
+        progress("rebuilding the model")
+        reader = _StoreReader(self._store, blobs)
+        deferred = Deferred()
+        model = document_to_model(doc, reader.read, deferred=deferred)
+        progress(f"writing {out.name}")
+        with _atomic(out) as f:
+            if not model.HasField("graph"):
+                f.write(model.SerializeToString())
+            else:
+                # The converter's streaming writer (as import-onnx uses it): initializer
+                # bytes go from the store to the file without passing through Python.
+                layout = layout_model(decode_model_header(doc.graph.data), model.graph, deferred)
+                if layout.size > PROTOBUF_LIMIT:
+                    raise ArchiveError(f"{name!r} is over protobuf's 2 GB limit as one file; "
+                                       f"restore it with --graphml and run import-onnx, which "
+                                       f"writes external data")
+                write_model(f, layout, reader)
+        return RestoreResult(name, out, out.stat().st_size)
+
+    def _restore_graphml(self, name: str, doc: Any, blobs: dict[int, tuple[int, str]],
+                         out: Path) -> RestoreResult:
+        sidecar = out.with_suffix(fmt.SIDECAR_SUFFIX)
+        if sidecar == out:
+            raise ArchiveError(f"output {str(out)!r} would be its own sidecar; name it *.graphml")
+        doc.graph.data["sidecar"] = sidecar.name
+        size = int(doc.graph.data.get("sidecar_size", 0))
+        with _atomic(sidecar) as f:
+            f.flush()
+            position = 0
+            for offset in sorted(blobs):
+                length, sha = blobs[offset]
+                f.write(b"\0" * (offset - position))
+                f.flush()
+                self._store.copy_to(sha, length, f.fileno())
+                f.seek(0, os.SEEK_END)
+                position = offset + length
+            f.write(b"\0" * (size - position))
+            with _atomic(out) as g:
+                graphml.write_graphml(doc, g)
+                written = g.tell()
+        return RestoreResult(name, out, written, sidecar)
+
+    # -- query, remove -------------------------------------------------------------
+
+    def query(self, cypher: str, **params: Any) -> QueryResult:
+        """Run read-only Cypher; write clauses are refused."""
+        bare = _LITERALS_RE.sub(" ", cypher)
+        hit = _WRITE_RE.search(bare)
+        if hit:
+            raise QueryError(f"'{hit.group(1).upper()}' is refused: archive queries are "
+                             f"read-only; change the archive with 'archive add' or 'archive "
+                             f"remove'")
+        columns, rows = self._engine.read_only(cypher, params)
+        return QueryResult(columns, rows)
+
+    def export_neo4j(self, outdir: PathLike) -> Any:
+        """``neo4j-admin database import`` CSVs of every model, and the command to load them."""
+        from modelexport.archive.neo4j_csv import export_neo4j
+
+        return export_neo4j(self._engine, Path(outdir))
+
+    def remove(self, name: str) -> None:
+        uid, _graph, _tensors = self._require(name)
+        self._engine.delete(uid)
+        self._collect_garbage()
+
+
+def _name_of(src: Any, name: str | None) -> str:
+    if name is None:
+        if not isinstance(src, (str, os.PathLike)):
+            raise ArchiveError("give a name for a model passed in memory")
+        name = Path(src).stem
+    _check_name(name)
+    return name
+
+
+def _check_name(name: str) -> None:
+    if not name or name != name.strip() or any(c in name for c in "\n\r\t\0"):
+        raise ArchiveError(f"model name {name!r} is not usable; give a non-empty name without "
+                           f"surrounding spaces or control characters")
+
+
+def _model_info(doc: Any, blobs: dict[int, tuple[int, str]], new_bytes: int,
+                src: Any) -> dict[str, Any]:
+    data = doc.graph.data
+    ops = modules = 0
+    for node, _owner in doc.iter_nodes():
+        kind = node.data.get("kind")
+        ops += kind == fmt.KIND_OP
+        modules += kind == fmt.KIND_MODULE
+    header = decode_model_header(data)  # opsets may also sit in model_extra
+    opsets = {o.domain or "ai.onnx": o.version for o in header.opset_import}
+    producer = " ".join(p for p in (header.producer_name, header.producer_version) if p)
+    return {
+        "added_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "source": str(src) if isinstance(src, (str, os.PathLike)) else "",
+        "producer": producer, "opsets": schema.dumps(opsets),
+        "ir_version": header.ir_version, "sidecar_sha256": data.get("sidecar_sha256"),
+        "ops": ops, "modules": modules,
+        "tensor_bytes": sum(length for length, _sha in blobs.values()), "new_bytes": new_bytes,
+        "tensors": schema.dumps([[o, n, sha] for o, (n, sha) in sorted(blobs.items())]),
+    }
+
+
+def _check_output(path: Path) -> Path:
+    if not path.parent.is_dir():
+        raise ArchiveError(f"output directory {str(path.parent)!r} does not exist; create it "
+                           f"first or choose another path")
+    if path.is_dir():
+        raise ArchiveError(f"output {str(path)!r} is a directory; give a file name")
+    return path
+
+
+@contextmanager
+def _atomic(target: Path) -> Iterator[BinaryIO]:
+    """A temporary file beside ``target``, renamed onto it only when complete."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
+        os.replace(tmp, target)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def open_archive(db: PathLike, *, tensor_store: PathLike | None = None, user: str | None = None,
+                 password: str | None = None, create: bool = True) -> Archive:
+    """Open the archive ``db``: a LadybugDB file path, or a ``bolt://`` / ``neo4j://`` URI.
+
+    A path's tensors live in ``<db>.tensors/`` beside it unless ``tensor_store`` names
+    another directory; a server needs ``tensor_store``. ``create``: make a new archive
+    at a path that does not exist yet (else that is an error).
+    """
+    text = os.fspath(db)
+    if re.match(r"^(bolt|neo4j)(\+s|\+ssc)?://", text):
+        from modelexport.archive.bolt_engine import BoltEngine
+
+        if tensor_store is None:
+            raise ArchiveOpenError("a server archive keeps tensor bytes outside the database: "
+                                   "give --tensor-store DIR")
+        engine: Any = BoltEngine(text, user=user, password=password)
+        store_dir = Path(tensor_store)
+    else:
+        from modelexport.archive.ladybug_engine import LadybugEngine
+
+        engine = LadybugEngine(text, create=create)
+        store_dir = Path(tensor_store) if tensor_store is not None else Path(text + ".tensors")
+    try:
+        return Archive(engine, TensorStore(store_dir))
+    except BaseException:
+        engine.close()
+        raise

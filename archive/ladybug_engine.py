@@ -1,0 +1,189 @@
+"""The embedded engine: a LadybugDB database file (PyPI ``ladybug``), in process.
+
+A database path has siblings that belong to it: ``<path>.wal`` (the write-ahead log,
+while a write is not yet checkpointed) and, during a write, ``<path>.rollback`` (below);
+copy or delete them together. One ``add`` is one transaction: every table is
+bulk-loaded with ``COPY ... FROM`` an Arrow table, then committed and checkpointed.
+
+Why the rollback copy: LadybugDB 0.22 cannot replay a write-ahead log that holds a
+committed ``COPY`` (reopening after a kill -9 between commit and checkpoint crashes the
+process), and an uncheckpointed commit is not durable. So every write starts from a
+checkpointed file, copies it to ``<path>.rollback`` (complete before the write begins),
+and removes the copy only once the write is checkpointed. Opening a database that has a
+``.rollback`` beside it puts the copy back and drops the log: the archive is exactly as
+it was before the write that died.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from decimal import Decimal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import ladybug
+
+from modelexport.archive import schema
+from modelexport.archive.errors import ArchiveOpenError, QueryError
+
+_TYPES = {"STRING": "STRING", "INT64": "INT64", "BOOLEAN": "BOOLEAN"}
+
+
+def schema_statements() -> list[str]:
+    """The DDL that creates the archive's tables (node tables, then relationship tables)."""
+    out = []
+    for label in schema.LABELS:
+        cols = ", ".join(f"{name} {_TYPES[typ]}" for name, typ in schema.node_columns(label))
+        out.append(f"CREATE NODE TABLE {label}({cols}, PRIMARY KEY (uid))")
+    for rel, (sources, targets) in schema.REL_ENDS.items():
+        pairs = ", ".join(f"FROM {a} TO {b}" for a in sources for b in targets)
+        cols = "".join(f", {name} {_TYPES[typ]}" for name, typ in schema.rel_columns(rel))
+        out.append(f"CREATE REL TABLE {rel}({pairs}{cols})")
+    return out
+
+
+class LadybugEngine:
+    """An archive database file, opened (and created on ``create``)."""
+
+    def __init__(self, path: str | os.PathLike, *, create: bool) -> None:
+        self.path = Path(path)
+        if self.path.is_dir():
+            raise ArchiveOpenError(f"{str(self.path)!r} is a directory, not an archive; give "
+                                   f"the archive's database file (e.g. models.lbdb)")
+        if not self.path.exists():
+            if not create:
+                raise ArchiveOpenError(f"no archive at {str(self.path)!r}; create one with "
+                                       f"'modelexport archive add {self.path} MODEL.onnx'")
+            if not self.path.parent.is_dir():
+                raise ArchiveOpenError(f"directory {str(self.path.parent)!r} for the archive "
+                                       f"does not exist; create it first")
+        self._roll_back_a_write_that_died()
+        try:
+            # Checkpoints happen where a write ends (see _write), not behind our back.
+            self._db = ladybug.Database(str(self.path), auto_checkpoint=False)
+            self._conn = ladybug.Connection(self._db)
+            tables = {row[1] for row in self._conn.execute("CALL show_tables() RETURN *").get_all()}
+        except RuntimeError as e:
+            raise ArchiveOpenError(f"{str(self.path)!r} is not an archive database (LadybugDB "
+                                   f"says: {_first_line(e)}); give the path 'archive add' "
+                                   f"created") from None
+        if not tables:
+            for statement in schema_statements():
+                self._conn.execute(statement)
+            self._conn.execute("CHECKPOINT")
+        elif not set(schema.LABELS) <= tables:
+            self.close()
+            raise ArchiveOpenError(f"{str(self.path)!r} is a LadybugDB database but not a "
+                                   f"modelexport archive (it has no {schema.MODEL} table)")
+
+    # -- reading -------------------------------------------------------------------
+
+    def rows(self, query: str, **params: Any) -> list[list[Any]]:
+        return self._conn.execute(query, params).get_all()
+
+    @staticmethod
+    def _plain(row: list[Any]) -> list[Any]:
+        """Engine values as plain Python: sums come back as Decimal (INT128)."""
+        return [(int(v) if v == v.to_integral_value() else float(v))
+                if isinstance(v, Decimal) else v for v in row]
+
+    def read_only(self, query: str, params: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+        """Run user Cypher in a read-only transaction; engine errors become QueryError."""
+        self._conn.execute("BEGIN TRANSACTION READ ONLY")
+        try:
+            result = self._conn.execute(query, params)
+            if isinstance(result, list):
+                raise QueryError("give one Cypher statement, not several")
+            return result.get_column_names(), [self._plain(r) for r in result.get_all()]
+        except RuntimeError as e:
+            raise QueryError(f"the query failed: {_first_line(e)}; fix the Cypher and try again") from None
+        finally:
+            self._rollback()
+
+    # -- writing -------------------------------------------------------------------
+
+    def load(self, batch: list[schema.ModelRows], *, drop: list[str] = ()) -> None:
+        """Add models in one transaction, one COPY per table; ``drop``: uid prefixes of the
+        models they replace. Each Model node is written incomplete and marked complete
+        last, so a reader never takes a half-loaded model for a whole one."""
+        models, nodes, rels = schema.merged_tables(batch)
+        with self._write():
+            self._copy(schema.MODEL, models.table())
+            for label, table in nodes.items():
+                self._copy(label, table.table())
+            for (rel, src, dst), table in rels.items():
+                self._copy(rel, table.table(), f" (from='{src}', to='{dst}')")
+            for prefix in drop:
+                self._delete(prefix)
+            self._conn.execute(f"MATCH (m:{schema.MODEL}) WHERE m.uid IN $uids "
+                               f"SET m.complete = true",
+                               {"uids": [rows.model["uid"] for rows in batch]})
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        """One transaction, durable (checkpointed) on return, rolled back by file on a crash."""
+        rollback = self._rollback_path()
+        tmp = rollback.with_name(rollback.name + ".tmp")
+        shutil.copyfile(self.path, tmp)
+        os.replace(tmp, rollback)
+        try:
+            self._conn.execute("BEGIN TRANSACTION")
+            try:
+                yield
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
+            self._conn.execute("CHECKPOINT")
+        finally:
+            rollback.unlink(missing_ok=True)
+
+    def _rollback_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".rollback")
+
+    def _roll_back_a_write_that_died(self) -> None:
+        rollback = self._rollback_path()
+        rollback.with_name(rollback.name + ".tmp").unlink(missing_ok=True)
+        if rollback.exists():
+            self.path.with_name(self.path.name + ".wal").unlink(missing_ok=True)
+            os.replace(rollback, self.path)
+
+    def _copy(self, table: str, data: Any, options: str = "") -> None:
+        arrow_rows = data  # noqa: F841  -- COPY reads the Python variable by this name
+        self._conn.execute(f"COPY {table} FROM arrow_rows{options}")
+
+    def delete(self, prefix: str) -> None:
+        """Remove every node (and its relationships) whose uid starts with ``prefix``."""
+        with self._write():
+            self._delete(prefix)
+
+    def _delete(self, prefix: str) -> None:
+        for label in reversed(schema.LABELS):
+            self._conn.execute(f"MATCH (n:{label}) WHERE n.uid STARTS WITH $p DETACH DELETE n",
+                               {"p": prefix})
+
+    def _rollback(self) -> None:
+        try:
+            self._conn.execute("ROLLBACK")
+        except RuntimeError:
+            pass  # a failed statement already ended the transaction
+
+    def disk_bytes(self) -> int:
+        siblings = self.path.parent.glob(self.path.name + ".*")
+        return sum(p.stat().st_size for p in [self.path, *siblings] if p.is_file())
+
+    def close(self) -> None:
+        conn, db = getattr(self, "_conn", None), getattr(self, "_db", None)
+        self._conn = self._db = None
+        if conn is not None:
+            conn.close()
+        if db is not None:
+            db.close()
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__

@@ -1,0 +1,227 @@
+"""The archive's graph schema: labels, relationships, properties, and the rows they hold.
+
+The one place loaders, queries and exporters read the schema from. A model becomes:
+
+- one ``Model`` node (name, opsets, producer, sidecar hash, counts, the root graph's
+  GraphML data, and the map from the model's sidecar offsets to tensor-store blobs);
+- a ``Module``, ``Op``, ``Value`` or ``Subgraph`` node per GraphML node (by its ``kind``);
+- ``PARENT_OF`` from each node's container (the Model for top-level nodes) with ``ord``,
+  its position there; ``FEEDS`` per GraphML edge (one per tensor use).
+
+Every node carries ``model`` (the archive name), ``uid`` (unique in the database:
+``<load id>/<GraphML id>``), ``gid`` (its GraphML id), ``owner`` (the GraphML id of the
+group node it sits in, '' at the top), ``seq`` (document order), and
+``data``: the GraphML data it came from, as JSON; group nodes also keep their nested
+graph's id and data in ``graph``. Restoring rebuilds the exact
+:class:`modelexport.graphml.Document` from these and hands it to the converter's document_to_model.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from modelexport.graphml import Document, Edge, Graph, Key, Node
+from modelexport.graphml import format as fmt
+
+MODEL, MODULE, OP, VALUE, SUBGRAPH = "Model", "Module", "Op", "Value", "Subgraph"
+PARENT_OF, FEEDS = "PARENT_OF", "FEEDS"
+
+#: Which label a GraphML node of each kind gets.
+LABEL_OF_KIND = {
+    fmt.KIND_MODULE: MODULE,
+    fmt.KIND_OP: OP,
+    fmt.KIND_INPUT: VALUE,
+    fmt.KIND_OUTPUT: VALUE,
+    fmt.KIND_INITIALIZER: VALUE,
+    fmt.KIND_SUBGRAPH: SUBGRAPH,
+}
+ELEMENT_LABELS = (MODULE, OP, VALUE, SUBGRAPH)
+LABELS = (MODEL, *ELEMENT_LABELS)
+
+#: Properties every node has, in table order (``uid`` is the primary key).
+COMMON = [("uid", "STRING"), ("model", "STRING"), ("gid", "STRING"), ("owner", "STRING"),
+          ("seq", "INT64"), ("data", "STRING"), ("graph", "STRING")]
+
+#: The query properties of each label: (property, type, where its value comes from).
+#: For element labels the source is a GraphML data key; Model's are computed at add time.
+PROPERTIES: dict[str, list[tuple[str, str, str]]] = {
+    MODEL: [("name", "STRING", ""), ("complete", "BOOLEAN", ""), ("added_at", "STRING", ""),
+            ("source", "STRING", ""), ("producer", "STRING", ""), ("opsets", "STRING", ""),
+            ("ir_version", "INT64", ""), ("sidecar_sha256", "STRING", ""),
+            ("ops", "INT64", ""), ("modules", "INT64", ""), ("tensor_bytes", "INT64", ""),
+            ("new_bytes", "INT64", ""), ("tensors", "STRING", "")],
+    MODULE: [("tag", "STRING", "hierarchy_tag"), ("module_class", "STRING", "module_class"),
+             ("name", "STRING", "name")],
+    OP: [("name", "STRING", "name"), ("op_type", "STRING", "op_type"),
+         ("domain", "STRING", "domain"), ("tag", "STRING", "hierarchy_tag")],
+    VALUE: [("kind", "STRING", "kind"), ("name", "STRING", "name"),
+            ("dtype", "STRING", "dtype"), ("shape", "STRING", "shape"),
+            ("tag", "STRING", "hierarchy_tag"), ("sha256", "STRING", ""),
+            ("nbytes", "INT64", "length")],
+    SUBGRAPH: [("name", "STRING", "attribute_name"), ("tag", "STRING", "hierarchy_tag")],
+}
+
+#: Relationship properties: (property, type, GraphML edge data key or "").
+REL_PROPERTIES: dict[str, list[tuple[str, str, str]]] = {
+    PARENT_OF: [("ord", "INT64", "")],
+    FEEDS: [("tensor", "STRING", "e_tensor"), ("dtype", "STRING", "e_dtype"),
+            ("shape", "STRING", "e_shape"), ("src_output", "INT64", "source_output"),
+            ("dst_input", "INT64", "target_input"), ("gid", "STRING", ""),
+            ("seq", "INT64", ""), ("data", "STRING", "")],
+}
+#: Which labels each relationship may join (every pair is declared).
+REL_ENDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    PARENT_OF: ((MODEL, MODULE, OP, SUBGRAPH), ELEMENT_LABELS),
+    FEEDS: (ELEMENT_LABELS, ELEMENT_LABELS),
+}
+
+_ARROW = {"STRING": pa.string(), "INT64": pa.int64(), "BOOLEAN": pa.bool_()}
+
+
+def node_columns(label: str) -> list[tuple[str, str]]:
+    """Every property of ``label``, in table order."""
+    return COMMON + [(name, typ) for name, typ, _src in PROPERTIES[label]]
+
+
+def rel_columns(rel: str) -> list[tuple[str, str]]:
+    return [(name, typ) for name, typ, _src in REL_PROPERTIES[rel]]
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+@dataclass
+class Rows:
+    """Column-wise rows of one table, turned into an Arrow table for bulk loading."""
+
+    columns: list[tuple[str, str]]
+    values: dict[str, list[Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.values = {name: [] for name, _typ in self.columns}
+
+    def add(self, row: dict[str, Any]) -> None:
+        for name, _typ in self.columns:
+            self.values[name].append(row.get(name))
+
+    def __len__(self) -> int:
+        return len(next(iter(self.values.values()))) if self.values else 0
+
+    def table(self) -> pa.Table:
+        return pa.table({name: pa.array(self.values[name], type=_ARROW[typ])
+                         for name, typ in self.columns})
+
+
+@dataclass
+class ModelRows:
+    """Everything one model adds to the database, table by table."""
+
+    model: dict[str, Any]
+    nodes: dict[str, Rows]  # label -> rows
+    rels: dict[tuple[str, str, str], Rows]  # (rel, from label, to label) -> rows
+
+    def counts(self) -> tuple[int, int]:
+        return sum(len(r) for r in self.nodes.values()), sum(len(r) for r in self.rels.values())
+
+
+def merged_tables(batch: list[ModelRows]) -> tuple[Rows, dict[str, Rows], dict[tuple[str, str, str], Rows]]:
+    """The rows of several models, table by table: one bulk load per table for all."""
+    models = Rows(node_columns(MODEL))
+    nodes: dict[str, Rows] = {}
+    rels: dict[tuple[str, str, str], Rows] = {}
+    for rows in batch:
+        models.add(dict(rows.model, complete=False))
+        for target, parts in ((nodes, rows.nodes), (rels, rows.rels)):
+            for key, part in parts.items():
+                if not len(part):
+                    continue
+                into = target.setdefault(key, Rows(part.columns))
+                for name, values in part.values.items():
+                    into.values[name].extend(values)
+    return models, nodes, rels
+
+
+def _uid(load: str, gid: str) -> str:
+    return f"{load}/{gid}"
+
+
+def model_uid(load: str) -> str:
+    return f"{load}/"
+
+
+def document_rows(doc: Document, *, name: str, load: str, model: dict[str, Any],
+                  blobs: dict[int, str]) -> ModelRows:
+    """The rows that store ``doc`` as model ``name``; ``blobs``: sidecar offset → SHA-256."""
+    nodes = {label: Rows(node_columns(label)) for label in ELEMENT_LABELS}
+    rels: dict[tuple[str, str, str], Rows] = {}
+
+    def rel_rows(rel: str, src: str, dst: str) -> Rows:
+        key = (rel, src, dst)
+        if key not in rels:
+            rels[key] = Rows([("from", "STRING"), ("to", "STRING")] + rel_columns(rel))
+        return rels[key]
+
+    label_of: dict[str, str] = {}
+    ords: dict[str, int] = {}
+    for seq, (node, owner) in enumerate(doc.iter_nodes()):
+        data = node.data
+        label = LABEL_OF_KIND.get(data.get("kind"), OP)
+        label_of[node.id] = label
+        parent = owner.id if owner is not None else ""
+        position = ords.get(parent, 0)
+        ords[parent] = position + 1
+        row: dict[str, Any] = {"uid": _uid(load, node.id), "model": name, "gid": node.id,
+                               "owner": parent, "seq": seq, "data": dumps(data)}
+        if node.graph is not None:
+            row["graph"] = dumps({"id": node.graph.id, "data": node.graph.data,
+                                  "edgedefault": node.graph.edgedefault})
+        for prop, _typ, src in PROPERTIES[label]:
+            if src:
+                row[prop] = data.get(src)
+        if label == VALUE and "offset" in data:
+            row["sha256"] = blobs.get(int(data["offset"]))
+        nodes[label].add(row)
+        src_label = label_of[parent] if parent else MODEL
+        src_uid = _uid(load, parent) if parent else model_uid(load)
+        rel_rows(PARENT_OF, src_label, label).add(
+            {"from": src_uid, "to": row["uid"], "ord": position})
+    for seq, edge in enumerate(doc.iter_edges()):
+        row = {"from": _uid(load, edge.source), "to": _uid(load, edge.target),
+               "gid": edge.id, "seq": seq, "data": dumps(edge.data)}
+        for prop, _typ, src in REL_PROPERTIES[FEEDS]:
+            if src:
+                row[prop] = edge.data.get(src)
+        rel_rows(FEEDS, label_of[edge.source], label_of[edge.target]).add(row)
+    model_row = dict(model, uid=model_uid(load), model=name, name=name, gid="", owner="", seq=-1,
+                     data="{}", graph=dumps({"id": doc.graph.id, "data": doc.graph.data,
+                                             "edgedefault": doc.graph.edgedefault}))
+    return ModelRows(model_row, nodes, rels)
+
+
+def rows_to_document(model_graph: str, nodes: list[tuple[int, str, str, str, str | None]],
+                     edges: list[tuple[int, str, str, str, str]]) -> Document:
+    """The Document stored by :func:`document_rows`, paired with it.
+
+    ``nodes``: (seq, gid, owner gid, data JSON, graph JSON or None); ``edges``: (seq, gid,
+    source gid, target gid, data JSON). Either in any order.
+    """
+    root_info = json.loads(model_graph)
+    root = _graph(root_info)
+    graphs: dict[str, Graph] = {"": root}
+    for _seq, gid, owner, data_json, graph_json in sorted(nodes):
+        node = Node(gid, json.loads(data_json))
+        if graph_json:
+            node.graph = graphs[gid] = _graph(json.loads(graph_json))
+        graphs[owner].nodes.append(node)
+    root.edges = [Edge(gid, source, target, json.loads(data))
+                  for _seq, gid, source, target, data in sorted(edges)]
+    return Document(root, keys=[Key(k.id, k.domain, k.name, k.type) for k in fmt.KEYS.values()])
+
+
+def _graph(info: dict[str, Any]) -> Graph:
+    return Graph(info["id"], data=info["data"], edgedefault=info["edgedefault"])

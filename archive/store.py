@@ -1,0 +1,138 @@
+"""The content-addressed tensor store: each distinct tensor's bytes once, by SHA-256.
+
+A blob lives at ``<dir>/<sha[:2]>/<sha>``. Writing streams into a temporary file in the
+store and renames it into place only when complete, so a killed writer leaves at most
+a ``.tmp`` file (swept by :meth:`TensorStore.sweep_temporary`), never a wrong blob.
+The database records which blobs a model uses; the store knows nothing of models.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from modelexport.archive.errors import ArchiveError
+
+_CHUNK = 1 << 22
+
+
+class BlobWriter:
+    """One blob being written: ``write`` pieces, then ``finish`` for its SHA-256."""
+
+    def __init__(self, store: TensorStore) -> None:
+        self._store = store
+        fd, self._tmp = tempfile.mkstemp(prefix=".blob.", suffix=".tmp", dir=store.root)
+        self._file = os.fdopen(fd, "wb")
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes | memoryview) -> None:
+        self._file.write(data)
+        self._hash.update(data)
+        self.size += len(data)
+
+    def finish(self) -> tuple[str, bool]:
+        """(sha256, whether the bytes were new to the store)."""
+        self._file.close()
+        sha = self._hash.hexdigest()
+        target = self._store.path(sha)
+        if target.exists():
+            os.unlink(self._tmp)
+            return sha, False
+        target.parent.mkdir(exist_ok=True)
+        os.replace(self._tmp, target)
+        return sha, True
+
+    def discard(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+        Path(self._tmp).unlink(missing_ok=True)
+
+
+class TensorStore:
+    """A directory of blobs named by their SHA-256."""
+
+    def __init__(self, root: str | os.PathLike, create: bool = True) -> None:
+        self.root = Path(root)
+        if create:
+            self.root.mkdir(parents=True, exist_ok=True)
+        elif not self.root.is_dir():
+            raise ArchiveError(f"tensor store {str(self.root)!r} does not exist; give the "
+                               f"directory the archive's tensors were stored in")
+
+    def path(self, sha: str) -> Path:
+        return self.root / sha[:2] / sha
+
+    def writer(self) -> BlobWriter:
+        return BlobWriter(self)
+
+    def put(self, data: bytes) -> tuple[str, bool]:
+        w = self.writer()
+        try:
+            w.write(data)
+            return w.finish()
+        except BaseException:
+            w.discard()
+            raise
+
+    def size_of(self, sha: str) -> int:
+        try:
+            return self.path(sha).stat().st_size
+        except FileNotFoundError:
+            raise ArchiveError(f"tensor {sha} is missing from the tensor store "
+                               f"{str(self.root)!r}; was the store moved or pruned?") from None
+
+    def read(self, sha: str, length: int) -> bytes:
+        try:
+            with open(self.path(sha), "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            raise ArchiveError(f"tensor {sha} is missing from the tensor store "
+                               f"{str(self.root)!r}; was the store moved or pruned?") from None
+        if len(data) != length:
+            raise ArchiveError(f"tensor {sha} in {str(self.root)!r} has {len(data)} bytes, "
+                               f"expected {length}; the tensor store is damaged")
+        return data
+
+    def copy_to(self, sha: str, length: int, out_fd: int) -> int:
+        """Append a blob to ``out_fd`` (kernel to kernel where it can)."""
+        with open(self.path(sha), "rb") as f:
+            fd = f.fileno()
+            done = 0
+            while done < length:
+                n = os.sendfile(out_fd, fd, done, length - done) if hasattr(os, "sendfile") else 0
+                if not n:
+                    chunk = os.pread(fd, min(_CHUNK, length - done), done)
+                    if not chunk:
+                        raise ArchiveError(f"tensor {sha} in {str(self.root)!r} is truncated")
+                    n = os.write(out_fd, chunk)
+                done += n
+        return length
+
+    def all_blobs(self) -> Iterable[str]:
+        for sub in self.root.iterdir():
+            if sub.is_dir() and len(sub.name) == 2:
+                for blob in sub.iterdir():
+                    if not blob.name.startswith("."):
+                        yield blob.name
+
+    def delete_unused(self, used: set[str]) -> int:
+        """Remove blobs no model references; returns the bytes freed."""
+        freed = 0
+        for sha in list(self.all_blobs()):
+            if sha not in used:
+                path = self.path(sha)
+                freed += path.stat().st_size
+                path.unlink()
+        return freed
+
+    def sweep_temporary(self) -> None:
+        """Remove ``.tmp`` files a killed writer left."""
+        for tmp in self.root.glob(".blob.*.tmp"):
+            tmp.unlink(missing_ok=True)
+
+    def disk_bytes(self) -> int:
+        return sum(self.path(sha).stat().st_size for sha in self.all_blobs())

@@ -1,0 +1,277 @@
+"""``archive add|list|restore|query|remove|export-neo4j``: models in a graph database.
+
+Each command opens the archive, calls one method of :class:`modelexport.archive.Archive`
+inside :func:`user_errors`, and prints the result.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from modelexport.cli._common import JsonOutput, Verbose, print_json, user_errors
+from modelexport.cli.convert_cmds import _progress
+
+archive_app = typer.Typer(
+    name="archive",
+    help="Models in a graph database: add, list, restore exactly, query with Cypher, remove. "
+    "DB is a LadybugDB file (created on the first add) or a bolt:// / neo4j:// server URI.",
+    no_args_is_help=True,
+)
+
+Db = Annotated[str, typer.Argument(
+    help="The archive: a LadybugDB database file, or a bolt:// or neo4j:// URI.",
+    show_default=False)]
+Name = Annotated[str, typer.Argument(help="The model's name in the archive.", show_default=False)]
+User = Annotated[Optional[str], typer.Option(
+    "--user", envvar="NEO4J_USER", help="Server user (bolt:// and neo4j:// only).")]
+Password = Annotated[Optional[str], typer.Option(
+    "--password", envvar="NEO4J_PASSWORD", help="Server password (bolt:// and neo4j:// only).")]
+TensorStore = Annotated[Optional[Path], typer.Option(
+    "--tensor-store", help="Directory of the tensor bytes (default for a file DB: DB.tensors "
+    "beside it; required for a server).", show_default=False)]
+
+
+def _open(db: str, tensor_store: Path | None, user: str | None, password: str | None,
+          create: bool = False) -> Any:
+    from modelexport.archive import open_archive
+
+    return open_archive(db, tensor_store=tensor_store, user=user, password=password,
+                        create=create)
+
+
+def add(
+    db: Db,
+    src: Annotated[Path, typer.Argument(help="An ONNX file, or a GraphML file with its sidecar.",
+                                        show_default=False)],
+    name: Annotated[Optional[str], typer.Option(
+        "--name", help="Name in the archive (default: the file's stem).")] = None,
+    replace: Annotated[bool, typer.Option(
+        "--replace", help="Replace a model of the same name.")] = False,
+    tensor_store: TensorStore = None,
+    user: User = None,
+    password: Password = None,
+    json_output: JsonOutput = False,
+    verbose: Verbose = False,
+) -> None:
+    """Archive a model; the archive is created on the first add.
+
+    Tensor bytes go to the content-addressed tensor store, each distinct
+    tensor once. A failed or interrupted add leaves the archive as it was.
+
+    Examples:
+
+      modelexport archive add models.lbdb model.onnx
+
+      modelexport archive add models.lbdb model.graphml --name model-v2
+
+      modelexport archive add models.lbdb model.onnx --replace
+    """
+    with user_errors(verbose, json_output), _progress(verbose) as progress:
+        with _open(db, tensor_store, user, password, create=True) as archive:
+            result = archive.add(src, name, replace=replace, progress=progress)
+    if json_output:
+        print_json(asdict(result))
+        return
+    typer.echo(f"{'replaced' if result.replaced else 'added'} {result.name!r}: {result.ops} ops, "
+               f"{result.modules} modules, {result.nodes} nodes, {result.relationships} "
+               f"relationships; tensors {result.tensor_bytes:,} bytes, "
+               f"{result.new_bytes:,} of them new to the store")
+
+
+def list_models(
+    db: Db,
+    tensor_store: TensorStore = None,
+    user: User = None,
+    password: Password = None,
+    json_output: JsonOutput = False,
+    verbose: Verbose = False,
+) -> None:
+    """List the archived models with their sizes.
+
+    "tensors" is what each model's parameters take; "new" is what adding
+    it stored that the archive did not hold yet. The total shows all
+    models' tensors against what the deduplicated store holds on disk.
+
+    Examples:
+
+      modelexport archive list models.lbdb
+
+      modelexport archive list models.lbdb --json
+    """
+    with user_errors(verbose, json_output):
+        with _open(db, tensor_store, user, password) as archive:
+            listing = archive.list()
+    if json_output:
+        print_json(asdict(listing))
+        return
+    header = ("name", "ops", "modules", "opsets", "producer", "added at", "tensors", "new")
+    rows = [(m.name, str(m.ops), str(m.modules),
+             " ".join(f"{d}:{v}" for d, v in sorted(m.opsets.items())), m.producer, m.added_at,
+             f"{m.tensor_bytes:,}", f"{m.new_bytes:,}") for m in listing.models]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for r in [header, *rows]:
+        typer.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    db_part = (f"; database {listing.database_bytes:,} bytes"
+               if listing.database_bytes is not None else "")
+    typer.echo(f"{len(listing.models)} models; tensors {listing.tensor_bytes:,} bytes, stored "
+               f"{listing.stored_bytes:,} bytes after deduplication{db_part}")
+
+
+def restore(
+    db: Db,
+    name: Name,
+    output: Annotated[Path, typer.Argument(help="The ONNX file to write (with --graphml: the "
+                                           "GraphML file; its sidecar goes beside it).",
+                                           show_default=False)],
+    graphml: Annotated[bool, typer.Option(
+        "--graphml", help="Write GraphML + .onnxdata sidecar instead of ONNX.")] = False,
+    tensor_store: TensorStore = None,
+    user: User = None,
+    password: Password = None,
+    json_output: JsonOutput = False,
+    verbose: Verbose = False,
+) -> None:
+    """Write an archived model back, exactly as it was added.
+
+    Examples:
+
+      modelexport archive restore models.lbdb model model.onnx
+
+      modelexport archive restore models.lbdb model model.graphml --graphml
+    """
+    with user_errors(verbose, json_output), _progress(verbose) as progress:
+        with _open(db, tensor_store, user, password) as archive:
+            result = archive.restore(name, output, graphml=graphml, progress=progress)
+    if json_output:
+        print_json({k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(result).items()})
+        return
+    typer.echo(f"wrote {result.path} ({result.bytes:,} bytes)")
+    if result.sidecar is not None:
+        typer.echo(f"wrote {result.sidecar}")
+
+
+def _param(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise typer.BadParameter(f"{text!r}: write --param KEY=VALUE")
+    try:
+        return key, json.loads(value)
+    except ValueError:
+        return key, value
+
+
+def query(
+    db: Db,
+    cypher: Annotated[str, typer.Argument(help="A read-only Cypher query.", show_default=False)],
+    param: Annotated[Optional[list[str]], typer.Option(
+        "--param", help="KEY=VALUE for $KEY in the query; VALUE is read as JSON when it is "
+        "(3, true, \"x\"), else as a string. Repeatable.")] = None,
+    tensor_store: TensorStore = None,
+    user: User = None,
+    password: Password = None,
+    json_output: JsonOutput = False,
+    verbose: Verbose = False,
+) -> None:
+    """Run a read-only Cypher query over every archived model.
+
+    Labels: Model, Module, Op, Value, Subgraph (each with 'model' and
+    'uid'); relationships PARENT_OF (ord) and FEEDS (tensor, dtype,
+    shape, src_output, dst_input). Write clauses are refused.
+
+    Examples:
+
+      modelexport archive query models.lbdb "MATCH (m:Model) RETURN m.name, m.ops"
+
+      modelexport archive query models.lbdb "MATCH (o:Op) WHERE o.model = \\$m RETURN o.op_type, count(*)" --param m=model --json
+    """
+    params = dict(_param(p) for p in param or [])
+    with user_errors(verbose, json_output):
+        with _open(db, tensor_store, user, password) as archive:
+            result = archive.query(cypher, **params)
+    if json_output:
+        print_json(result.as_json())
+        return
+    rows = [[_cell(v) for v in r] for r in result.rows]
+    widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(result.columns)]
+    typer.echo("  ".join(c.ljust(w) for c, w in zip(result.columns, widths)).rstrip())
+    for r in rows:
+        typer.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    typer.echo(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+
+
+def _cell(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, default=str)
+
+
+def remove(
+    db: Db,
+    name: Name,
+    tensor_store: TensorStore = None,
+    user: User = None,
+    password: Password = None,
+    json_output: JsonOutput = False,
+    verbose: Verbose = False,
+) -> None:
+    """Remove a model; tensors no other model uses are deleted from the store.
+
+    Examples:
+
+      modelexport archive remove models.lbdb model-v1
+    """
+    with user_errors(verbose, json_output):
+        with _open(db, tensor_store, user, password) as archive:
+            archive.remove(name)
+    if json_output:
+        print_json({"removed": name})
+    else:
+        typer.echo(f"removed {name!r}")
+
+
+def export_neo4j(
+    db: Db,
+    outdir: Annotated[Path, typer.Argument(help="Directory for the CSV files (created if "
+                                           "missing).", show_default=False)],
+    tensor_store: TensorStore = None,
+    json_output: JsonOutput = False,
+    verbose: Verbose = False,
+) -> None:
+    """Write neo4j-admin import CSVs of the archive and print the command to load them.
+
+    Copy the tensor store (DB.tensors) along and pass it as --tensor-store
+    when using the server: `archive restore bolt://... NAME out.onnx
+    --tensor-store DIR`.
+
+    Examples:
+
+      modelexport archive export-neo4j models.lbdb neo4j-import/
+    """
+    with user_errors(verbose, json_output):
+        with _open(db, tensor_store, None, None) as archive:
+            result = archive.export_neo4j(outdir)
+    if json_output:
+        print_json({"nodes": [str(p) for p in result.nodes],
+                    "relationships": [str(p) for p in result.relationships],
+                    "counts": result.counts, "command": result.command})
+        return
+    for path in result.nodes + result.relationships:
+        typer.echo(f"wrote {path} ({result.counts[path.stem]:,} rows)")
+    typer.echo("load them into an empty Neo4j database (stopped) with:")
+    typer.echo(f"  {result.command}")
+
+
+def register(app: typer.Typer) -> None:
+    archive_app.command("add")(add)
+    archive_app.command("list")(list_models)
+    archive_app.command("restore")(restore)
+    archive_app.command("query")(query)
+    archive_app.command("remove")(remove)
+    archive_app.command("export-neo4j")(export_neo4j)
+    app.add_typer(archive_app)
+
+
+__all__ = ["register"]

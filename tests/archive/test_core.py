@@ -1,0 +1,182 @@
+"""The archive on a real LadybugDB database on disk: add, restore, list, remove, dedup."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from conftest import chain_model, random_weights, save
+
+from modelexport.archive import ModelNameError, open_archive
+from modelexport.converter import graphml_to_onnx, onnx_to_graphml
+
+
+def _disk(path) -> int:
+    return sum(p.stat().st_size for p in path.parent.glob(path.name + "*") if p.is_file())
+
+
+def test_a_model_restores_to_the_same_bytes_after_the_archive_is_reopened(tmp_path, small):
+    db = tmp_path / "models.lbdb"
+    with open_archive(db) as archive:
+        result = archive.add(small)
+    assert (result.name, result.ops, result.modules) == ("small", 6, 4)
+    with open_archive(db, create=False) as archive:
+        assert [m.name for m in archive.list().models] == ["small"]
+        archive.restore("small", tmp_path / "back.onnx")
+    assert (tmp_path / "back.onnx").read_bytes() == onnx.load(str(small)).SerializeToString()
+
+
+def test_a_model_in_memory_and_a_graphml_file_are_archived_too(tmp_path, small):
+    model = onnx.load(str(small))
+    onnx_to_graphml(small, tmp_path / "small.graphml")
+    db = tmp_path / "models.lbdb"
+    with open_archive(db) as archive:
+        archive.add(model, name="in-memory")
+        archive.add(tmp_path / "small.graphml", name="from-graphml")
+        archive.restore("from-graphml", tmp_path / "g.onnx")
+        archive.restore("in-memory", tmp_path / "m.onnx")
+        archive.restore("from-graphml", tmp_path / "out" / "x.graphml", graphml=True) \
+            if (tmp_path / "out").mkdir() is None else None
+    expected = model.SerializeToString()
+    assert (tmp_path / "g.onnx").read_bytes() == expected
+    assert (tmp_path / "m.onnx").read_bytes() == expected
+    # the GraphML restore is a GraphML + sidecar pair import-onnx accepts (hash checked)
+    graphml_to_onnx(tmp_path / "out" / "x.graphml", tmp_path / "out" / "x.onnx")
+    assert (tmp_path / "out" / "x.onnx").read_bytes() == expected
+
+
+def test_adding_the_same_model_again_stores_no_tensor_bytes_and_grows_by_its_structure(tmp_path):
+    src = save(chain_model(random_weights(300, 16)), tmp_path / "base.onnx")
+    graphml_size = onnx_to_graphml(src, tmp_path / "base.graphml").graphml_bytes
+    db = tmp_path / "models.lbdb"
+    # LadybugDB's first few checkpoints (one per close after a write) allocate ~10 MB of
+    # pages each, reused from then on; the growth that matters is an archive's, past that.
+    for seed in (1, 2):
+        with open_archive(db) as archive:
+            archive.add(chain_model(random_weights(300, 16, seed)), name=f"other{seed}")
+    with open_archive(db) as archive:
+        archive.add(src)
+    store, before = db.parent / "models.lbdb.tensors", _disk(db)
+    blobs = sorted(p.name for p in store.rglob("*") if p.is_file())
+    with open_archive(db) as archive:
+        again = archive.add(src, name="copy")
+        listing = archive.list()
+    assert again.new_bytes == 0 and again.tensor_bytes == 300 * 16 * 16 * 4
+    assert sorted(p.name for p in store.rglob("*") if p.is_file()) == blobs
+    assert (listing.stored_bytes, listing.tensor_bytes) == (3 * 307200, 4 * 307200)
+    growth = _disk(db) - before
+    assert growth <= graphml_size, (growth, graphml_size)
+
+
+def test_two_fine_tuned_variants_cost_little_more_than_one(tmp_path):
+    weights = random_weights(20, 128)
+    tuned = [w.copy() for w in weights]
+    tuned[-1] += 0.01  # only the last layer changed
+    db = tmp_path / "models.lbdb"
+    with open_archive(db) as archive:
+        base = archive.add(save(chain_model(weights), tmp_path / "base.onnx"))
+        variant = archive.add(save(chain_model(tuned), tmp_path / "tuned.onnx"))
+        listing = archive.list()
+    layer = 128 * 128 * 4
+    assert base.new_bytes == 20 * layer and variant.new_bytes == layer
+    assert listing.stored_bytes == 21 * layer
+    assert listing.tensor_bytes == 40 * layer
+
+
+def test_a_taken_name_is_refused_unless_replaced_and_replacing_frees_unused_tensors(tmp_path, small):
+    other = save(chain_model(random_weights(3, 16, seed=1)), tmp_path / "other.onnx")
+    db = tmp_path / "models.lbdb"
+    with open_archive(db) as archive:
+        archive.add(small, name="m")
+        with pytest.raises(ModelNameError, match="already holds a model named 'm'"):
+            archive.add(other, name="m")
+        result = archive.add(other, name="m", replace=True)
+        assert result.replaced
+        assert [m.name for m in archive.list().models] == ["m"]
+        assert archive.list().stored_bytes == 3 * 16 * 16 * 4
+        archive.restore("m", tmp_path / "m.onnx")
+        ops = archive.query("MATCH (o:Op) WHERE o.model = 'm' RETURN count(*)").rows
+    assert (tmp_path / "m.onnx").read_bytes() == onnx.load(str(other)).SerializeToString()
+    assert ops == [[6]]
+
+
+def test_removing_a_model_keeps_the_tensors_others_share(tmp_path):
+    weights = random_weights(4, 16)
+    db = tmp_path / "models.lbdb"
+    a = save(chain_model(weights), tmp_path / "a.onnx")
+    b = save(chain_model(weights[:2] + random_weights(2, 16, seed=5)), tmp_path / "b.onnx")
+    with open_archive(db) as archive:
+        archive.add(a)
+        archive.add(b)
+        archive.remove("a")
+        assert [m.name for m in archive.list().models] == ["b"]
+        assert archive.list().stored_bytes == 4 * 16 * 16 * 4
+        assert archive.query("MATCH (n) WHERE n.model = 'a' RETURN count(*)").rows == [[0]]
+        archive.restore("b", tmp_path / "b2.onnx")
+        with pytest.raises(ModelNameError, match="no model named 'a'"):
+            archive.restore("a", tmp_path / "a2.onnx")
+    assert (tmp_path / "b2.onnx").read_bytes() == onnx.load(str(b)).SerializeToString()
+
+
+def test_the_schema_holds_labels_relationships_and_query_properties(tmp_path, small):
+    db = tmp_path / "models.lbdb"
+    with open_archive(db) as archive:
+        archive.add(small)
+        q = archive.query
+        assert q("MATCH (m:Model) RETURN m.name, m.producer, m.opsets, m.ops").rows == \
+            [["small", "tests", '{"ai.onnx":18}', 6]]
+        assert q("MATCH (m:Module)-[r:PARENT_OF]->(o:Op) RETURN m.tag, r.ord, o.op_type, o.tag "
+                 "ORDER BY m.tag, r.ord").rows[:2] == \
+            [["/Net/Layer.0", 1, "MatMul", "/Net/Layer.0"], ["/Net/Layer.0", 2, "Relu", "/Net/Layer.0"]]
+        feeds = q("MATCH (a:Op)-[f:FEEDS]->(b:Op) WHERE a.name = '/layer.0/MatMul' "
+                  "RETURN f.tensor, f.dtype, f.src_output, f.dst_input, b.name").rows
+        assert feeds == [["h0", None, 0, 0, "/layer.0/Relu"]]
+        values = q("MATCH (v:Value) RETURN v.kind, v.name, v.dtype, v.shape, v.nbytes "
+                   "ORDER BY v.kind, v.name").rows
+        assert values[0] == ["initializer", "layer.0.weight", "FLOAT", "[16,16]", 1024]
+        assert ["input", "x", "FLOAT", '["batch",16]', None] in values
+        uids = q("MATCH (n) RETURN n.uid, n.model").rows
+        assert len({u for u, _m in uids}) == len(uids) and {m for _u, m in uids} == {"small"}
+
+
+def test_several_models_go_in_one_transaction(tmp_path):
+    db = tmp_path / "models.lbdb"
+    models = [chain_model(random_weights(2, 8, seed=i)) for i in range(5)]
+    with open_archive(db) as archive:
+        results = archive.add_many([(m, f"m{i}") for i, m in enumerate(models)])
+        assert [r.name for r in results] == [f"m{i}" for i in range(5)]
+        with pytest.raises(ModelNameError, match="given twice"):
+            archive.add_many([(models[0], "x"), (models[1], "x")])
+        for i, m in enumerate(models):
+            archive.restore(f"m{i}", tmp_path / "r.onnx")
+            assert (tmp_path / "r.onnx").read_bytes() == m.SerializeToString()
+        assert len(archive.list().models) == 5
+
+
+def test_query_parameters_and_read_only_refusal(tmp_path, small):
+    from modelexport.archive import QueryError
+
+    with open_archive(tmp_path / "models.lbdb") as archive:
+        archive.add(small)
+        r = archive.query("MATCH (o:Op) WHERE o.model = $m AND o.op_type = $t RETURN o.name "
+                          "ORDER BY o.name", m="small", t="Relu")
+        assert r.as_json() == {"columns": ["o.name"], "rows": [
+            {"o.name": f"/layer.{i}/Relu"} for i in range(3)]}
+        for write in ("MATCH (o:Op) SET o.name = 'x'", "CREATE (:Op {uid: 'x'})",
+                      "MATCH (n) DETACH DELETE n", "MERGE (m:Model {uid: 'y'})"):
+            with pytest.raises(QueryError, match="read-only"):
+                archive.query(write)
+        # a keyword inside a string literal is data, not a clause
+        assert archive.query("MATCH (o:Op) WHERE o.name = 'CREATE' RETURN count(*)").rows == [[0]]
+        assert archive.query("MATCH (o:Op) RETURN count(*)").rows == [[6]]
+
+
+def test_weights_with_nan_and_odd_dtypes_restore_exactly(tmp_path):
+    w = np.array([[np.nan, 1.0], [np.inf, -0.0]], dtype=np.float32)
+    model = chain_model([w])
+    model.graph.initializer.append(onnx.numpy_helper.from_array(
+        np.arange(7, dtype=np.int8), "unused.int8"))
+    with open_archive(tmp_path / "models.lbdb") as archive:
+        archive.add(model, name="odd")
+        archive.restore("odd", tmp_path / "odd.onnx")
+    assert (tmp_path / "odd.onnx").read_bytes() == model.SerializeToString()

@@ -1,0 +1,240 @@
+"""Every sample export and the whole onnx backend corpus in one archive, and the README's
+example queries checked against answers computed from the ONNX files directly.
+
+Slow: the samples are exported with torch (cached between runs under pytest's cache
+directory), and the corpus is 2,000+ models.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shlex
+import warnings
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import numpy_helper
+from typer.testing import CliRunner
+
+from modelexport.archive import open_archive
+from modelexport.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "samples"
+README = ROOT / "README.md"
+CORPUS_DATA = Path(onnx.__file__).parent / "backend" / "test" / "data"
+
+
+def fine_tune(src: Path, dst: Path) -> Path:
+    """A fine-tuned variant: the same model with its last weight matrix changed."""
+    model = onnx.load(str(src))
+    last = [t for t in model.graph.initializer if len(t.dims) == 2][-1]
+    last.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(last) + np.float32(0.01),
+                                          last.name))
+    onnx.save(model, str(dst))
+    return dst
+
+
+@pytest.fixture(scope="session")
+def sample_models(request) -> dict[str, Path]:
+    """name -> tagged ONNX: every sample exported, bert-tiny also through TorchScript
+    (``bert-tiny-ts``) and as a fine-tuned variant (``bert-tiny-ft``). The README's
+    archive holds exactly these."""
+    pytest.importorskip("torch")
+    from modelexport import export_pretrained
+
+    cache = Path(request.config.cache.mkdir("archive-sample-exports"))
+    wanted = [(p.name, p.name, "auto") for p in sorted(SAMPLES.iterdir())
+              if (p / "config.json").exists()] + [("bert-tiny-ts", "bert-tiny", "usage_based")]
+    models = {}
+    for name, sample, strategy in wanted:
+        out = cache / f"{name}.onnx"
+        if not out.exists():
+            tmp = cache / f".{name}.tmp.onnx"
+            export_pretrained(str(SAMPLES / sample), tmp, strategy=strategy)
+            tmp.replace(out)
+        models[name] = out
+    models["bert-tiny-ft"] = fine_tune(models["bert-tiny"], cache / "bert-tiny-ft.onnx")
+    return models
+
+
+def _corpus() -> list[tuple[str, object]]:
+    from onnx.backend.test.case.model import collect_testcases as model_cases
+    from onnx.backend.test.case.node import collect_testcases as node_cases
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cases = [(f"case/{c.name}", c.model) for c in node_cases() + model_cases()
+                 if c.model is not None]
+    return cases + [(f"file/{p.relative_to(CORPUS_DATA)}", p)
+                    for p in sorted(CORPUS_DATA.rglob("*.onnx"))]
+
+
+def _bytes(source: object) -> bytes:
+    model = onnx.load(str(source)) if isinstance(source, Path) else source
+    return model.SerializeToString()
+
+
+@pytest.mark.slow
+def test_every_sample_and_the_whole_corpus_restore_identically_from_one_archive(
+        tmp_path, sample_models):
+    everything = [(name, path) for name, path in sample_models.items()] + _corpus()
+    assert len(everything) > 2000
+    db = tmp_path / "all.lbdb"
+    with open_archive(db) as archive:
+        for i in range(0, len(everything), 250):
+            archive.add_many([(src, name) for name, src in everything[i:i + 250]])
+    different = []
+    with open_archive(db, create=False) as archive:
+        assert [m.name for m in archive.list().models] == sorted(n for n, _s in everything)
+        for name, source in everything:
+            archive.restore(name, tmp_path / "back.onnx")
+            if (tmp_path / "back.onnx").read_bytes() != _bytes(source):
+                different.append(name)
+    assert different == []
+
+
+# -- the README's example queries ------------------------------------------------------
+
+
+def readme_queries() -> list[tuple[list[str], list[str]]]:
+    """(argv after 'modelexport', printed lines) of each ``archive query`` in the README."""
+    text = README.read_text()
+    section = text[text.index("## Archive"):]
+    found = []
+    for block in re.findall(r"```console\n(.*?)```", section, re.DOTALL):
+        if not block.startswith("$ modelexport archive query"):
+            continue
+        lines = block.splitlines()
+        command = []
+        while True:
+            line = lines.pop(0)
+            command.append(line)
+            joined = "\n".join(command)
+            if not line.endswith("\\") and joined.count("'") % 2 == 0:
+                break
+        argv = shlex.split(joined[2:].replace("\\\n", " "))
+        found.append((argv[1:], lines))
+    return found
+
+
+def _tag_of(node: onnx.NodeProto) -> str:
+    return next(p.value for p in node.metadata_props if p.key == "hierarchy_tag")
+
+
+def _under(tag: str, module: str) -> bool:
+    return tag == module or tag.startswith(module + "/")
+
+
+def ops_under(model: onnx.ModelProto, module: str) -> list[list[str]]:
+    return sorted(([_tag_of(n), n.op_type, n.name] for n in model.graph.node
+                   if _under(_tag_of(n), module)), key=lambda r: (r[0], r[2]))
+
+
+def matmul_to_softmax(models: dict[str, onnx.ModelProto], hops: int = 3) -> list[list[str]]:
+    found = set()
+    for name, model in models.items():
+        producer = {out: n for n in model.graph.node for out in n.output if out}
+        consumers = defaultdict(list)
+        for n in model.graph.node:
+            for i in n.input:
+                if i in producer:
+                    consumers[id(producer[i])].append(n)
+        for start in model.graph.node:
+            if start.op_type != "MatMul":
+                continue
+            frontier = [start]
+            for _ in range(hops):
+                frontier = [c for n in frontier for c in consumers[id(n)]]
+                if any(n.op_type == "Softmax" and _tag_of(n) == _tag_of(start) for n in frontier):
+                    found.add((name, _tag_of(start)))
+                    break
+    return sorted(list(f) for f in found)
+
+
+def op_counts(a: onnx.ModelProto, b: onnx.ModelProto, module: str) -> list[list]:
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for k, model in enumerate((a, b)):
+        for n in model.graph.node:
+            if _tag_of(n) == module:
+                counts[n.op_type][k] += 1
+    return sorted([op, x, y] for op, (x, y) in counts.items())
+
+
+def _tensor_hash(t: onnx.TensorProto) -> str:
+    return hashlib.sha256(numpy_helper.to_array(t).tobytes()).hexdigest()
+
+
+def shared_tensors(models: dict[str, onnx.ModelProto]) -> list[list]:
+    pairs: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    hashed = {name: [(_tensor_hash(t), numpy_helper.to_array(t).nbytes)
+                     for t in m.graph.initializer] for name, m in models.items()}
+    for a in hashed:
+        for b in hashed:
+            if a < b:
+                for ha, nbytes in hashed[a]:
+                    for hb, _n in hashed[b]:
+                        if ha == hb:
+                            pairs[(a, b)][0] += 1
+                            pairs[(a, b)][1] += nbytes
+    return sorted(([a, b, n, size] for (a, b), (n, size) in pairs.items()),
+                  key=lambda r: (-r[3], r[0], r[1]))
+
+
+def largest_modules(model: onnx.ModelProto, top: int = 5) -> list[list]:
+    readers: dict[str, set[str]] = defaultdict(set)
+    for n in model.graph.node:
+        for i in n.input:
+            readers[i].add(_tag_of(n))
+    modules = {"/".join(t.split("/")[:k]) for n in model.graph.node
+               for t in [_tag_of(n)] for k in range(2, t.count("/") + 2)}
+    sizes = []
+    for module in modules:
+        total = sum(numpy_helper.to_array(t).nbytes for t in model.graph.initializer
+                    if readers[t.name] and all(_under(r, module) for r in readers[t.name]))
+        if total:
+            sizes.append([module, total])
+    return sorted(sizes, key=lambda r: (-r[1], r[0]))[:top]
+
+
+def _json_rows(argv: list[str], db: Path) -> list[list]:
+    import json
+
+    argv = [str(db) if a == "samples.lbdb" else a for a in argv]
+    result = CliRunner().invoke(app, argv + ["--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    return [[row[c] for c in data["columns"]] for row in data["rows"]]
+
+
+@pytest.mark.slow
+def test_the_readme_queries_give_what_the_onnx_files_say(tmp_path, sample_models):
+    db = tmp_path / "samples.lbdb"
+    with open_archive(db) as archive:
+        for name, path in sample_models.items():
+            archive.add(path, name=name)
+    models = {name: onnx.load(str(path)) for name, path in sample_models.items()}
+    queries = readme_queries()
+    assert len(queries) == 5
+    answers = []
+    for argv, printed in queries:
+        p = dict(argv[i + 1].split("=", 1) for i, a in enumerate(argv) if a == "--param")
+        rows = _json_rows(argv, db)
+        answers.append(rows)
+        # the README shows what the command prints on this archive
+        shown = CliRunner().invoke(app, [str(db) if a == "samples.lbdb" else a for a in argv])
+        assert shown.output.splitlines() == printed, "\n".join(argv)
+        if len(answers) == 1:
+            assert rows == ops_under(models[p["model"]], p["tag"])
+        elif len(answers) == 2:
+            assert rows == matmul_to_softmax(models) and rows
+        elif len(answers) == 3:
+            assert rows == op_counts(models[p["a"]], models[p["b"]], p["tag"])
+        elif len(answers) == 4:
+            assert rows == shared_tensors(models)
+        else:
+            assert rows == largest_modules(models[p["model"]])
