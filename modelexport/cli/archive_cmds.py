@@ -13,8 +13,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from modelexport.cli._common import JsonOutput, Verbose, print_json, user_errors
-from modelexport.cli.convert_cmds import _progress
+from modelexport.cli._common import Command, JsonOutput, Verbose, print_json, steps, user_errors
 
 archive_app = typer.Typer(
     name="archive",
@@ -25,8 +24,9 @@ archive_app = typer.Typer(
 
 Db = Annotated[str, typer.Argument(
     help="The archive: a LadybugDB database file, or a bolt:// or neo4j:// URI.",
-    show_default=False)]
-Name = Annotated[str, typer.Argument(help="The model's name in the archive.", show_default=False)]
+    metavar="DB", show_default=False)]
+Name = Annotated[str, typer.Argument(help="The model's name in the archive.", metavar="NAME",
+                                     show_default=False)]
 User = Annotated[Optional[str], typer.Option(
     "--user", envvar="NEO4J_USER", help="Server user (bolt:// and neo4j:// only).")]
 Password = Annotated[Optional[str], typer.Option(
@@ -47,7 +47,7 @@ def _open(db: str, tensor_store: Path | None, user: str | None, password: str | 
 def add(
     db: Db,
     src: Annotated[Path, typer.Argument(help="An ONNX file, or a GraphML file with its sidecar.",
-                                        show_default=False)],
+                                        metavar="SRC", show_default=False)],
     name: Annotated[Optional[str], typer.Option(
         "--name", help="Name in the archive (default: the file's stem).")] = None,
     replace: Annotated[bool, typer.Option(
@@ -71,7 +71,7 @@ def add(
 
       modelexport archive add models.lbdb model.onnx --replace
     """
-    with user_errors(verbose, json_output), _progress(verbose) as progress:
+    with user_errors(verbose, json_output), steps() as progress:
         with _open(db, tensor_store, user, password, create=True) as archive:
             result = archive.add(src, name, replace=replace, progress=progress)
     if json_output:
@@ -127,7 +127,7 @@ def restore(
     name: Name,
     output: Annotated[Path, typer.Argument(help="The ONNX file to write (with --graphml: the "
                                            "GraphML file; its sidecar goes beside it).",
-                                           show_default=False)],
+                                           metavar="OUT.onnx", show_default=False)],
     graphml: Annotated[bool, typer.Option(
         "--graphml", help="Write GraphML + .onnxdata sidecar instead of ONNX.")] = False,
     tensor_store: TensorStore = None,
@@ -144,7 +144,7 @@ def restore(
 
       modelexport archive restore models.lbdb model model.graphml --graphml
     """
-    with user_errors(verbose, json_output), _progress(verbose) as progress:
+    with user_errors(verbose, json_output), steps() as progress:
         with _open(db, tensor_store, user, password) as archive:
             result = archive.restore(name, output, graphml=graphml, progress=progress)
     if json_output:
@@ -167,7 +167,8 @@ def _param(text: str) -> tuple[str, Any]:
 
 def query(
     db: Db,
-    cypher: Annotated[str, typer.Argument(help="A read-only Cypher query.", show_default=False)],
+    cypher: Annotated[str, typer.Argument(help="A read-only Cypher query.", metavar="CYPHER",
+                                          show_default=False)],
     param: Annotated[Optional[list[str]], typer.Option(
         "--param", help="KEY=VALUE for $KEY in the query; VALUE is read as JSON when it is "
         "(3, true, \"x\"), else as a string. Repeatable.")] = None,
@@ -235,7 +236,8 @@ def remove(
 def export_neo4j(
     db: Db,
     outdir: Annotated[Path, typer.Argument(help="Directory for the CSV files (created if "
-                                           "missing).", show_default=False)],
+                                           "missing).", metavar="OUTDIR",
+                                           show_default=False)],
     tensor_store: TensorStore = None,
     json_output: JsonOutput = False,
     verbose: Verbose = False,
@@ -265,12 +267,12 @@ def export_neo4j(
 
 
 def register(app: typer.Typer) -> None:
-    archive_app.command("add")(add)
-    archive_app.command("list")(list_models)
-    archive_app.command("restore")(restore)
-    archive_app.command("query")(query)
-    archive_app.command("remove")(remove)
-    archive_app.command("export-neo4j")(export_neo4j)
+    archive_app.command("add", cls=Command)(add)
+    archive_app.command("list", cls=Command)(list_models)
+    archive_app.command("restore", cls=Command)(restore)
+    archive_app.command("query", cls=Command)(query)
+    archive_app.command("remove", cls=Command)(remove)
+    archive_app.command("export-neo4j", cls=Command)(export_neo4j)
     app.add_typer(archive_app)
 
 

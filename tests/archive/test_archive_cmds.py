@@ -98,7 +98,7 @@ def test_bad_input_is_refused_in_one_line_and_leaves_the_archive_unchanged(tmp_p
 def test_json_errors_are_an_object_with_an_error_field(tmp_path, archive):
     result = invoke("query", archive, "MATCH (o:Op) SET o.x = 1", "--json")
     assert result.exit_code == 1
-    assert json.loads(result.output)["error"].startswith("'SET' is refused")
+    assert json.loads(result.stdout)["error"].startswith("'SET' is refused")
 
 
 def test_what_is_not_an_archive_is_refused(tmp_path, small):
