@@ -14,10 +14,19 @@ $(BIN)/modelexport: pyproject.toml
 	$(BIN)/pip install --quiet -e ".[torch,test]"
 	touch $@
 
-## demo: export the bundled BERT-tiny sample to tagged ONNX + hierarchical GraphML
+## demo: the whole product on the bundled BERT-tiny sample: tagged ONNX + hierarchical
+## GraphML, a picture of it, and the model archived and restored byte for byte
 demo: $(BIN)/modelexport
 	mkdir -p out
 	$(BIN)/modelexport export samples/bert-tiny out/bert.onnx --with-graphml --with-report
+	$(BIN)/modelexport render out/bert_hierarchical_graph.graphml out/bert.svg
+	$(BIN)/modelexport render out/bert_hierarchical_graph.graphml out/bert_depth2.png --depth 2
+	$(BIN)/modelexport archive add out/models.lbdb out/bert.onnx --name bert --replace
+	$(BIN)/modelexport archive list out/models.lbdb
+	$(BIN)/modelexport archive query out/models.lbdb \
+	    "MATCH (o:Op) WHERE o.model = 'bert' RETURN o.op_type AS op, count(*) AS n ORDER BY n DESC LIMIT 5"
+	$(BIN)/modelexport archive restore out/models.lbdb bert out/bert_restored.onnx
+	cmp out/bert.onnx out/bert_restored.onnx && echo "out/bert_restored.onnx: the same bytes as out/bert.onnx"
 
 ## test: the whole test suite (what CI runs)
 test: $(BIN)/modelexport

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from modelexport._text import plural
 from modelexport.cli._common import Command, JsonOutput, Verbose, print_json, steps, user_errors
 
 archive_app = typer.Typer(
@@ -77,10 +78,12 @@ def add(
     if json_output:
         print_json(asdict(result))
         return
-    typer.echo(f"{'replaced' if result.replaced else 'added'} {result.name!r}: {result.ops} ops, "
-               f"{result.modules} modules, {result.nodes} nodes, {result.relationships} "
-               f"relationships; tensors {result.tensor_bytes:,} bytes, "
-               f"{result.new_bytes:,} of them new to the store")
+    typer.echo(f"{'replaced' if result.replaced else 'added'} {result.name!r}: "
+               f"{plural(result.ops, 'op')}, {plural(result.modules, 'module')}, "
+               f"{plural(result.nodes, 'node')}, "
+               f"{plural(result.relationships, 'relationship')}; tensors "
+               f"{plural(result.tensor_bytes, 'byte')}, {result.new_bytes:,} of them new to the "
+               "store")
 
 
 def list_models(
@@ -118,7 +121,7 @@ def list_models(
         typer.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
     db_part = (f"; database {listing.database_bytes:,} bytes"
                if listing.database_bytes is not None else "")
-    typer.echo(f"{len(listing.models)} models; tensors {listing.tensor_bytes:,} bytes, stored "
+    typer.echo(f"{plural(len(listing.models), 'model')}; tensors {listing.tensor_bytes:,} bytes, stored "
                f"{listing.stored_bytes:,} bytes after deduplication{db_part}")
 
 
@@ -150,7 +153,7 @@ def restore(
     if json_output:
         print_json({k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(result).items()})
         return
-    typer.echo(f"wrote {result.path} ({result.bytes:,} bytes)")
+    typer.echo(f"wrote {result.path} ({plural(result.bytes, 'byte')})")
     if result.sidecar is not None:
         typer.echo(f"wrote {result.sidecar}")
 
@@ -202,7 +205,7 @@ def query(
     typer.echo("  ".join(c.ljust(w) for c, w in zip(result.columns, widths)).rstrip())
     for r in rows:
         typer.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
-    typer.echo(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    typer.echo(f"({plural(len(rows), 'row')})")
 
 
 def _cell(value: Any) -> str:
@@ -261,7 +264,7 @@ def export_neo4j(
                     "counts": result.counts, "command": result.command})
         return
     for path in result.nodes + result.relationships:
-        typer.echo(f"wrote {path} ({result.counts[path.stem]:,} rows)")
+        typer.echo(f"wrote {path} ({plural(result.counts[path.stem], 'row')})")
     typer.echo("load them into an empty Neo4j database (stopped) with:")
     typer.echo(f"  {result.command}")
 
