@@ -163,17 +163,11 @@ def load_onnx(path: PathLike) -> Any:
 
 
 def _load_lazily(path: PathLike) -> Any:
-    """The model with its initializer bytes left in the file, or None to load it whole."""
+    """The model with its initializer bytes left in their files (the model's or external
+    data), or None to load it whole."""
     if not Path(path).is_file():
         return None
-    lazy = load_lazily(path)
-    if lazy is None:
-        return None
-    from onnx.external_data_helper import uses_external_data
-
-    if any(uses_external_data(t) for t in _all_tensors(lazy.model)):
-        return None
-    return lazy
+    return load_lazily(path)
 
 
 def _all_tensors(model: Any) -> Iterator[Any]:
