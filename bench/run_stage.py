@@ -27,6 +27,8 @@ STAGES = (
     "import-onnx",
     "validate-graphml",
     "load-save",
+    "lxml-parse",
+    "lxml-xsd",
     "make-onnx",
 )
 
@@ -81,12 +83,45 @@ def _setup(args: argparse.Namespace) -> Callable[[], object]:
 
         return lambda: validate_graphml(args.src)
     if stage == "load-save":
-        import onnx
-
-        return lambda: onnx.save(onnx.load(args.src), args.dst)
+        return _load_save(args.src, args.dst)
+    if stage in ("lxml-parse", "lxml-xsd"):
+        return _xml_floor(args.src, validate=stage == "lxml-xsd")
     if stage == "make-onnx":
         return lambda: make_onnx(args.model, args.dst, strategy=args.strategy)
     raise SystemExit(f"unknown stage {stage!r}; choose one of {', '.join(STAGES)}")
+
+
+def _load_save(src: str, dst: str) -> Callable[[], object]:
+    """onnx.load + onnx.save; a model with external data is saved with external data
+    (one file, ``<dst>.data``), as protobuf cannot serialize one past 2 GB."""
+    import onnx
+
+    with_external = any(t.data_location == onnx.TensorProto.EXTERNAL
+                        for t in onnx.load(src, load_external_data=False).graph.initializer)
+    if not with_external:
+        return lambda: onnx.save(onnx.load(src), dst)
+    data = Path(dst).with_name(Path(dst).name + ".data")
+    data.unlink(missing_ok=True)  # onnx appends to an existing data file
+    return lambda: onnx.save(onnx.load(src), dst, save_as_external_data=True,
+                             all_tensors_to_one_file=True, location=data.name)
+
+
+def _xml_floor(src: str, *, validate: bool) -> Callable[[], object]:
+    """The XML floor of a GraphML file: lxml parsing it into a tree (and XSD-validating
+    the tree against the project schema, compiled here, before the clock)."""
+    from lxml import etree
+
+    from modelexport.schemas import schema_path
+
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    xsd = etree.XMLSchema(etree.parse(str(schema_path("project")), parser)) if validate else None
+
+    def floor() -> None:
+        tree = etree.parse(src, parser)
+        if xsd is not None and not xsd.validate(tree):
+            raise SystemExit(f"{src} does not validate: {xsd.error_log.last_error}")
+
+    return floor
 
 
 def make_onnx(name: str, dst: str, *, strategy: str) -> None:
@@ -103,6 +138,10 @@ def make_onnx(name: str, dst: str, *, strategy: str) -> None:
         from bench.synthetic import make_synthetic_model
 
         onnx.save(make_synthetic_model(spec.nodes), dst)
+    elif spec.kind == "external":
+        from bench.external import make_external_model
+
+        make_external_model(dst)
     else:
         from bench.models import build_torch_model
 
