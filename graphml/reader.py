@@ -149,6 +149,7 @@ class _Reader:
         self.heights: dict[str, int] = {}  # group node id -> levels of graphs it holds
         self.graph: Graph | None = None
         self._next_edge = 0
+        self.strings: dict[str, str] = {}  # one copy of each short string value
 
     # -- keys ----------------------------------------------------------------------------
 
@@ -232,6 +233,7 @@ class _Reader:
                        allowed: tuple[str, ...]) -> list:
         """Read the ``<data>`` children of ``el``; return its other children, by tag."""
         keymap = self.keymaps.get(domain, {})
+        strings = self.strings
         others = []
         for child in el:
             tag = child.tag
@@ -242,7 +244,10 @@ class _Reader:
                     continue
                 if entry is not None and entry[1] == "string" and entry[0] not in data \
                         and not len(child):
-                    data[entry[0]] = child.text or ""
+                    text = child.text or ""
+                    # Short values repeat (kinds, parents, tags, dtypes, shapes, tensor
+                    # names on edges): keep one copy of each.
+                    data[entry[0]] = strings.setdefault(text, text) if len(text) <= 64 else text
                 else:
                     self.read_data(el, child, domain, data)
             elif tag in allowed:

@@ -268,7 +268,6 @@ class _Scan(_Reader):
         self.duplicate_graph: tuple[str, int] | None = None  # first repeated graph id
         self._graph_ids: set[str] = set()
         self.complete = False
-        self._strings: dict[str, str] = {}
         self._open: list[_Record | None] = []  # the nodes and graphs open: records, None
         self._root_graph: etree._Element | None = None
         self._last_root_edge: str | None = None
@@ -276,7 +275,7 @@ class _Scan(_Reader):
 
     def intern(self, value):
         if isinstance(value, str):
-            return self._strings.setdefault(value, value)
+            return self.strings.setdefault(value, value)
         return value
 
     def run(self, xsd: etree.XMLSchema | None) -> list:
