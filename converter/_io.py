@@ -1,7 +1,7 @@
 """The file layer: paths in, files out, atomically; the conversions themselves are pure.
 
-``onnx_to_graphml`` loads ONNX (with its external data), streams tensor bytes into the
-sidecar while the Document is built, then writes the GraphML. ``graphml_to_onnx``
+``onnx_to_graphml`` loads ONNX without its initializers' bytes, streams them (in-file
+or external data) into the sidecar while the Document is built, then writes the GraphML. ``graphml_to_onnx``
 reads the GraphML, checks the sidecar it names, rebuilds the model and writes it.
 Every output goes to a temporary file in the target directory and is renamed into
 place only when all outputs are complete: on any error nothing is left behind.
