@@ -348,12 +348,20 @@ def test_files_too_big_to_parse_whole_get_the_streamed_schema_errors(
         [str(f) for f in report.findings]
 
 
-def test_a_truncated_file_after_a_truncated_file_is_still_judged_on_its_own(tmp_path: Path) -> None:
+def test_a_file_after_a_truncated_one_is_judged_on_its_own(tmp_path: Path, monkeypatch) -> None:
+    from modelexport.graphml import validator
+
     truncated = write_valid(tmp_path, stem="cut")
     truncated.write_bytes(truncated.read_bytes()[:-200])
     ghost = write_valid(tmp_path, stem="ghost")
     _replace(ghost, 'target="op_relu"', 'target="ghost"')
+    sideways = write_valid(tmp_path, stem="sideways")
+    _replace(sideways, 'edgedefault="directed"', 'edgedefault="sideways"')
     for _ in range(2):
         assert "not well-formed" in str(validate_graphml(truncated).findings[0])
         assert [f.check for f in validate_graphml(ghost).findings] == ["xsd", "model"]
         assert validate_graphml(write_valid(tmp_path, stem="fine")).ok
+    monkeypatch.setattr(validator, "XSD_TREE_LIMIT", 0)  # the streamed schema errors, as they are
+    validate_graphml(truncated)
+    xsd = [f for f in validate_graphml(sideways).findings if f.check == "xsd"]
+    assert len(xsd) == 1 and "'sideways'" in xsd[0].message, [str(f) for f in xsd]
