@@ -108,7 +108,7 @@ class _FileBytes:
 
     Not ``mmap``: stepping over the initializers of a mapped file faults in the pages
     around each field it reads, and they count as the process's memory while mapped
-    (100 MB for GPT-2-124M), though the scan needs a few bytes of each.
+    (100 MB for a 124M-parameter model), though the scan needs a few bytes of each.
     """
 
     _WINDOW = 1 << 16
