@@ -133,3 +133,15 @@ def measure_pair(stage: str, stage_options: dict, baseline: str, baseline_option
             except StageError as e:
                 m.error = str(e)
     return measured, base
+
+
+def measure_alone(stage: str, options: dict, repeat: int) -> Measurement:
+    """Measure a stage with no baseline of its own (an XML floor), plus its dry run."""
+    m = Measurement(stage)
+    try:
+        m.dry_hwm_kb = run_stage(stage, dry=True, **options).hwm_kb
+        for _ in range(repeat):
+            m.samples.append(run_stage(stage, **options))
+    except StageError as e:
+        m.error = str(e)
+    return m

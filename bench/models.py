@@ -21,7 +21,7 @@ class ModelSpec:
     """One benchmark model: a torch model to export, or a synthetic ONNX graph."""
 
     name: str
-    kind: str  # "torch" | "synthetic"
+    kind: str  # "torch" | "synthetic" | "external" (weights past 2 GB as external data)
     nodes: int = 0  # synthetic only
 
     @property
@@ -34,7 +34,9 @@ MODELS: dict[str, ModelSpec] = {
     "gpt2": ModelSpec("gpt2", "torch"),
     "synth-1k": ModelSpec("synth-1k", "synthetic", 1_000),
     "synth-10k": ModelSpec("synth-10k", "synthetic", 10_000),
+    "synth-50k": ModelSpec("synth-50k", "synthetic", 50_000),
     "synth-100k": ModelSpec("synth-100k", "synthetic", 100_000),
+    "ext-2.5g": ModelSpec("ext-2.5g", "external"),
 }
 FULL = list(MODELS)
 QUICK = ["bert-tiny", "synth-1k", "synth-10k"]
@@ -63,6 +65,10 @@ def cache_dir(spec: ModelSpec) -> Path:
     """The folder holding the model's cached ``model.onnx`` (and any external data)."""
     if spec.kind == "synthetic":
         from bench.synthetic import GENERATOR_VERSION
+
+        return CACHE / f"{spec.name}-v{GENERATOR_VERSION}"
+    if spec.kind == "external":
+        from bench.external import GENERATOR_VERSION
 
         return CACHE / f"{spec.name}-v{GENERATOR_VERSION}"
     return CACHE / f"{spec.name}-tagged"

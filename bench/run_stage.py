@@ -28,6 +28,8 @@ STAGES = (
     "validate-graphml",
     "layout",
     "load-save",
+    "lxml-parse",
+    "lxml-xsd",
     "make-onnx",
     "archive-add",
     "archive-restore",
@@ -91,9 +93,9 @@ def _setup(args: argparse.Namespace) -> Callable[[], object]:
         doc = read_graphml(args.src)
         return lambda: yed.layout(doc)
     if stage == "load-save":
-        import onnx
-
-        return lambda: onnx.save(onnx.load(args.src), args.dst)
+        return _load_save(args.src, args.dst)
+    if stage in ("lxml-parse", "lxml-xsd"):
+        return _xml_floor(args.src, validate=stage == "lxml-xsd")
     if stage == "make-onnx":
         return lambda: make_onnx(args.model, args.dst, strategy=args.strategy)
     if stage == "archive-add":
@@ -124,6 +126,39 @@ def _setup(args: argparse.Namespace) -> Callable[[], object]:
     raise SystemExit(f"unknown stage {stage!r}; choose one of {', '.join(STAGES)}")
 
 
+def _load_save(src: str, dst: str) -> Callable[[], object]:
+    """onnx.load + onnx.save; a model with external data is saved with external data
+    (one file, ``<dst>.data``), as protobuf cannot serialize one past 2 GB."""
+    import onnx
+
+    with_external = any(t.data_location == onnx.TensorProto.EXTERNAL
+                        for t in onnx.load(src, load_external_data=False).graph.initializer)
+    if not with_external:
+        return lambda: onnx.save(onnx.load(src), dst)
+    data = Path(dst).with_name(Path(dst).name + ".data")
+    data.unlink(missing_ok=True)  # onnx appends to an existing data file
+    return lambda: onnx.save(onnx.load(src), dst, save_as_external_data=True,
+                             all_tensors_to_one_file=True, location=data.name)
+
+
+def _xml_floor(src: str, *, validate: bool) -> Callable[[], object]:
+    """The XML floor of a GraphML file: lxml parsing it into a tree (and XSD-validating
+    the tree against the project schema, compiled here, before the clock)."""
+    from lxml import etree
+
+    from modelexport.schemas import schema_path
+
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    xsd = etree.XMLSchema(etree.parse(str(schema_path("project")), parser)) if validate else None
+
+    def floor() -> None:
+        tree = etree.parse(src, parser)
+        if xsd is not None and not xsd.validate(tree):
+            raise SystemExit(f"{src} does not validate: {xsd.error_log.last_error}")
+
+    return floor
+
+
 def make_onnx(name: str, dst: str, *, strategy: str) -> None:
     """Write the model's ONNX file: synthetic, or a torch model tagged by modelexport."""
     from bench.models import MODELS
@@ -138,6 +173,10 @@ def make_onnx(name: str, dst: str, *, strategy: str) -> None:
         from bench.synthetic import make_synthetic_model
 
         onnx.save(make_synthetic_model(spec.nodes), dst)
+    elif spec.kind == "external":
+        from bench.external import make_external_model
+
+        make_external_model(dst)
     else:
         from bench.models import build_torch_model
 

@@ -1,7 +1,7 @@
 """The file layer: paths in, files out, atomically; the conversions themselves are pure.
 
-``onnx_to_graphml`` loads ONNX (with its external data), streams tensor bytes into the
-sidecar while the Document is built, then writes the GraphML. ``graphml_to_onnx``
+``onnx_to_graphml`` loads ONNX without its initializers' bytes, streams them (in-file
+or external data) into the sidecar while the Document is built, then writes the GraphML. ``graphml_to_onnx``
 reads the GraphML, checks the sidecar it names, rebuilds the model and writes it.
 Every output goes to a temporary file in the target directory and is renamed into
 place only when all outputs are complete: on any error nothing is left behind.
@@ -21,7 +21,7 @@ import onnx
 
 from modelexport import graphml
 from modelexport.converter.errors import ConverterError, GraphMLToOnnxError, OnnxLoadError
-from modelexport.converter._load import all_tensors, load_onnx
+from modelexport.converter._load import load_onnx
 from modelexport.converter._onnx_reader import load_lazily
 from modelexport.converter._onnx_writer import layout_model, write_model
 from modelexport.converter.decode import Deferred, decode_model_header, document_to_model
@@ -99,17 +99,11 @@ def _check_output(path: Path, what: str) -> Path:
 
 
 def _load_lazily(path: PathLike) -> Any:
-    """The model with its initializer bytes left in the file, or None to load it whole."""
+    """The model with its initializer bytes left in their files (the model's or external
+    data), or None to load it whole."""
     if not Path(path).is_file():
         return None
-    lazy = load_lazily(path)
-    if lazy is None:
-        return None
-    from onnx.external_data_helper import uses_external_data
-
-    if any(uses_external_data(t) for t in all_tensors(lazy.model)):
-        return None
-    return lazy
+    return load_lazily(path)
 
 
 def onnx_to_graphml(src: PathLike | Any, dst: PathLike, *, yed: bool = True,

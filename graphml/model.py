@@ -26,7 +26,7 @@ class Key:
     type: str  # boolean | int | long | float | double | string
 
 
-@dataclass
+@dataclass(slots=True)
 class Node:
     id: str
     data: dict[str, Value] = field(default_factory=dict)
@@ -37,7 +37,7 @@ class Node:
         return self.graph is not None
 
 
-@dataclass
+@dataclass(slots=True)
 class Edge:
     id: str
     source: str

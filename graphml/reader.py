@@ -148,6 +148,8 @@ class _Reader:
         self.done: dict[etree._Element, Node | Edge | tuple[Graph, int]] = {}
         self.heights: dict[str, int] = {}  # group node id -> levels of graphs it holds
         self.graph: Graph | None = None
+        self._next_edge = 0
+        self.strings: dict[str, str] = {}  # one copy of each short string value
 
     # -- keys ----------------------------------------------------------------------------
 
@@ -232,6 +234,7 @@ class _Reader:
                        allowed: tuple[str, ...]) -> list:
         """Read the ``<data>`` children of ``el``; return its other children, by tag."""
         keymap = self.keymaps.get(domain, {})
+        strings = self.strings
         others = []
         for child in el:
             tag = child.tag
@@ -242,7 +245,10 @@ class _Reader:
                     continue
                 if entry is not None and entry[1] == "string" and entry[0] not in data \
                         and not len(child):
-                    data[entry[0]] = child.text or ""
+                    text = child.text or ""
+                    # Short values repeat (kinds, parents, tags, dtypes, shapes, tensor
+                    # names on edges): keep one copy of each.
+                    data[entry[0]] = strings.setdefault(text, text) if len(text) <= 64 else text
                 else:
                     self.read_data(el, child, domain, data)
             elif tag in allowed:
@@ -300,7 +306,9 @@ class _Reader:
         else:
             done[el] = (graph, height)
 
-    def end_node(self, el: etree._Element) -> None:
+    def node_id(self, el: etree._Element) -> str:
+        """The id of a ``<node>``, checked (inside a graph, an NMTOKEN, unique) and
+        recorded with its line."""
         if el.getparent() is None or el.getparent().tag != _T_GRAPH:
             self._unexpected(el)
         nid = el.get("id")
@@ -315,6 +323,10 @@ class _Reader:
                 f"node '{nid}' (line {second}): duplicate node id '{nid}' (first on line "
                 f"{first}); ids must be unique")
         self.nodes[nid] = line
+        return nid
+
+    def end_node(self, el: etree._Element) -> None:
+        nid = self.node_id(el)
         node = Node(id=nid)
         graphs = self._read_children(el, "node", node.data, (_T_GRAPH,))
         if graphs:
@@ -325,7 +337,9 @@ class _Reader:
         if self.free:
             el.clear(keep_tail=False)
 
-    def end_edge(self, el: etree._Element) -> None:
+    def edge_ends(self, el: etree._Element) -> tuple[str | None, str, str]:
+        """(id or None, source, target) of an ``<edge>``, checked (inside a graph, both
+        ends, no ports, an NMTOKEN id not seen before) and its id recorded."""
         if el.getparent() is None or el.getparent().tag != _T_GRAPH:
             self._unexpected(el)
         eid = el.get("id")
@@ -334,7 +348,6 @@ class _Reader:
             raise GraphMLFormatError(f"{_where(el)}: an edge needs a source and a target")
         if el.get("sourceport") is not None or el.get("targetport") is not None:
             raise GraphMLFormatError(f"{_where(el)}: ports are not supported by this dialect")
-        edge = Edge(id=eid or "", source=source, target=target)
         if eid is not None:
             if not fmt.is_nmtoken(eid):
                 raise GraphMLFormatError(f"{_where(el)}: edge id {eid!r} is not an XML NMTOKEN")
@@ -342,7 +355,12 @@ class _Reader:
                 raise GraphMLFormatError(
                     f"{_where(el)}: duplicate edge id '{eid}'; ids must be unique")
             self.edge_ids.add(eid)
-        else:
+        return eid, source, target
+
+    def end_edge(self, el: etree._Element) -> None:
+        eid, source, target = self.edge_ends(el)
+        edge = Edge(id=eid or "", source=source, target=target)
+        if eid is None:
             self.unnamed_edges.append(edge)
         self.edges_read.append((edge, el.sourceline))
         self._read_children(el, "edge", edge.data, ())
@@ -376,18 +394,27 @@ class _Reader:
         if self.graph is None:
             raise GraphMLFormatError("GraphML holds no <graph>; expected exactly one")
         for edge, line in self.edges_read:
-            for end, role in ((edge.source, "source"), (edge.target, "target")):
-                if end not in self.nodes:
-                    name = f"edge '{edge.id}'" if edge.id else "<edge>"
-                    raise GraphMLFormatError(
-                        f"{name} (line {line}): {role} '{end}' is not a node of the document")
-        n = 0
+            self.check_ends(edge.id, edge.source, edge.target, line)
         for edge in self.unnamed_edges:
-            while f"e{n}" in self.edge_ids:
-                n += 1
-            edge.id = f"e{n}"
-            self.edge_ids.add(edge.id)
+            edge.id = self.new_edge_id()
         return Document(graph=self.graph, keys=self.keys)
+
+    def check_ends(self, eid: str, source: str, target: str, line: int) -> None:
+        """Refuse an edge whose source or target is not a node of the document."""
+        for end, role in ((source, "source"), (target, "target")):
+            if end not in self.nodes:
+                name = f"edge '{eid}'" if eid else "<edge>"
+                raise GraphMLFormatError(
+                    f"{name} (line {line}): {role} '{end}' is not a node of the document")
+
+    def new_edge_id(self) -> str:
+        """An id for an edge that has none: the first free ``e<n>``, in reading order."""
+        n = self._next_edge
+        while f"e{n}" in self.edge_ids:
+            n += 1
+        self._next_edge = n
+        self.edge_ids.add(f"e{n}")
+        return f"e{n}"
 
 
 def read_tree(root: etree._Element) -> tuple[Document, _Reader]:
@@ -410,8 +437,11 @@ def parse_graphml(data: bytes, *, max_bytes: int = MAX_BYTES) -> Document:
     if isinstance(data, str):
         raise TypeError("parse_graphml takes bytes; encode the text first")
     _check_bytes(data, max_bytes)
-    events = etree.iterparse(io.BytesIO(data), events=("end",), tag=_EVENT_TAGS,
-                             **_PARSER_OPTIONS)
+    return _read_events(io.BytesIO(data))
+
+
+def _read_events(source) -> Document:
+    events = etree.iterparse(source, events=("end",), tag=_EVENT_TAGS, **_PARSER_OPTIONS)
     try:
         first = next(events, None)
         root = events.root if first is None else first[1].getroottree().getroot()
@@ -422,8 +452,30 @@ def parse_graphml(data: bytes, *, max_bytes: int = MAX_BYTES) -> Document:
 
 
 def read_graphml(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES) -> Document:
-    """The :class:`Document` in the GraphML file at ``path``."""
-    return parse_graphml(read_bytes(path, max_bytes=max_bytes), max_bytes=max_bytes)
+    """The :class:`Document` in the GraphML file at ``path``, streamed from the file (the
+    bytes are never all in memory at once)."""
+    check_file(path, max_bytes=max_bytes)
+    return _read_events(str(path))
+
+
+#: A DOCTYPE must come before the root element; this much of the file is scanned for one.
+_PROLOG_SCAN = 1 << 20
+
+
+def check_file(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES) -> None:
+    """Refuse a file larger than ``max_bytes`` or with a DOCTYPE in its prolog, before
+    parsing it (the parsers check the DOCTYPE again, in any encoding)."""
+    path = Path(path)
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise GraphMLParseError(
+            f"{path}: {size} bytes, more than the limit of {max_bytes}; raise max_bytes "
+            "if the file is trusted")
+    with path.open("rb") as f:
+        head = f.read(_PROLOG_SCAN)
+    root = head.find(b"<graphml")
+    if b"<!DOCTYPE" in head[: root if root >= 0 else None] or b"<!ENTITY" in head:
+        raise GraphMLParseError(_DOCTYPE_REFUSED)
 
 
 def read_bytes(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES) -> bytes:

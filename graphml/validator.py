@@ -19,6 +19,14 @@ Checks, in order:
 5. the sidecar: a plain file name beside the GraphML, of the recorded size and
    SHA-256 (streamed), and every tensor reference inside it, aligned, and as long
    as its dtype and dims say.
+
+It is one streaming pass: lxml's ``iterparse`` checks the XSD while it parses, each
+node and edge is read into a compact record (its id, kind, parent, tag, tensor names,
+sidecar references; tensor names and other repeated strings shared) and its element
+freed, and the semantic checks run on those records. Memory stays a fraction of the
+file, where a whole lxml tree is ~10-16 times it. Only a file that fails the XSD is
+parsed whole, when it is small enough, to name each schema error's element and line
+(the streaming validator reports no lines).
 """
 
 from __future__ import annotations
@@ -34,12 +42,18 @@ from pathlib import Path
 from lxml import etree
 
 from modelexport.graphml import format as fmt
-from modelexport.graphml.errors import GraphMLError, GraphMLValidationError
-from modelexport.graphml.model import Document, Node
-from modelexport.graphml.reader import MAX_BYTES, parse_xml, read_bytes, read_tree
+from modelexport.graphml.errors import GraphMLError, GraphMLFormatError, GraphMLParseError, GraphMLValidationError
+from modelexport.graphml.reader import (
+    _EVENT_TAGS, _PARSER_OPTIONS, _T_DATA, _T_DESC, _T_EDGE, _T_GRAPH, _T_GRAPHML, _T_KEY, _T_NODE,
+    MAX_BYTES, MAX_NESTING, _check_root, _Reader, _syntax_error, _where, check_file, parse_xml,
+    read_bytes,
+)
 
 #: At most this many XSD errors are reported (the first ones, in document order).
 MAX_XSD_FINDINGS = 50
+#: A file failing the XSD is parsed whole to name each error's element and line up to
+#: this size; beyond it the errors are reported as the streaming validator gives them.
+XSD_TREE_LIMIT = 64 * 1024**2
 
 _G = "{%s}" % fmt.GRAPHML_NS
 
@@ -95,6 +109,36 @@ def _schema(name: str) -> etree.XMLSchema:
     return etree.XMLSchema(etree.parse(str(schema_path(name)), parser))
 
 
+#: The project schema's identity constraints that the streaming pass keeps: both over
+#: the root's own children only. libxml2 keeps an entry for every element matched by the
+#: others (a ``.//`` selector at the root, or ``./g:data`` of every node and edge) until
+#: the document ends: 1.2 GB and 4 times the parse time for a 100,000-node file. So the
+#: streaming pass leaves those out and the scan checks the same rules on its records:
+#: data keys declared and not repeated in an element, node ids present and unique, edge
+#: ids unique, edge ends existing (the reader's rules), graph ids unique (below); ports,
+#: hyperedges and endpoints are refused by the reader.
+_STREAMED_IDC = ("key_id_key", "graphml_data_key_unique")
+
+
+@lru_cache(maxsize=None)
+def _streaming_schema(name: str) -> tuple[etree.XMLSchema, bool]:
+    """The schema the streaming pass checks, and whether it is the project schema
+    without the identity constraints the scan checks itself (see above)."""
+    if name != "project":
+        return _schema(name), False
+    from modelexport.schemas import schema_path
+
+    parser = etree.XMLParser(no_network=True, resolve_entities=False)
+    doc = etree.parse(str(schema_path(name)), parser)
+    xs = "{http://www.w3.org/2001/XMLSchema}"
+    dropped = 0
+    for idc in list(doc.iter(xs + "key", xs + "keyref", xs + "unique")):
+        if idc.get("name") not in _STREAMED_IDC:
+            idc.getparent().remove(idc)
+            dropped += 1
+    return etree.XMLSchema(doc), dropped > 0
+
+
 def validate_graphml(path: str | os.PathLike, *, check_sidecar: bool = True,
                      schema: str = "project", max_bytes: int = MAX_BYTES) -> ValidationReport:
     """Validate the GraphML file at ``path``; see the module docstring for the checks.
@@ -106,30 +150,62 @@ def validate_graphml(path: str | os.PathLike, *, check_sidecar: bool = True,
     path = Path(path)
     report = ValidationReport(path=str(path), schema=schema)
     xsd = _schema(schema)
+    streaming_xsd, lean = _streaming_schema(schema)
     add = report.findings.append
     try:
-        root = parse_xml(read_bytes(path, max_bytes=max_bytes), max_bytes=max_bytes)
+        check_file(path, max_bytes=max_bytes)
+        scan = _Scan(path)
+        xsd_errors = scan.run(streaming_xsd)
+        if scan.model_error is None and not scan.complete:
+            scan = _Scan(path)  # the schema stopped the pass early: read the rest without it
+            scan.run(None)
     except GraphMLError as e:
         add(Finding("parse", "", None, str(e)))
         return report
-
-    if not xsd.validate(root):
-        errors = list(xsd.error_log)[:MAX_XSD_FINDINGS]
-        owners = _elements_at({e.line for e in errors}, root)
-        for err in errors:
-            add(Finding("xsd", owners.get(err.line, ""), err.line,
-                        f"schema {schema}: {_xsd_message(err.message)}"))
-
-    try:
-        doc, reader = read_tree(root)
-    except GraphMLError as e:
-        add(Finding("model", "", None, str(e)))
+    # A broken reader rule may be an identity constraint the streaming schema left out:
+    # then the whole schema says which (on files small enough to parse whole).
+    suspect = lean and (scan.model_error is not None or scan.duplicate_graph is not None)
+    if xsd_errors or suspect:
+        if scan.duplicate_graph is not None:
+            gid, line = scan.duplicate_graph
+            xsd_errors = [*xsd_errors, _StreamedError(
+                line, f"Element 'graph': Duplicate key-sequence ['{gid}'] in unique "
+                "identity-constraint 'graph_id_unique'.")]
+        try:
+            report.findings.extend(_xsd_findings(path, xsd, schema, xsd_errors, max_bytes))
+        except GraphMLError as e:
+            add(Finding("parse", "", None, str(e)))
+            return report
+    if scan.model_error is not None:
+        add(Finding("model", "", None, str(scan.model_error)))
         return report
-    report.nodes = len(reader.nodes)
-    report.edges = sum(1 for _ in doc.iter_edges())
-    edge_lines = {edge.id: line for edge, line in reader.edges_read}
-    _Checker(doc, root, reader.nodes, edge_lines, path, check_sidecar, add).run()
+    report.nodes = len(scan.records)
+    report.edges = len(scan.edges)
+    _Checker(scan, path, check_sidecar, add).run()
     return report
+
+
+@dataclass(frozen=True)
+class _StreamedError:
+    """An identity-constraint error found by the scan, worded as libxml2 words its own."""
+
+    line: int
+    message: str
+
+
+def _xsd_findings(path: Path, xsd: etree.XMLSchema, schema: str, streamed: list,
+                  max_bytes: int) -> list[Finding]:
+    """Findings for a file that failed the XSD: from a whole-tree validation, which
+    names elements and lines, when the file is small enough; else as streamed."""
+    if path.stat().st_size > XSD_TREE_LIMIT:
+        return [Finding("xsd", "", err.line or None, f"schema {schema}: {_xsd_message(err.message)}")
+                for err in streamed[:MAX_XSD_FINDINGS]]
+    root = parse_xml(read_bytes(path, max_bytes=max_bytes), max_bytes=max_bytes)
+    xsd.validate(root)
+    errors = list(xsd.error_log)[:MAX_XSD_FINDINGS]
+    owners = _elements_at({e.line for e in errors}, root)
+    return [Finding("xsd", owners.get(err.line, ""), err.line,
+                    f"schema {schema}: {_xsd_message(err.message)}") for err in errors]
 
 
 def _elements_at(lines: set[int], root: etree._Element) -> dict[int, str]:
@@ -150,32 +226,317 @@ def _xsd_message(message: str) -> str:
     return message.replace(_G, "").replace("{http://www.yworks.com/xml/graphml}", "y:")
 
 
-class _Checker:
-    """The dialect's semantic rules over a parsed document."""
+class _Record:
+    """What the semantic checks need of one node; strings shared through ``_Scan.intern``."""
 
-    def __init__(self, doc: Document, root: etree._Element, lines: dict[str, int],
-                 edge_lines: dict[str, int], path: Path, check_sidecar: bool, add) -> None:
-        self.doc, self.root, self.lines, self.path = doc, root, lines, path
-        self.edge_lines = edge_lines
+    __slots__ = ("id", "line", "kind", "parent", "owner", "group", "tag", "name", "dtype",
+                 "ins", "outs", "refs", "bad_json")
+
+    def __init__(self, nid: str, line: int, owner: str | None) -> None:
+        self.id, self.line, self.owner = nid, line, owner
+        self.group = False
+        self.kind = self.parent = self.tag = self.name = self.dtype = None
+        self.ins = self.outs = None  # tuple of tensor names, _BAD, or None (no data)
+        self.refs = ()  # (where, offset, length, dtype, dims) of each sidecar reference
+        self.bad_json = ()  # data keys that hold sidecar references but are not JSON
+
+
+_BAD = "bad"  # marker: the data is not a JSON list of tensor names
+
+
+class _Scan(_Reader):
+    """One streaming pass over a GraphML file (XSD checked as it parses): key
+    declarations, the root graph's data, and a compact record per node and edge.
+
+    The reader's rules apply as in :mod:`modelexport.graphml.reader`; the first broken
+    one is kept in ``model_error`` (the pass goes on for the XSD's sake).
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(free=True)
+        self.path = path
+        self.records: list[_Record] = []  # in document (pre-)order
+        self.by_id: dict[str, _Record] = {}
+        self.edges: list[tuple[str, str, str, int, str | None, str | None]] = []
+        self.unnamed: list[int] = []
+        self.key_decls: list[tuple[str, int, dict[str, str]]] = []
+        self.graph_data: dict = {}
+        self.graph_line: int | None = None
+        self.first_node_after_edge: tuple[str, str] | None = None
+        self.first_nested_edge: tuple[str, int] | None = None
+        self.model_error: GraphMLError | None = None
+        self.duplicate_graph: tuple[str, int] | None = None  # first repeated graph id
+        self._graph_ids: set[str] = set()
+        self.complete = False
+        self._open: list[_Record | None] = []  # the nodes and graphs open: records, None
+        self._root_graph: etree._Element | None = None
+        self._last_root_edge: str | None = None
+        self._depth = 0
+
+    def intern(self, value):
+        if isinstance(value, str):
+            return self.strings.setdefault(value, value)
+        return value
+
+    def run(self, xsd: etree.XMLSchema | None) -> list:
+        """Read the file; return the XSD's errors (empty when valid or not checked)."""
+        options = dict(_PARSER_OPTIONS, schema=xsd) if xsd is not None else _PARSER_OPTIONS
+        # lxml reports the errors of an earlier pass that stopped early (a truncated file)
+        # with the next one's, unless the thread's error log is cleared first.
+        etree.clear_error_log()
+        events = etree.iterparse(str(self.path), events=("start", "end"),
+                                 tag=(*_EVENT_TAGS, _T_GRAPHML), **options)
+        root = None
+        ended = False
+        try:
+            for event, el in events:
+                if root is None:
+                    root = el.getroottree().getroot()
+                    _check_root(root)
+                if el is root:
+                    ended = event == "end"
+                elif self.model_error is None:
+                    try:
+                        self._event(event, el)
+                    except GraphMLFormatError as e:
+                        self.model_error = e
+                elif event == "end" and el.tag in (_T_NODE, _T_EDGE):
+                    el.clear(keep_tail=False)
+        except etree.XMLSyntaxError as e:
+            errors = list(e.error_log)
+            schema_only = bool(errors) and all(err.domain_name == "SCHEMASV" for err in errors)
+            if not (ended and schema_only):
+                self._check_well_formed()
+            if not schema_only:
+                raise _syntax_error(e) from None
+            if ended:
+                self._finish(root)
+            return errors  # an unfinished pass leaves ``complete`` False
+        except ValueError as e:
+            raise GraphMLParseError(f"cannot parse GraphML: {e}") from None
+        if not ended:
+            self._check_well_formed()
+            raise GraphMLParseError("not well-formed XML: the document ends early; the file "
+                                    "is truncated or not XML")
+        self._finish(root)
+        return []
+
+    def _check_well_formed(self) -> None:
+        """Raise GraphMLParseError if the file is not well-formed GraphML. With a schema
+        (and entities left unresolved) lxml loses libxml2's parse errors or stops early,
+        so this parses again without one, freeing elements as it goes."""
+        events = etree.iterparse(str(self.path), events=("end",), tag=(_T_NODE, _T_EDGE),
+                                 **_PARSER_OPTIONS)
+        try:
+            for _event, el in events:
+                el.clear(keep_tail=False)
+        except etree.XMLSyntaxError as e:
+            raise _syntax_error(e) from None
+        _check_root(events.root)
+
+    def _finish(self, root: etree._Element | None) -> None:
+        if self.model_error is not None:
+            return
+        try:
+            if root is not None:
+                for child in root:  # what else sits at the top: root data, desc
+                    if child.tag == _T_DATA:
+                        self.read_data(root, child, "graphml", {})
+                    elif child.tag not in (_T_KEY, _T_GRAPH, _T_DESC):
+                        self._unexpected(child)
+            if self._root_graph is None:
+                raise GraphMLFormatError("GraphML holds no <graph>; expected exactly one")
+            for eid, source, target, line, _t, _d in self.edges:
+                self.check_ends(eid, source, target, line)
+            for i in self.unnamed:
+                eid, *rest = self.edges[i]
+                self.edges[i] = (self.new_edge_id(), *rest)
+            self.complete = True
+        except GraphMLFormatError as e:
+            self.model_error = e
+
+    # -- events ------------------------------------------------------------------------
+
+    def _event(self, event: str, el: etree._Element) -> None:
+        tag = el.tag
+        if event == "start":
+            if tag == _T_NODE:
+                owner = next((r for r in reversed(self._open) if r is not None), None)
+                rec = _Record(el.get("id") or "", el.sourceline, owner.id if owner else None)
+                self._open.append(rec)
+                self.records.append(rec)
+                if (self.first_node_after_edge is None and self._last_root_edge is not None
+                        and el.getparent() is self._root_graph):
+                    self.first_node_after_edge = (rec.id, self._last_root_edge)
+            elif tag == _T_GRAPH:
+                self._open.append(None)
+                self._depth += 1
+                gid = el.get("id")
+                if gid is not None:
+                    if gid in self._graph_ids and self.duplicate_graph is None:
+                        self.duplicate_graph = (gid, el.sourceline)
+                    self._graph_ids.add(gid)
+                if self._root_graph is None and el.getparent() is not None \
+                        and el.getparent().tag == _T_GRAPHML:
+                    self._root_graph = el
+                    self.graph_line = el.sourceline
+            elif tag == _T_EDGE:
+                if el.getparent() is self._root_graph:
+                    self._last_root_edge = el.get("id")
+                elif self.first_nested_edge is None:
+                    self.first_nested_edge = (el.get("id"), el.sourceline)
+            return
+        if tag == _T_NODE:
+            self._end_node(el, self._open.pop())
+        elif tag == _T_EDGE:
+            self._end_edge(el)
+        elif tag == _T_GRAPH:
+            self._open.pop()
+            self._end_graph(el)
+        else:
+            self.read_key(el)
+            self.key_decls.append((el.get("id"), el.sourceline, dict(el.attrib)))
+
+    def _end_graph(self, el: etree._Element) -> None:
+        parent = el.getparent()
+        if parent is None or parent.tag not in (_T_NODE, _T_GRAPHML):
+            self._unexpected(el)
+        if el.get("edgedefault") not in ("directed", "undirected"):
+            raise GraphMLFormatError(
+                f"{_where(el)}: edgedefault must be 'directed' or 'undirected'")
+        if self._depth > MAX_NESTING + 1:
+            raise GraphMLParseError(
+                f"{_where(el)}: graphs nested more than {MAX_NESTING} deep; refused")
+        self._depth -= 1
+        data: dict = {}
+        self._read_children(el, "graph", data, (_T_NODE, _T_EDGE))
+        if parent.tag == _T_GRAPHML:
+            if self.graph is not None:
+                raise GraphMLFormatError(
+                    f"{_where(el)}: a second top-level <graph>; expected exactly one")
+            self.graph = True
+            self.graph_data = data
+
+    def _end_node(self, el: etree._Element, rec: _Record) -> None:
+        nid = self.node_id(el)
+        rec.id = self.intern(nid)
+        self.by_id[nid] = rec
+        data: dict = {}
+        graphs = self._read_children(el, "node", data, (_T_GRAPH,))
+        if len(graphs) > 1:
+            raise GraphMLFormatError(f"{_where(el)}: a node holds at most one <graph>")
+        rec.group = bool(graphs)
+        intern = self.intern
+        rec.kind = intern(data.get("kind"))
+        rec.parent = intern(data.get("parent"))
+        rec.tag = intern(data.get("hierarchy_tag"))
+        rec.name = intern(data.get("name"))
+        rec.dtype = intern(data.get("dtype"))
+        if rec.kind == fmt.KIND_OP:
+            rec.outs = self._names(data.get("outputs"))
+            rec.ins = self._names(data.get("inputs"))
+        refs, bad = _tensor_refs(data)
+        if refs:
+            rec.refs = tuple(refs)
+        if bad:
+            rec.bad_json = tuple(bad)
+        el.clear(keep_tail=False)
+
+    def _names(self, raw) -> tuple | str | None:
+        if raw is None:
+            return None
+        try:
+            value = json.loads(raw)
+        except (ValueError, TypeError, RecursionError):
+            value = None
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            return _BAD
+        return tuple(self.intern(v) for v in value)
+
+    def _end_edge(self, el: etree._Element) -> None:
+        eid, source, target = self.edge_ends(el)
+        data: dict = {}
+        self._read_children(el, "edge", data, ())
+        if eid is None:
+            self.unnamed.append(len(self.edges))
+        intern = self.intern
+        self.edges.append((eid or "", intern(source), intern(target), el.sourceline,
+                           intern(data.get("e_tensor")), intern(data.get("e_dtype"))))
+        el.clear(keep_tail=False)
+
+
+def _tensor_refs(data: dict) -> tuple[list, list]:
+    """(where, offset, length, dtype, dims) of each sidecar reference in a node's data,
+    and the data keys that should hold references but are not JSON."""
+    refs: list = []
+    bad: list = []
+    if data.get("kind") == fmt.KIND_INITIALIZER and "offset" in data:
+        dims = None
+        try:
+            dims = json.loads(data.get("shape", "null"))
+        except (ValueError, TypeError, RecursionError):
+            pass
+        refs.append(("initializer", data.get("offset"), data.get("length"), data.get("dtype"), dims))
+    for key in ("tensor", "attributes"):
+        raw = data.get(key)
+        if not isinstance(raw, str) or fmt.SIDECAR_REF not in raw:
+            continue
+        try:
+            value = json.loads(raw)
+        except (ValueError, RecursionError):
+            bad.append(key)
+            continue
+        stack = [value]
+        while stack:
+            v = stack.pop()
+            if isinstance(v, dict):
+                ref = v.get(fmt.SIDECAR_REF)
+                if isinstance(ref, dict):
+                    refs.append((f"{key} JSON", ref.get("offset"), ref.get("length"),
+                                 ref.get("dtype"), ref.get("dims")))
+                stack.extend(v.values())
+            elif isinstance(v, list):
+                stack.extend(v)
+    return refs, bad
+
+
+def _add(index: dict, key: str, value: str) -> None:
+    """index[key] gains value; one value is kept bare, several as a set (less memory)."""
+    have = index.get(key)
+    if have is None:
+        index[key] = value
+    elif isinstance(have, set):
+        have.add(value)
+    elif have != value:
+        index[key] = {have, value}
+
+
+def _has(index: dict, key: str, value: str) -> bool:
+    have = index.get(key)
+    return have == value if isinstance(have, str) else have is not None and value in have
+
+
+class _Checker:
+    """The dialect's semantic rules over the records of one scan."""
+
+    def __init__(self, scan: _Scan, path: Path, check_sidecar: bool, add) -> None:
+        self.scan, self.path = scan, path
         self.check_sidecar = check_sidecar
         self.add = add
-        self.nodes: dict[str, Node] = {}
-        self.owner: dict[str, Node | None] = {}
-        for node, owner in doc.iter_nodes():
-            self.nodes[node.id] = node
-            self.owner[node.id] = owner
+        self.nodes = scan.by_id
         #: Nested output: the hierarchy is the nesting; flat output: the 'parent' data.
-        self.nested = any(n.graph is not None for n in self.nodes.values())
+        self.nested = any(r.group for r in scan.records)
 
     def finding(self, check: str, node_id: str | None, message: str, *, element: str = "",
                 line: int | None = None) -> None:
         if node_id is not None:
             element = f"node '{node_id}'"
-            line = self.lines.get(node_id)
+            rec = self.nodes.get(node_id)
+            line = rec.line if rec is not None else None
         self.add(Finding(check, element, line, message))
 
-    def edge_finding(self, check: str, edge_id: str, message: str) -> None:
-        self.add(Finding(check, f"edge '{edge_id}'", self.edge_lines.get(edge_id), message))
+    def edge_finding(self, check: str, edge_id: str, line: int, message: str) -> None:
+        self.add(Finding(check, f"edge '{edge_id}'", line, message))
 
     def run(self) -> None:
         self.check_keys()
@@ -188,66 +549,52 @@ class _Checker:
     # -- keys and layout ---------------------------------------------------------------
 
     def check_keys(self) -> None:
-        for el in self.root.iterchildren(_G + "key"):
-            kid, line = el.get("id"), el.sourceline
-            if el.get("yfiles.type") is not None:
+        for kid, line, attrs in self.scan.key_decls:
+            if attrs.get("yfiles.type") is not None:
                 continue
-            if el.get("attr.name") is None or el.get("attr.type") is None:
+            if attrs.get("attr.name") is None or attrs.get("attr.type") is None:
                 self.finding("dialect", None, "declares no attr.name/attr.type; GraphML "
                              "data keys here need both", element=f"key '{kid}'", line=line)
                 continue
             spec = fmt.KEYS.get(kid)
             if spec is None:
                 continue
-            got = (el.get("for"), el.get("attr.name"), el.get("attr.type"))
+            got = (attrs.get("for"), attrs.get("attr.name"), attrs.get("attr.type"))
             want = (spec.domain, spec.name, spec.type)
             if got != want:
                 self.finding("dialect", None,
                              f"declared for={got[0]!r} attr.name={got[1]!r} attr.type={got[2]!r}; "
                              f"the dialect fixes for={want[0]!r} attr.name={want[1]!r} "
                              f"attr.type={want[2]!r}", element=f"key '{kid}'", line=line)
-        fmt_version = self.doc.graph.data.get("format")
+        fmt_version = self.scan.graph_data.get("format")
         if fmt_version != fmt.FORMAT_VERSION:
             what = "has no 'format' data" if fmt_version is None else f"has format {fmt_version!r}"
             self.finding("dialect", None, f"the root graph {what}; expected "
                          f"{fmt.FORMAT_VERSION!r} (is this a modelexport GraphML?)",
-                         element="graph", line=self._root_graph().sourceline)
-
-    def _root_graph(self) -> etree._Element:
-        return self.root.find(_G + "graph")
+                         element="graph", line=self.scan.graph_line)
 
     def check_layout(self) -> None:
         """Edges on the root graph, after every node."""
-        graph_el = self._root_graph()
-        seen_edge = None
-        for child in graph_el:
-            if child.tag == _G + "edge":
-                seen_edge = child
-            elif child.tag == _G + "node" and seen_edge is not None:
-                self.finding("dialect", child.get("id"),
-                             f"comes after edge '{seen_edge.get('id')}'; the dialect puts "
-                             "every edge after all nodes")
-                break
-        for el in graph_el.iterdescendants(_G + "edge"):
-            if el.getparent() is not graph_el:
-                self.finding("dialect", None, "sits in a nested graph; the dialect puts "
-                             "every edge in the root graph", element=f"edge '{el.get('id')}'",
-                             line=el.sourceline)
-                break
+        if self.scan.first_node_after_edge is not None:
+            nid, edge = self.scan.first_node_after_edge
+            self.finding("dialect", nid, f"comes after edge '{edge}'; the dialect puts "
+                         "every edge after all nodes")
+        if self.scan.first_nested_edge is not None:
+            eid, line = self.scan.first_nested_edge
+            self.finding("dialect", None, "sits in a nested graph; the dialect puts "
+                         "every edge in the root graph", element=f"edge '{eid}'", line=line)
 
     # -- nodes: kind, parent, nesting ----------------------------------------------------
 
     def check_nodes(self) -> None:
         nested = self.nested
         children: dict[str, int] = defaultdict(int)
-        for nid, node in self.nodes.items():
-            kind = node.data.get("kind")
+        for rec in self.scan.records:
+            nid, kind, parent, owner = rec.id, rec.kind, rec.parent, rec.owner
             if kind not in fmt.NODE_KINDS:
                 self.finding("dialect", nid, f"kind {kind!r} is not one of "
                              f"{', '.join(fmt.NODE_KINDS)}" if kind is not None else
                              "has no 'kind' data; every node needs one")
-            parent = node.data.get("parent")
-            owner = self.owner[nid]
             if parent is None:
                 self.finding("dialect", nid, "has no 'parent' data; every node needs one "
                              "('' at the top)")
@@ -255,9 +602,9 @@ class _Checker:
             if parent:
                 children[parent] += 1
             if owner is not None:
-                if parent != owner.id:
+                if parent != owner:
                     self.finding("dialect", nid, f"'parent' says {parent!r} but the node sits "
-                                 f"in the group of '{owner.id}'; nesting and parent must agree")
+                                 f"in the group of '{owner}'; nesting and parent must agree")
             elif parent:
                 if nested:
                     self.finding("dialect", nid, f"'parent' says {parent!r} but the node sits "
@@ -265,48 +612,43 @@ class _Checker:
                 elif parent not in self.nodes:
                     self.finding("dialect", nid, f"'parent' names {parent!r}, which is not a "
                                  "node of the document")
-            if kind in (fmt.KIND_MODULE, fmt.KIND_SUBGRAPH) and nested and node.graph is None:
+            if kind in (fmt.KIND_MODULE, fmt.KIND_SUBGRAPH) and nested and not rec.group:
                 self.finding("dialect", nid, f"a {kind} node must be a group (hold a nested "
                              "graph) in nested output")
-        for nid, node in self.nodes.items():
-            if node.data.get("kind") == fmt.KIND_MODULE and not children.get(nid):
-                self.finding("dialect", nid, "module group is empty; every module holds at "
+        for rec in self.scan.records:
+            if rec.kind == fmt.KIND_MODULE and not children.get(rec.id):
+                self.finding("dialect", rec.id, "module group is empty; every module holds at "
                              "least one node")
 
-    def _parent_of(self, nid: str) -> str | None:
+    def _parent_of(self, rec: _Record) -> _Record | None:
         if self.nested:
-            owner = self.owner[nid]
-            return owner.id if owner is not None else None
-        parent = self.nodes[nid].data.get("parent")
-        return parent if isinstance(parent, str) and parent in self.nodes else None
+            return self.nodes[rec.owner] if rec.owner is not None else None
+        parent = rec.parent
+        return self.nodes.get(parent) if isinstance(parent, str) else None
 
-    def _ancestors(self, nid: str):
-        seen = {nid}
-        p = self._parent_of(nid)
-        while p is not None and p not in seen:
-            seen.add(p)
-            yield self.nodes[p]
+    def _ancestors(self, rec: _Record):
+        seen = {rec.id}
+        p = self._parent_of(rec)
+        while p is not None and p.id not in seen:
+            seen.add(p.id)
+            yield p
             p = self._parent_of(p)
 
     # -- hierarchy tags ------------------------------------------------------------------
 
     def check_tags(self) -> None:
         module_by_tag: dict[str, str] = {}
-        for nid, node in self.nodes.items():
-            if node.data.get("kind") == fmt.KIND_MODULE:
-                tag = node.data.get("hierarchy_tag")
-                if isinstance(tag, str) and tag:
-                    module_by_tag.setdefault(tag, nid)
-        for nid, node in self.nodes.items():
-            kind = node.data.get("kind")
+        for rec in self.scan.records:
+            if rec.kind == fmt.KIND_MODULE and isinstance(rec.tag, str) and rec.tag:
+                module_by_tag.setdefault(rec.tag, rec.id)
+        for rec in self.scan.records:
+            kind, tag, nid = rec.kind, rec.tag, rec.id
             if kind not in (fmt.KIND_OP, fmt.KIND_MODULE):
                 continue
-            tag = node.data.get("hierarchy_tag")
             if not isinstance(tag, str) or not tag:
                 continue
-            enclosing = next((a for a in self._ancestors(nid)
-                              if a.data.get("kind") == fmt.KIND_MODULE), None)
-            etag = enclosing.data.get("hierarchy_tag", "") if enclosing is not None else ""
+            enclosing = next((a for a in self._ancestors(rec) if a.kind == fmt.KIND_MODULE), None)
+            etag = (enclosing.tag if enclosing.tag is not None else "") if enclosing is not None else ""
             if enclosing is not None and isinstance(etag, str) and etag:
                 below = fmt.tag_within(tag, etag) and (kind == fmt.KIND_OP or tag != etag)
                 if not below:
@@ -324,56 +666,53 @@ class _Checker:
 
     # -- dataflow: inputs produced, edges matching tensors, no cycles --------------------
 
-    def _json_names(self, nid: str, key: str) -> list[str] | None:
-        raw = self.nodes[nid].data.get(key)
-        if raw is None:
-            return []
-        try:
-            value = json.loads(raw)
-        except (ValueError, TypeError, RecursionError):
-            value = None
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            self.finding("dialect", nid, f"data '{key}' is not a JSON list of tensor names")
-            return None
-        return value
-
-    def _scope(self, nid: str) -> str:
+    def _scope(self, rec: _Record) -> str:
         """The subgraph container a node belongs to ('' for the main graph)."""
-        for a in self._ancestors(nid):
-            if a.data.get("kind") == fmt.KIND_SUBGRAPH:
+        for a in self._ancestors(rec):
+            if a.kind == fmt.KIND_SUBGRAPH:
                 return a.id
         return ""
 
+    def _bad_names(self, rec: _Record, key: str) -> None:
+        self.finding("dialect", rec.id, f"data '{key}' is not a JSON list of tensor names")
+
     def check_dataflow(self) -> None:
         produced: dict[str, set[str]] = defaultdict(set)  # scope -> tensor names
-        producers: dict[str, set[str]] = defaultdict(set)  # tensor name -> node ids
-        consumers: dict[str, set[str]] = defaultdict(set)
+        producers: dict = {}  # tensor name -> node id(s)
+        consumers: dict = {}
         scopes: dict[str, str] = {}
-        op_inputs: dict[str, list[str]] = {}
-        for nid, node in self.nodes.items():
-            kind = node.data.get("kind")
-            if kind not in (fmt.KIND_OP, fmt.KIND_INPUT, fmt.KIND_INITIALIZER, fmt.KIND_OUTPUT):
+        op_inputs: list[tuple[_Record, tuple]] = []
+        io_kinds = (fmt.KIND_OP, fmt.KIND_INPUT, fmt.KIND_INITIALIZER, fmt.KIND_OUTPUT)
+        for rec in self.scan.records:
+            kind, nid = rec.kind, rec.id
+            if kind not in io_kinds:
                 continue
-            scope = scopes[nid] = self._scope(nid)
+            scope = scopes[nid] = self._scope(rec)
             if kind == fmt.KIND_OP:
-                outs = self._json_names(nid, "outputs") or []
-                ins = self._json_names(nid, "inputs")
-                if ins is not None:
-                    op_inputs[nid] = ins
+                outs = rec.outs
+                if outs is _BAD:
+                    self._bad_names(rec, "outputs")
+                outs = outs if isinstance(outs, tuple) else ()
+                ins = rec.ins
+                if ins is _BAD:
+                    self._bad_names(rec, "inputs")
+                else:
+                    ins = ins or ()
+                    op_inputs.append((rec, ins))
                     for name in ins:
-                        consumers[name].add(nid)
+                        _add(consumers, name, nid)
             elif kind == fmt.KIND_OUTPUT:
-                name = node.data.get("name")
+                name = rec.name
                 if isinstance(name, str):
-                    consumers[name].add(nid)
-                outs = []
+                    _add(consumers, name, nid)
+                outs = ()
             else:
-                name = node.data.get("name")
-                outs = [name] if isinstance(name, str) else []
+                name = rec.name
+                outs = (name,) if isinstance(name, str) else ()
             for name in outs:
                 if name:
                     produced[scope].add(name)
-                    producers[name].add(nid)
+                    _add(producers, name, nid)
 
         def visible(scope: str, name: str) -> bool:
             seen = set()
@@ -383,39 +722,38 @@ class _Checker:
                 if not scope or scope in seen:
                     return False
                 seen.add(scope)
-                scope = scopes.get(scope) or self._scope(scope)
+                scope = scopes.get(scope) or self._scope(self.nodes[scope])
 
-        for nid, ins in op_inputs.items():
+        for rec, ins in op_inputs:
             for pos, name in enumerate(ins):
-                if name and not visible(scopes[nid], name):
-                    self.finding("inputs", nid, f"input {pos} {name!r} is produced by no op "
+                if name and not visible(scopes[rec.id], name):
+                    self.finding("inputs", rec.id, f"input {pos} {name!r} is produced by no op "
                                  "output, graph input or initializer in scope")
-        for nid, node in self.nodes.items():
-            if node.data.get("kind") == fmt.KIND_OUTPUT:
-                name = node.data.get("name")
-                if isinstance(name, str) and name and not visible(scopes[nid], name):
-                    self.finding("inputs", nid, f"graph output {name!r} is produced by no node")
+        for rec in self.scan.records:
+            if rec.kind == fmt.KIND_OUTPUT:
+                name = rec.name
+                if isinstance(name, str) and name and not visible(scopes[rec.id], name):
+                    self.finding("inputs", rec.id, f"graph output {name!r} is produced by no node")
 
         succ: dict[str, list[str]] = defaultdict(list)
-        for edge in self.doc.iter_edges():
-            succ[edge.source].append(edge.target)
-            tensor = edge.data.get("e_tensor")
-            if isinstance(tensor, str) and edge.source in self.nodes and edge.target in self.nodes:
+        nodes = self.nodes
+        for eid, source, target, line, tensor, dtype in self.scan.edges:
+            succ[source].append(target)
+            if isinstance(tensor, str) and source in nodes and target in nodes:
                 bad = None
-                if edge.source not in producers.get(tensor, ()):
-                    bad = f"source '{edge.source}' does not produce tensor {tensor!r}"
-                elif edge.target not in consumers.get(tensor, ()):
-                    bad = f"target '{edge.target}' does not consume tensor {tensor!r}"
+                if not _has(producers, tensor, source):
+                    bad = f"source '{source}' does not produce tensor {tensor!r}"
+                elif not _has(consumers, tensor, target):
+                    bad = f"target '{target}' does not consume tensor {tensor!r}"
                 if bad:
-                    self.edge_finding("dialect", edge.id, bad)
+                    self.edge_finding("dialect", eid, line, bad)
                     continue
-                src = self.nodes[edge.source]
-                dtype = edge.data.get("e_dtype")
-                sdtype = src.data.get("dtype")
-                if (src.data.get("kind") in (fmt.KIND_INPUT, fmt.KIND_INITIALIZER)
+                src = nodes[source]
+                sdtype = src.dtype
+                if (src.kind in (fmt.KIND_INPUT, fmt.KIND_INITIALIZER)
                         and dtype and sdtype and dtype != sdtype):
-                    self.edge_finding("dialect", edge.id, f"dtype {dtype!r} differs from "
-                                      f"{sdtype!r} of its source '{edge.source}'")
+                    self.edge_finding("dialect", eid, line, f"dtype {dtype!r} differs from "
+                                      f"{sdtype!r} of its source '{source}'")
         self._check_acyclic(succ)
 
     def _check_acyclic(self, succ: dict[str, list[str]]) -> None:
@@ -423,7 +761,7 @@ class _Checker:
         for targets in succ.values():
             for t in targets:
                 indeg[t] += 1
-        queue = deque(n for n in self.nodes if not indeg.get(n))
+        queue = deque(r.id for r in self.scan.records if not indeg.get(r.id))
         done = 0
         while queue:
             n = queue.popleft()
@@ -433,52 +771,23 @@ class _Checker:
                 if indeg[t] == 0:
                     queue.append(t)
         if done < len(self.nodes):
-            stuck = next(n for n in self.nodes if indeg.get(n, 0) > 0)
+            stuck = next(r.id for r in self.scan.records if indeg.get(r.id, 0) > 0)
             self.finding("dataflow", stuck, "lies on a cycle of edges; an ONNX graph must be "
                          "acyclic")
 
     # -- sidecar and tensor references -------------------------------------------------------
 
-    def _tensor_refs(self):
-        """(node id, where, offset, length, dtype, dims) of every tensor in the sidecar."""
-        for nid, node in self.nodes.items():
-            data = node.data
-            if data.get("kind") == fmt.KIND_INITIALIZER and "offset" in data:
-                dims = None
-                try:
-                    dims = json.loads(data.get("shape", "null"))
-                except (ValueError, TypeError, RecursionError):
-                    pass
-                yield nid, "initializer", data.get("offset"), data.get("length"), \
-                    data.get("dtype"), dims
-            for key in ("tensor", "attributes"):
-                raw = data.get(key)
-                if not isinstance(raw, str) or fmt.SIDECAR_REF not in raw:
-                    continue
-                try:
-                    value = json.loads(raw)
-                except (ValueError, RecursionError):
-                    self.finding("dialect", nid, f"data '{key}' is not valid JSON")
-                    continue
-                stack = [value]
-                while stack:
-                    v = stack.pop()
-                    if isinstance(v, dict):
-                        ref = v.get(fmt.SIDECAR_REF)
-                        if isinstance(ref, dict):
-                            yield nid, f"{key} JSON", ref.get("offset"), ref.get("length"), \
-                                ref.get("dtype"), ref.get("dims")
-                        stack.extend(v.values())
-                    elif isinstance(v, list):
-                        stack.extend(v)
-
     def check_sidecar_and_tensors(self) -> None:
-        gdata = self.doc.graph.data
+        gdata = self.scan.graph_data
         name = gdata.get("sidecar")
         size = gdata.get("sidecar_size")
         digest = gdata.get("sidecar_sha256")
-        refs = list(self._tensor_refs())
-        line = self._root_graph().sourceline
+        refs = []
+        for rec in self.scan.records:
+            for key in rec.bad_json:
+                self.finding("dialect", rec.id, f"data '{key}' is not valid JSON")
+            refs.extend((rec.id, *ref) for ref in rec.refs)
+        line = self.scan.graph_line
         if not name:
             if refs:
                 self.finding("sidecar", None, "tensors refer to a sidecar but the root graph "

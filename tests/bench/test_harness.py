@@ -68,8 +68,44 @@ def test_run_stage_times_a_load_save_in_a_fresh_process(tmp_path):
     assert (tmp_path / "out.onnx").exists()
 
 
-def test_the_target_summary_judges_the_converters_on_the_gpt2_row_only():
-    rows = [_row("gpt2", "export-graphml", 500, 1.2, 1.0), _row("synth-1k", "export-graphml", 1_000, 9.0, 1.0)]
+def test_the_converters_time_targets_bind_on_gpt2_and_the_external_model_only():
+    rows = [_row("gpt2", "export-graphml", 500, 0.4, 1.0), _row("ext-2.5g", "import-onnx", 30, 0.8, 1.0),
+            _row("synth-1k", "export-graphml", 1_000, 9.0, 1.0)]
     text = render_targets(rows, scaling(rows))
-    assert "export-graphml / (onnx.load + onnx.save) ≤ 1.5 on gpt2: MET  1.20" in text
-    assert "(NO)" in render(rows)
+    assert "converters / (onnx.load + onnx.save) ≤ 0.5 on gpt2: MET  export-graphml 0.40" in text
+    assert "≤ 0.75 on ext-2.5g: MISSED  import-onnx 0.80" in text
+    assert rows[2].met() == (None, None)
+
+
+def test_weight_heavy_memory_is_held_to_a_tenth_of_the_model():
+    row = _row("ext-2.5g", "export-graphml", 30, 1.0, 2.0)  # 1 MB of work, a 10 MB model
+    assert row.mem_ratio == pytest.approx(0.1) and row.met() == (True, True)
+
+
+def test_node_heavy_rows_are_held_to_the_xml_floors_and_the_graphml_size():
+    row = _row("synth-100k", "validate-graphml", 100_000, 2.6, 1.0)  # 1 MB of work
+    row.graphml_mb = 0.5
+    row.floors = {"lxml-parse": Measurement("lxml-parse", [Sample(1.0, 0, 0)]),
+                  "lxml-xsd": Measurement("lxml-xsd", [Sample(2.0, 0, 0)])}
+    assert row.floor_ratio("lxml-xsd") == pytest.approx(1.3) and row.floor_met() is True
+    assert row.gml_mem_ratio == pytest.approx(2.0) and row.met() == (None, False)
+    text = render_targets([row], [])
+    assert "validate-graphml / lxml parse + XSD of the same GraphML ≤ 1.3 (node-heavy): MET  synth-100k 1.30" in text
+    assert "every command (node-heavy): MISSED  synth-100k/validate-graphml 2.00" in text
+    assert "≤1.30÷xsd" in render([row])
+
+
+def test_the_xml_floors_run_as_stages_and_the_external_model_round_trips(tmp_path):
+    from bench.external import make_external_model, tensor_digests
+    from modelexport.converter import graphml_to_onnx, onnx_to_graphml
+
+    src = tmp_path / "m.onnx"
+    make_external_model(src, layers=3, width=64)
+    onnx_to_graphml(src, tmp_path / "m.graphml")
+    for floor in ("lxml-parse", "lxml-xsd"):
+        assert run_stage(floor, src=str(tmp_path / "m.graphml")).seconds > 0
+    sample = run_stage("load-save", src=str(src), dst=str(tmp_path / "resaved.onnx"))
+    assert sample.seconds > 0 and (tmp_path / "resaved.onnx.data").exists()
+    graphml_to_onnx(tmp_path / "m.graphml", tmp_path / "back.onnx")
+    assert tensor_digests(tmp_path / "back.onnx") == tensor_digests(src)
+    assert len(tensor_digests(src)) == 6

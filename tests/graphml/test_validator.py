@@ -317,3 +317,51 @@ def test_deeply_nested_json_is_a_finding_not_a_crash(tmp_path: Path) -> None:
     _data("op_relu", "inputs", '["h"]', deep)(path, tmp_path)
     report = validate_graphml(path)
     assert any("JSON list" in str(f) for f in report.findings)
+
+
+# -- the streaming pass ------------------------------------------------------------------
+
+
+def test_a_repeated_graph_id_is_a_schema_finding(tmp_path: Path) -> None:
+    path = write_valid(tmp_path)
+    _replace(path, '<graph id="op_if:"', '<graph id="m_layer0:"')
+    xsd = [f for f in validate_graphml(path).findings if f.check == "xsd"]
+    assert xsd and "graph_id_unique" in xsd[0].message and xsd[0].line
+
+
+@pytest.mark.parametrize("name, edit, fragment", [
+    ("repeated graph id", lambda p: _replace(p, '<graph id="op_if:"', '<graph id="m_layer0:"'),
+     "Duplicate key-sequence ['m_layer0:'] in unique identity-constraint 'graph_id_unique'"),
+    ("bad edgedefault", lambda p: _replace(p, 'edgedefault="directed"', 'edgedefault="sideways"'),
+     "'sideways' is not an element of the set"),
+])
+def test_files_too_big_to_parse_whole_get_the_streamed_schema_errors(
+        tmp_path: Path, monkeypatch, name: str, edit, fragment: str) -> None:
+    from modelexport.graphml import validator
+
+    monkeypatch.setattr(validator, "XSD_TREE_LIMIT", 0)
+    path = write_valid(tmp_path)
+    assert validate_graphml(path).ok
+    edit(path)
+    report = validate_graphml(path)
+    assert any(f.check == "xsd" and fragment in f.message for f in report.findings), \
+        [str(f) for f in report.findings]
+
+
+def test_a_file_after_a_truncated_one_is_judged_on_its_own(tmp_path: Path, monkeypatch) -> None:
+    from modelexport.graphml import validator
+
+    truncated = write_valid(tmp_path, stem="cut")
+    truncated.write_bytes(truncated.read_bytes()[:-200])
+    ghost = write_valid(tmp_path, stem="ghost")
+    _replace(ghost, 'target="op_relu"', 'target="ghost"')
+    sideways = write_valid(tmp_path, stem="sideways")
+    _replace(sideways, 'edgedefault="directed"', 'edgedefault="sideways"')
+    for _ in range(2):
+        assert "not well-formed" in str(validate_graphml(truncated).findings[0])
+        assert [f.check for f in validate_graphml(ghost).findings] == ["xsd", "model"]
+        assert validate_graphml(write_valid(tmp_path, stem="fine")).ok
+    monkeypatch.setattr(validator, "XSD_TREE_LIMIT", 0)  # the streamed schema errors, as they are
+    validate_graphml(truncated)
+    xsd = [f for f in validate_graphml(sideways).findings if f.check == "xsd"]
+    assert len(xsd) == 1 and "'sideways'" in xsd[0].message, [str(f) for f in xsd]
