@@ -9,6 +9,7 @@ supports ``CREATE INDEX``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from modelexport.archive import schema
@@ -51,6 +52,12 @@ class BoltEngine:
         with self._driver.session() as session:
             return self._run(session, query, params)
 
+    def stream(self, query: str, **params: Any) -> Iterator[list[Any]]:
+        """The query's rows one by one, as the server sends them."""
+        with self._driver.session() as session:
+            for record in session.run(query, params):
+                yield list(record.values())
+
     def read_only(self, query: str, params: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
         def work(tx: Any) -> tuple[list[str], list[list[Any]]]:
             result = tx.run(query, params)
@@ -70,12 +77,12 @@ class BoltEngine:
             tx = session.begin_transaction()
             try:
                 for label, table in [(schema.MODEL, models), *nodes.items()]:
-                    for chunk in _chunks(table.table().to_pylist()):
+                    for chunk in _chunks(table):
                         tx.run(f"UNWIND $rows AS r CREATE (n:{label}) SET n = r", {"rows": chunk})
                 for (rel, src, dst), table in rels.items():
                     props = [name for name, _t in schema.rel_columns(rel)]
                     setter = ", ".join(f"{p}: r.{p}" for p in props)
-                    for chunk in _chunks(table.table().to_pylist()):
+                    for chunk in _chunks(table):
                         tx.run(f"UNWIND $rows AS r MATCH (a:{src} {{uid: r.`from`}}) "
                                f"MATCH (b:{dst} {{uid: r.`to`}}) CREATE (a)-[:{rel} {{{setter}}}]->(b)",
                                {"rows": chunk})
@@ -105,8 +112,10 @@ class BoltEngine:
             self._driver = None
 
 
-def _chunks(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    return [rows[i:i + BATCH] for i in range(0, len(rows), BATCH)]
+def _chunks(rows: schema.Rows) -> Iterator[list[dict[str, Any]]]:
+    """The rows as parameter lists of at most BATCH rows, one list in Python at a time."""
+    for batch in rows.take().to_batches(max_chunksize=BATCH):
+        yield batch.to_pylist()
 
 
 def _first_line(e: BaseException) -> str:

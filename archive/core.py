@@ -351,12 +351,11 @@ class Archive:
     def document(self, name: str) -> Any:
         """The GraphML Document stored as ``name`` (and its offset → blob map)."""
         _uid, graph, _tensors = self._require(name)
-        nodes: list[Any] = []
-        for label in schema.ELEMENT_LABELS:
-            nodes += self._engine.rows(
-                f"MATCH (n:{label}) WHERE n.model = $name RETURN n.seq, n.gid, n.owner, n.data, "
-                f"n.graph", name=name)
-        edges = self._engine.rows(
+        # Rows are streamed from the engine into the Document, not read into lists first.
+        nodes = (row for label in schema.ELEMENT_LABELS for row in self._engine.stream(
+            f"MATCH (n:{label}) WHERE n.model = $name RETURN n.seq, n.gid, n.owner, n.data, "
+            f"n.graph", name=name))
+        edges = self._engine.stream(
             f"MATCH (a)-[e:{schema.FEEDS}]->(b) WHERE a.model = $name "
             f"RETURN e.seq, e.gid, a.gid, b.gid, e.data", name=name)
         return schema.rows_to_document(graph, nodes, edges)
@@ -376,6 +375,8 @@ class Archive:
         reader = _StoreReader(self._store, blobs)
         deferred = Deferred()
         model = document_to_model(doc, reader.read, deferred=deferred)
+        header = decode_model_header(doc.graph.data)
+        del doc  # the model holds it all now: free the Document before writing
         progress(f"writing {out.name}")
         with _atomic(out) as f:
             if not model.HasField("graph"):
@@ -383,7 +384,7 @@ class Archive:
             else:
                 # The converter's streaming writer (as import-onnx uses it): initializer
                 # bytes go from the store to the file without passing through Python.
-                layout = layout_model(decode_model_header(doc.graph.data), model.graph, deferred)
+                layout = layout_model(header, model.graph, deferred)
                 if layout.size > PROTOBUF_LIMIT:
                     raise ArchiveError(f"{name!r} is over protobuf's 2 GB limit as one file; "
                                        f"restore it with --graphml and run import-onnx, which "

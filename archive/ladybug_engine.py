@@ -84,6 +84,15 @@ class LadybugEngine:
     def rows(self, query: str, **params: Any) -> list[list[Any]]:
         return self._conn.execute(query, params).get_all()
 
+    def stream(self, query: str, **params: Any) -> Iterator[list[Any]]:
+        """The query's rows one by one (the engine holds the result; Python one row)."""
+        result = self._conn.execute(query, params)
+        try:
+            while result.has_next():
+                yield result.get_next()
+        finally:
+            result.close()
+
     @staticmethod
     def _plain(row: list[Any]) -> list[Any]:
         """Engine values as plain Python: sums come back as Decimal (INT128)."""
@@ -109,18 +118,21 @@ class LadybugEngine:
         """Add models in one transaction, one COPY per table; ``drop``: uid prefixes of the
         models they replace. Each Model node is written incomplete and marked complete
         last, so a reader never takes a half-loaded model for a whole one."""
+        uids = [rows.model["uid"] for rows in batch]
         models, nodes, rels = schema.merged_tables(batch)
         with self._write():
-            self._copy(schema.MODEL, models.table())
-            for label, table in nodes.items():
-                self._copy(label, table.table())
-            for (rel, src, dst), table in rels.items():
-                self._copy(rel, table.table(), f" (from='{src}', to='{dst}')")
+            # Each table is handed over (take) and dropped once loaded: only the
+            # tables not yet loaded stay in memory.
+            self._copy(schema.MODEL, models.take())
+            for label, rows in nodes.items():
+                self._copy(label, rows.take())
+            for (rel, src, dst), rows in rels.items():
+                self._copy(rel, rows.take(), f" (from='{src}', to='{dst}')")
             for prefix in drop:
                 self._delete(prefix)
             self._conn.execute(f"MATCH (m:{schema.MODEL}) WHERE m.uid IN $uids "
                                f"SET m.complete = true",
-                               {"uids": [rows.model["uid"] for rows in batch]})
+                               {"uids": uids})
 
     @contextmanager
     def _write(self) -> Iterator[None]:

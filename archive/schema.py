@@ -19,7 +19,9 @@ graph's id and data in ``graph``. Restoring rebuilds the exact
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import pyarrow as pa
@@ -95,26 +97,62 @@ def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+#: Rows per Arrow record batch: the Python lists a table fills are turned into Arrow
+#: (compact) and released every this many rows, so they never hold a whole model.
+BATCH_ROWS = 16384
+
+
 @dataclass
 class Rows:
-    """Column-wise rows of one table, turned into an Arrow table for bulk loading."""
+    """Column-wise rows of one table, kept as Arrow record batches for bulk loading.
+
+    Rows are collected in Python lists and moved into an Arrow record batch every
+    :data:`BATCH_ROWS` rows; :meth:`take` hands the whole table over and empties this one.
+    """
 
     columns: list[tuple[str, str]]
     values: dict[str, list[Any]] = field(default_factory=dict)
+    batches: list[pa.RecordBatch] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
         self.values = {name: [] for name, _typ in self.columns}
+
+    def _pending(self) -> int:
+        return len(self.values[self.columns[0][0]])
 
     def add(self, row: dict[str, Any]) -> None:
         for name, _typ in self.columns:
             self.values[name].append(row.get(name))
+        if self._pending() >= BATCH_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending():
+            self.batches.append(pa.record_batch(
+                [pa.array(self.values[name], type=_ARROW[typ]) for name, typ in self.columns],
+                names=[name for name, _typ in self.columns]))
+            self._reset()
+
+    def absorb(self, other: Rows) -> None:
+        """Move ``other``'s rows (same columns) to the end of these; ``other`` is emptied."""
+        self._flush()
+        other._flush()
+        self.batches += other.batches
+        other.batches = []
 
     def __len__(self) -> int:
-        return len(next(iter(self.values.values()))) if self.values else 0
+        return sum(b.num_rows for b in self.batches) + self._pending()
 
-    def table(self) -> pa.Table:
-        return pa.table({name: pa.array(self.values[name], type=_ARROW[typ])
-                         for name, typ in self.columns})
+    def take(self) -> pa.Table:
+        """The rows as one Arrow table; these Rows are left empty (the table owns them)."""
+        self._flush()
+        arrow_schema = pa.schema([(name, _ARROW[typ]) for name, typ in self.columns])
+        table = pa.Table.from_batches(self.batches, schema=arrow_schema)
+        self.batches = []
+        return table
 
 
 @dataclass
@@ -130,7 +168,11 @@ class ModelRows:
 
 
 def merged_tables(batch: list[ModelRows]) -> tuple[Rows, dict[str, Rows], dict[tuple[str, str, str], Rows]]:
-    """The rows of several models, table by table: one bulk load per table for all."""
+    """The rows of several models, table by table: one bulk load per table for all.
+
+    The models' rows move into the merged tables (nothing is copied): ``batch`` is left
+    without rows, so each table's memory goes once the engine has loaded it.
+    """
     models = Rows(node_columns(MODEL))
     nodes: dict[str, Rows] = {}
     rels: dict[tuple[str, str, str], Rows] = {}
@@ -138,11 +180,8 @@ def merged_tables(batch: list[ModelRows]) -> tuple[Rows, dict[str, Rows], dict[t
         models.add(dict(rows.model, complete=False))
         for target, parts in ((nodes, rows.nodes), (rels, rows.rels)):
             for key, part in parts.items():
-                if not len(part):
-                    continue
-                into = target.setdefault(key, Rows(part.columns))
-                for name, values in part.values.items():
-                    into.values[name].extend(values)
+                if len(part):
+                    target.setdefault(key, Rows(part.columns)).absorb(part)
     return models, nodes, rels
 
 
@@ -156,7 +195,12 @@ def model_uid(load: str) -> str:
 
 def document_rows(doc: Document, *, name: str, load: str, model: dict[str, Any],
                   blobs: dict[int, str]) -> ModelRows:
-    """The rows that store ``doc`` as model ``name``; ``blobs``: sidecar offset → SHA-256."""
+    """The rows that store ``doc`` as model ``name``; ``blobs``: sidecar offset → SHA-256.
+
+    Consumes ``doc``: each node's, nested graph's and edge's data is emptied once its row
+    is built, so the Document and the tables it becomes are never both whole in memory.
+    Only the root graph's data is left.
+    """
     nodes = {label: Rows(node_columns(label)) for label in ELEMENT_LABELS}
     rels: dict[tuple[str, str, str], Rows] = {}
 
@@ -180,12 +224,14 @@ def document_rows(doc: Document, *, name: str, load: str, model: dict[str, Any],
         if node.graph is not None:
             row["graph"] = dumps({"id": node.graph.id, "data": node.graph.data,
                                   "edgedefault": node.graph.edgedefault})
+            node.graph.data = {}
         for prop, _typ, src in PROPERTIES[label]:
             if src:
                 row[prop] = data.get(src)
         if label == VALUE and "offset" in data:
             row["sha256"] = blobs.get(int(data["offset"]))
         nodes[label].add(row)
+        node.data = {}
         src_label = label_of[parent] if parent else MODEL
         src_uid = _uid(load, parent) if parent else model_uid(load)
         rel_rows(PARENT_OF, src_label, label).add(
@@ -197,29 +243,39 @@ def document_rows(doc: Document, *, name: str, load: str, model: dict[str, Any],
             if src:
                 row[prop] = edge.data.get(src)
         rel_rows(FEEDS, label_of[edge.source], label_of[edge.target]).add(row)
+        edge.data = {}
     model_row = dict(model, uid=model_uid(load), model=name, name=name, gid="", owner="", seq=-1,
                      data="{}", graph=dumps({"id": doc.graph.id, "data": doc.graph.data,
                                              "edgedefault": doc.graph.edgedefault}))
     return ModelRows(model_row, nodes, rels)
 
 
-def rows_to_document(model_graph: str, nodes: list[tuple[int, str, str, str, str | None]],
-                     edges: list[tuple[int, str, str, str, str]]) -> Document:
+def rows_to_document(model_graph: str, nodes: Iterable[tuple[int, str, str, str, str | None]],
+                     edges: Iterable[tuple[int, str, str, str, str]]) -> Document:
     """The Document stored by :func:`document_rows`, paired with it.
 
     ``nodes``: (seq, gid, owner gid, data JSON, graph JSON or None); ``edges``: (seq, gid,
-    source gid, target gid, data JSON). Either in any order.
+    source gid, target gid, data JSON). Either in any order, and consumed one row at a
+    time: each row becomes its Node or Edge at once, so the rows need not be in memory
+    all together.
     """
     root_info = json.loads(model_graph)
     root = _graph(root_info)
     graphs: dict[str, Graph] = {"": root}
-    for _seq, gid, owner, data_json, graph_json in sorted(nodes):
+    placed: list[tuple[int, str, Node]] = []
+    for seq, gid, owner, data_json, graph_json in nodes:
         node = Node(gid, json.loads(data_json))
         if graph_json:
             node.graph = graphs[gid] = _graph(json.loads(graph_json))
+        placed.append((seq, owner, node))
+    placed.sort(key=itemgetter(0))
+    for _seq, owner, node in placed:
         graphs[owner].nodes.append(node)
-    root.edges = [Edge(gid, source, target, json.loads(data))
-                  for _seq, gid, source, target, data in sorted(edges)]
+    del placed
+    numbered = [(seq, Edge(gid, source, target, json.loads(data)))
+                for seq, gid, source, target, data in edges]
+    numbered.sort(key=itemgetter(0))
+    root.edges = [edge for _seq, edge in numbered]
     return Document(root, keys=[Key(k.id, k.domain, k.name, k.type) for k in fmt.KEYS.values()])
 
 

@@ -7,7 +7,7 @@ import onnx
 import pytest
 from conftest import chain_model, random_weights, save
 
-from modelexport.archive import ModelNameError, open_archive
+from modelexport.archive import ModelNameError, open_archive, schema
 from modelexport.converter import graphml_to_onnx, onnx_to_graphml
 
 
@@ -151,6 +151,22 @@ def test_several_models_go_in_one_transaction(tmp_path):
             archive.restore(f"m{i}", tmp_path / "r.onnx")
             assert (tmp_path / "r.onnx").read_bytes() == m.SerializeToString()
         assert len(archive.list().models) == 5
+
+
+def test_tables_loaded_from_many_record_batches_restore_exactly(tmp_path, monkeypatch):
+    # Rows go to Arrow in bounded batches (schema.BATCH_ROWS); with tiny batches every
+    # table of every model is many record batches, merged across models for one COPY.
+    monkeypatch.setattr(schema, "BATCH_ROWS", 5)
+    db = tmp_path / "models.lbdb"
+    models = [chain_model(random_weights(12 + i, 8, seed=i)) for i in range(3)]
+    with open_archive(db) as archive:
+        results = archive.add_many([(m, f"m{i}") for i, m in enumerate(models)])
+    with open_archive(db, create=False) as archive:
+        ops = archive.query("MATCH (o:Op) RETURN o.model, count(*) ORDER BY o.model").rows
+        assert ops == [[r.name, r.ops] for r in results]
+        for i, m in enumerate(models):
+            archive.restore(f"m{i}", tmp_path / "r.onnx")
+            assert (tmp_path / "r.onnx").read_bytes() == m.SerializeToString()
 
 
 def test_query_parameters_and_read_only_refusal(tmp_path, small):
