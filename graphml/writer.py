@@ -95,6 +95,7 @@ _BATCH = 8192
 _SPECIAL_RE = re.compile("[&<>\r" + fmt.XML_ILLEGAL_RE.pattern[1:])
 #: Longer values take the checked path, which measures their UTF-8 size.
 _FAST_TEXT = fmt.MAX_TEXT_BYTES // 4
+_NMTOKEN = fmt.NMTOKEN_RE.fullmatch
 
 
 class _Writer:
@@ -129,6 +130,9 @@ class _Writer:
     # -- checks ------------------------------------------------------------------------
 
     def _check_id(self, what: str, ident: object, seen: set[str]) -> str:
+        if type(ident) is str and ident not in seen and _NMTOKEN(ident) is not None:
+            seen.add(ident)
+            return ident
         if not isinstance(ident, str) or not fmt.is_nmtoken(ident):
             raise GraphMLFormatError(
                 f"{what} id {ident!r} is not an XML NMTOKEN (letters, digits, '.', '-', "
@@ -251,11 +255,11 @@ class _Writer:
         if len(self.out) >= _BATCH:
             self._flush()
         eid = self._check_id("edge", edge.id, self.edge_ids)
-        for end in (edge.source, edge.target):
-            if end not in self.all_nodes:
-                raise GraphMLFormatError(
-                    f"edge '{eid}': {'source' if end == edge.source else 'target'} "
-                    f"{end!r} is not a node of the document")
+        all_nodes = self.all_nodes
+        if edge.source not in all_nodes or edge.target not in all_nodes:
+            end, role = ((edge.source, "source") if edge.source not in all_nodes
+                         else (edge.target, "target"))
+            raise GraphMLFormatError(f"edge '{eid}': {role} {end!r} is not a node of the document")
         out = self.out
         if not edge.data and not self.yed:
             out.append(f'{indent}<edge id="{eid}" source="{edge.source}" target="{edge.target}"/>\n')
