@@ -117,9 +117,6 @@ def parse_xml(data: bytes, *, max_bytes: int = MAX_BYTES) -> etree._Element:
 
 
 _EVENT_TAGS = (_T_KEY, _T_GRAPH, _T_NODE, _T_EDGE)
-#: Integer types, and the most decimal digits a value of each can have and be in range
-#: for certain (longer values and signs take ``format.parse_value``).
-_DIGITS = {"int": 9, "long": 18}
 
 
 class _Reader:
@@ -235,61 +232,25 @@ class _Reader:
 
     def _read_children(self, el: etree._Element, domain: str, data: dict,
                        allowed: tuple[str, ...]) -> list:
-        """Read the ``<data>`` children of ``el``; return its other children, by tag.
-
-        The common case inline: declared keys holding plain text, strings kept as they
-        are and decimal digits read as ints. ``iterchildren`` visits only the
-        ``<data>`` (lxml filters by tag in C); when some value is out of the ordinary
-        the element is read again, child by child, in :meth:`_read_all_children`, so
-        that errors come in document order. Other children (a group's ``<graph>``, a
-        ``<desc>``) are collected in a second pass when the count says there are some.
-        """
+        """Read the ``<data>`` children of ``el``; return its other children, by tag."""
         keymap = self.keymaps.get(domain, {})
         strings = self.strings
-        n = 0
-        for child in el.iterchildren(_T_DATA):
-            n += 1
-            entry = keymap.get(child.get("key"))
-            if entry is _SKIP:
-                continue
-            if entry is None or entry[0] in data or len(child):
-                break
-            model_id, attr_type = entry
-            text = child.text or ""
-            if attr_type == "string":
-                # Short values repeat (kinds, parents, tags, dtypes, shapes, tensor
-                # names on edges): keep one copy of each.
-                data[model_id] = strings.setdefault(text, text) if len(text) <= 64 else text
-            elif attr_type in _DIGITS and len(text) <= _DIGITS[attr_type] \
-                    and text.isascii() and text.isdigit():
-                data[model_id] = int(text)
-            else:
-                try:
-                    data[model_id] = fmt.parse_value(attr_type, text)
-                except ValueError:
-                    break
-        else:
-            others = []
-            if n != len(el):
-                for child in el:
-                    tag = child.tag
-                    if tag in allowed:
-                        others.append(child)
-                    elif tag != _T_DATA and tag != _T_DESC:
-                        self._unexpected(child)
-            self._fill_defaults(domain, data)
-            return others
-        data.clear()
-        return self._read_all_children(el, domain, data, allowed)
-
-    def _read_all_children(self, el: etree._Element, domain: str, data: dict,
-                           allowed: tuple[str, ...]) -> list:
-        """:meth:`_read_children` child by child, each ``<data>`` checked in full."""
         others = []
         for child in el:
             tag = child.tag
             if tag == _T_DATA:
-                self.read_data(el, child, domain, data)
+                # The common case inline: a declared string key holding plain text.
+                entry = keymap.get(child.get("key"))
+                if entry is _SKIP:
+                    continue
+                if entry is not None and entry[1] == "string" and entry[0] not in data \
+                        and not len(child):
+                    text = child.text or ""
+                    # Short values repeat (kinds, parents, tags, dtypes, shapes, tensor
+                    # names on edges): keep one copy of each.
+                    data[entry[0]] = strings.setdefault(text, text) if len(text) <= 64 else text
+                else:
+                    self.read_data(el, child, domain, data)
             elif tag in allowed:
                 others.append(child)
             elif tag != _T_DESC:
