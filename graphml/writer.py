@@ -18,6 +18,7 @@ tree for 100,000-node documents.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -89,6 +90,13 @@ def _declared_keys(doc: Document) -> dict[str, Key]:
 # Pieces of text held before they are encoded and handed to the sink.
 _BATCH = 8192
 
+#: What a string value must not hold to be written as it is: characters to escape
+#: (``_esc_text``) and characters XML cannot carry (``format.XML_ILLEGAL_RE``).
+_SPECIAL_RE = re.compile("[&<>\r" + fmt.XML_ILLEGAL_RE.pattern[1:])
+#: Longer values take the checked path, which measures their UTF-8 size.
+_FAST_TEXT = fmt.MAX_TEXT_BYTES // 4
+_NMTOKEN = fmt.NMTOKEN_RE.fullmatch
+
 
 class _Writer:
     """Writes a Document as GraphML text, handing encoded batches to ``sink``.
@@ -105,6 +113,7 @@ class _Writer:
         self.sink = sink
         self.keys = _declared_keys(doc)
         self.rank = {kid: i for i, kid in enumerate(self.keys)}
+        self.fast: dict[tuple[str, str], dict] = {}  # (domain, indent) -> _fast_keys
         self.out: list[str] = []
         self.node_ids: set[str] = set()
         self.edge_ids: set[str] = set()
@@ -121,6 +130,9 @@ class _Writer:
     # -- checks ------------------------------------------------------------------------
 
     def _check_id(self, what: str, ident: object, seen: set[str]) -> str:
+        if type(ident) is str and ident not in seen and _NMTOKEN(ident) is not None:
+            seen.add(ident)
+            return ident
         if not isinstance(ident, str) or not fmt.is_nmtoken(ident):
             raise GraphMLFormatError(
                 f"{what} id {ident!r} is not an XML NMTOKEN (letters, digits, '.', '-', "
@@ -135,35 +147,70 @@ class _Writer:
             return
         rank = self.rank
         try:
-            items = sorted(data.items(), key=lambda kv: rank[kv[0]])
+            kids = sorted(data, key=rank.__getitem__)
         except KeyError as e:
             missing = sorted(k for k in data if k not in rank)
             raise GraphMLFormatError(
                 f"{what}: data key '{missing[0]}' is not declared; use a key of "
                 "graphml.format.KEYS or add a Key for it to Document.keys") from e
+        # The common cases inline, with each key's opening tag made once per indent:
+        # a str of a string key without characters to escape or refuse, an int of an
+        # int/long key in range. Everything else takes the checked path, _datum.
+        fast = self.fast.get((domain, indent))
+        if fast is None:
+            fast = self.fast[(domain, indent)] = self._fast_keys(domain, indent)
         out = self.out
-        for kid, value in items:
-            key = self.keys[kid]
+        for kid in kids:
+            value = data[kid]
+            spec = fast.get(kid)
+            if spec is not None:
+                head, limits = spec
+                cls = type(value)
+                if cls is str and limits is None:
+                    if len(value) <= _FAST_TEXT and _SPECIAL_RE.search(value) is None:
+                        out.append(f"{head}{value}</data>\n")
+                        continue
+                elif cls is int and limits is not None and limits[0] <= value <= limits[1]:
+                    out.append(f"{head}{value}</data>\n")
+                    continue
+            self._datum(what, domain, kid, value, indent)
+
+    def _fast_keys(self, domain: str, indent: str) -> dict[str, tuple[str, tuple | None]]:
+        """Key id -> (opening text, None for string keys or the range of int keys),
+        for the keys of ``domain`` whose values may take the inline path."""
+        fast: dict[str, tuple[str, tuple | None]] = {}
+        for kid, key in self.keys.items():
             if key.domain != domain:
-                raise GraphMLFormatError(
-                    f"{what}: data key '{kid}' is declared for {key.domain}s, not {domain}s")
-            try:
-                text = fmt.format_value(key.type, value)
-            except ValueError as e:
-                raise GraphMLFormatError(
-                    f"{what}: data '{kid}' (attr.type {key.type}): {e}") from e
-            if key.type == "string" and fmt.XML_ILLEGAL_RE.search(text):
-                bad = fmt.XML_ILLEGAL_RE.search(text).group()
-                raise GraphMLFormatError(
-                    f"{what}: data '{kid}' holds U+{ord(bad):04X}, which XML cannot carry; "
-                    "encode the value (e.g. as JSON with \\u escapes) before writing")
-            text = _esc_text(text)
-            if len(text) > fmt.MAX_TEXT_BYTES // 4 and len(text.encode()) > fmt.MAX_TEXT_BYTES:
-                raise GraphMLFormatError(
-                    f"{what}: data '{kid}' is {len(text.encode())} bytes, more than the "
-                    f"{fmt.MAX_TEXT_BYTES} a safe reader accepts per value; move the bytes to "
-                    "the sidecar or split the value")
-            out.append(f'{indent}<data key="{kid}">{text}</data>\n')
+                continue
+            if key.type == "string":
+                fast[kid] = (f'{indent}<data key="{kid}">', None)
+            elif key.type in fmt.INT_RANGES:
+                fast[kid] = (f'{indent}<data key="{kid}">', fmt.INT_RANGES[key.type])
+        return fast
+
+    def _datum(self, what: str, domain: str, kid: str, value: object, indent: str) -> None:
+        """One data value, checked (domain, type, XML-legal text, size) and escaped."""
+        key = self.keys[kid]
+        if key.domain != domain:
+            raise GraphMLFormatError(
+                f"{what}: data key '{kid}' is declared for {key.domain}s, not {domain}s")
+        try:
+            text = fmt.format_value(key.type, value)
+        except ValueError as e:
+            raise GraphMLFormatError(
+                f"{what}: data '{kid}' (attr.type {key.type}): {e}") from e
+        if key.type == "string" and fmt.XML_ILLEGAL_RE.search(text):
+            bad = fmt.XML_ILLEGAL_RE.search(text).group()
+            raise GraphMLFormatError(
+                f"{what}: data '{kid}' holds U+{ord(bad):04X}, which XML cannot carry; "
+                "encode the value (e.g. as JSON with \\u escapes) before writing")
+        text = _esc_text(text)
+        if len(text) > fmt.MAX_TEXT_BYTES // 4 and len(text.encode()) > fmt.MAX_TEXT_BYTES:
+            raise GraphMLFormatError(
+                f"{what}: data '{kid}' is {len(text.encode())} bytes, more than the "
+                f"{fmt.MAX_TEXT_BYTES} a safe reader accepts per value; move the bytes to "
+                "the sidecar or split the value")
+        self.out.append(f'{indent}<data key="{kid}">{text}</data>\n')
 
     # -- structure ---------------------------------------------------------------------
 
@@ -208,11 +255,11 @@ class _Writer:
         if len(self.out) >= _BATCH:
             self._flush()
         eid = self._check_id("edge", edge.id, self.edge_ids)
-        for end in (edge.source, edge.target):
-            if end not in self.all_nodes:
-                raise GraphMLFormatError(
-                    f"edge '{eid}': {'source' if end == edge.source else 'target'} "
-                    f"{end!r} is not a node of the document")
+        all_nodes = self.all_nodes
+        if edge.source not in all_nodes or edge.target not in all_nodes:
+            end, role = ((edge.source, "source") if edge.source not in all_nodes
+                         else (edge.target, "target"))
+            raise GraphMLFormatError(f"edge '{eid}': {role} {end!r} is not a node of the document")
         out = self.out
         if not edge.data and not self.yed:
             out.append(f'{indent}<edge id="{eid}" source="{edge.source}" target="{edge.target}"/>\n')

@@ -15,6 +15,7 @@ the file opens in yEd as a readable picture. ``render`` draws the same placement
 
 from __future__ import annotations
 
+import functools
 import json
 import zlib
 
@@ -68,12 +69,18 @@ def edge_text(edge: Edge) -> str:
     dtype = str(edge.data.get("e_dtype", ""))
     shape = edge.data.get("e_shape", "")
     if isinstance(shape, str) and shape.startswith("["):
-        try:
-            dims = json.loads(shape)
-            shape = "[" + ",".join(str(d) for d in dims) + "]"
-        except (ValueError, TypeError):
-            pass
+        shape = _shape_text(shape)
     return f"{dtype}{shape}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _shape_text(shape: str) -> str:
+    """A JSON list of dims as ``[1,3,224]`` (shapes repeat: each is parsed once)."""
+    try:
+        dims = json.loads(shape)
+        return "[" + ",".join(str(d) for d in dims) + "]"
+    except (ValueError, TypeError):
+        return shape
 
 
 def label_size(text: str) -> tuple[float, float]:
@@ -123,13 +130,17 @@ def fill_of(node: Node) -> tuple[str, str]:
     kind = node.data.get("kind", fmt.KIND_OP)
     if kind in _KIND_STYLE:
         return _KIND_STYLE[kind]
-    op_type = str(node.data.get("op_type", ""))
-    return _OP_FILLS[zlib.crc32(op_type.encode()) % len(_OP_FILLS)], "roundrectangle"
+    return _op_fill(str(node.data.get("op_type", ""))), "roundrectangle"
+
+
+@functools.lru_cache(maxsize=1024)
+def _op_fill(op_type: str) -> str:
+    return _OP_FILLS[zlib.crc32(op_type.encode()) % len(_OP_FILLS)]
 
 
 def _geometry(x: float | None, y: float | None, w: float, h: float) -> str:
-    where = "" if x is None else f' x="{_f(x)}" y="{_f(y)}"'
-    return f'<y:Geometry height="{_f(h)}" width="{_f(w)}"{where}/>'
+    where = "" if x is None else f' x="{x:.1f}" y="{y:.1f}"'
+    return f'<y:Geometry height="{h:.1f}" width="{w:.1f}"{where}/>'
 
 
 def group_style(node: Node) -> tuple[str, str, str]:
@@ -189,6 +200,16 @@ def _centre(box: tuple[float, float, float, float]) -> tuple[float, float]:
     return x + w / 2, y + h / 2
 
 
+@functools.lru_cache(maxsize=4096)
+def _edge_label(text: str) -> str:
+    """An edge's label markup (labels repeat: each is built once)."""
+    if not text:
+        return ""
+    return ('<y:EdgeLabel alignment="center" fontFamily="Dialog" fontSize="10" '
+            'fontStyle="plain" modelName="six_pos" modelPosition="tail" '
+            f'textColor="#333333" visible="true">{_esc(text)}</y:EdgeLabel>')
+
+
 def edge_graphics(edge: Edge, path: list[tuple[float, float]] | None = None,
                   source: tuple[float, float, float, float] | None = None,
                   target: tuple[float, float, float, float] | None = None) -> str:
@@ -197,18 +218,12 @@ def edge_graphics(edge: Edge, path: list[tuple[float, float]] | None = None,
     ``path`` (from the source's border to the target's) becomes the ports (offsets
     from the ends' centres, ``source`` and ``target`` bounds) and the bends between.
     """
-    text = edge_text(edge)
-    label = (
-        '<y:EdgeLabel alignment="center" fontFamily="Dialog" fontSize="10" '
-        'fontStyle="plain" modelName="six_pos" modelPosition="tail" '
-        f'textColor="#333333" visible="true">{_esc(text)}</y:EdgeLabel>'
-        if text else ""
-    )
+    label = _edge_label(edge_text(edge))
     if path and source is not None and target is not None:
         (sx, sy), (tx, ty) = _centre(source), _centre(target)
-        bends = "".join(f'<y:Point x="{_f(x)}" y="{_f(y)}"/>' for x, y in path[1:-1])
-        geometry = (f'<y:Path sx="{_f(path[0][0] - sx)}" sy="{_f(path[0][1] - sy)}" '
-                    f'tx="{_f(path[-1][0] - tx)}" ty="{_f(path[-1][1] - ty)}">{bends}</y:Path>')
+        bends = "".join([f'<y:Point x="{x:.1f}" y="{y:.1f}"/>' for x, y in path[1:-1]])
+        geometry = (f'<y:Path sx="{path[0][0] - sx:.1f}" sy="{path[0][1] - sy:.1f}" '
+                    f'tx="{path[-1][0] - tx:.1f}" ty="{path[-1][1] - ty:.1f}">{bends}</y:Path>')
     else:
         geometry = '<y:Path sx="0.0" sy="0.0" tx="0.0" ty="0.0"/>'
     return (

@@ -87,6 +87,30 @@ def test_broken_graphml_is_a_format_error_naming_element_and_line(body, keys, me
         parse_graphml(_doc(body, keys + "\n" if keys else ""))
 
 
+@pytest.mark.parametrize("text, value", [
+    ("7", 7), ("007", 7), (" 7 ", 7), ("-3", -3), ("+3", 3), ("2147483647", 2**31 - 1),
+    ("-2147483648", -(2**31)), ("\u0663", 3),  # an Arabic-Indic 3: Python's int() reads it
+])
+def test_int_values_read_as_format_parse_value_reads_them(text: str, value: int) -> None:
+    keys = '<key id="i" for="node" attr.name="i" attr.type="int"/>\n'
+    doc = parse_graphml(_doc(f'<node id="a"><data key="i">{text}</data></node>', keys))
+    assert doc.graph.nodes[0].data == {"i": value} == {"i": fmt.parse_value("int", text)}
+
+
+@pytest.mark.parametrize("body, message", [
+    ('<node id="a"><data key="i">2147483648</data></node>', "is not an int"),
+    ('<node id="a"><data key="i">1_0</data></node>', "is not an int"),
+    ('<node id="a"><data key="i">1</data><data key="k">x</data></node>', "'k' is not declared"),
+    # errors come in document order, whichever path reads the element
+    ('<node id="a"><zz/><data key="i">x</data></node>', "unexpected element <zz>"),
+    ('<node id="a"><data key="i">x</data><zz/></node>', "'x' is not an int"),
+])
+def test_unusual_data_is_refused_in_document_order(body: str, message: str) -> None:
+    keys = '<key id="i" for="node" attr.name="i" attr.type="int"/>\n'
+    with pytest.raises(GraphMLFormatError, match=message):
+        parse_graphml(_doc(body, keys))
+
+
 def test_nesting_and_size_are_bounded() -> None:
     deep = "".join(f'<node id="n{i}"><graph edgedefault="directed">' for i in range(MAX_NESTING + 5))
     deep += "</graph></node>" * (MAX_NESTING + 5)

@@ -74,6 +74,16 @@ def test_values_are_formatted_by_key_type_and_read_back_equal() -> None:
     assert back.graph == doc.graph
 
 
+def test_values_needing_escapes_and_values_at_the_int_limits_are_written_exactly() -> None:
+    doc = _tiny(index=2**31 - 1, label="a&b<c>d\re", doc_string="plain")
+    doc.graph.nodes[1].data["index"] = -(2**31)
+    data = generate_graphml(doc, yed=False)
+    assert b'<data key="label">a&amp;b&lt;c&gt;d&#13;e</data>' in data
+    assert b'<data key="index">2147483647</data>' in data
+    assert b'<data key="index">-2147483648</data>' in data
+    assert parse_graphml(data).graph == doc.graph
+
+
 def test_a_bad_id_is_refused_with_the_rule() -> None:
     doc = Document(Graph("G", nodes=[Node("/layer1/Conv")]))
     with pytest.raises(GraphMLFormatError, match="not an XML NMTOKEN"):
@@ -86,6 +96,10 @@ def test_a_bad_id_is_refused_with_the_rule() -> None:
     (_tiny(nope="x"), "data key 'nope' is not declared"),
     (_tiny(index="3"), "expected an int"),
     (_tiny(index=2**40), "outside the range"),
+    (_tiny(index=2**31), "outside the range"),
+    (_tiny(index=True), "expected an int"),
+    (_tiny(label=b"x"), "expected a str"),
+    (_tiny(label="half \ud800"), r"U\+D800"),
     (_tiny(e_tensor="t"), "declared for edges, not nodes"),
     (_tiny(label="bell\x07"), r"U\+0007"),
     (_tiny(doc_string="é" * 5_000_001), "more than the 10000000"),
