@@ -462,15 +462,19 @@ def read_graphml(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES) -> Docu
 _PROLOG_SCAN = 1 << 20
 
 
-def check_file(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES) -> None:
-    """Refuse a file larger than ``max_bytes`` or with a DOCTYPE in its prolog, before
-    parsing it (the parsers check the DOCTYPE again, in any encoding)."""
-    path = Path(path)
+def _within_limit(path: Path, max_bytes: int) -> Path:
     size = path.stat().st_size
     if size > max_bytes:
         raise GraphMLParseError(
             f"{path}: {size} bytes, more than the limit of {max_bytes}; raise max_bytes "
             "if the file is trusted")
+    return path
+
+
+def check_file(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES) -> None:
+    """Refuse a file larger than ``max_bytes`` or with a DOCTYPE in its prolog, before
+    parsing it (the parsers check the DOCTYPE again, in any encoding)."""
+    path = _within_limit(Path(path), max_bytes)
     with path.open("rb") as f:
         head = f.read(_PROLOG_SCAN)
     root = head.find(b"<graphml")
@@ -480,10 +484,4 @@ def check_file(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES) -> None:
 
 def read_bytes(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES) -> bytes:
     """The bytes of ``path``, refusing files larger than ``max_bytes`` before reading."""
-    path = Path(path)
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise GraphMLParseError(
-            f"{path}: {size} bytes, more than the limit of {max_bytes}; raise max_bytes "
-            "if the file is trusted")
-    return path.read_bytes()
+    return _within_limit(Path(path), max_bytes).read_bytes()
