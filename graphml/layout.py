@@ -106,9 +106,10 @@ def count_boxes(roots: list[Box]) -> int:
 
 @contextmanager
 def gc_paused() -> Iterator[None]:
-    """No cyclic GC: placing makes many small objects and no cycles, and the collector
-    would only walk the caller's (often huge) Document again and again (on 100,000
-    nodes that triples the time)."""
+    """No cyclic GC while building many small objects that hold no cycles (placing
+    boxes, a Document, a model): the collector would only walk the caller's (often huge)
+    Document again and again (on 100,000 nodes that triples the time). The converters
+    use it too."""
     collecting = gc.isenabled()
     gc.disable()
     try:

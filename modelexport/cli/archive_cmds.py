@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Annotated, Any, Optional
 
 import typer
@@ -116,9 +117,7 @@ def list_models(
     rows = [(m.name, str(m.ops), str(m.modules),
              " ".join(f"{d}:{v}" for d, v in sorted(m.opsets.items())), m.producer, m.added_at,
              f"{m.tensor_bytes:,}", f"{m.new_bytes:,}") for m in listing.models]
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    for r in [header, *rows]:
-        typer.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    _print_table(header, rows)
     db_part = (f"; database {listing.database_bytes:,} bytes"
                if listing.database_bytes is not None else "")
     typer.echo(f"{plural(len(listing.models), 'model')}; tensors {listing.tensor_bytes:,} bytes, stored "
@@ -201,11 +200,15 @@ def query(
         print_json(result.as_json())
         return
     rows = [[_cell(v) for v in r] for r in result.rows]
-    widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(result.columns)]
-    typer.echo("  ".join(c.ljust(w) for c, w in zip(result.columns, widths)).rstrip())
-    for r in rows:
-        typer.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    _print_table(result.columns, rows)
     typer.echo(f"({plural(len(rows), 'row')})")
+
+
+def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Left-aligned columns two spaces apart, each as wide as its widest cell."""
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
+    for r in [header, *rows]:
+        typer.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
 
 
 def _cell(value: Any) -> str:
