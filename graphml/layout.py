@@ -31,7 +31,7 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -73,13 +73,15 @@ class Placement:
     """Where the boxes went: open bounds by id, and one polyline per edge.
 
     ``paths[i]`` belongs to the i-th edge given to :func:`place`: its points from the
-    source's border to the target's, or None for a straight line between the centres.
+    source's border to the target's, or None for a straight line between the centres
+    (and for an edge to a box that is not there). The outline routes each path when it
+    is read.
     """
 
     method: str  # the engine that placed the boxes: "dot" or "outline"
     reason: str  # why this engine (for auto), for the user
     boxes: dict[str, Rect] = field(default_factory=dict)
-    paths: list[list[Point] | None] = field(default_factory=list)
+    paths: Sequence[list[Point] | None] = field(default_factory=list)
 
     @property
     def size(self) -> tuple[float, float]:
@@ -133,16 +135,8 @@ def place(roots: list[Box], edges: list[tuple[str, str]], method: str = "auto") 
                                          f"forces it)")
     else:
         reason = f"{method} (asked for)"
-    known = {box.id for box in walk(roots)}
-    usable = [i for i, (s, t) in enumerate(edges) if s in known and t in known]
-    routed = [edges[i] for i in usable]  # an edge to nowhere is the writer's to refuse
     with gc_paused():
-        placement = (_dot if method == "dot" else _outline)(roots, routed, reason)
-    paths: list[list[Point] | None] = [None] * len(edges)
-    for i, path in zip(usable, placement.paths):
-        paths[i] = path
-    placement.paths = paths
-    return placement
+        return (_dot if method == "dot" else _outline)(roots, edges, reason)
 
 
 # -- dot ------------------------------------------------------------------------------
@@ -193,6 +187,8 @@ def dot_source(roots: list[Box], edges: list[tuple[str, str]]) -> str:
     for box in roots:
         emit(box, "")
     for i, (source, target) in enumerate(edges):
+        if source not in anchor or target not in anchor:
+            continue  # an edge to nowhere is the writer's to refuse
         s, s_cluster = anchor[source]
         t, t_cluster = anchor[target]
         attrs = [f"id={i}"]
@@ -310,7 +306,7 @@ class _Rows:
 
 def _outline(roots: list[Box], edges: list[tuple[str, str]], reason: str) -> Placement:
     root = Box("", 0.0, 0.0, list(roots))
-    parent: dict[str, Box] = {}
+    parent: dict[str, str] = {}  # box id -> the id of the group holding it
     depth: dict[str, int] = {}
     order: dict[str, int] = {}
     groups: list[Box] = []  # pre-order
@@ -321,38 +317,43 @@ def _outline(roots: list[Box], edges: list[tuple[str, str]], reason: str) -> Pla
             continue
         groups.append(box)
         for child in box.children:
-            parent[child.id] = box
+            parent[child.id] = box.id
             depth[child.id] = d + 1
             order[child.id] = len(order)
         stack.extend((c, d + 1) for c in reversed(box.children))
 
-    def meet(source: str, target: str) -> tuple[str, str]:
-        """The two children of the group where the ends' ancestor chains meet."""
+    def meet(source: str, target: str) -> tuple[str, str] | None:
+        """The two children of the group where the ends' ancestor chains meet (None for
+        an edge to an unknown box)."""
+        if source not in depth or target not in depth:
+            return None
         a, b = source, target
         while depth[a] > depth[b]:
-            a = parent[a].id
+            a = parent[a]
         while depth[b] > depth[a]:
-            b = parent[b].id
-        while parent[a] is not parent[b]:
-            a, b = parent[a].id, parent[b].id
+            b = parent[b]
+        while parent[a] != parent[b]:
+            a, b = parent[a], parent[b]
         return a, b
 
     links: dict[str, set[tuple[str, str]]] = {}
     meets = [meet(source, target) for source, target in edges]
-    for a, b in meets:
-        if a != b:
-            links.setdefault(parent[a].id, set()).add((a, b))
+    depth.clear()  # only meet() needed it
+    for ab in meets:
+        if ab is not None and ab[0] != ab[1]:
+            links.setdefault(parent[ab[0]], set()).add(ab)
 
-    rel: dict[str, Rect] = {}  # position inside the parent, and size
+    # Each box's position inside its group, and its size; made absolute below.
+    boxes: dict[str, Rect] = {}
     rows_of: dict[str, _Rows] = {}
     for group in reversed(groups):  # children before their parents
         kids = group.children or []
         if not kids:
-            rel[group.id] = (0.0, 0.0, group.width, group.height)
+            boxes[group.id] = (0.0, 0.0, group.width, group.height)
             continue
         rows_of[group.id] = info = _Rows()
-        layer = _layers(kids, links.get(group.id, ()), order)
-        sizes = {c.id: (rel[c.id][2:] if c.children is not None else (c.width, c.height))
+        layer = _layers(kids, links.pop(group.id, ()), order)
+        sizes = {c.id: (boxes[c.id][2:] if c.children is not None else (c.width, c.height))
                  for c in kids}
         rows: list[list[str]] = []
         widths: list[float] = []
@@ -380,7 +381,7 @@ def _outline(roots: list[Box], edges: list[tuple[str, str]], reason: str) -> Pla
             gaps = [x - GAP_X / 2]
             for c in row:
                 w, h = sizes[c]
-                rel[c] = (x, y + (row_h - h) / 2, w, h)
+                boxes[c] = (x, y + (row_h - h) / 2, w, h)
                 info.row_of[c] = r
                 x += w + GAP_X
                 gaps.append(x - GAP_X / 2)
@@ -390,19 +391,48 @@ def _outline(roots: list[Box], edges: list[tuple[str, str]], reason: str) -> Pla
             y += row_h + GAP_Y
         height = y - GAP_Y + side
         info.bottom, info.right = height, left + inner_w + side / 2 if side else inner_w + GAP_X
-        rel[group.id] = (0.0, 0.0, width, height)
+        boxes[group.id] = (0.0, 0.0, width, height)
+    order.clear()
 
-    placement = Placement("outline", reason)
-    boxes = placement.boxes
-    for group in groups:  # parents before their children
+    for group in groups:  # parents before their children: theirs is already absolute
         gx, gy = (boxes[group.id][:2] if group is not root else (0.0, 0.0))
         if group.id in rows_of:
             rows_of[group.id].x, rows_of[group.id].y = gx, gy
         for child in group.children or []:
-            x, y, w, h = rel[child.id]
+            x, y, w, h = boxes[child.id]
             boxes[child.id] = (gx + x, gy + y, w, h)
-    placement.paths = [_route(s, t, ab, parent, rows_of, boxes) for (s, t), ab in zip(edges, meets)]
+    del boxes[root.id]
+    placement = Placement("outline", reason, boxes)
+    placement.paths = _Routes(edges, meets, parent, rows_of, boxes)
     return placement
+
+
+class _Routes(Sequence):
+    """The outline's edge paths, each routed when it is asked for: held all at once,
+    the polylines of 100,000 edges would outweigh the rest of the layout."""
+
+    def __init__(self, edges: list[tuple[str, str]], meets: list[tuple[str, str] | None],
+                 parent: dict[str, str], rows_of: dict[str, _Rows],
+                 boxes: dict[str, Rect]) -> None:
+        self._edges, self._meets = edges, meets
+        self._parent, self._rows_of, self._boxes = parent, rows_of, boxes
+
+    def __len__(self) -> int:
+        return len(self._edges)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        meet = self._meets[i]
+        if meet is None:
+            return None
+        source, target = self._edges[i]
+        return _route(source, target, meet, self._parent, self._rows_of, self._boxes)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other))
 
 
 def _through(info: _Rows, first: int, last: int, x: float, points: list[Point]) -> float:
@@ -431,18 +461,18 @@ def _route(source: str, target: str, meet: tuple[str, str], parent, rows_of,
     of the rows between, and down into the target's groups. ``meet``: the children of
     the group where the two ends' ancestries meet."""
     a, b = meet
-    if a == b or source not in boxes or target not in boxes:
+    if a == b:
         return None
     sx, sy, sw, sh = boxes[source]
     x = sx + sw / 2
     points = [(x, sy + sh)]
     node = source
     while node != a:  # out of each group holding the source, through the rows below
-        info = rows_of[parent[node].id]
+        info = rows_of[parent[node]]
         x = _through(info, info.row_of[node] + 1, len(info.tops) - 1, x, points)
         points.append((x, info.y + info.bottom))
-        node = parent[node].id
-    info = rows_of[parent[a].id]
+        node = parent[node]
+    info = rows_of[parent[a]]
     ra, rb = info.row_of[a], info.row_of[b]
     if rb > ra:
         x = _through(info, ra + 1, rb - 1, x, points)
@@ -453,9 +483,9 @@ def _route(source: str, target: str, meet: tuple[str, str], parent, rows_of,
     down = []
     node = target
     while node != b:  # into each group holding the target, through the rows above it
-        info = rows_of[parent[node].id]
+        info = rows_of[parent[node]]
         down.append((info, info.row_of[node]))
-        node = parent[node].id
+        node = parent[node]
     for info, r in reversed(down):
         points.append((x, info.y))
         x = _through(info, 0, r - 1, x, points)

@@ -192,7 +192,7 @@ def _dot_of(shown: _Shown, placement: Placement) -> str:
                    f"label={_q(yed.node_text(node))}, {common}];")
     paths = placement.paths
     for i, (s, t, label) in enumerate(shown.edges):
-        points = paths[i] if i < len(paths) and paths[i] else None
+        points = paths[i] if i < len(paths) else None
         if points is None:
             points = [(px, py) for px, py in _straight(placement.boxes[s], placement.boxes[t])]
         points = [(px + 10, py + 10) for px, py in points]

@@ -124,8 +124,10 @@ class _Writer:
         # Geometry is styling: derived here, written with the yEd markup, never stored.
         self.placement = yed.layout(doc, layout) if yed_markup else None
         self.boxes = self.placement.boxes if self.placement else {}
-        self.paths = ({id(e): p for e, p in zip(doc.iter_edges(), self.placement.paths)}
-                      if self.placement else {})
+        # paths[i] is the i-th edge of iter_edges (the outline routes it when read)
+        self.paths = self.placement.paths if self.placement else ()
+        self.edge_index = ({id(e): i for i, e in enumerate(doc.iter_edges())}
+                           if len(self.paths) else {})
 
     # -- checks ------------------------------------------------------------------------
 
@@ -268,7 +270,8 @@ class _Writer:
         inner = indent + "  "
         self._data(f"edge '{eid}'", "edge", edge.data, inner)
         if self.yed:
-            graphics = yed.edge_graphics(edge, self.paths.get(id(edge)),
+            i = self.edge_index.get(id(edge))
+            graphics = yed.edge_graphics(edge, None if i is None else self.paths[i],
                                          self.boxes.get(edge.source), self.boxes.get(edge.target))
             out.append(f'{inner}<data key="{fmt.YED_EDGE_GRAPHICS_KEY}">{graphics}</data>\n')
         out.append(f"{indent}</edge>\n")
