@@ -8,10 +8,10 @@ text for the shapes that dominate big graphs (lists of names, of ints, of pairs)
 from __future__ import annotations
 
 import json
+from json.encoder import encode_basestring as _quote  # what _ENCODER does to a str
 from typing import Any
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-_quote = _ENCODER.encode  # for a str: the C string quoting of json, nothing else
 
 
 def dumps(value: Any) -> str:

@@ -26,7 +26,14 @@ from typing import Any
 
 from onnx import ModelProto, TensorProto
 
-from modelexport.converter._wire import GRAPH_INITIALIZER, MODEL_GRAPH, TENSOR_RAW_DATA, fields
+from modelexport.converter._wire import (
+    GRAPH_INITIALIZER,
+    HEADER_MAX,
+    MODEL_GRAPH,
+    TENSOR_RAW_DATA,
+    field_at,
+    fields,
+)
 from modelexport.converter.errors import OnnxLoadError
 
 _CHUNK = 1 << 22
@@ -111,7 +118,7 @@ class _FileBytes:
     (100 MB for a 124M-parameter model), though the scan needs a few bytes of each.
     """
 
-    _WINDOW = 1 << 16
+    WINDOW = 1 << 16
 
     def __init__(self, fd: int, size: int) -> None:
         self._fd, self._size = fd, size
@@ -133,20 +140,36 @@ class _FileBytes:
         if not 0 <= offset < len(self._buf):
             if not 0 <= key < self._size:
                 raise IndexError(key)
-            self._start, self._buf = key, os.pread(self._fd, self._WINDOW, key)
+            self._start, self._buf = key, os.pread(self._fd, self.WINDOW, key)
             offset = 0
         return self._buf[offset]
 
+    def fields(self, start: int, end: int) -> list[tuple[int, int, int, int]]:
+        """``_wire.fields`` of the file's bytes [start, end), read a window at a time
+        (fields much larger than a window are stepped over, not read)."""
+        out = []
+        pos = start
+        while pos < end:
+            base = pos
+            window = self[base:min(base + self.WINDOW, end)]
+            # a header that starts before `safe` lies wholly inside the window
+            safe = len(window) if base + len(window) == end else len(window) - HEADER_MAX
+            while pos < end and pos - base < safe:
+                number, value, after = field_at(window, pos - base, end - base)
+                out.append((number, pos, base + value, base + after))
+                pos = base + after
+        return out
+
 
 def _scan(mm: Any, size: int, path: Path) -> LazyModel | None:
-    top = fields(mm, 0, size)
+    top = mm.fields(0, size)
     graphs = [f for f in top if f[0] == MODEL_GRAPH]
     if len(graphs) != 1:
         return None
     model = ModelProto()
     model.ParseFromString(b"".join(mm[s:e] for num, s, _v, e in top if num != MODEL_GRAPH))
     _num, _s, g_start, g_end = graphs[0]
-    gfields = fields(mm, g_start, g_end)
+    gfields = mm.fields(g_start, g_end)
     graph = model.graph
     graph.SetInParent()
     graph.ParseFromString(b"".join(mm[s:e] for num, s, _v, e in gfields if num != GRAPH_INITIALIZER))
@@ -154,12 +177,17 @@ def _scan(mm: Any, size: int, path: Path) -> LazyModel | None:
     for num, _s, t_start, t_end in gfields:
         if num != GRAPH_INITIALIZER:
             continue
-        tfields = fields(mm, t_start, t_end)
+        if t_end - t_start <= mm.WINDOW:  # a small tensor: read it whole, once
+            data, base = mm[t_start:t_end], t_start
+            tfields = fields(data)
+        else:
+            data, base = mm, 0
+            tfields = mm.fields(t_start, t_end)
         raws = [f for f in tfields if f[0] == TENSOR_RAW_DATA]
         if len(raws) > 1:
             return None
         tensor = graph.initializer.add()
-        tensor.ParseFromString(b"".join(mm[s:e] for n, s, _v, e in tfields if n != TENSOR_RAW_DATA))
+        tensor.ParseFromString(b"".join(data[s:e] for n, s, _v, e in tfields if n != TENSOR_RAW_DATA))
         if tensor.data_location == TensorProto.EXTERNAL:
             if raws:
                 return None  # both in the file and outside it: let onnx.load decide
@@ -168,7 +196,7 @@ def _scan(mm: Any, size: int, path: Path) -> LazyModel | None:
             del tensor.external_data[:]
         elif raws:
             _n, _s2, value, end = raws[0]
-            lazy.raw[len(graph.initializer) - 1] = RawRange(value, end - value)
+            lazy.raw[len(graph.initializer) - 1] = RawRange(base + value, end - value)
     if not model.HasField("ir_version"):
         return None  # let onnx.load decide what this file is
     _load_other_external_data(model, path)

@@ -44,31 +44,43 @@ def write_varint(n: int) -> bytes:
             return bytes(out)
 
 
-def fields(buf: Any, start: int = 0, end: int | None = None) -> list[tuple[int, int, int, int]]:
-    """(field number, entry start, value start, entry end) of each field in buf[start:end].
+#: The most bytes a field's header takes: a tag and a length, each a varint of at most 10.
+HEADER_MAX = 20
+
+
+def field_at(buf: Any, pos: int, end: int) -> tuple[int, int, int]:
+    """(field number, value start, entry end) of the field whose tag is at ``buf[pos]``,
+    in a message that ends at ``end``.
 
     For length-delimited fields the value starts after the length; for the others it
     starts after the tag.
     """
+    tag, value = read_varint(buf, pos, end)
+    wire = tag & 7
+    if wire == 0:
+        _, after = read_varint(buf, value, end)
+    elif wire == 1:
+        after = value + 8
+    elif wire == LEN:
+        size, value = read_varint(buf, value, end)
+        after = value + size
+    elif wire == 5:
+        after = value + 4
+    else:
+        raise WireError(f"unsupported protobuf wire type {wire}")
+    if after > end:
+        raise WireError("a field runs past the end of the message")
+    return tag >> 3, value, after
+
+
+def fields(buf: Any, start: int = 0, end: int | None = None) -> list[tuple[int, int, int, int]]:
+    """(field number, entry start, value start, entry end) of each field in buf[start:end]
+    (value start as in :func:`field_at`)."""
     end = len(buf) if end is None else end
     out = []
     pos = start
     while pos < end:
-        tag, value = read_varint(buf, pos, end)
-        wire = tag & 7
-        if wire == 0:
-            _, after = read_varint(buf, value, end)
-        elif wire == 1:
-            after = value + 8
-        elif wire == LEN:
-            size, value = read_varint(buf, value, end)
-            after = value + size
-        elif wire == 5:
-            after = value + 4
-        else:
-            raise WireError(f"unsupported protobuf wire type {wire}")
-        if after > end:
-            raise WireError("a field runs past the end of the message")
-        out.append((tag >> 3, pos, value, after))
+        number, value, after = field_at(buf, pos, end)
+        out.append((number, pos, value, after))
         pos = after
     return out

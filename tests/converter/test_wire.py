@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
 import onnx
+import onnx.numpy_helper
 import pytest
 
 from modelexport.converter._wire import TENSOR_RAW_DATA, WireError, fields, read_varint, write_varint
@@ -26,3 +28,26 @@ def test_a_truncated_message_is_a_wire_error_not_an_index_error():
         fields(data[:-2])
     with pytest.raises(WireError):
         read_varint(b"\x80\x80", 0)
+
+
+@pytest.mark.parametrize("window", [64, 97, 4096])
+def test_fields_read_a_window_at_a_time_are_the_fields_of_the_whole_bytes(tmp_path, window,
+                                                                          monkeypatch, tagged):
+    """The lazy loader scans files through small windows; headers that straddle a
+    window's edge, and fields far larger than a window, are found as in memory."""
+    from modelexport.converter._onnx_reader import _FileBytes
+
+    big = onnx.numpy_helper.from_array(np.arange(3000, dtype=np.float32), "big")
+    tagged.graph.initializer.append(big)  # 12 KB of raw_data: many windows stepped over
+    data = tagged.SerializeToString()
+    path = tmp_path / "m.onnx"
+    path.write_bytes(data)
+    monkeypatch.setattr(_FileBytes, "WINDOW", window)
+    with open(path, "rb") as f:
+        mm = _FileBytes(f.fileno(), len(data))
+        top = mm.fields(0, len(data))
+        assert top == fields(data)
+        graph = next(f for f in top if f[0] == 7)
+        assert mm.fields(graph[2], graph[3]) == fields(data, graph[2], graph[3])
+        with pytest.raises(WireError):
+            mm.fields(graph[2], graph[3] - 1)  # the last field runs past the end
