@@ -26,7 +26,9 @@ FORBIDDEN = {
 }
 
 FAMILY_WORDS = re.compile(
-    r"\b(bert|gpt2?|llama|t5|resnet|vit|whisper|encoder|decoder|attention|embeddings?|pooler)\b",
+    # (json.encoder is the standard library's module, not a model's part)
+    r"\b(bert|gpt2?|llama|t5|resnet|vit|whisper|(?<!json\.)encoder|decoder|attention|embeddings?"
+    r"|pooler)\b",
     re.IGNORECASE,
 )
 
