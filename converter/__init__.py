@@ -11,7 +11,15 @@ everything atomically. Imports onnx and graphml, never torch.
 
 from __future__ import annotations
 
-from modelexport.converter._io import ExportResult, ImportResult, graphml_to_onnx, load_onnx, onnx_to_graphml
+from modelexport.converter._io import (
+    ExportResult,
+    ImportResult,
+    graphml_to_onnx,
+    load_onnx,
+    onnx_document,
+    onnx_to_graphml,
+    opened_onnx,
+)
 from modelexport.converter.errors import ConverterError, GraphMLToOnnxError, OnnxLoadError, SidecarError
 from modelexport.converter.decode import document_to_model
 from modelexport.converter.hierarchy import Hierarchy, derive_hierarchy
@@ -21,7 +29,8 @@ from modelexport.converter.testing import assert_models_equal, diff_models
 
 __all__ = [
     # files
-    "onnx_to_graphml", "graphml_to_onnx", "load_onnx", "ExportResult", "ImportResult",
+    "onnx_to_graphml", "graphml_to_onnx", "load_onnx", "opened_onnx", "onnx_document",
+    "ExportResult", "ImportResult",
     # in memory
     "model_to_document", "document_to_model", "derive_hierarchy", "Hierarchy",
     # the sidecar

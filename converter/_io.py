@@ -10,7 +10,8 @@ place only when all outputs are complete: on any error nothing is left behind.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from modelexport.converter._onnx_reader import load_lazily
 from modelexport.converter._onnx_writer import layout_model, write_model
 from modelexport.converter.decode import Deferred, decode_model_header, document_to_model
 from modelexport.converter.encode import model_to_document
-from modelexport.converter.sidecar import SidecarWriter, read_sidecar
+from modelexport.converter.sidecar import SidecarPlan, SidecarWriter, read_sidecar
 from modelexport.converter.verification import RebuiltCheck, validate_rebuilt
 from modelexport.graphml import format as fmt
 from modelexport.graphml.files import PendingFiles, pending_files
@@ -93,6 +94,31 @@ def _load_lazily(path: PathLike) -> Any:
     return load_lazily(path)
 
 
+@contextmanager
+def opened_onnx(src: PathLike | Any) -> Iterator[tuple[Any, Any]]:
+    """ONNX ``src`` as ``(model, lazy)``. A path is loaded with its main graph's
+    initializer bytes left in their files; ``lazy`` (a LazyModel, else None) streams
+    them to :func:`model_to_document` and is closed on exit. A ModelProto is itself."""
+    if not isinstance(src, (str, os.PathLike)):
+        if not hasattr(src, "graph"):
+            raise OnnxLoadError(f"expected a path or an onnx.ModelProto, got {type(src).__name__}")
+        yield src, None
+        return
+    lazy = _load_lazily(src)
+    try:
+        yield (lazy.model if lazy is not None else load_onnx(src)), lazy
+    finally:
+        if lazy is not None:
+            lazy.close()
+
+
+def onnx_document(src: PathLike | Any, sink: SidecarWriter | None = None) -> graphml.Document:
+    """The Document of ONNX ``src`` (a path or a ModelProto), its tensor bytes streamed
+    to ``sink``; without one they are not even read (a Document to look at)."""
+    with opened_onnx(src) as (model, lazy), gc_paused():
+        return model_to_document(model, sink or SidecarPlan(), lazy=lazy)
+
+
 def onnx_to_graphml(src: PathLike | Any, dst: PathLike, *, yed: bool = True,
                     flat: bool = False, layout: str = "auto",
                     progress: Progress | None = None) -> ExportResult:
@@ -112,25 +138,16 @@ def onnx_to_graphml(src: PathLike | Any, dst: PathLike, *, yed: bool = True,
     if isinstance(src, (str, os.PathLike)) and _same_file(src, dst, sidecar):
         raise ConverterError(f"output {str(dst)!r} (or its sidecar) would overwrite the input "
                              f"{str(src)!r}; choose another output path")
-    lazy = None
     if isinstance(src, (str, os.PathLike)):
         progress(f"loading {src}")
-        lazy = _load_lazily(src)
-        model = lazy.model if lazy is not None else load_onnx(src)
         source = os.path.relpath(Path(src).resolve(), dst.parent.resolve())
     else:
-        model, source = src, None
-        if not hasattr(model, "graph"):
-            raise OnnxLoadError(f"expected a path or an onnx.ModelProto, got {type(src).__name__}")
-    with pending_files() as out, gc_paused():
+        source = None
+    with opened_onnx(src) as (model, lazy), pending_files() as out, gc_paused():
         progress(f"converting; writing parameters to {sidecar.name}")
         with out.open(sidecar) as f:
             writer = SidecarWriter(f)
-            try:
-                doc = model_to_document(model, writer, flat=flat, source_onnx=source, lazy=lazy)
-            finally:
-                if lazy is not None:
-                    lazy.close()
+            doc = model_to_document(model, writer, flat=flat, source_onnx=source, lazy=lazy)
         doc.graph.data["sidecar"] = sidecar.name
         progress(f"laying out and writing {dst.name}" if yed else f"writing {dst.name}")
         with out.open(dst) as f:

@@ -60,6 +60,29 @@ class SidecarWriter:
         return self._hash.hexdigest()
 
 
+class SidecarPlan(SidecarWriter):
+    """A SidecarWriter that writes, reads and hashes nothing: only where each tensor
+    would go. For a Document that is looked at, not kept (``render`` of an ONNX file):
+    a 500 MB model's bytes are then never read."""
+
+    def __init__(self, alignment: int = fmt.SIDECAR_ALIGNMENT) -> None:
+        super().__init__(None, alignment)  # type: ignore[arg-type]
+
+    def add_stream(self, length: int, fill: Any) -> tuple[int, int]:
+        if length:
+            self.size += -self.size % self._alignment
+        offset = self.size
+        self.size += length
+        return offset, length
+
+    def _write(self, data: bytes) -> None:
+        self.size += len(data)
+
+    @property
+    def sha256(self) -> str:
+        return ""  # no bytes were written to hash
+
+
 def write_sidecar(file: BinaryIO, blobs: list[bytes]) -> tuple[list[tuple[int, int]], int, str]:
     """Write ``blobs`` to ``file``; returns their (offset, length), the size and SHA-256."""
     writer = SidecarWriter(file)

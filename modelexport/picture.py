@@ -1,8 +1,8 @@
 """``render``: an ONNX or GraphML file drawn to SVG, PNG or PDF.
 
 The file layer around :func:`modelexport.graphml.picture.draw`: read the input (ONNX
-through the converter, in memory; GraphML through the reader), draw, write the picture
-atomically.
+through the converter, without reading its parameters; GraphML through the reader),
+draw, write the picture atomically.
 """
 
 from __future__ import annotations
@@ -39,9 +39,9 @@ def render(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
 
         doc = read_graphml(src)
     else:
-        from modelexport.converter import load_onnx, model_to_document
+        from modelexport.converter import onnx_document
 
-        doc = model_to_document(load_onnx(src))
+        doc = onnx_document(src)  # parameters are not read: a picture needs none
     picture = draw(doc, output_format, depth=depth, module=module, layout=layout,
                    progress=progress)
     with atomic_path(dst) as temp:
