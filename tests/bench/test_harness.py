@@ -102,10 +102,23 @@ def test_the_xml_floors_run_as_stages_and_the_external_model_round_trips(tmp_pat
     src = tmp_path / "m.onnx"
     make_external_model(src, layers=3, width=64)
     onnx_to_graphml(src, tmp_path / "m.graphml")
-    for floor in ("lxml-parse", "lxml-xsd"):
+    for floor in ("lxml-parse", "lxml-xsd", "lxml-read"):
         assert run_stage(floor, src=str(tmp_path / "m.graphml")).seconds > 0
     sample = run_stage("load-save", src=str(src), dst=str(tmp_path / "resaved.onnx"))
     assert sample.seconds > 0 and (tmp_path / "resaved.onnx.data").exists()
     graphml_to_onnx(tmp_path / "m.graphml", tmp_path / "back.onnx")
     assert tensor_digests(tmp_path / "back.onnx") == tensor_digests(src)
     assert len(tensor_digests(src)) == 6
+
+
+def test_the_reading_floor_is_printed_for_node_heavy_graphs():
+    from bench.__main__ import render_read_floor
+
+    row = Row("synth-50k", "import-onnx", 50_000, 30.0, Measurement("s", [Sample(6.0, 0, 0)]),
+              Measurement("b", [Sample(1.0, 0, 0)]))
+    row.floors = {"lxml-parse": Measurement("lxml-parse", [Sample(4.0, 0, 0)]),
+                  "lxml-read": Measurement("lxml-read", [Sample(5.0, 0, 0)])}
+    text = render_read_floor([row])
+    assert "synth-50k: lxml-read 5.000 s = 1.25 × lxml-parse; import-onnx = 1.20 × lxml-read" in text
+    row.model = "synth-1k"  # not node-heavy: no line
+    assert render_read_floor([row]) == ""
