@@ -175,17 +175,17 @@ def graphml_to_onnx(src: PathLike, dst: PathLike, *, validate: bool = False,
     """
     progress = progress or _quiet
     src, dst = _check_import_paths(Path(src), Path(dst))
-    doc = _read_export(src, validate, progress)
-    data = doc.graph.data
-    ref = _validation_reference(src, dst, data, reference) if validate else None
-    with read_sidecar(src, data.get("sidecar"), data.get("sidecar_size"),
-                      data.get("sidecar_sha256")) as reader:
-        progress("rebuilding the model")
-        deferred = Deferred()
-        with gc_paused():
+    with gc_paused():  # the Document and the model hold no cycles
+        doc = _read_export(src, validate, progress)
+        data = doc.graph.data
+        ref = _validation_reference(src, dst, data, reference) if validate else None
+        with read_sidecar(src, data.get("sidecar"), data.get("sidecar_size"),
+                          data.get("sidecar_sha256")) as reader:
+            progress("rebuilding the model")
+            deferred = Deferred()
             model = document_to_model(doc, reader.read, deferred=deferred)
-        progress(f"writing {dst.name}")
-        external = _write_rebuilt(dst, decode_model_header(data), model, deferred, reader)
+            progress(f"writing {dst.name}")
+            external = _write_rebuilt(dst, decode_model_header(data), model, deferred, reader)
     result = ImportResult(dst, len(model.graph.node), len(deferred.refs),
                           dst.stat().st_size, external)
     if validate:
@@ -212,8 +212,7 @@ def _read_export(src: Path, validate: bool, progress: Progress) -> graphml.Docum
         progress(f"validating {src.name}")
         graphml.validate_graphml(src).raise_if_invalid()
     progress(f"reading {src.name}")
-    with gc_paused():
-        doc = graphml.read_graphml(src)
+    doc = graphml.read_graphml(src)
     found = doc.graph.data.get("format")
     if found != fmt.FORMAT_VERSION:
         raise GraphMLToOnnxError(

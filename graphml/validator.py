@@ -43,6 +43,7 @@ from lxml import etree
 
 from modelexport.graphml import format as fmt
 from modelexport.graphml.errors import GraphMLError, GraphMLFormatError, GraphMLParseError, GraphMLValidationError
+from modelexport.graphml.layout import gc_paused
 from modelexport.graphml.reader import (
     _EVENT_TAGS, _PARSER_OPTIONS, _T_DATA, _T_DESC, _T_EDGE, _T_GRAPH, _T_GRAPHML, _T_KEY, _T_NODE,
     MAX_BYTES, MAX_NESTING, _check_root, _Reader, _syntax_error, _where, check_file, parse_xml,
@@ -147,7 +148,11 @@ def validate_graphml(path: str | os.PathLike, *, check_sidecar: bool = True,
     references are still checked against the recorded size). Raises only if ``path``
     cannot be read (``FileNotFoundError``, ...) or ``schema`` is unknown.
     """
-    path = Path(path)
+    with gc_paused():  # the per-node records hold no cycles
+        return _validate(Path(path), check_sidecar, schema, max_bytes)
+
+
+def _validate(path: Path, check_sidecar: bool, schema: str, max_bytes: int) -> ValidationReport:
     report = ValidationReport(path=str(path), schema=schema)
     xsd = _schema(schema)
     streaming_xsd, lean = _streaming_schema(schema)
