@@ -155,6 +155,21 @@ class _Builder:
         self.counters: dict[str, int] = {}
         self.edges: list[Edge] = []
         self.types: dict[str, tuple[str, list | None]] = {}
+        # One copy of each repeated text: tensor names, tags, op types and type strings
+        # recur on every edge and op that uses them (20 MB of a 50,000-op Document).
+        self._texts: dict[str, str] = {}
+        self._safe_texts: dict[str, str] = {}
+
+    def share(self, text: str) -> str:
+        """``text`` itself, as one copy shared by every value that equals it."""
+        return self._texts.setdefault(text, text)
+
+    def safe(self, text: str) -> str:
+        """``_safe(text)``, shared as :meth:`share` shares."""
+        shared = self._safe_texts.get(text)
+        if shared is None:
+            shared = self._safe_texts[text] = self.share(_safe(text))
+        return shared
 
     def new_id(self, prefix: str) -> str:
         n = self.counters.get(prefix, 0)
@@ -183,12 +198,13 @@ class _Builder:
         obj = _tensors.encode_tensor(tensor, self.sink.add, lazy=lazy)
         dtype = _tensors.dtype_name(tensor.data_type)
         dims = list(tensor.dims)
-        data: dict[str, Any] = {"kind": fmt.KIND_INITIALIZER, "label": _safe(tensor.name) or "initializer",
-                                "parent": parent, "name": _safe(tensor.name), "index": index}
+        name = self.safe(tensor.name)
+        data: dict[str, Any] = {"kind": fmt.KIND_INITIALIZER, "label": name or "initializer",
+                                "parent": parent, "name": name, "index": index}
         if tag is not None:
-            data["hierarchy_tag"] = tag
+            data["hierarchy_tag"] = self.share(tag)
         data["dtype"] = dtype
-        data["shape"] = dumps_ints(dims)
+        data["shape"] = self.share(dumps_ints(dims))
         data["tensor"] = dumps(obj)
         ref = obj.get(fmt.SIDECAR_REF)
         if ref is not None:
@@ -255,8 +271,11 @@ class _Builder:
         data: dict[str, Any] = {"kind": fmt.KIND_OP, "label": _safe(_op_label(node)) or "op",
                                 "parent": parent}
         if tag is not None:
-            data["hierarchy_tag"] = tag
+            data["hierarchy_tag"] = self.share(tag)
         data.update(self.op_data(node, containers))
+        op_type = data.get("op_type")
+        if op_type is not None:
+            data["op_type"] = self.share(op_type)
         data["index"] = index
         op = Node(nid, data)
         for (_a, _n, _k, g), container in zip(refs, inner):
@@ -308,19 +327,26 @@ class _Builder:
             return
         source, out = hit
         self.edges.append(Edge(f"e{len(self.edges)}", source, target,
-                               {"e_tensor": _safe(name), "source_output": out,
+                               {"e_tensor": self.safe(name), "source_output": out,
                                 "target_input": position}))
 
     def finish_edges(self) -> list[Edge]:
         """Add dtype, shape and label to every edge, now that all types are known."""
+        typed: dict[str, tuple[str, str | None, str]] = {}  # tensor -> dtype, shape, label
         for e in self.edges:
-            dtype, shape = self.types.get(e.data["e_tensor"], ("", None))
+            tensor = e.data["e_tensor"]
+            known = typed.get(tensor)
+            if known is None:
+                dtype, shape = self.types.get(tensor, ("", None))
+                shape_json = self.share(dumps(shape)) if shape is not None else None
+                label = self.share(f"{dtype}{shape_json or ''}") if dtype else tensor
+                known = typed[tensor] = (dtype, shape_json, label)
+            dtype, shape_json, label = known
             if dtype:
                 e.data["e_dtype"] = dtype
-            if shape is not None:
-                e.data["e_shape"] = dumps(shape)
-            e.data["e_label"] = (f"{dtype}{dumps(shape) if shape is not None else ''}"
-                                 if dtype else e.data["e_tensor"])
+            if shape_json is not None:
+                e.data["e_shape"] = shape_json
+            e.data["e_label"] = label
         return self.edges
 
 
@@ -592,15 +618,15 @@ class _ModuleGroups:
 
     def _new_group(self, tag: str, parent: Node | None) -> Node:
         info = self.infos.get(tag) or ModuleInfo()
+        safe = self.b.safe
         data: dict[str, Any] = {"kind": fmt.KIND_MODULE,
-                                "label": _safe(tag.rsplit("/", 1)[-1]),
+                                "label": safe(tag.rsplit("/", 1)[-1]),
                                 "parent": parent.id if parent else "",
-                                "hierarchy_tag": _safe(tag)}
+                                "hierarchy_tag": safe(tag)}
         if info.path is not None:
-            data["name"] = _safe(str(info.path))
-            data["module_path"] = _safe(str(info.path))
+            data["name"] = data["module_path"] = safe(str(info.path))
         if info.cls is not None:
-            data["module_class"] = _safe(str(info.cls))
+            data["module_class"] = safe(str(info.cls))
         mid = self.b.new_id("m")
         return Node(mid, data, Graph(f"{mid}:"))
 
