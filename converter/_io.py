@@ -185,7 +185,7 @@ def graphml_to_onnx(src: PathLike, dst: PathLike, *, validate: bool = False,
             deferred = Deferred()
             model = document_to_model(doc, reader.read, deferred=deferred)
             progress(f"writing {dst.name}")
-            external = _write_rebuilt(dst, decode_model_header(data), model, deferred, reader)
+            external = write_rebuilt(dst, decode_model_header(data), model, deferred, reader)
     result = ImportResult(dst, len(model.graph.node), len(deferred.refs),
                           dst.stat().st_size, external)
     if validate:
@@ -231,10 +231,12 @@ def _validation_reference(src: Path, dst: Path, data: dict[str, Any],
     return ref
 
 
-def _write_rebuilt(dst: Path, header: Any, model: Any, deferred: Deferred,
-                   reader: Any) -> Path | None:
-    """Write the model, tensor bytes copied from the sidecar; past protobuf's limit, with
-    external data (whose path is returned)."""
+def write_rebuilt(dst: Path, header: Any, model: Any, deferred: Deferred,
+                  reader: Any) -> Path | None:
+    """Write a model rebuilt by :func:`document_to_model` (with ``deferred``) to ``dst``,
+    atomically, its initializer bytes copied from ``reader`` (``copy_to(ref, fd)``: a
+    sidecar, an archive's tensor store). Past protobuf's 2 GB limit the tensors go to
+    ``<dst>.data`` as ONNX external data, whose path is returned (else None)."""
     with pending_files() as out:
         if not model.HasField("graph"):
             with out.open(dst) as f:
