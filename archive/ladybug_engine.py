@@ -2,8 +2,10 @@
 
 A database path has siblings that belong to it: ``<path>.wal`` (the write-ahead log,
 while a write is not yet checkpointed) and, during a write, ``<path>.rollback`` (below);
-copy or delete them together. One ``add`` is one transaction: every table is
-bulk-loaded with ``COPY ... FROM`` an Arrow table, then committed and checkpointed.
+copy or delete them together. An ``add`` bulk-loads every table with ``COPY ... FROM``
+Arrow tables of at most :data:`LOAD_ROWS` rows. A small add is one transaction; a large
+one commits and checkpoints every :data:`LOAD_ROWS` rows, so the engine's uncommitted
+write state (and its log) stays bounded, and is undone as a whole by the rollback copy.
 
 Why the rollback copy: LadybugDB 0.22 cannot replay a write-ahead log that holds a
 committed ``COPY`` (reopening after a kill -9 between commit and checkpoint crashes the
@@ -11,7 +13,8 @@ process), and an uncheckpointed commit is not durable. So every write starts fro
 checkpointed file, copies it to ``<path>.rollback`` (complete before the write begins),
 and removes the copy only once the write is checkpointed. Opening a database that has a
 ``.rollback`` beside it puts the copy back and drops the log: the archive is exactly as
-it was before the write that died.
+it was before the write that died. A write that fails with an error after committing
+part of its rows puts the copy back itself, at once.
 """
 
 from __future__ import annotations
@@ -30,6 +33,12 @@ from modelexport.archive import schema
 from modelexport.archive.errors import ArchiveOpenError, QueryError
 
 _TYPES = {"STRING": "STRING", "INT64": "INT64", "BOOLEAN": "BOOLEAN"}
+
+#: Rows per COPY, and the most rows a write leaves uncommitted: past this, the rows
+#: loaded so far are committed and checkpointed before the next COPY. LadybugDB's
+#: memory grows with the rows a write has not checkpointed yet (one COPY of the whole
+#: Op table of a 100k-op model took ~260 MB more than its Arrow table).
+LOAD_ROWS = 32768
 
 
 def schema_statements() -> list[str]:
@@ -62,9 +71,7 @@ class LadybugEngine:
                                        f"does not exist; create it first")
         self._roll_back_a_write_that_died()
         try:
-            # Checkpoints happen where a write ends (see _write), not behind our back.
-            self._db = ladybug.Database(str(self.path), auto_checkpoint=False)
-            self._conn = ladybug.Connection(self._db)
+            self._open()
             tables = {row[1] for row in self._conn.execute("CALL show_tables() RETURN *").get_all()}
         except RuntimeError as e:
             raise ArchiveOpenError(f"{str(self.path)!r} is not an archive database (LadybugDB "
@@ -78,6 +85,11 @@ class LadybugEngine:
             self.close()
             raise ArchiveOpenError(f"{str(self.path)!r} is a LadybugDB database but not a "
                                    f"modelexport archive (it has no {schema.MODEL} table)")
+
+    def _open(self) -> None:
+        # Checkpoints happen where a write commits (see _write), not behind our back.
+        self._db = ladybug.Database(str(self.path), auto_checkpoint=False)
+        self._conn = ladybug.Connection(self._db)
 
     # -- reading -------------------------------------------------------------------
 
@@ -115,19 +127,22 @@ class LadybugEngine:
     # -- writing -------------------------------------------------------------------
 
     def load(self, batch: list[schema.ModelRows], *, drop: list[str] = ()) -> None:
-        """Add models in one transaction, one COPY per table; ``drop``: uid prefixes of the
-        models they replace. Each Model node is written incomplete and marked complete
-        last, so a reader never takes a half-loaded model for a whole one."""
+        """Add models in one write, a COPY per table (or per :data:`LOAD_ROWS` rows of
+        it); ``drop``: uid prefixes of the models they replace. Each Model node is written
+        incomplete and marked complete last, in the write's final commit, so a reader
+        never takes a half-loaded model for a whole one."""
         uids = [rows.model["uid"] for rows in batch]
         models, nodes, rels = schema.merged_tables(batch)
         with self._write():
-            # Each table is handed over (take) and dropped once loaded: only the
-            # tables not yet loaded stay in memory.
+            # Each table is handed over in parts (take_parts) and each part dropped once
+            # loaded: only the rows not yet loaded stay in memory.
             self._copy(schema.MODEL, models.take())
             for label, rows in nodes.items():
-                self._copy(label, rows.take())
+                for part in rows.take_parts(LOAD_ROWS):
+                    self._copy(label, part)
             for (rel, src, dst), rows in rels.items():
-                self._copy(rel, rows.take(), f" (from='{src}', to='{dst}')")
+                for part in rows.take_parts(LOAD_ROWS):
+                    self._copy(rel, part, f" (from='{src}', to='{dst}')")
             for prefix in drop:
                 self._delete(prefix)
             self._conn.execute(f"MATCH (m:{schema.MODEL}) WHERE m.uid IN $uids "
@@ -136,22 +151,46 @@ class LadybugEngine:
 
     @contextmanager
     def _write(self) -> Iterator[None]:
-        """One transaction, durable (checkpointed) on return, rolled back by file on a crash."""
+        """A write, durable (checkpointed) on return; all or nothing.
+
+        Undone by the engine while nothing is committed; once a part is committed, by
+        putting the rollback copy back: at once on an error, on the next open after a
+        crash.
+        """
         rollback = self._rollback_path()
         tmp = rollback.with_name(rollback.name + ".tmp")
         shutil.copyfile(self.path, tmp)
         os.replace(tmp, rollback)
+        self._uncommitted = 0
+        self._committed = False
         try:
             self._conn.execute("BEGIN TRANSACTION")
             try:
                 yield
+                self._committed = True
                 self._conn.execute("COMMIT")
+                self._conn.execute("CHECKPOINT")
             except BaseException:
                 self._rollback()
+                if self._committed:
+                    self._put_back_the_rollback_copy()
                 raise
-            self._conn.execute("CHECKPOINT")
         finally:
+            self._committed = False
             rollback.unlink(missing_ok=True)
+
+    def _commit_part(self) -> None:
+        """Commit and checkpoint what the write loaded so far; the write goes on."""
+        self._committed = True
+        self._conn.execute("COMMIT")
+        self._conn.execute("CHECKPOINT")
+        self._conn.execute("BEGIN TRANSACTION")
+        self._uncommitted = 0
+
+    def _put_back_the_rollback_copy(self) -> None:
+        self.close()
+        self._roll_back_a_write_that_died()
+        self._open()
 
     def _rollback_path(self) -> Path:
         return self.path.with_name(self.path.name + ".rollback")
@@ -164,8 +203,11 @@ class LadybugEngine:
             os.replace(rollback, self.path)
 
     def _copy(self, table: str, data: Any, options: str = "") -> None:
+        if self._uncommitted and self._uncommitted + data.num_rows > LOAD_ROWS:
+            self._commit_part()
         arrow_rows = data  # noqa: F841  -- COPY reads the Python variable by this name
         self._conn.execute(f"COPY {table} FROM arrow_rows{options}")
+        self._uncommitted += data.num_rows
 
     def delete(self, prefix: str) -> None:
         """Remove every node (and its relationships) whose uid starts with ``prefix``."""

@@ -19,7 +19,7 @@ graph's id and data in ``graph``. Restoring rebuilds the exact
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
@@ -149,10 +149,26 @@ class Rows:
     def take(self) -> pa.Table:
         """The rows as one Arrow table; these Rows are left empty (the table owns them)."""
         self._flush()
-        arrow_schema = pa.schema([(name, _ARROW[typ]) for name, typ in self.columns])
-        table = pa.Table.from_batches(self.batches, schema=arrow_schema)
+        table = pa.Table.from_batches(self.batches, schema=self._schema())
         self.batches = []
         return table
+
+    def take_parts(self, rows: int) -> Iterator[pa.Table]:
+        """The rows as Arrow tables of at most ``rows`` rows each (whole record batches,
+        so one batch may be more), in order. Each part's batches leave these Rows as it
+        is made: a part is freed once its taker drops it."""
+        self._flush()
+        while self.batches:
+            count, total = 1, self.batches[0].num_rows
+            while count < len(self.batches) and total + self.batches[count].num_rows <= rows:
+                total += self.batches[count].num_rows
+                count += 1
+            part, self.batches = self.batches[:count], self.batches[count:]
+            yield pa.Table.from_batches(part, schema=self._schema())
+            del part
+
+    def _schema(self) -> pa.Schema:
+        return pa.schema([(name, _ARROW[typ]) for name, typ in self.columns])
 
 
 @dataclass
