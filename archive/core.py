@@ -50,6 +50,10 @@ _WRITE_RE = re.compile(r"\b(" + "|".join(WRITE_CLAUSES) + r")\b", re.IGNORECASE)
 _LITERALS_RE = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|`[^`]*`|//[^\n]*|/\*.*?\*/",
                           re.DOTALL)
 
+#: Rows per page when a model's nodes and edges are read back: the engine holds one
+#: page of query results at a time.
+PAGE_ROWS = 32768
+
 
 def _quiet(step: str) -> None:
     pass
@@ -351,14 +355,31 @@ class Archive:
     def document(self, name: str) -> Any:
         """The GraphML Document stored as ``name`` (and its offset → blob map)."""
         _uid, graph, _tensors = self._require(name)
-        # Rows are streamed from the engine into the Document, not read into lists first.
-        nodes = (row for label in schema.ELEMENT_LABELS for row in self._engine.stream(
-            f"MATCH (n:{label}) WHERE n.model = $name RETURN n.seq, n.gid, n.owner, n.data, "
-            f"n.graph", name=name))
-        edges = self._engine.stream(
-            f"MATCH (a)-[e:{schema.FEEDS}]->(b) WHERE a.model = $name "
-            f"RETURN e.seq, e.gid, a.gid, b.gid, e.data", name=name)
+        # Rows are streamed from the engine into the Document a page of seq numbers at a
+        # time, so the engine never holds more than a page of results.
+        nodes = self._pages(
+            [f"MATCH (n:{label}) WHERE n.model = $name AND n.seq >= $lo AND n.seq < $hi "
+             f"RETURN n.seq, n.gid, n.owner, n.data, n.graph" for label in schema.ELEMENT_LABELS],
+            name)
+        edges = self._pages(
+            [f"MATCH (a)-[e:{schema.FEEDS}]->(b) WHERE a.model = $name AND e.seq >= $lo AND "
+             f"e.seq < $hi RETURN e.seq, e.gid, a.gid, b.gid, e.data"], name)
         return schema.rows_to_document(graph, nodes, edges)
+
+    def _pages(self, queries: list[str], name: str) -> Iterator[list[Any]]:
+        """The rows of ``queries`` (with ``$lo``/``$hi`` bounds on seq), page by page.
+
+        seq numbers run 0, 1, 2, ... across the queries together, so the first page
+        that none of them has a row for is the end.
+        """
+        lo, found = 0, True
+        while found:
+            found = False
+            for query in queries:
+                for row in self._engine.stream(query, name=name, lo=lo, hi=lo + PAGE_ROWS):
+                    found = True
+                    yield row
+            lo += PAGE_ROWS
 
     def restore(self, name: str, out: PathLike, *, graphml: bool = False,
                 progress: Progress | None = None) -> RestoreResult:

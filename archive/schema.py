@@ -275,20 +275,29 @@ def rows_to_document(model_graph: str, nodes: Iterable[tuple[int, str, str, str,
     time: each row becomes its Node or Edge at once, so the rows need not be in memory
     all together.
     """
-    root_info = json.loads(model_graph)
-    root = _graph(root_info)
+    # Short strings repeat (keys, kinds, owners, tags, dtypes, shapes, tensor names on
+    # edges): keep one copy of each, as the GraphML reader does.
+    strings: dict[str, str] = {}
+    share = strings.setdefault
+
+    def shared(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        return {share(k, k): share(v, v) if v.__class__ is str and len(v) <= 64 else v
+                for k, v in pairs}
+
+    loads = json.JSONDecoder(object_pairs_hook=shared).decode
+    root = _graph(loads(model_graph))
     graphs: dict[str, Graph] = {"": root}
     placed: list[tuple[int, str, Node]] = []
     for seq, gid, owner, data_json, graph_json in nodes:
-        node = Node(gid, json.loads(data_json))
+        node = Node(share(gid, gid), loads(data_json))
         if graph_json:
-            node.graph = graphs[gid] = _graph(json.loads(graph_json))
-        placed.append((seq, owner, node))
+            node.graph = graphs[gid] = _graph(loads(graph_json))
+        placed.append((seq, share(owner, owner), node))
     placed.sort(key=itemgetter(0))
     for _seq, owner, node in placed:
         graphs[owner].nodes.append(node)
     del placed
-    numbered = [(seq, Edge(gid, source, target, json.loads(data)))
+    numbered = [(seq, Edge(gid, share(source, source), share(target, target), loads(data)))
                 for seq, gid, source, target, data in edges]
     numbered.sort(key=itemgetter(0))
     root.edges = [edge for _seq, edge in numbered]

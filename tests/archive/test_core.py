@@ -169,6 +169,26 @@ def test_tables_loaded_from_many_record_batches_restore_exactly(tmp_path, monkey
             assert (tmp_path / "r.onnx").read_bytes() == m.SerializeToString()
 
 
+def test_a_model_read_back_in_many_small_pages_restores_exactly(tmp_path, monkeypatch, small):
+    # Restore reads nodes and edges a page of seq numbers at a time (core.PAGE_ROWS); with
+    # pages of 4 every label and the edges span many pages, and a page can hold no row
+    # of some label. Another model in the archive must not leak into the pages.
+    from modelexport.archive import core
+
+    monkeypatch.setattr(core, "PAGE_ROWS", 4)
+    model = chain_model(random_weights(9, 8, seed=4))
+    db, out = tmp_path / "models.lbdb", tmp_path / "out"
+    out.mkdir()
+    with open_archive(db) as archive:
+        archive.add(small)
+        archive.add(model, name="m")
+        archive.restore("m", out / "m.onnx")
+        archive.restore("small", out / "small.graphml", graphml=True)
+    assert (out / "m.onnx").read_bytes() == model.SerializeToString()
+    graphml_to_onnx(out / "small.graphml", out / "small.onnx")
+    assert (out / "small.onnx").read_bytes() == onnx.load(str(small)).SerializeToString()
+
+
 def test_query_parameters_and_read_only_refusal(tmp_path, small):
     from modelexport.archive import QueryError
 
