@@ -22,15 +22,17 @@ from __future__ import annotations
 import os
 import shutil
 from decimal import Decimal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import ladybug
 
 from modelexport.archive import schema
 from modelexport.archive.errors import ArchiveOpenError, QueryError
+
+T = TypeVar("T")
 
 _TYPES = {"STRING": "STRING", "INT64": "INT64", "BOOLEAN": "BOOLEAN"}
 
@@ -39,6 +41,12 @@ _TYPES = {"STRING": "STRING", "INT64": "INT64", "BOOLEAN": "BOOLEAN"}
 #: memory grows with the rows a write has not checkpointed yet (one COPY of the whole
 #: Op table of a 100k-op model took ~260 MB more than its Arrow table).
 LOAD_ROWS = 32768
+
+#: The buffer pool a database is opened with for reading. LadybugDB's default (most of
+#: the machine's memory) keeps every page a read touches: restoring a 100k-op model
+#: would hold most of the database file in memory. Writes, and a read the bounded pool
+#: is too small for, reopen the database with the default pool.
+READ_POOL_BYTES = 128 * 2**20
 
 
 def schema_statements() -> list[str]:
@@ -72,7 +80,7 @@ class LadybugEngine:
         self._roll_back_a_write_that_died()
         try:
             self._open()
-            tables = {row[1] for row in self._conn.execute("CALL show_tables() RETURN *").get_all()}
+            tables = {row[1] for row in self.rows("CALL show_tables() RETURN *")}
         except RuntimeError as e:
             raise ArchiveOpenError(f"{str(self.path)!r} is not an archive database (LadybugDB "
                                    f"says: {_first_line(e)}); give the path 'archive add' "
@@ -86,19 +94,37 @@ class LadybugEngine:
             raise ArchiveOpenError(f"{str(self.path)!r} is a LadybugDB database but not a "
                                    f"modelexport archive (it has no {schema.MODEL} table)")
 
-    def _open(self) -> None:
+    def _open(self, pool: int | None = None) -> None:
+        """Open the database with a buffer pool of ``pool`` bytes (0: LadybugDB's default;
+        None: :data:`READ_POOL_BYTES`)."""
+        self._pool = READ_POOL_BYTES if pool is None else pool
         # Checkpoints happen where a write commits (see _write), not behind our back.
-        self._db = ladybug.Database(str(self.path), auto_checkpoint=False)
+        self._db = ladybug.Database(str(self.path), auto_checkpoint=False,
+                                    buffer_pool_size=self._pool)
         self._conn = ladybug.Connection(self._db)
+
+    def _reopen(self, pool: int) -> None:
+        self.close()
+        self._open(pool)
+
+    def _with_room(self, run: Callable[[], T]) -> T:
+        """``run()``; if the bounded read pool is too small for it, again with the default."""
+        try:
+            return run()
+        except RuntimeError as e:
+            if not (self._pool and _pool_full(e)):
+                raise
+        self._reopen(0)
+        return run()
 
     # -- reading -------------------------------------------------------------------
 
     def rows(self, query: str, **params: Any) -> list[list[Any]]:
-        return self._conn.execute(query, params).get_all()
+        return self._with_room(lambda: self._conn.execute(query, params).get_all())
 
     def stream(self, query: str, **params: Any) -> Iterator[list[Any]]:
         """The query's rows one by one (the engine holds the result; Python one row)."""
-        result = self._conn.execute(query, params)
+        result = self._with_room(lambda: self._conn.execute(query, params))
         try:
             while result.has_next():
                 yield result.get_next()
@@ -113,6 +139,9 @@ class LadybugEngine:
 
     def read_only(self, query: str, params: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
         """Run user Cypher in a read-only transaction; engine errors become QueryError."""
+        return self._with_room(lambda: self._read_only(query, params))
+
+    def _read_only(self, query: str, params: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
         self._conn.execute("BEGIN TRANSACTION READ ONLY")
         try:
             result = self._conn.execute(query, params)
@@ -120,6 +149,8 @@ class LadybugEngine:
                 raise QueryError("give one Cypher statement, not several")
             return result.get_column_names(), [self._plain(r) for r in result.get_all()]
         except RuntimeError as e:
+            if self._pool and _pool_full(e):
+                raise  # _with_room reopens with more memory and runs it again
             raise QueryError(f"the query failed: {_first_line(e)}; fix the Cypher and try again") from None
         finally:
             self._rollback()
@@ -157,6 +188,8 @@ class LadybugEngine:
         putting the rollback copy back: at once on an error, on the next open after a
         crash.
         """
+        if self._pool:
+            self._reopen(0)  # a bounded pool cannot hold a large COPY's write state
         rollback = self._rollback_path()
         tmp = rollback.with_name(rollback.name + ".tmp")
         shutil.copyfile(self.path, tmp)
@@ -190,7 +223,7 @@ class LadybugEngine:
     def _put_back_the_rollback_copy(self) -> None:
         self.close()
         self._roll_back_a_write_that_died()
-        self._open()
+        self._open(self._pool)
 
     def _rollback_path(self) -> Path:
         return self.path.with_name(self.path.name + ".rollback")
@@ -236,6 +269,10 @@ class LadybugEngine:
             conn.close()
         if db is not None:
             db.close()
+
+
+def _pool_full(e: RuntimeError) -> bool:
+    return "buffer pool is full" in str(e)
 
 
 def _first_line(e: BaseException) -> str:

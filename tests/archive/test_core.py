@@ -189,6 +189,28 @@ def test_a_model_read_back_in_many_small_pages_restores_exactly(tmp_path, monkey
     assert (out / "small.onnx").read_bytes() == onnx.load(str(small)).SerializeToString()
 
 
+def test_a_read_the_bounded_buffer_pool_cannot_hold_runs_again_with_more(tmp_path, monkeypatch):
+    # The database opens with a bounded buffer pool for reading (READ_POOL_BYTES); a
+    # restore or query it is too small for reopens it with the engine's default pool.
+    from modelexport.archive import ladybug_engine
+
+    model = chain_model(random_weights(300, 4))
+    db = tmp_path / "models.lbdb"
+    with open_archive(db) as archive:
+        archive.add(model, name="m")
+    monkeypatch.setattr(ladybug_engine, "READ_POOL_BYTES", 8 * 2**20)
+    with open_archive(db, create=False) as archive:
+        assert archive._engine._pool == 8 * 2**20
+        archive.restore("m", tmp_path / "m.onnx")
+        assert archive._engine._pool == 0  # it did not fit: read again with more
+    with open_archive(db, create=False) as archive:
+        # both data of every pair of the 600 ops: a result larger than the pool
+        rows = archive.query("MATCH (a:Op), (b:Op) RETURN a.data + b.data").rows
+        assert archive._engine._pool == 0
+    assert (tmp_path / "m.onnx").read_bytes() == model.SerializeToString()
+    assert len(rows) == 600 * 600
+
+
 def test_query_parameters_and_read_only_refusal(tmp_path, small):
     from modelexport.archive import QueryError
 
