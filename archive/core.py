@@ -390,6 +390,7 @@ class Archive:
         blobs = {int(o): (int(n), sha) for o, n, sha in json.loads(tensors or "[]")}
         progress(f"reading {name}")
         doc = self.document(name)
+        self._engine.release_memory()  # the pages it read: not needed to rebuild the model
         if graphml:
             return self._restore_graphml(name, doc, blobs, out)
         progress("rebuilding the model")
