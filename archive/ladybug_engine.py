@@ -37,9 +37,10 @@ T = TypeVar("T")
 _TYPES = {"STRING": "STRING", "INT64": "INT64", "BOOLEAN": "BOOLEAN"}
 
 #: Rows per COPY, and the most rows a write leaves uncommitted: past this, the rows
-#: loaded so far are committed and checkpointed before the next COPY. LadybugDB's
-#: memory grows with the rows a write has not checkpointed yet (one COPY of the whole
-#: Op table of a 100k-op model took ~260 MB more than its Arrow table).
+#: loaded so far are committed and checkpointed (and the database reopened, emptying
+#: its buffer pool) before the next COPY. LadybugDB's memory grows with the rows a
+#: write has not checkpointed yet (one COPY of the whole Op table of a 100k-op model
+#: took ~260 MB more than its Arrow table) and with the pages its pool keeps.
 LOAD_ROWS = 32768
 
 #: The buffer pool a database is opened with for reading. LadybugDB's default (most of
@@ -226,6 +227,9 @@ class LadybugEngine:
         self._committed = True
         self._conn.execute("COMMIT")
         self._conn.execute("CHECKPOINT")
+        # LadybugDB's default pool keeps every page the write has made; reopening empties
+        # it (~35 ms), so the write holds one part's pages, not the whole model's.
+        self._reopen(0)
         self._conn.execute("BEGIN TRANSACTION")
         self._uncommitted = 0
 
@@ -262,6 +266,8 @@ class LadybugEngine:
                                {"p": prefix})
 
     def _rollback(self) -> None:
+        if self._conn is None:
+            return  # a reopen failed: no transaction is open
         try:
             self._conn.execute("ROLLBACK")
         except RuntimeError:

@@ -130,3 +130,29 @@ def test_an_error_after_committed_parts_puts_the_archive_back(tmp_path, small_pa
     assert (len(small_parts) > 0) == (fail_at > 2)
     monkeypatch.setattr(LadybugEngine, "_copy", copy)
     _assert_unchanged(db, before, blobs, big)
+
+
+def test_a_reopen_that_fails_between_parts_puts_the_archive_back(tmp_path, small_parts,
+                                                                  monkeypatch):
+    # Between parts the database is closed and reopened (to empty its buffer pool); if
+    # the reopen fails, no connection is left and the rollback copy is put back.
+    db, big = _archive_with_two(tmp_path)
+    before, blobs = archive_state(db), _blobs(db)
+    reopen = LadybugEngine._reopen
+    calls = []
+
+    def failing(self, pool):
+        calls.append(pool)
+        if len(calls) == 3:  # the write's own reopen, one part's, then this one
+            self.close()
+            raise OSError("injected reopen failure")
+        reopen(self, pool)
+
+    monkeypatch.setattr(LadybugEngine, "_reopen", failing)
+    with open_archive(db) as archive:
+        with pytest.raises(OSError, match="injected reopen failure"):
+            archive.add(big)
+        assert len(small_parts) >= 2
+        _assert_put_back(archive)
+    monkeypatch.setattr(LadybugEngine, "_reopen", reopen)
+    _assert_unchanged(db, before, blobs, big)
