@@ -2,9 +2,10 @@
 
 ``add`` turns the model into the converter's GraphML :class:`~modelexport.graphml.Document`
 (tensor bytes streamed into the content-addressed store instead of a sidecar), builds
-the schema's rows and hands them to the engine in one bulk transaction. ``restore``
-reads the rows back into the same Document and decodes it with the converter's
-lossless decoding (document_to_model), reading tensor bytes from the store.
+the schema's rows and hands them to the engine in one all-or-nothing bulk write.
+``restore`` reads the rows back, a page at a time, into the same Document and decodes
+it with the converter's lossless decoding (document_to_model), reading tensor bytes
+from the store.
 """
 
 from __future__ import annotations
@@ -205,10 +206,10 @@ class Archive:
 
     def add_many(self, items: list[tuple[PathLike | Any, str | None]], *, replace: bool = False,
                  progress: Progress | None = None) -> list[AddResult]:
-        """Archive several models in one transaction (all or none); ``items``: (src, name).
+        """Archive several models in one write (all or none); ``items``: (src, name).
 
-        One bulk load per table for the whole batch: the database's fixed cost per load
-        is paid once, not per model.
+        One bulk load per table (or per part of a large table) for the whole batch: the
+        database's fixed cost per load is paid once, not per model.
         """
         progress = progress or _quiet
         named = [(src, _name_of(src, name)) for src, name in items]
