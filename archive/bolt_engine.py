@@ -106,6 +106,9 @@ class BoltEngine:
     def disk_bytes(self) -> None:
         return None  # the server's storage is not ours to measure
 
+    def release_memory(self) -> None:
+        pass  # the server's cache is the server's
+
     def close(self) -> None:
         if getattr(self, "_driver", None) is not None:
             self._driver.close()

@@ -2,9 +2,10 @@
 
 ``add`` turns the model into the converter's GraphML :class:`~modelexport.graphml.Document`
 (tensor bytes streamed into the content-addressed store instead of a sidecar), builds
-the schema's rows and hands them to the engine in one bulk transaction. ``restore``
-reads the rows back into the same Document and decodes it with the converter's
-lossless decoding (document_to_model), reading tensor bytes from the store.
+the schema's rows and hands them to the engine in one all-or-nothing bulk write.
+``restore`` reads the rows back, a page at a time, into the same Document and decodes
+it with the converter's lossless decoding (document_to_model), reading tensor bytes
+from the store.
 """
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ WRITE_CLAUSES = ("CREATE", "MERGE", "SET", "DELETE", "DETACH", "REMOVE", "DROP",
 _WRITE_RE = re.compile(r"\b(" + "|".join(WRITE_CLAUSES) + r")\b", re.IGNORECASE)
 _LITERALS_RE = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|`[^`]*`|//[^\n]*|/\*.*?\*/",
                           re.DOTALL)
+
+#: Rows per page when a model's nodes and edges are read back: the engine holds one
+#: page of query results at a time.
+PAGE_ROWS = 32768
 
 
 def _quiet(step: str) -> None:
@@ -201,10 +206,10 @@ class Archive:
 
     def add_many(self, items: list[tuple[PathLike | Any, str | None]], *, replace: bool = False,
                  progress: Progress | None = None) -> list[AddResult]:
-        """Archive several models in one transaction (all or none); ``items``: (src, name).
+        """Archive several models in one write (all or none); ``items``: (src, name).
 
-        One bulk load per table for the whole batch: the database's fixed cost per load
-        is paid once, not per model.
+        One bulk load per table (or per part of a large table) for the whole batch: the
+        database's fixed cost per load is paid once, not per model.
         """
         progress = progress or _quiet
         named = [(src, _name_of(src, name)) for src, name in items]
@@ -351,14 +356,31 @@ class Archive:
     def document(self, name: str) -> Any:
         """The GraphML Document stored as ``name`` (and its offset → blob map)."""
         _uid, graph, _tensors = self._require(name)
-        # Rows are streamed from the engine into the Document, not read into lists first.
-        nodes = (row for label in schema.ELEMENT_LABELS for row in self._engine.stream(
-            f"MATCH (n:{label}) WHERE n.model = $name RETURN n.seq, n.gid, n.owner, n.data, "
-            f"n.graph", name=name))
-        edges = self._engine.stream(
-            f"MATCH (a)-[e:{schema.FEEDS}]->(b) WHERE a.model = $name "
-            f"RETURN e.seq, e.gid, a.gid, b.gid, e.data", name=name)
+        # Rows are streamed from the engine into the Document a page of seq numbers at a
+        # time, so the engine never holds more than a page of results.
+        nodes = self._pages(
+            [f"MATCH (n:{label}) WHERE n.model = $name AND n.seq >= $lo AND n.seq < $hi "
+             f"RETURN n.seq, n.gid, n.owner, n.data, n.graph" for label in schema.ELEMENT_LABELS],
+            name)
+        edges = self._pages(
+            [f"MATCH (a)-[e:{schema.FEEDS}]->(b) WHERE a.model = $name AND e.seq >= $lo AND "
+             f"e.seq < $hi RETURN e.seq, e.gid, a.gid, b.gid, e.data"], name)
         return schema.rows_to_document(graph, nodes, edges)
+
+    def _pages(self, queries: list[str], name: str) -> Iterator[list[Any]]:
+        """The rows of ``queries`` (with ``$lo``/``$hi`` bounds on seq), page by page.
+
+        seq numbers run 0, 1, 2, ... across the queries together, so the first page
+        that none of them has a row for is the end.
+        """
+        lo, found = 0, True
+        while found:
+            found = False
+            for query in queries:
+                for row in self._engine.stream(query, name=name, lo=lo, hi=lo + PAGE_ROWS):
+                    found = True
+                    yield row
+            lo += PAGE_ROWS
 
     def restore(self, name: str, out: PathLike, *, graphml: bool = False,
                 progress: Progress | None = None) -> RestoreResult:
@@ -369,6 +391,7 @@ class Archive:
         blobs = {int(o): (int(n), sha) for o, n, sha in json.loads(tensors or "[]")}
         progress(f"reading {name}")
         doc = self.document(name)
+        self._engine.release_memory()  # the pages it read: not needed to rebuild the model
         if graphml:
             return self._restore_graphml(name, doc, blobs, out)
         progress("rebuilding the model")

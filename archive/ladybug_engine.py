@@ -2,8 +2,10 @@
 
 A database path has siblings that belong to it: ``<path>.wal`` (the write-ahead log,
 while a write is not yet checkpointed) and, during a write, ``<path>.rollback`` (below);
-copy or delete them together. One ``add`` is one transaction: every table is
-bulk-loaded with ``COPY ... FROM`` an Arrow table, then committed and checkpointed.
+copy or delete them together. An ``add`` bulk-loads every table with ``COPY ... FROM``
+Arrow tables of at most :data:`LOAD_ROWS` rows. A small add is one transaction; a large
+one commits and checkpoints every :data:`LOAD_ROWS` rows, so the engine's uncommitted
+write state (and its log) stays bounded, and is undone as a whole by the rollback copy.
 
 Why the rollback copy: LadybugDB 0.22 cannot replay a write-ahead log that holds a
 committed ``COPY`` (reopening after a kill -9 between commit and checkpoint crashes the
@@ -11,7 +13,8 @@ process), and an uncheckpointed commit is not durable. So every write starts fro
 checkpointed file, copies it to ``<path>.rollback`` (complete before the write begins),
 and removes the copy only once the write is checkpointed. Opening a database that has a
 ``.rollback`` beside it puts the copy back and drops the log: the archive is exactly as
-it was before the write that died.
+it was before the write that died. A write that fails with an error after committing
+part of its rows puts the copy back itself, at once.
 """
 
 from __future__ import annotations
@@ -19,17 +22,34 @@ from __future__ import annotations
 import os
 import shutil
 from decimal import Decimal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import ladybug
 
 from modelexport.archive import schema
 from modelexport.archive.errors import ArchiveOpenError, QueryError
 
+T = TypeVar("T")
+
 _TYPES = {"STRING": "STRING", "INT64": "INT64", "BOOLEAN": "BOOLEAN"}
+
+#: Rows per COPY, and the most rows a write leaves uncommitted: past this, the rows
+#: loaded so far are committed and checkpointed (and the database reopened, emptying
+#: its buffer pool) before the next COPY. LadybugDB's memory grows with the rows a
+#: write has not checkpointed yet (one COPY of the whole Op table of a 100k-op model
+#: took ~260 MB more than its Arrow table) and with the pages its pool keeps.
+LOAD_ROWS = 32768
+
+#: The buffer pool a database is opened with for reading. LadybugDB's default (most of
+#: the machine's memory) keeps every page a read touches: restoring a 100k-op model
+#: would hold most of the database file in memory. Writes, and a read the bounded pool
+#: is too small for, reopen the database with the default pool.
+READ_POOL_BYTES = 128 * 2**20
+#: A restore gives back the pool's pages once it has read the model, if they are more.
+RELEASE_BYTES = 32 * 2**20
 
 
 def schema_statements() -> list[str]:
@@ -62,10 +82,8 @@ class LadybugEngine:
                                        f"does not exist; create it first")
         self._roll_back_a_write_that_died()
         try:
-            # Checkpoints happen where a write ends (see _write), not behind our back.
-            self._db = ladybug.Database(str(self.path), auto_checkpoint=False)
-            self._conn = ladybug.Connection(self._db)
-            tables = {row[1] for row in self._conn.execute("CALL show_tables() RETURN *").get_all()}
+            self._open()
+            tables = {row[1] for row in self.rows("CALL show_tables() RETURN *")}
         except RuntimeError as e:
             raise ArchiveOpenError(f"{str(self.path)!r} is not an archive database (LadybugDB "
                                    f"says: {_first_line(e)}); give the path 'archive add' "
@@ -79,14 +97,44 @@ class LadybugEngine:
             raise ArchiveOpenError(f"{str(self.path)!r} is a LadybugDB database but not a "
                                    f"modelexport archive (it has no {schema.MODEL} table)")
 
+    def _open(self, pool: int | None = None) -> None:
+        """Open the database with a buffer pool of ``pool`` bytes (0: LadybugDB's default;
+        None: :data:`READ_POOL_BYTES`)."""
+        self._pool = READ_POOL_BYTES if pool is None else pool
+        # Checkpoints happen where a write commits (see _write), not behind our back.
+        self._db = ladybug.Database(str(self.path), auto_checkpoint=False,
+                                    buffer_pool_size=self._pool)
+        self._conn = ladybug.Connection(self._db)
+
+    def _reopen(self, pool: int) -> None:
+        self.close()
+        self._open(pool)
+
+    def release_memory(self) -> None:
+        """Give back the buffer pool's cached pages, when they are many (by reopening the
+        database with an empty read pool, which takes ~35 ms)."""
+        ((_size, used),) = self.rows("CALL bm_info() RETURN *")
+        if used > RELEASE_BYTES:
+            self._reopen(READ_POOL_BYTES)
+
+    def _with_room(self, run: Callable[[], T]) -> T:
+        """``run()``; if the bounded read pool is too small for it, again with the default."""
+        try:
+            return run()
+        except RuntimeError as e:
+            if not (self._pool and _pool_full(e)):
+                raise
+        self._reopen(0)
+        return run()
+
     # -- reading -------------------------------------------------------------------
 
     def rows(self, query: str, **params: Any) -> list[list[Any]]:
-        return self._conn.execute(query, params).get_all()
+        return self._with_room(lambda: self._conn.execute(query, params).get_all())
 
     def stream(self, query: str, **params: Any) -> Iterator[list[Any]]:
         """The query's rows one by one (the engine holds the result; Python one row)."""
-        result = self._conn.execute(query, params)
+        result = self._with_room(lambda: self._conn.execute(query, params))
         try:
             while result.has_next():
                 yield result.get_next()
@@ -101,6 +149,9 @@ class LadybugEngine:
 
     def read_only(self, query: str, params: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
         """Run user Cypher in a read-only transaction; engine errors become QueryError."""
+        return self._with_room(lambda: self._read_only(query, params))
+
+    def _read_only(self, query: str, params: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
         self._conn.execute("BEGIN TRANSACTION READ ONLY")
         try:
             result = self._conn.execute(query, params)
@@ -108,6 +159,8 @@ class LadybugEngine:
                 raise QueryError("give one Cypher statement, not several")
             return result.get_column_names(), [self._plain(r) for r in result.get_all()]
         except RuntimeError as e:
+            if self._pool and _pool_full(e):
+                raise  # _with_room reopens with more memory and runs it again
             raise QueryError(f"the query failed: {_first_line(e)}; fix the Cypher and try again") from None
         finally:
             self._rollback()
@@ -115,19 +168,22 @@ class LadybugEngine:
     # -- writing -------------------------------------------------------------------
 
     def load(self, batch: list[schema.ModelRows], *, drop: list[str] = ()) -> None:
-        """Add models in one transaction, one COPY per table; ``drop``: uid prefixes of the
-        models they replace. Each Model node is written incomplete and marked complete
-        last, so a reader never takes a half-loaded model for a whole one."""
+        """Add models in one write, a COPY per table (or per :data:`LOAD_ROWS` rows of
+        it); ``drop``: uid prefixes of the models they replace. Each Model node is written
+        incomplete and marked complete last, in the write's final commit, so a reader
+        never takes a half-loaded model for a whole one."""
         uids = [rows.model["uid"] for rows in batch]
         models, nodes, rels = schema.merged_tables(batch)
         with self._write():
-            # Each table is handed over (take) and dropped once loaded: only the
-            # tables not yet loaded stay in memory.
+            # Each table is handed over in parts (take_parts) and each part dropped once
+            # loaded: only the rows not yet loaded stay in memory.
             self._copy(schema.MODEL, models.take())
             for label, rows in nodes.items():
-                self._copy(label, rows.take())
+                for part in rows.take_parts(LOAD_ROWS):
+                    self._copy(label, part)
             for (rel, src, dst), rows in rels.items():
-                self._copy(rel, rows.take(), f" (from='{src}', to='{dst}')")
+                for part in rows.take_parts(LOAD_ROWS):
+                    self._copy(rel, part, f" (from='{src}', to='{dst}')")
             for prefix in drop:
                 self._delete(prefix)
             self._conn.execute(f"MATCH (m:{schema.MODEL}) WHERE m.uid IN $uids "
@@ -136,22 +192,51 @@ class LadybugEngine:
 
     @contextmanager
     def _write(self) -> Iterator[None]:
-        """One transaction, durable (checkpointed) on return, rolled back by file on a crash."""
+        """A write, durable (checkpointed) on return; all or nothing.
+
+        Undone by the engine while nothing is committed; once a part is committed, by
+        putting the rollback copy back: at once on an error, on the next open after a
+        crash.
+        """
+        if self._pool:
+            self._reopen(0)  # a bounded pool cannot hold a large COPY's write state
         rollback = self._rollback_path()
         tmp = rollback.with_name(rollback.name + ".tmp")
         shutil.copyfile(self.path, tmp)
         os.replace(tmp, rollback)
+        self._uncommitted = 0
+        self._committed = False
         try:
             self._conn.execute("BEGIN TRANSACTION")
             try:
                 yield
+                self._committed = True
                 self._conn.execute("COMMIT")
+                self._conn.execute("CHECKPOINT")
             except BaseException:
                 self._rollback()
+                if self._committed:
+                    self._put_back_the_rollback_copy()
                 raise
-            self._conn.execute("CHECKPOINT")
         finally:
+            self._committed = False
             rollback.unlink(missing_ok=True)
+
+    def _commit_part(self) -> None:
+        """Commit and checkpoint what the write loaded so far; the write goes on."""
+        self._committed = True
+        self._conn.execute("COMMIT")
+        self._conn.execute("CHECKPOINT")
+        # LadybugDB's default pool keeps every page the write has made; reopening empties
+        # it (~35 ms), so the write holds one part's pages, not the whole model's.
+        self._reopen(0)
+        self._conn.execute("BEGIN TRANSACTION")
+        self._uncommitted = 0
+
+    def _put_back_the_rollback_copy(self) -> None:
+        self.close()
+        self._roll_back_a_write_that_died()
+        self._open(self._pool)
 
     def _rollback_path(self) -> Path:
         return self.path.with_name(self.path.name + ".rollback")
@@ -164,8 +249,11 @@ class LadybugEngine:
             os.replace(rollback, self.path)
 
     def _copy(self, table: str, data: Any, options: str = "") -> None:
+        if self._uncommitted and self._uncommitted + data.num_rows > LOAD_ROWS:
+            self._commit_part()
         arrow_rows = data  # noqa: F841  -- COPY reads the Python variable by this name
         self._conn.execute(f"COPY {table} FROM arrow_rows{options}")
+        self._uncommitted += data.num_rows
 
     def delete(self, prefix: str) -> None:
         """Remove every node (and its relationships) whose uid starts with ``prefix``."""
@@ -178,6 +266,8 @@ class LadybugEngine:
                                {"p": prefix})
 
     def _rollback(self) -> None:
+        if self._conn is None:
+            return  # a reopen failed: no transaction is open
         try:
             self._conn.execute("ROLLBACK")
         except RuntimeError:
@@ -194,6 +284,10 @@ class LadybugEngine:
             conn.close()
         if db is not None:
             db.close()
+
+
+def _pool_full(e: RuntimeError) -> bool:
+    return "buffer pool is full" in str(e)
 
 
 def _first_line(e: BaseException) -> str:

@@ -19,7 +19,7 @@ graph's id and data in ``graph``. Restoring rebuilds the exact
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
@@ -149,10 +149,26 @@ class Rows:
     def take(self) -> pa.Table:
         """The rows as one Arrow table; these Rows are left empty (the table owns them)."""
         self._flush()
-        arrow_schema = pa.schema([(name, _ARROW[typ]) for name, typ in self.columns])
-        table = pa.Table.from_batches(self.batches, schema=arrow_schema)
+        table = pa.Table.from_batches(self.batches, schema=self._schema())
         self.batches = []
         return table
+
+    def take_parts(self, rows: int) -> Iterator[pa.Table]:
+        """The rows as Arrow tables of at most ``rows`` rows each (whole record batches,
+        so one batch may be more), in order. Each part's batches leave these Rows as it
+        is made: a part is freed once its taker drops it."""
+        self._flush()
+        while self.batches:
+            count, total = 1, self.batches[0].num_rows
+            while count < len(self.batches) and total + self.batches[count].num_rows <= rows:
+                total += self.batches[count].num_rows
+                count += 1
+            part, self.batches = self.batches[:count], self.batches[count:]
+            yield pa.Table.from_batches(part, schema=self._schema())
+            del part
+
+    def _schema(self) -> pa.Schema:
+        return pa.schema([(name, _ARROW[typ]) for name, typ in self.columns])
 
 
 @dataclass
@@ -259,20 +275,29 @@ def rows_to_document(model_graph: str, nodes: Iterable[tuple[int, str, str, str,
     time: each row becomes its Node or Edge at once, so the rows need not be in memory
     all together.
     """
-    root_info = json.loads(model_graph)
-    root = _graph(root_info)
+    # Short strings repeat (keys, kinds, owners, tags, dtypes, shapes, tensor names on
+    # edges): keep one copy of each, as the GraphML reader does.
+    strings: dict[str, str] = {}
+    share = strings.setdefault
+
+    def shared(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        return {share(k, k): share(v, v) if v.__class__ is str and len(v) <= 64 else v
+                for k, v in pairs}
+
+    loads = json.JSONDecoder(object_pairs_hook=shared).decode
+    root = _graph(loads(model_graph))
     graphs: dict[str, Graph] = {"": root}
     placed: list[tuple[int, str, Node]] = []
     for seq, gid, owner, data_json, graph_json in nodes:
-        node = Node(gid, json.loads(data_json))
+        node = Node(share(gid, gid), loads(data_json))
         if graph_json:
-            node.graph = graphs[gid] = _graph(json.loads(graph_json))
-        placed.append((seq, owner, node))
+            node.graph = graphs[gid] = _graph(loads(graph_json))
+        placed.append((seq, share(owner, owner), node))
     placed.sort(key=itemgetter(0))
     for _seq, owner, node in placed:
         graphs[owner].nodes.append(node)
     del placed
-    numbered = [(seq, Edge(gid, source, target, json.loads(data)))
+    numbered = [(seq, Edge(gid, share(source, source), share(target, target), loads(data)))
                 for seq, gid, source, target, data in edges]
     numbered.sort(key=itemgetter(0))
     root.edges = [edge for _seq, edge in numbered]

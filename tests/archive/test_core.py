@@ -169,6 +169,77 @@ def test_tables_loaded_from_many_record_batches_restore_exactly(tmp_path, monkey
             assert (tmp_path / "r.onnx").read_bytes() == m.SerializeToString()
 
 
+def test_a_model_read_back_in_many_small_pages_restores_exactly(tmp_path, monkeypatch, small):
+    # Restore reads nodes and edges a page of seq numbers at a time (core.PAGE_ROWS); with
+    # pages of 4 every label and the edges span many pages, and a page can hold no row
+    # of some label. Another model in the archive must not leak into the pages.
+    from modelexport.archive import core
+
+    monkeypatch.setattr(core, "PAGE_ROWS", 4)
+    model = chain_model(random_weights(9, 8, seed=4))
+    db, out = tmp_path / "models.lbdb", tmp_path / "out"
+    out.mkdir()
+    with open_archive(db) as archive:
+        archive.add(small)
+        archive.add(model, name="m")
+        archive.restore("m", out / "m.onnx")
+        archive.restore("small", out / "small.graphml", graphml=True)
+    assert (out / "m.onnx").read_bytes() == model.SerializeToString()
+    graphml_to_onnx(out / "small.graphml", out / "small.onnx")
+    assert (out / "small.onnx").read_bytes() == onnx.load(str(small)).SerializeToString()
+
+
+def test_a_read_the_bounded_buffer_pool_cannot_hold_runs_again_with_more(tmp_path, monkeypatch):
+    # The database opens with a bounded buffer pool for reading (READ_POOL_BYTES); a
+    # restore or query it is too small for reopens it with the engine's default pool.
+    from modelexport.archive import ladybug_engine
+
+    model = chain_model(random_weights(300, 4))
+    db = tmp_path / "models.lbdb"
+    with open_archive(db) as archive:
+        archive.add(model, name="m")
+    monkeypatch.setattr(ladybug_engine, "READ_POOL_BYTES", 8 * 2**20)
+    reopened = []
+    reopen = ladybug_engine.LadybugEngine._reopen
+
+    def recorded(self, pool):
+        reopened.append(pool)
+        reopen(self, pool)
+
+    monkeypatch.setattr(ladybug_engine.LadybugEngine, "_reopen", recorded)
+    with open_archive(db, create=False) as archive:
+        assert archive._engine._pool == 8 * 2**20
+        archive.restore("m", tmp_path / "m.onnx")
+        assert reopened[0] == 0  # it did not fit: read again with more
+    reopened.clear()
+    with open_archive(db, create=False) as archive:
+        # both data of every pair of the 600 ops: a result larger than the pool
+        rows = archive.query("MATCH (a:Op), (b:Op) RETURN a.data + b.data").rows
+        assert reopened == [0]
+    assert (tmp_path / "m.onnx").read_bytes() == model.SerializeToString()
+    assert len(rows) == 600 * 600
+
+
+def test_a_restore_gives_back_the_pages_it_read_and_goes_on(tmp_path, monkeypatch, small):
+    # After reading a large model, restore reopens the database with an empty pool
+    # (ladybug_engine.RELEASE_BYTES); with a threshold of 0 every restore does.
+    from modelexport.archive import ladybug_engine
+
+    monkeypatch.setattr(ladybug_engine, "RELEASE_BYTES", 0)
+    db = tmp_path / "models.lbdb"
+    with open_archive(db) as archive:
+        archive.add(small)
+        engine = archive._engine
+        before = engine._db
+        archive.restore("small", tmp_path / "back.onnx")
+        assert engine._db is not before  # reopened
+        used = engine.rows("CALL bm_info() RETURN *")[0][1]
+        archive.add(small, name="again")  # and the archive goes on
+        assert [m.name for m in archive.list().models] == ["again", "small"]
+    assert used < 8 * 2**20
+    assert (tmp_path / "back.onnx").read_bytes() == onnx.load(str(small)).SerializeToString()
+
+
 def test_query_parameters_and_read_only_refusal(tmp_path, small):
     from modelexport.archive import QueryError
 

@@ -2,7 +2,8 @@
 
 The archive must open afterwards, list only complete models, restore them identically,
 and hold no bytes of the killed add: not while its tensors were being stored, not while
-its rows were being loaded, and not between its commit and its checkpoint.
+its rows were being loaded, not between its commit and its checkpoint, and not after
+part of its rows were committed.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from modelexport.archive import open_archive
 
 ADD = """
 import sys
-from modelexport.archive import open_archive
+from modelexport.archive import open_archive, ladybug_engine, schema
+if len(sys.argv) > 3:  # load in many committed parts
+    schema.BATCH_ROWS, ladybug_engine.LOAD_ROWS = 16, int(sys.argv[3])
 with open_archive(sys.argv[1]) as archive:
     archive.add(sys.argv[2], name="big")
 """
@@ -32,8 +35,8 @@ def _blobs(store: Path) -> set[str]:
     return {p.name for p in store.rglob("*") if p.is_file() and not p.name.startswith(".")}
 
 
-def _kill_when(db: Path, big: Path, ready) -> None:
-    proc = subprocess.Popen([sys.executable, "-c", ADD, str(db), str(big)])
+def _kill_when(db: Path, big: Path, ready, *extra: str) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", ADD, str(db), str(big), *extra])
     try:
         deadline = time.monotonic() + 120
         while not ready():
@@ -64,6 +67,8 @@ def test_a_killed_add_leaves_the_archive_as_it_was(tmp_path):
     # ...and between its commit and the end of its checkpoint (the log exists then),
     # where LadybugDB alone cannot recover
     _kill_when(db, big, lambda: db.with_name(db.name + ".wal").exists())
+    # ...and after the first of many committed parts of a large add
+    _kill_when(db, big, lambda: db.with_name(db.name + ".wal").exists(), "64")
 
     with open_archive(db) as archive:
         assert [m.name for m in archive.list().models] == ["kept"]
