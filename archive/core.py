@@ -13,14 +13,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from modelexport import graphml
 from modelexport.archive import schema
@@ -30,14 +29,13 @@ from modelexport.converter import (
     GraphMLToOnnxError,
     SidecarWriter,
     document_to_model,
-    load_onnx,
-    model_to_document,
+    onnx_document,
     read_sidecar,
+    write_rebuilt,
 )
-from modelexport.converter._io import PROTOBUF_LIMIT, _load_lazily
-from modelexport.converter._onnx_writer import layout_model, write_model
 from modelexport.converter.decode import Deferred, decode_model_header
 from modelexport.graphml import format as fmt
+from modelexport.graphml.files import pending_files
 
 PathLike = str | os.PathLike
 Progress = Callable[[str], None]
@@ -101,6 +99,7 @@ class RestoreResult:
     path: Path
     bytes: int
     sidecar: Path | None = None
+    external_data: Path | None = None  # a model past 2 GB: its tensors, beside ``path``
 
 
 @dataclass
@@ -251,23 +250,11 @@ class Archive:
                                info["tensor_bytes"], new_bytes, False)
 
     def _onnx_document(self, src: Any, progress: Progress) -> tuple[Any, dict, int]:
-        lazy = None
-        if isinstance(src, (str, os.PathLike)):
-            # As export-graphml does: initializer bytes stay in the file and are streamed
-            # to the store, not parsed into memory first.
-            lazy = _load_lazily(src)
-            model = lazy.model if lazy is not None else load_onnx(src)
-        else:
-            model = src
-        if not hasattr(model, "graph"):
-            raise ArchiveError(f"expected a path or an onnx.ModelProto, got {type(src).__name__}")
         progress("converting; storing tensors")
         sink = _StoreSink(self._store)
-        try:
-            doc = model_to_document(model, sink, lazy=lazy)
-        finally:
-            if lazy is not None:
-                lazy.close()
+        # As export-graphml does: initializer bytes stay in the file and are streamed
+        # to the store, not parsed into memory first.
+        doc = onnx_document(src, sink)
         return doc, sink.blobs, sink.new_bytes
 
     def _graphml_document(self, src: Path) -> tuple[Any, dict, int]:
@@ -401,19 +388,10 @@ class Archive:
         header = decode_model_header(doc.graph.data)
         del doc  # the model holds it all now: free the Document before writing
         progress(f"writing {out.name}")
-        with _atomic(out) as f:
-            if not model.HasField("graph"):
-                f.write(model.SerializeToString())
-            else:
-                # The converter's streaming writer (as import-onnx uses it): initializer
-                # bytes go from the store to the file without passing through Python.
-                layout = layout_model(header, model.graph, deferred)
-                if layout.size > PROTOBUF_LIMIT:
-                    raise ArchiveError(f"{name!r} is over protobuf's 2 GB limit as one file; "
-                                       f"restore it with --graphml and run import-onnx, which "
-                                       f"writes external data")
-                write_model(f, layout, reader)
-        return RestoreResult(name, out, out.stat().st_size)
+        # As import-onnx writes: initializer bytes go from the store to the file without
+        # passing through Python, and past 2 GB to <out>.data as external data.
+        external = write_rebuilt(out, header, model, deferred, reader)
+        return RestoreResult(name, out, out.stat().st_size, external_data=external)
 
     def _restore_graphml(self, name: str, doc: Any, blobs: dict[int, tuple[int, str]],
                          out: Path) -> RestoreResult:
@@ -422,18 +400,18 @@ class Archive:
             raise ArchiveError(f"output {str(out)!r} would be its own sidecar; name it *.graphml")
         doc.graph.data["sidecar"] = sidecar.name
         size = int(doc.graph.data.get("sidecar_size", 0))
-        with _atomic(sidecar) as f:
-            f.flush()
-            position = 0
-            for offset in sorted(blobs):
-                length, sha = blobs[offset]
-                f.write(b"\0" * (offset - position))
-                f.flush()
-                self._store.copy_to(sha, length, f.fileno())
-                f.seek(0, os.SEEK_END)
-                position = offset + length
-            f.write(b"\0" * (size - position))
-            with _atomic(out) as g:
+        with pending_files() as pending:
+            with pending.open(sidecar) as f:
+                position = 0
+                for offset in sorted(blobs):
+                    length, sha = blobs[offset]
+                    f.write(b"\0" * (offset - position))
+                    f.flush()
+                    self._store.copy_to(sha, length, f.fileno())
+                    f.seek(0, os.SEEK_END)
+                    position = offset + length
+                f.write(b"\0" * (size - position))
+            with pending.open(out) as g:
                 graphml.write_graphml(doc, g)
                 written = g.tell()
         return RestoreResult(name, out, written, sidecar)
@@ -507,21 +485,6 @@ def _check_output(path: Path) -> Path:
     if path.is_dir():
         raise ArchiveError(f"output {str(path)!r} is a directory; give a file name")
     return path
-
-
-@contextmanager
-def _atomic(target: Path) -> Iterator[BinaryIO]:
-    """A temporary file beside ``target``, renamed onto it only when complete."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            yield f
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, target)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def open_archive(db: PathLike, *, tensor_store: PathLike | None = None, user: str | None = None,

@@ -116,7 +116,7 @@ def onnx_document(src: PathLike | Any, sink: SidecarWriter | None = None) -> gra
     """The Document of ONNX ``src`` (a path or a ModelProto), its tensor bytes streamed
     to ``sink``; without one they are not even read (a Document to look at)."""
     with opened_onnx(src) as (model, lazy), gc_paused():
-        return model_to_document(model, sink or SidecarPlan(), lazy=lazy)
+        return model_to_document(model, sink if sink is not None else SidecarPlan(), lazy=lazy)
 
 
 def onnx_to_graphml(src: PathLike | Any, dst: PathLike, *, yed: bool = True,

@@ -153,8 +153,9 @@ def restore(
         print_json({k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(result).items()})
         return
     typer.echo(f"wrote {result.path} ({plural(result.bytes, 'byte')})")
-    if result.sidecar is not None:
-        typer.echo(f"wrote {result.sidecar}")
+    for companion in (result.sidecar, result.external_data):
+        if companion is not None:
+            typer.echo(f"wrote {companion}")
 
 
 def _param(text: str) -> tuple[str, Any]:

@@ -6,7 +6,7 @@ import json
 
 import onnx
 import pytest
-from conftest import archive_state, chain_model, random_weights, save
+from archive_models import archive_state, chain_model, random_weights, save
 from typer.testing import CliRunner
 
 from modelexport.cli import app

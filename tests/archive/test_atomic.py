@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import archive_state, chain_model, random_weights, save
+from archive_models import archive_state, chain_model, random_weights, save
 
 from modelexport.archive import open_archive, schema
 from modelexport.archive import ladybug_engine

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import chain_model, random_weights
+from archive_models import chain_model, random_weights
 
 from modelexport.archive import ArchiveOpenError, ModelNameError, QueryError, open_archive
 

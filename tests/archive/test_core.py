@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
-from conftest import chain_model, random_weights, save
+from archive_models import chain_model, random_weights, save
 
 from modelexport.archive import ModelNameError, open_archive, schema
 from modelexport.converter import graphml_to_onnx, onnx_to_graphml
@@ -24,6 +24,26 @@ def test_a_model_restores_to_the_same_bytes_after_the_archive_is_reopened(tmp_pa
         assert [m.name for m in archive.list().models] == ["small"]
         archive.restore("small", tmp_path / "back.onnx")
     assert (tmp_path / "back.onnx").read_bytes() == onnx.load(str(small)).SerializeToString()
+
+
+def test_a_model_past_the_protobuf_limit_restores_with_external_data(tmp_path, small,
+                                                                   monkeypatch):
+    """As import-onnx writes one: the tensors to <out>.data, the rest to <out>; the
+    limit is lowered here so a small model stands for one past 2 GB."""
+    import modelexport.converter._io as io_layer
+    from onnx import numpy_helper
+
+    with open_archive(tmp_path / "models.lbdb") as archive:
+        archive.add(small)
+        monkeypatch.setattr(io_layer, "PROTOBUF_LIMIT", 100)
+        result = archive.restore("small", tmp_path / "back.onnx")
+    assert result.external_data == tmp_path / "back.onnx.data"
+    original, rebuilt = onnx.load(str(small)), onnx.load(str(tmp_path / "back.onnx"))
+    assert len(rebuilt.graph.initializer) == len(original.graph.initializer) == 3
+    for a, b in zip(original.graph.initializer, rebuilt.graph.initializer):
+        assert a.name == b.name
+        assert np.array_equal(numpy_helper.to_array(a), numpy_helper.to_array(b))
+    assert [n.name for n in rebuilt.graph.node] == [n.name for n in original.graph.node]
 
 
 def test_a_model_in_memory_and_a_graphml_file_are_archived_too(tmp_path, small):

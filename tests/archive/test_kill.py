@@ -17,7 +17,7 @@ from pathlib import Path
 
 import onnx
 import pytest
-from conftest import chain_model, random_weights, save
+from archive_models import chain_model, random_weights, save
 
 from modelexport.archive import open_archive
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import re
 
-from conftest import chain_model, random_weights
+from archive_models import chain_model, random_weights
 from typer.testing import CliRunner
 
 from modelexport.archive import open_archive
