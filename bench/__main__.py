@@ -190,9 +190,7 @@ def bench_model(spec: ModelSpec, stages: list[str], repeat: int, refresh: bool, 
         row("validate-graphml", {"src": str(graphml)}, "load-save", base_opts, size_mb)
     if "layout" in stages and graphml.exists():
         row("layout", {"src": str(graphml)}, "load-save", base_opts, size_mb)
-    # A model past 2 GB restores only as GraphML + sidecar (one ONNX file cannot hold it),
-    # so the archive's rows, whose baseline is a restore to ONNX, skip external-data models.
-    if {"archive-add", "archive-restore"} & set(stages) and spec.kind != "external":
+    if {"archive-add", "archive-restore"} & set(stages):
         _bench_archive(spec, stages, src, out, row, size_mb, rows)
     if graphml.exists():
         floors = {}
