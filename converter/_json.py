@@ -8,7 +8,7 @@ text for the shapes that dominate big graphs (lists of names, of ints, of pairs)
 from __future__ import annotations
 
 import json
-from json.encoder import encode_basestring as _quote  # what _ENCODER does to a str
+from _json import encode_basestring as _quote  # json's C quoting: what _ENCODER does to a str
 from typing import Any
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)

@@ -26,9 +26,7 @@ FORBIDDEN = {
 }
 
 FAMILY_WORDS = re.compile(
-    # (json.encoder is the standard library's module, not a model's part)
-    r"\b(bert|gpt2?|llama|t5|resnet|vit|whisper|(?<!json\.)encoder|decoder|attention|embeddings?"
-    r"|pooler)\b",
+    r"\b(bert|gpt2?|llama|t5|resnet|vit|whisper|encoder|decoder|attention|embeddings?|pooler)\b",
     re.IGNORECASE,
 )
 
