@@ -86,14 +86,6 @@ def _check_output(path: Path, what: str) -> Path:
     return path
 
 
-def _load_lazily(path: PathLike) -> Any:
-    """The model with its initializer bytes left in their files (the model's or external
-    data), or None to load it whole."""
-    if not Path(path).is_file():
-        return None
-    return load_lazily(path)
-
-
 @contextmanager
 def opened_onnx(src: PathLike | Any) -> Iterator[tuple[Any, Any]]:
     """ONNX ``src`` as ``(model, lazy)``. A path is loaded with its main graph's
@@ -104,7 +96,8 @@ def opened_onnx(src: PathLike | Any) -> Iterator[tuple[Any, Any]]:
             raise OnnxLoadError(f"expected a path or an onnx.ModelProto, got {type(src).__name__}")
         yield src, None
         return
-    lazy = _load_lazily(src)
+    # None (a missing file, or one the lazy scan leaves to onnx.load): load it whole
+    lazy = load_lazily(src) if Path(src).is_file() else None
     try:
         yield (lazy.model if lazy is not None else load_onnx(src)), lazy
     finally:

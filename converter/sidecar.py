@@ -32,23 +32,25 @@ class SidecarWriter:
 
     def add(self, data: bytes) -> tuple[int, int]:
         """Write ``data``; return its (offset, length)."""
-        pad = -self.size % self._alignment
-        if pad and data:
-            self._write(b"\0" * pad)
-        offset = self.size
+        offset = self._align(len(data))
         self._write(data)
         return offset, len(data)
 
     def add_stream(self, length: int, fill: Any) -> tuple[int, int]:
         """Write ``length`` bytes that ``fill(write)`` passes to ``write`` in pieces."""
-        pad = -self.size % self._alignment
-        if pad and length:
-            self._write(b"\0" * pad)
-        offset = self.size
+        offset = self._align(length)
         fill(self._write)
         if self.size - offset != length:
             raise SidecarError(f"expected {length} bytes for the sidecar, got {self.size - offset}")
         return offset, length
+
+    def _align(self, length: int) -> int:
+        """Pad to the alignment before a tensor of ``length`` bytes (none before an empty
+        one); return the offset it starts at."""
+        pad = -self.size % self._alignment
+        if pad and length:
+            self._write(b"\0" * pad)
+        return self.size
 
     def _write(self, data: bytes) -> None:
         self._file.write(data)
@@ -69,10 +71,8 @@ class SidecarPlan(SidecarWriter):
         super().__init__(None, alignment)  # type: ignore[arg-type]
 
     def add_stream(self, length: int, fill: Any) -> tuple[int, int]:
-        if length:
-            self.size += -self.size % self._alignment
-        offset = self.size
-        self.size += length
+        offset = self._align(length)
+        self.size += length  # fill is never called: the bytes are not read
         return offset, length
 
     def _write(self, data: bytes) -> None:

@@ -150,7 +150,7 @@ def restore(
         with _open(db, tensor_store, user, password) as archive:
             result = archive.restore(name, output, graphml=graphml, progress=progress)
     if json_output:
-        print_json({k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(result).items()})
+        print_json(asdict(result))
         return
     typer.echo(f"wrote {result.path} ({plural(result.bytes, 'byte')})")
     for companion in (result.sidecar, result.external_data):

@@ -35,7 +35,7 @@ Reference = Annotated[Optional[Path], typer.Option(
 
 
 def _jsonable(result: object) -> dict:
-    data = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(result).items()}
+    data = asdict(result)  # print_json writes its paths as strings
     validation = getattr(result, "validation", None)
     if validation is not None:
         data["validation"] = validation.as_dict()
