@@ -9,8 +9,8 @@ The database records which blobs a model uses; the store knows nothing of models
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -24,31 +24,28 @@ class BlobWriter:
 
     def __init__(self, store: TensorStore) -> None:
         self._store = store
-        fd, self._tmp = tempfile.mkstemp(prefix=".blob.", suffix=".tmp", dir=store.root)
-        self._file = os.fdopen(fd, "wb")
+        self._fd, self._tmp = store._temporary()
         self._hash = hashlib.sha256()
         self.size = 0
 
     def write(self, data: bytes | memoryview) -> None:
-        self._file.write(data)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view):]
         self._hash.update(data)
         self.size += len(data)
 
     def finish(self) -> tuple[str, bool]:
         """(sha256, whether the bytes were new to the store)."""
-        self._file.close()
+        os.close(self._fd)
+        self._fd = -1
         sha = self._hash.hexdigest()
-        target = self._store.path(sha)
-        if target.exists():
-            os.unlink(self._tmp)
-            return sha, False
-        target.parent.mkdir(exist_ok=True)
-        os.replace(self._tmp, target)
-        return sha, True
+        return sha, self._store._place(self._tmp, sha)
 
     def discard(self) -> None:
-        if not self._file.closed:
-            self._file.close()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
         Path(self._tmp).unlink(missing_ok=True)
 
 
@@ -57,6 +54,9 @@ class TensorStore:
 
     def __init__(self, root: str | os.PathLike, create: bool = True) -> None:
         self.root = Path(root)
+        self._root = str(root)
+        self._numbers = itertools.count()
+        self._dirs: set[str] = set()  # blob directories known to exist
         if create:
             self.root.mkdir(parents=True, exist_ok=True)
         elif not self.root.is_dir():
@@ -66,10 +66,17 @@ class TensorStore:
     def path(self, sha: str) -> Path:
         return self.root / sha[:2] / sha
 
+    def _file(self, sha: str) -> str:
+        return os.path.join(self._root, sha[:2], sha)
+
     def writer(self) -> BlobWriter:
         return BlobWriter(self)
 
     def put(self, data: bytes) -> tuple[str, bool]:
+        """Store ``data`` (held in memory): (sha256, whether it was new to the store)."""
+        sha = hashlib.sha256(data).hexdigest()
+        if os.path.exists(self._file(sha)):
+            return sha, False
         w = self.writer()
         try:
             w.write(data)
@@ -77,6 +84,27 @@ class TensorStore:
         except BaseException:
             w.discard()
             raise
+
+    def _temporary(self) -> tuple[int, str]:
+        """A new temporary file in the store, opened for writing: (fd, path)."""
+        while True:
+            path = os.path.join(self._root, f".blob.{os.getpid()}.{next(self._numbers)}.tmp")
+            try:
+                return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), path
+            except FileExistsError:
+                continue  # left by an earlier process of the same pid
+
+    def _place(self, tmp: str, sha: str) -> bool:
+        """Rename a finished temporary file to its blob; False if the blob was there."""
+        target = self._file(sha)
+        if os.path.exists(target):
+            os.unlink(tmp)
+            return False
+        if sha[:2] not in self._dirs:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            self._dirs.add(sha[:2])
+        os.replace(tmp, target)
+        return True
 
     def size_of(self, sha: str) -> int:
         try:
