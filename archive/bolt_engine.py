@@ -117,8 +117,9 @@ class BoltEngine:
 
 def _chunks(rows: schema.Rows) -> Iterator[list[dict[str, Any]]]:
     """The rows as parameter lists of at most BATCH rows, one list in Python at a time."""
-    for batch in rows.take().to_batches(max_chunksize=BATCH):
-        yield batch.to_pylist()
+    for part in rows.take_parts(BATCH):
+        for batch in schema.read_part(part).to_batches(max_chunksize=BATCH):
+            yield batch.to_pylist()
 
 
 def _first_line(e: BaseException) -> str:

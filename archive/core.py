@@ -2,7 +2,9 @@
 
 ``add`` turns the model into the converter's GraphML :class:`~modelexport.graphml.Document`
 (tensor bytes streamed into the content-addressed store instead of a sidecar), builds
-the schema's rows and hands them to the engine in one all-or-nothing bulk write.
+the schema's rows (a large model's in Parquet files in a scratch directory of the store,
+so the Document's memory is freed before the engine's grows) and hands them to the
+engine in one all-or-nothing bulk write.
 ``restore`` reads the rows back, a page at a time, into the same Document and decodes
 it with the converter's lossless decoding (document_to_model), reading tensor bytes
 from the store.
@@ -10,6 +12,9 @@ from the store.
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import gc
 import json
 import os
 import re
@@ -56,6 +61,27 @@ PAGE_ROWS = 32768
 
 def _quiet(step: str) -> None:
     pass
+
+
+def _give_back_freed_memory() -> None:
+    """Return memory Python has freed to the system, where the C library allows it.
+
+    glibc keeps freed heap memory for the thread that freed it; the database engine
+    allocates from its own threads, so without this a freed Document's memory would
+    stay counted in the process beside everything the engine takes.
+    """
+    gc.collect()
+    trim = getattr(_libc(), "malloc_trim", None)
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _libc() -> Any:
+    try:
+        return ctypes.CDLL(None)
+    except (OSError, TypeError):  # no C library to load by name (Windows)
+        return None
 
 
 @dataclass
@@ -223,28 +249,34 @@ class Archive:
             if old is not None:
                 replaced[name] = old
         batch, results = [], []
-        with self._adding():
+        # A large model's rows wait on disk (spill), not in memory, while its Document
+        # is turned into them and then freed; the engine loads them from there.
+        with self._adding(), self._store.scratch() as spill:
             for src, name in named:
-                rows, result = self._prepare(src, name, progress)
+                rows, result = self._prepare(src, name, spill, progress)
                 result.replaced = name in replaced
                 batch.append(rows)
                 results.append(result)
+            _give_back_freed_memory()  # the Documents' memory, before the engine's grows
             progress("loading into the database")
             self._engine.load(batch, drop=list(replaced.values()))
         if replaced:
             self._collect_garbage()
         return results
 
-    def _prepare(self, src: Any, name: str, progress: Progress) -> tuple[Any, AddResult]:
-        """The rows of one model, its tensors already in the store."""
+    def _prepare(self, src: Any, name: str, spill: Path,
+                 progress: Progress) -> tuple[Any, AddResult]:
+        """The rows of one model (a large one's in files in ``spill``), its tensors
+        already in the store."""
         progress(f"reading {src if isinstance(src, (str, os.PathLike)) else name}")
+        rows = schema.ModelRows.empty(uuid.uuid4().hex[:12], spill)  # before the Document
         is_graphml = isinstance(src, (str, os.PathLike)) and Path(src).suffix.lower() == ".graphml"
         doc, blobs, new_bytes = (self._graphml_document(Path(src)) if is_graphml
                                  else self._onnx_document(src, progress))
         progress("building tables")
         info = _model_info(doc, blobs, new_bytes, src)
-        rows = schema.document_rows(doc, name=name, load=uuid.uuid4().hex[:12], model=info,
-                                    blobs={o: sha for o, (_n, sha) in blobs.items()})
+        schema.document_rows(doc, rows, name=name, model=info,
+                             blobs={o: sha for o, (_n, sha) in blobs.items()})
         nodes, rels = rows.counts()
         return rows, AddResult(name, info["ops"], info["modules"], nodes, rels,
                                info["tensor_bytes"], new_bytes, False)

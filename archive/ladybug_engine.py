@@ -3,7 +3,8 @@
 A database path has siblings that belong to it: ``<path>.wal`` (the write-ahead log,
 while a write is not yet checkpointed) and, during a write, ``<path>.rollback`` (below);
 copy or delete them together. An ``add`` bulk-loads every table with ``COPY ... FROM``
-Arrow tables of at most :data:`LOAD_ROWS` rows. A small add is one transaction; a large
+Arrow tables of at most :data:`LOAD_ROWS` rows, or from the Parquet files a large
+model's rows were spilled to (see :class:`~modelexport.archive.schema.Rows`). A small add is one transaction; a large
 one commits and checkpoints every :data:`LOAD_ROWS` rows, so the engine's uncommitted
 write state (and its log) stays bounded, and is undone as a whole by the rollback copy.
 
@@ -28,6 +29,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import ladybug
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from modelexport.archive import schema
 from modelexport.archive.errors import ArchiveOpenError, QueryError
@@ -176,9 +179,8 @@ class LadybugEngine:
         models, nodes, rels = schema.merged_tables(batch)
         with self._write():
             # Each table is handed over in parts (take_parts) and each part dropped once
-            # loaded: only the rows not yet loaded stay in memory.
-            self._copy(schema.MODEL, models.take())
-            for label, rows in nodes.items():
+            # loaded: only the rows not yet loaded stay in memory (or on disk, spilled).
+            for label, rows in [(schema.MODEL, models), *nodes.items()]:
                 for part in rows.take_parts(LOAD_ROWS):
                     self._copy(label, part)
             for (rel, src, dst), rows in rels.items():
@@ -248,12 +250,17 @@ class LadybugEngine:
             self.path.with_name(self.path.name + ".wal").unlink(missing_ok=True)
             os.replace(rollback, self.path)
 
-    def _copy(self, table: str, data: Any, options: str = "") -> None:
-        if self._uncommitted and self._uncommitted + data.num_rows > LOAD_ROWS:
+    def _copy(self, table: str, part: pa.Table | Path, options: str = "") -> None:
+        """COPY one part: an Arrow table, or a Parquet file (which the engine reads)."""
+        count = pq.read_metadata(part).num_rows if isinstance(part, Path) else part.num_rows
+        if self._uncommitted and self._uncommitted + count > LOAD_ROWS:
             self._commit_part()
-        arrow_rows = data  # noqa: F841  -- COPY reads the Python variable by this name
-        self._conn.execute(f"COPY {table} FROM arrow_rows{options}")
-        self._uncommitted += data.num_rows
+        if isinstance(part, Path):
+            self._conn.execute(f"COPY {table} FROM {_string_literal(str(part))}{options}")
+        else:
+            arrow_rows = part  # noqa: F841  -- COPY reads the Python variable by this name
+            self._conn.execute(f"COPY {table} FROM arrow_rows{options}")
+        self._uncommitted += count
 
     def delete(self, prefix: str) -> None:
         """Remove every node (and its relationships) whose uid starts with ``prefix``."""
@@ -284,6 +291,11 @@ class LadybugEngine:
             conn.close()
         if db is not None:
             db.close()
+
+
+def _string_literal(text: str) -> str:
+    """``text`` as a Cypher string literal (a file path COPY reads)."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _pool_full(e: RuntimeError) -> bool:

@@ -22,9 +22,11 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from operator import itemgetter
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from modelexport.graphml import Document, Edge, Graph, Key, Node
 from modelexport.graphml import format as fmt
@@ -93,8 +95,11 @@ def rel_columns(rel: str) -> list[tuple[str, str]]:
     return [(name, typ) for name, typ, _src in REL_PROPERTIES[rel]]
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(value)
 
 
 #: Rows per Arrow record batch: the Python lists a table fills are turned into Arrow
@@ -104,21 +109,25 @@ BATCH_ROWS = 16384
 
 @dataclass
 class Rows:
-    """Column-wise rows of one table, kept as Arrow record batches for bulk loading.
+    """Column-wise rows of one table, for bulk loading, in parts of :data:`BATCH_ROWS`.
 
     Rows are collected in Python lists and moved into an Arrow record batch every
-    :data:`BATCH_ROWS` rows; :meth:`take` hands the whole table over and empties this one.
+    :data:`BATCH_ROWS` rows. With ``spill`` (a file-name prefix) each full batch is
+    written to a Parquet file ``<spill><n>.parquet`` instead, so a large model's tables
+    wait on disk, not in memory, for the engine. A part in ``parts`` is a record batch,
+    a spilled file's number ``n`` or (once merged with another model's) its path.
+    :meth:`take_parts` hands the parts over and empties these Rows.
     """
 
     columns: list[tuple[str, str]]
+    spill: str | None = None
     values: dict[str, list[Any]] = field(default_factory=dict)
-    batches: list[pa.RecordBatch] = field(default_factory=list)
+    parts: list[pa.RecordBatch | int | Path] = field(default_factory=list)
+    count: int = 0  # rows added
 
     def __post_init__(self) -> None:
-        self._reset()
-
-    def _reset(self) -> None:
         self.values = {name: [] for name, _typ in self.columns}
+        self.schema = pa.schema([(name, _ARROW[typ]) for name, typ in self.columns])
 
     def _pending(self) -> int:
         return len(self.values[self.columns[0][0]])
@@ -126,58 +135,104 @@ class Rows:
     def add(self, row: dict[str, Any]) -> None:
         for name, _typ in self.columns:
             self.values[name].append(row.get(name))
+        self.count += 1
         if self._pending() >= BATCH_ROWS:
-            self._flush()
+            self._flush(self.spill)
 
-    def _flush(self) -> None:
-        if self._pending():
-            self.batches.append(pa.record_batch(
-                [pa.array(self.values[name], type=_ARROW[typ]) for name, typ in self.columns],
-                names=[name for name, _typ in self.columns]))
-            self._reset()
+    def _flush(self, spill: str | None = None) -> None:
+        if not self._pending():
+            return
+        batch = pa.record_batch(
+            [pa.array(self.values[name], type=_ARROW[typ]) for name, typ in self.columns],
+            schema=self.schema)
+        for column in self.values.values():
+            column.clear()  # the same lists again: nothing new is left behind in memory
+        if spill is None:
+            self.parts.append(batch)
+        else:
+            # recorded by number, not path: an object made now (while the model's
+            # Document is in memory) and kept would hold on to memory the Document frees
+            number = len(self.parts)
+            pq.write_table(pa.Table.from_batches([batch]), self._path(number),
+                           compression="none")
+            self.parts.append(number)
+
+    def _path(self, part: int | Path) -> Path:
+        return Path(f"{self.spill}{part}.parquet") if isinstance(part, int) else part
+
+    def spilled(self) -> bool:
+        return any(not isinstance(part, pa.RecordBatch) for part in self.parts)
+
+    def spill_rest(self) -> None:
+        """Write the rows still in memory to disk too (a table that has spilled before)."""
+        self._flush(self.spill)
 
     def absorb(self, other: Rows) -> None:
         """Move ``other``'s rows (same columns) to the end of these; ``other`` is emptied."""
         self._flush()
         other._flush()
-        self.batches += other.batches
-        other.batches = []
+        self.parts += [p if isinstance(p, pa.RecordBatch) else other._path(p) for p in other.parts]
+        self.count += other.count
+        other.parts, other.count = [], 0
 
     def __len__(self) -> int:
-        return sum(b.num_rows for b in self.batches) + self._pending()
+        return self.count
 
-    def take(self) -> pa.Table:
-        """The rows as one Arrow table; these Rows are left empty (the table owns them)."""
+    def take_parts(self, rows: int) -> Iterator[pa.Table | Path]:
+        """The rows in order, as Arrow tables of at most ``rows`` rows each (whole record
+        batches, so one batch may be more) and as the Parquet files they were spilled
+        to (each its own part). Each part leaves these Rows as it is handed over: it is
+        freed (or may be deleted) once its taker drops it."""
         self._flush()
-        table = pa.Table.from_batches(self.batches, schema=self._schema())
-        self.batches = []
-        return table
-
-    def take_parts(self, rows: int) -> Iterator[pa.Table]:
-        """The rows as Arrow tables of at most ``rows`` rows each (whole record batches,
-        so one batch may be more), in order. Each part's batches leave these Rows as it
-        is made: a part is freed once its taker drops it."""
-        self._flush()
-        while self.batches:
-            count, total = 1, self.batches[0].num_rows
-            while count < len(self.batches) and total + self.batches[count].num_rows <= rows:
-                total += self.batches[count].num_rows
+        self.count = 0
+        while self.parts:
+            if not isinstance(self.parts[0], pa.RecordBatch):
+                yield self._path(self.parts.pop(0))
+                continue
+            count, total = 1, self.parts[0].num_rows
+            while (count < len(self.parts) and isinstance(self.parts[count], pa.RecordBatch)
+                   and total + self.parts[count].num_rows <= rows):
+                total += self.parts[count].num_rows
                 count += 1
-            part, self.batches = self.batches[:count], self.batches[count:]
-            yield pa.Table.from_batches(part, schema=self._schema())
-            del part
+            batches, self.parts = self.parts[:count], self.parts[count:]
+            yield pa.Table.from_batches(batches, schema=self.schema)
+            del batches
 
-    def _schema(self) -> pa.Schema:
-        return pa.schema([(name, _ARROW[typ]) for name, typ in self.columns])
+
+def read_part(part: pa.Table | Path) -> pa.Table:
+    """A part :meth:`Rows.take_parts` handed over, as an Arrow table."""
+    return pq.read_table(part) if isinstance(part, Path) else part
 
 
 @dataclass
 class ModelRows:
     """Everything one model adds to the database, table by table."""
 
-    model: dict[str, Any]
+    load: str  # the id of this add: node uids are <load>/<GraphML id>
     nodes: dict[str, Rows]  # label -> rows
     rels: dict[tuple[str, str, str], Rows]  # (rel, from label, to label) -> rows
+    model: dict[str, Any] = field(default_factory=dict)  # the Model node's row
+
+    @classmethod
+    def empty(cls, load: str, spill: Path | None = None) -> ModelRows:
+        """Every table a model can fill, empty; ``spill``: see :func:`document_rows`.
+
+        Made before the model's Document is built: objects made while it is in memory
+        and kept after it is freed would sit among its objects and keep the memory it
+        leaves from going back to the system.
+        """
+        def table(key: str, columns: list[tuple[str, str]]) -> Rows:
+            return Rows(columns, spill=None if spill is None else str(spill / f"{load}-{key}-"))
+
+        nodes = {label: table(label, node_columns(label)) for label in ELEMENT_LABELS}
+        rels = {(rel, a, b): table(f"{rel}-{a}-{b}", [("from", "STRING"), ("to", "STRING")]
+                                   + rel_columns(rel))
+                for rel, (sources, targets) in REL_ENDS.items()
+                for a in sources for b in targets}
+        # pyarrow looks for pandas the first time it converts a list, and the import
+        # system's caches of sys.path listings that leaves stay: let that happen now.
+        pa.array([], type=pa.string())
+        return cls(load, nodes, rels)
 
     def counts(self) -> tuple[int, int]:
         return sum(len(r) for r in self.nodes.values()), sum(len(r) for r in self.rels.values())
@@ -209,23 +264,18 @@ def model_uid(load: str) -> str:
     return f"{load}/"
 
 
-def document_rows(doc: Document, *, name: str, load: str, model: dict[str, Any],
+def document_rows(doc: Document, rows: ModelRows, *, name: str, model: dict[str, Any],
                   blobs: dict[int, str]) -> ModelRows:
-    """The rows that store ``doc`` as model ``name``; ``blobs``: sidecar offset → SHA-256.
+    """Fill ``rows`` (:meth:`ModelRows.empty`) with what stores ``doc`` as model ``name``;
+    ``blobs``: sidecar offset → SHA-256.
 
     Consumes ``doc``: each node's, nested graph's and edge's data is emptied once its row
     is built, so the Document and the tables it becomes are never both whole in memory.
-    Only the root graph's data is left.
+    Only the root graph's data is left. Tables made with ``spill`` (a directory): once
+    one of them reaches :data:`BATCH_ROWS` rows, all of this model's rows are written to
+    Parquet files there (see :class:`Rows`) and wait for the engine on disk.
     """
-    nodes = {label: Rows(node_columns(label)) for label in ELEMENT_LABELS}
-    rels: dict[tuple[str, str, str], Rows] = {}
-
-    def rel_rows(rel: str, src: str, dst: str) -> Rows:
-        key = (rel, src, dst)
-        if key not in rels:
-            rels[key] = Rows([("from", "STRING"), ("to", "STRING")] + rel_columns(rel))
-        return rels[key]
-
+    load, nodes, rels = rows.load, rows.nodes, rows.rels
     label_of: dict[str, str] = {}
     ords: dict[str, int] = {}
     for seq, (node, owner) in enumerate(doc.iter_nodes()):
@@ -250,7 +300,7 @@ def document_rows(doc: Document, *, name: str, load: str, model: dict[str, Any],
         node.data = {}
         src_label = label_of[parent] if parent else MODEL
         src_uid = _uid(load, parent) if parent else model_uid(load)
-        rel_rows(PARENT_OF, src_label, label).add(
+        rels[(PARENT_OF, src_label, label)].add(
             {"from": src_uid, "to": row["uid"], "ord": position})
     for seq, edge in enumerate(doc.iter_edges()):
         row = {"from": _uid(load, edge.source), "to": _uid(load, edge.target),
@@ -258,12 +308,16 @@ def document_rows(doc: Document, *, name: str, load: str, model: dict[str, Any],
         for prop, _typ, src in REL_PROPERTIES[FEEDS]:
             if src:
                 row[prop] = edge.data.get(src)
-        rel_rows(FEEDS, label_of[edge.source], label_of[edge.target]).add(row)
+        rels[(FEEDS, label_of[edge.source], label_of[edge.target])].add(row)
         edge.data = {}
-    model_row = dict(model, uid=model_uid(load), model=name, name=name, gid="", owner="", seq=-1,
-                     data="{}", graph=dumps({"id": doc.graph.id, "data": doc.graph.data,
-                                             "edgedefault": doc.graph.edgedefault}))
-    return ModelRows(model_row, nodes, rels)
+    tables = [*nodes.values(), *rels.values()]
+    if any(table.spilled() for table in tables):
+        for table in tables:
+            table.spill_rest()
+    rows.model = dict(model, uid=model_uid(load), model=name, name=name, gid="", owner="",
+                      seq=-1, data="{}", graph=dumps({"id": doc.graph.id, "data": doc.graph.data,
+                                                      "edgedefault": doc.graph.edgedefault}))
+    return rows
 
 
 def rows_to_document(model_graph: str, nodes: Iterable[tuple[int, str, str, str, str | None]],

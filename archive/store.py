@@ -11,7 +11,10 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
-from collections.abc import Iterable
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from modelexport.archive.errors import ArchiveError
@@ -157,10 +160,21 @@ class TensorStore:
                 path.unlink()
         return freed
 
+    @contextmanager
+    def scratch(self) -> Iterator[Path]:
+        """A directory of working files inside the store (on its disk), removed after."""
+        path = Path(tempfile.mkdtemp(prefix=".scratch.", dir=self.root))
+        try:
+            yield path
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
+
     def sweep_temporary(self) -> None:
-        """Remove ``.tmp`` files a killed writer left."""
+        """Remove ``.tmp`` files and scratch directories a killed writer left."""
         for tmp in self.root.glob(".blob.*.tmp"):
             tmp.unlink(missing_ok=True)
+        for scratch in self.root.glob(".scratch.*"):
+            shutil.rmtree(scratch, ignore_errors=True)
 
     def disk_bytes(self) -> int:
         return sum(self.path(sha).stat().st_size for sha in self.all_blobs())

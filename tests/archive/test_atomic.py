@@ -87,10 +87,10 @@ def test_an_engine_error_in_a_late_part_puts_the_archive_back(tmp_path, small_pa
     # engine refuses it after every node table and most relationships were committed.
     document_rows = schema.document_rows
 
-    def with_a_bad_row(doc, **kwargs):
-        rows = document_rows(doc, **kwargs)
-        feeds = next(r for (rel, _a, _b), r in rows.rels.items() if rel == schema.FEEDS)
-        feeds.add({"from": kwargs["load"] + "/missing", "to": kwargs["load"] + "/missing",
+    def with_a_bad_row(doc, rows, **kwargs):
+        document_rows(doc, rows, **kwargs)
+        feeds = rows.rels[(schema.FEEDS, schema.OP, schema.OP)]
+        feeds.add({"from": rows.load + "/missing", "to": rows.load + "/missing",
                    "gid": "bad", "seq": 10**6, "data": "{}"})
         return rows
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import onnx
 import pytest
 from archive_models import chain_model, random_weights, save
 
 from modelexport.archive import ModelNameError, open_archive, schema
+from modelexport.archive.ladybug_engine import LadybugEngine
 from modelexport.converter import graphml_to_onnx, onnx_to_graphml
 
 
@@ -173,19 +176,41 @@ def test_several_models_go_in_one_transaction(tmp_path):
         assert len(archive.list().models) == 5
 
 
-def test_tables_loaded_from_many_record_batches_restore_exactly(tmp_path, monkeypatch):
-    # Rows go to Arrow in bounded batches (schema.BATCH_ROWS); with tiny batches every
-    # table of every model is many record batches, merged across models for one COPY.
+def test_large_tables_wait_on_disk_and_restore_exactly(tmp_path, monkeypatch):
+    # Rows go to Arrow in bounded batches (schema.BATCH_ROWS); a model with a table of
+    # that many rows has all its tables written to Parquet files in a scratch directory
+    # of the store, which the engine COPYs from; a small model's stay in memory. Tables
+    # of several models are merged, files and batches together.
     monkeypatch.setattr(schema, "BATCH_ROWS", 5)
-    db = tmp_path / "models.lbdb"
+    # an archive whose path needs quoting in Cypher
+    db = tmp_path / "it's a \\ dir" / "models.lbdb"
+    db.parent.mkdir()
     models = [chain_model(random_weights(12 + i, 8, seed=i)) for i in range(3)]
+    small = chain_model(random_weights(1, 2, seed=9))
+    copied: list[tuple[str, bool]] = []
+    copy = LadybugEngine._copy
+
+    def recording(self, table, part, options=""):
+        if isinstance(part, Path):
+            assert part.is_file() and part.parent.parent == db.with_name(db.name + ".tensors")
+        copied.append((table, isinstance(part, Path)))
+        copy(self, table, part, options)
+
+    monkeypatch.setattr(LadybugEngine, "_copy", recording)
     with open_archive(db) as archive:
         results = archive.add_many([(m, f"m{i}") for i, m in enumerate(models)])
+        files = {table for table, spilled in copied if spilled}
+        assert {schema.OP, schema.VALUE, schema.PARENT_OF, schema.FEEDS} <= files
+        copied.clear()
+        archive.add(small, name="small")
+        assert copied and not any(spilled for _table, spilled in copied)
+    assert not list(db.with_name(db.name + ".tensors").glob(".scratch.*"))
     with open_archive(db, create=False) as archive:
-        ops = archive.query("MATCH (o:Op) RETURN o.model, count(*) ORDER BY o.model").rows
+        ops = archive.query("MATCH (o:Op) WHERE o.model <> 'small' RETURN o.model, count(*) "
+                            "ORDER BY o.model").rows
         assert ops == [[r.name, r.ops] for r in results]
-        for i, m in enumerate(models):
-            archive.restore(f"m{i}", tmp_path / "r.onnx")
+        for name, m in [*((f"m{i}", m) for i, m in enumerate(models)), ("small", small)]:
+            archive.restore(name, tmp_path / "r.onnx")
             assert (tmp_path / "r.onnx").read_bytes() == m.SerializeToString()
 
 
