@@ -3,7 +3,8 @@
     python -m bench.run_stage STAGE [--model NAME] [--src IN] [--dst OUT] [--dry] [--profile OUT.prof]
 
 Set-up (imports, building the torch model and its inputs) happens before the clock
-starts; only the stage's own call is timed. ``--dry`` does the same set-up and skips
+starts, and ends by flushing pending disk writes (``os.sync``); only the stage's own
+call is timed. ``--dry`` does the same set-up and skips
 the call, so the harness can subtract what the interpreter, the imports and the
 set-up cost in memory. The last line on stdout is a JSON record:
 ``{"stage", "seconds", "hwm_kb", "rss_before_kb"}`` where ``hwm_kb`` is the process's
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -232,6 +234,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     work = _setup(args)
+    # The disk starts idle: what earlier runs wrote (GraphML, sidecars, databases) is
+    # flushed before the clock starts, so no run pays for another's writes. (A stage
+    # that flushes its own writes, as the archive's checkpoints do, would otherwise
+    # wait for the previous run's too.)
+    if hasattr(os, "sync"):
+        os.sync()
     rss_before = _proc_status_kb("VmRSS")
     seconds = 0.0
     if not args.dry:
