@@ -31,10 +31,10 @@ from modelexport.archive import schema
 from modelexport.archive.errors import ArchiveError, ArchiveOpenError, ModelNameError, QueryError
 from modelexport.archive.store import TensorStore
 from modelexport.converter import (
-    GraphMLToOnnxError,
     SidecarWriter,
     document_to_model,
     onnx_document,
+    read_export,
     read_sidecar,
     write_rebuilt,
 )
@@ -292,12 +292,8 @@ class Archive:
     def _graphml_document(self, src: Path) -> tuple[Any, dict, int]:
         if not src.is_file():
             raise ArchiveError(f"GraphML file {str(src)!r} does not exist")
-        doc = graphml.read_graphml(src)
+        doc = read_export(src)
         data = doc.graph.data
-        if data.get("format") != fmt.FORMAT_VERSION:
-            raise GraphMLToOnnxError(
-                f"{src.name!r} was not written by export-graphml (format {data.get('format')!r})"
-                f"; archive the ONNX model instead")
         blobs: dict[int, tuple[int, str]] = {}
         new_bytes = 0
         with read_sidecar(src, data.get("sidecar"), data.get("sidecar_size"),

@@ -19,6 +19,7 @@ from modelexport.converter._io import (
     onnx_document,
     onnx_to_graphml,
     opened_onnx,
+    read_export,
     write_rebuilt,
 )
 from modelexport.converter.errors import ConverterError, GraphMLToOnnxError, OnnxLoadError, SidecarError
@@ -31,7 +32,7 @@ from modelexport.converter.testing import assert_models_equal, diff_models
 __all__ = [
     # files
     "onnx_to_graphml", "graphml_to_onnx", "load_onnx", "opened_onnx", "onnx_document",
-    "write_rebuilt", "ExportResult", "ImportResult",
+    "read_export", "write_rebuilt", "ExportResult", "ImportResult",
     # in memory
     "model_to_document", "document_to_model", "derive_hierarchy", "Hierarchy",
     # the sidecar

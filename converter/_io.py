@@ -169,7 +169,7 @@ def graphml_to_onnx(src: PathLike, dst: PathLike, *, validate: bool = False,
     progress = progress or _quiet
     src, dst = _check_import_paths(Path(src), Path(dst))
     with gc_paused():  # the Document and the model hold no cycles
-        doc = _read_export(src, validate, progress)
+        doc = read_export(src, validate=validate, progress=progress)
         data = doc.graph.data
         ref = _validation_reference(src, dst, data, reference) if validate else None
         with read_sidecar(src, data.get("sidecar"), data.get("sidecar_size"),
@@ -198,8 +198,11 @@ def _check_import_paths(src: Path, dst: Path) -> tuple[Path, Path]:
     return src, dst
 
 
-def _read_export(src: Path, validate: bool, progress: Progress) -> graphml.Document:
-    """The Document of a GraphML written by export-graphml (validated first, if asked)."""
+def read_export(src: PathLike, *, validate: bool = False,
+                progress: Progress | None = None) -> graphml.Document:
+    """The Document of a GraphML written by export-graphml (validated first, if asked);
+    GraphMLToOnnxError for any other GraphML."""
+    src, progress = Path(src), progress or _quiet
     if validate:
         # Validate what is read before trusting it: XSD, dialect rules and the sidecar.
         progress(f"validating {src.name}")

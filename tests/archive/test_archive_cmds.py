@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import networkx
 import onnx
 import pytest
 from archive_models import archive_state, chain_model, random_weights, save
@@ -91,6 +92,10 @@ def test_bad_input_is_refused_in_one_line_and_leaves_the_archive_unchanged(tmp_p
     data[0] ^= 0xFF
     sidecar.write_bytes(bytes(data))
     _refused(invoke("add", archive, tmp_path / "g.graphml"), "does not match the SHA-256")
+    # a GraphML that export-graphml did not write
+    other = tmp_path / "other.graphml"
+    networkx.write_graphml(networkx.path_graph(3), other)
+    _refused(invoke("add", archive, other), "'other.graphml' was not written by export-graphml")
     assert archive_state(archive) == before
     assert not (tmp_path / "x.onnx").exists()
 
