@@ -23,26 +23,31 @@ _CHUNK = 1 << 22
 
 
 class BlobWriter:
-    """One blob being written: ``write`` pieces, then ``finish`` for its SHA-256."""
+    """One blob being written: ``write`` pieces, then ``finish`` for its SHA-256.
 
-    def __init__(self, store: TensorStore) -> None:
+    ``sha``: the bytes' SHA-256 when the caller already has it; they are not hashed again.
+    """
+
+    def __init__(self, store: TensorStore, sha: str | None = None) -> None:
         self._store = store
         self._fd, self._tmp = store._temporary()
-        self._hash = hashlib.sha256()
+        self._sha = sha
+        self._hash = hashlib.sha256() if sha is None else None
         self.size = 0
 
     def write(self, data: bytes | memoryview) -> None:
         view = memoryview(data)
         while view:
             view = view[os.write(self._fd, view):]
-        self._hash.update(data)
+        if self._hash is not None:
+            self._hash.update(data)
         self.size += len(data)
 
     def finish(self) -> tuple[str, bool]:
         """(sha256, whether the bytes were new to the store)."""
         os.close(self._fd)
         self._fd = -1
-        sha = self._hash.hexdigest()
+        sha = self._sha or self._hash.hexdigest()
         return sha, self._store._place(self._tmp, sha)
 
     def discard(self) -> None:
@@ -67,9 +72,10 @@ class TensorStore:
                                f"directory the archive's tensors were stored in")
 
     def path(self, sha: str) -> Path:
-        return self.root / sha[:2] / sha
+        return Path(self._file(sha))
 
     def _file(self, sha: str) -> str:
+        """Where blob ``sha`` lives (as a str: the store's hot path)."""
         return os.path.join(self._root, sha[:2], sha)
 
     def writer(self) -> BlobWriter:
@@ -80,7 +86,7 @@ class TensorStore:
         sha = hashlib.sha256(data).hexdigest()
         if os.path.exists(self._file(sha)):
             return sha, False
-        w = self.writer()
+        w = BlobWriter(self, sha)
         try:
             w.write(data)
             return w.finish()
