@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import os
 import shutil
-from decimal import Decimal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 

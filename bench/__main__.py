@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.harness import (
-    Measurement, StageError, growth_exponent, measure_alone, measure_pair, ratio, run_stage,
+    Measurement,
+    StageError,
+    growth_exponent,
+    measure_alone,
+    measure_pair,
+    ratio,
+    run_stage,
 )
 from bench.models import CACHE, FULL, MODELS, QUICK, ModelSpec, cache_dir
 

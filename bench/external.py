@@ -23,7 +23,13 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from modelexport.converter.tags import MODULE_CLASS_KEY, MODULE_PATH_KEY, MODULE_TREE_KEY, STRATEGY_KEY, TAG_KEY
+from modelexport.converter.tags import (
+    MODULE_CLASS_KEY,
+    MODULE_PATH_KEY,
+    MODULE_TREE_KEY,
+    STRATEGY_KEY,
+    TAG_KEY,
+)
 
 WIDTH = 8192
 LAYERS = 10

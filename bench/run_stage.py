@@ -19,8 +19,8 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 STAGES = (
     "export",
@@ -56,9 +56,8 @@ def _setup(args: argparse.Namespace) -> Callable[[], object]:
     """Do the stage's imports and set-up; return the call to time."""
     stage = args.stage
     if stage == "export":
-        from modelexport import export_model
-
         from bench.models import build_torch_model
+        from modelexport import export_model
 
         model, inputs = build_torch_model(args.model)
         return lambda: export_model(model, inputs, args.dst, strategy=args.strategy)
@@ -205,7 +204,6 @@ def make_onnx(name: str, dst: str, *, strategy: str) -> None:
         make_external_model(dst)
     else:
         from bench.models import build_torch_model
-
         from modelexport import export_model
 
         model, inputs = build_torch_model(name)

@@ -19,7 +19,13 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from modelexport.converter.tags import MODULE_CLASS_KEY, MODULE_PATH_KEY, MODULE_TREE_KEY, STRATEGY_KEY, TAG_KEY
+from modelexport.converter.tags import (
+    MODULE_CLASS_KEY,
+    MODULE_PATH_KEY,
+    MODULE_TREE_KEY,
+    STRATEGY_KEY,
+    TAG_KEY,
+)
 
 HIDDEN = 16
 SEQ = 8

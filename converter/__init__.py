@@ -22,10 +22,15 @@ from modelexport.converter._io import (
     read_export,
     write_rebuilt,
 )
-from modelexport.converter.errors import ConverterError, GraphMLToOnnxError, OnnxLoadError, SidecarError
 from modelexport.converter.decode import document_to_model
-from modelexport.converter.hierarchy import Hierarchy, derive_hierarchy
 from modelexport.converter.encode import model_to_document
+from modelexport.converter.errors import (
+    ConverterError,
+    GraphMLToOnnxError,
+    OnnxLoadError,
+    SidecarError,
+)
+from modelexport.converter.hierarchy import Hierarchy, derive_hierarchy
 from modelexport.converter.sidecar import SidecarReader, SidecarWriter, read_sidecar, write_sidecar
 from modelexport.converter.testing import assert_models_equal, diff_models
 

@@ -19,12 +19,12 @@ from typing import Any
 import onnx
 
 from modelexport import graphml
-from modelexport.converter.errors import ConverterError, GraphMLToOnnxError, OnnxLoadError
 from modelexport.converter._load import load_onnx
 from modelexport.converter._onnx_reader import load_lazily
 from modelexport.converter._onnx_writer import layout_model, write_model
 from modelexport.converter.decode import Deferred, decode_model_header, document_to_model
 from modelexport.converter.encode import model_to_document
+from modelexport.converter.errors import ConverterError, GraphMLToOnnxError, OnnxLoadError
 from modelexport.converter.sidecar import SidecarPlan, SidecarWriter, read_sidecar
 from modelexport.converter.verification import RebuiltCheck, validate_rebuilt
 from modelexport.graphml import format as fmt

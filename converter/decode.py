@@ -23,7 +23,12 @@ from onnx import AttributeProto, GraphProto, ModelProto, NodeProto, ValueInfoPro
 
 from modelexport.converter import _protojson as pj
 from modelexport.converter import _tensors
-from modelexport.converter._fields import GRAPH_ABSENT, GRAPH_ATTR_FIELDS, MODEL_KEYS, NODE_TEXT_FIELDS
+from modelexport.converter._fields import (
+    GRAPH_ABSENT,
+    GRAPH_ATTR_FIELDS,
+    MODEL_KEYS,
+    NODE_TEXT_FIELDS,
+)
 from modelexport.converter.errors import GraphMLToOnnxError
 from modelexport.graphml import format as fmt
 from modelexport.graphml.model import Document, Node

@@ -27,7 +27,12 @@ from onnx import GraphProto, ModelProto, NodeProto
 
 from modelexport.converter import _protojson as pj
 from modelexport.converter import _tensors
-from modelexport.converter._fields import GRAPH_ABSENT, GRAPH_ATTR_FIELDS, MODEL_KEYS, NODE_TEXT_FIELDS
+from modelexport.converter._fields import (
+    GRAPH_ABSENT,
+    GRAPH_ATTR_FIELDS,
+    MODEL_KEYS,
+    NODE_TEXT_FIELDS,
+)
 from modelexport.converter._json import dumps, dumps_ints, dumps_pairs, dumps_strings
 from modelexport.converter.decode import (
     decode_model_header,

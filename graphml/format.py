@@ -21,8 +21,8 @@ from __future__ import annotations
 import math
 import os
 import re
-from pathlib import Path, PurePosixPath, PureWindowsPath
 from dataclasses import dataclass
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 GRAPHML_NS = "http://graphml.graphdrawing.org/xmlns"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"

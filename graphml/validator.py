@@ -36,17 +36,37 @@ import json
 import os
 from collections import defaultdict, deque
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from lxml import etree
 
 from modelexport.graphml import format as fmt
-from modelexport.graphml.errors import GraphMLError, GraphMLFormatError, GraphMLParseError, GraphMLValidationError
+from modelexport.graphml.errors import (
+    GraphMLError,
+    GraphMLFormatError,
+    GraphMLParseError,
+    GraphMLValidationError,
+)
 from modelexport.graphml.layout import gc_paused
 from modelexport.graphml.reader import (
-    _EVENT_TAGS, _PARSER_OPTIONS, _T_DATA, _T_DESC, _T_EDGE, _T_GRAPH, _T_GRAPHML, _T_KEY, _T_NODE,
-    MAX_BYTES, MAX_NESTING, _check_root, _Reader, _syntax_error, _where, check_file, parse_xml,
+    _EVENT_TAGS,
+    _PARSER_OPTIONS,
+    _T_DATA,
+    _T_DESC,
+    _T_EDGE,
+    _T_GRAPH,
+    _T_GRAPHML,
+    _T_KEY,
+    _T_NODE,
+    MAX_BYTES,
+    MAX_NESTING,
+    _check_root,
+    _Reader,
+    _syntax_error,
+    _where,
+    check_file,
+    parse_xml,
     read_bytes,
 )
 
@@ -102,7 +122,7 @@ class ValidationReport:
                 "findings": [asdict(f) for f in self.findings]}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _schema(name: str) -> etree.XMLSchema:
     from modelexport.schemas import schema_path
 
@@ -121,7 +141,7 @@ def _schema(name: str) -> etree.XMLSchema:
 _STREAMED_IDC = ("key_id_key", "graphml_data_key_unique")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _streaming_schema(name: str) -> tuple[etree.XMLSchema, bool]:
     """The schema the streaming pass checks, and whether it is the project schema
     without the identity constraints the scan checks itself (see above)."""

@@ -11,14 +11,15 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from modelexport._files import check_output_path
-from modelexport.graphml.files import atomic_directory, write_text_atomic
 from modelexport.errors import ExportError, UserInputError
 from modelexport.graph_names import name_graph_io
+from modelexport.graphml.files import atomic_directory, write_text_atomic
 from modelexport.hierarchy import ModuleTree, build_module_tree
 from modelexport.inputs import ModelInputs, as_inputs
 from modelexport.strategies import AUTO_CHAIN, STRATEGIES, Capture, CaptureOptions

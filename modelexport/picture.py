@@ -12,8 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from modelexport._files import check_output_path
-from modelexport.graphml.files import atomic_path
 from modelexport.errors import UserInputError
+from modelexport.graphml.files import atomic_path
 from modelexport.graphml.picture import FORMATS, Picture, draw
 
 

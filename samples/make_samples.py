@@ -77,7 +77,7 @@ def gpt2_tiny() -> None:
 
 
 def t5_tiny() -> None:
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers, decoders
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import T5Config
 
     out = HERE / "t5-tiny"

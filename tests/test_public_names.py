@@ -6,8 +6,8 @@ package's API. A name imported for internal use must therefore be spelled privat
 """
 
 from __future__ import annotations
-
 import __future__
+
 import importlib
 import inspect
 

@@ -15,13 +15,13 @@ from dataclasses import asdict, dataclass, field
 
 import onnx
 
-from modelexport.converter.tags import STRATEGY_KEY, TAG_KEY, metadata, normalize_tag, within
 from modelexport.analysis._graph import (
     GraphIndex,
     modules_of,
     recorded_tree,
     tensor_size,
 )
+from modelexport.converter.tags import STRATEGY_KEY, TAG_KEY, metadata, normalize_tag, within
 from modelexport.errors import AnalysisError
 from modelexport.tagging import PARAMETER_OWNERS_KEY
 

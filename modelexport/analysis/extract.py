@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 
 import onnx
 
-from modelexport.converter.tags import MODULE_TREE_KEY, normalize_tag, within
 from modelexport.analysis._graph import (
     GraphIndex,
     modules_of,
     recorded_tree,
 )
+from modelexport.converter.tags import MODULE_TREE_KEY, normalize_tag, within
 from modelexport.errors import AnalysisError
 
 

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 
 import onnx
 
+from modelexport.analysis._graph import GraphIndex, node_label, recorded_tree
 from modelexport.converter.tags import (
     MODULE_CLASS_KEY,
     MODULE_PATH_KEY,
@@ -34,7 +35,6 @@ from modelexport.converter.tags import (
     normalize_tag,
     related,
 )
-from modelexport.analysis._graph import GraphIndex, node_label, recorded_tree
 from modelexport.errors import AnalysisError
 
 _ENTRY = re.compile(r"^(?P<base>.+)\.(?P<key>[^./]+)$")

@@ -41,8 +41,14 @@ def _options(
 
 def _register() -> None:
     # In the order a user meets them: export, the GraphML round trip, then inspection.
-    from modelexport.cli import analysis_cmds, archive_cmds, convert_cmds, export_cmd, \
-        render_cmd, validate_cmd
+    from modelexport.cli import (
+        analysis_cmds,
+        archive_cmds,
+        convert_cmds,
+        export_cmd,
+        render_cmd,
+        validate_cmd,
+    )
 
     for module in (export_cmd, convert_cmds, validate_cmd, render_cmd, analysis_cmds,
                    archive_cmds):

@@ -9,13 +9,21 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from modelexport._text import module_counts, plural
-from modelexport.cli._common import Command, check_input, JsonOutput, OnnxInput, OnnxOutput, Verbose, print_json, \
-    user_errors
+from modelexport.cli._common import (
+    Command,
+    JsonOutput,
+    OnnxInput,
+    OnnxOutput,
+    Verbose,
+    check_input,
+    print_json,
+    user_errors,
+)
 
 
 class OutputFormat(str, Enum):
@@ -25,7 +33,7 @@ class OutputFormat(str, Enum):
     csv = "csv"
 
 
-OutputFile = Annotated[Optional[Path], typer.Option(
+OutputFile = Annotated[Path | None, typer.Option(
     "--output-file", "-o", help="Also write the result to this file (JSON for compare).",
     show_default=False)]
 
@@ -42,10 +50,10 @@ def analyze(
     output_format: Annotated[OutputFormat, typer.Option(
         "--output-format", "-f", help="summary (tree with counts), detailed (plus op types "
         "and classes), json or csv.")] = OutputFormat.summary,
-    output_file: Annotated[Optional[Path], typer.Option(
+    output_file: Annotated[Path | None, typer.Option(
         "--output-file", "-o", help="Write the result to this file instead of the screen.",
         show_default=False)] = None,
-    filter_tag: Annotated[Optional[str], typer.Option(
+    filter_tag: Annotated[str | None, typer.Option(
         "--filter-tag", help="Only this module and the modules below it, e.g. "
         "/Model/Stack/Layer.0.", show_default=False)] = None,
     json_output: JsonOutput = False,
@@ -64,10 +72,10 @@ def analyze(
 
       modelexport analyze model.onnx --filter-tag /Model/Stack/Layer.0 -f detailed
     """
-    from modelexport.analysis import analyze_model, write_text
-    from modelexport.converter import load_onnx
     from modelexport._files import check_output_path
+    from modelexport.analysis import analyze_model, write_text
     from modelexport.analysis.render import format_analysis, rich_tree
+    from modelexport.converter import load_onnx
 
     fmt = "json" if json_output else output_format.value
     with user_errors(verbose, json_output):
@@ -96,7 +104,7 @@ def validate(
         "--repair", help="Give untagged nodes the deepest module containing the known tags "
         "of their producers and consumers (a run of untagged nodes is resolved together) "
         "and write the result to --output.")] = False,
-    output: Annotated[Optional[Path], typer.Option(
+    output: Annotated[Path | None, typer.Option(
         "--output", help="Where --repair writes (default: <stem>_repaired.onnx beside "
         "the input).", show_default=False)] = None,
     json_output: JsonOutput = False,
@@ -116,10 +124,10 @@ def validate(
 
       modelexport validate model.onnx --repair --output fixed.onnx
     """
-    from modelexport.analysis import repair_tags, save_model, validate_model
-    from modelexport.converter import load_onnx
     from modelexport._files import check_output_path
+    from modelexport.analysis import repair_tags, save_model, validate_model
     from modelexport.analysis.render import format_validation
+    from modelexport.converter import load_onnx
 
     with user_errors(verbose, json_output):
         check_input(model)
@@ -174,10 +182,10 @@ def compare(
     """
     import json
 
-    from modelexport.analysis import compare_models, write_text
-    from modelexport.converter import load_onnx
     from modelexport._files import check_output_path
+    from modelexport.analysis import compare_models, write_text
     from modelexport.analysis.render import format_comparison, rich_comparison
+    from modelexport.converter import load_onnx
 
     with user_errors(verbose, json_output):
         check_input(model_a, model_b)
@@ -216,9 +224,9 @@ def extract(
 
       modelexport extract model.onnx --tag /Model/Stack/Layer.0 layer0.onnx
     """
+    from modelexport._files import check_output_path
     from modelexport.analysis import extract_module, save_model
     from modelexport.converter import load_onnx
-    from modelexport._files import check_output_path
 
     with user_errors(verbose, json_output):
         check_input(model)

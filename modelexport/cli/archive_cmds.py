@@ -7,10 +7,10 @@ inside :func:`user_errors`, and prints the result.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from collections.abc import Sequence
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -29,11 +29,11 @@ Db = Annotated[str, typer.Argument(
     metavar="DB", show_default=False)]
 Name = Annotated[str, typer.Argument(help="The model's name in the archive.", metavar="NAME",
                                      show_default=False)]
-User = Annotated[Optional[str], typer.Option(
+User = Annotated[str | None, typer.Option(
     "--user", envvar="NEO4J_USER", help="Server user (bolt:// and neo4j:// only).")]
-Password = Annotated[Optional[str], typer.Option(
+Password = Annotated[str | None, typer.Option(
     "--password", envvar="NEO4J_PASSWORD", help="Server password (bolt:// and neo4j:// only).")]
-TensorStore = Annotated[Optional[Path], typer.Option(
+TensorStore = Annotated[Path | None, typer.Option(
     "--tensor-store", help="Directory of the tensor bytes (default for a file DB: DB.tensors "
     "beside it; required for a server).", show_default=False)]
 
@@ -50,7 +50,7 @@ def add(
     db: Db,
     src: Annotated[Path, typer.Argument(help="An ONNX file, or a GraphML file with its sidecar.",
                                         metavar="SRC", show_default=False)],
-    name: Annotated[Optional[str], typer.Option(
+    name: Annotated[str | None, typer.Option(
         "--name", help="Name in the archive (default: the file's stem).")] = None,
     replace: Annotated[bool, typer.Option(
         "--replace", help="Replace a model of the same name.")] = False,
@@ -172,7 +172,7 @@ def query(
     db: Db,
     cypher: Annotated[str, typer.Argument(help="A read-only Cypher query.", metavar="CYPHER",
                                           show_default=False)],
-    param: Annotated[Optional[list[str]], typer.Option(
+    param: Annotated[list[str] | None, typer.Option(
         "--param", help="KEY=VALUE for $KEY in the query; VALUE is read as JSON when it is "
         "(3, true, \"x\"), else as a string. Repeatable.")] = None,
     tensor_store: TensorStore = None,

@@ -8,14 +8,27 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from modelexport._text import plural
-from modelexport.cli._common import Command, GraphmlInput, GraphmlOutput, JsonOutput, Layout, \
-    LayoutMethod, OnnxInput, OnnxOutput, Verbose, check_input, fail, print_json, steps, \
-    user_errors
+from modelexport.cli._common import (
+    Command,
+    GraphmlInput,
+    GraphmlOutput,
+    JsonOutput,
+    Layout,
+    LayoutMethod,
+    OnnxInput,
+    OnnxOutput,
+    Verbose,
+    check_input,
+    fail,
+    print_json,
+    steps,
+    user_errors,
+)
 
 if TYPE_CHECKING:
     from modelexport.converter.verification import RebuiltCheck
@@ -29,7 +42,7 @@ Validate = Annotated[bool, typer.Option(
     "--validate", help="Validate the GraphML first (as validate-graphml does), then run "
     "onnx.checker (full check) on the result and, when the original ONNX is found, compare "
     "it and its onnxruntime outputs.")]
-Reference = Annotated[Optional[Path], typer.Option(
+Reference = Annotated[Path | None, typer.Option(
     "--reference", help="The original ONNX to compare with (default: the file the GraphML "
     "records, if it sits beside it).", show_default=False)]
 

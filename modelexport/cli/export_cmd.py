@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
 from modelexport._text import module_counts, plural
-from modelexport.cli._common import Command, JsonOutput, Layout, LayoutMethod, OnnxOutput, \
-    Verbose, print_json, show_progress, user_errors
+from modelexport.cli._common import (
+    Command,
+    JsonOutput,
+    Layout,
+    LayoutMethod,
+    OnnxOutput,
+    Verbose,
+    print_json,
+    show_progress,
+    user_errors,
+)
 
 
 def _report_text(report: Any) -> str:
@@ -48,19 +57,19 @@ def export(
         help="Hugging Face hub id (org/name) or a local model directory with config.json.",
         metavar="MODEL", show_default=False)],
     output: OnnxOutput,
-    input_text: Annotated[Optional[str], typer.Option(
+    input_text: Annotated[str | None, typer.Option(
         "--input-text", help="Tokenize this text for the inputs (needs tokenizer files).",
         show_default=False)] = None,
-    input_shape: Annotated[Optional[str], typer.Option(
+    input_shape: Annotated[str | None, typer.Option(
         "--input-shape", help="Shape of the generated main input, e.g. 1,16 for token ids "
         "or 1,3,224,224 for images.", show_default=False)] = None,
     strategy: Annotated[str, typer.Option(
         "--strategy", "-s", help="auto, htp, usage_based or fx: how module context is "
         "captured; auto tries htp, usage_based, fx in turn.")] = "auto",
-    opset_version: Annotated[Optional[int], typer.Option(
+    opset_version: Annotated[int | None, typer.Option(
         "--opset-version", help="ONNX opset (default: the exporter's).",
         show_default=False)] = None,
-    temp_dir: Annotated[Optional[Path], typer.Option(
+    temp_dir: Annotated[Path | None, typer.Option(
         "--temp-dir", help="Directory for the intermediate files of the usage_based and fx "
         "strategies (must exist; htp writes none).",
         show_default=False)] = None,
@@ -99,8 +108,8 @@ def export(
       modelexport export org/model-name out/model.onnx --json
     """
     with user_errors(verbose, json_output, command="modelexport export"):
-        from modelexport.graphml.files import write_text_atomic
         from modelexport.exporter import export_pretrained
+        from modelexport.graphml.files import write_text_atomic
 
         status: Any = nullcontext()
         progress = None

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from modelexport.cli._common import Command, JsonOutput, Layout, LayoutMethod, Verbose, \
-    check_input, print_json, steps, user_errors
+from modelexport.cli._common import (
+    Command,
+    JsonOutput,
+    Layout,
+    LayoutMethod,
+    Verbose,
+    check_input,
+    print_json,
+    steps,
+    user_errors,
+)
 
 ModelInput = Annotated[Path, typer.Argument(
     help="ONNX or GraphML file to draw.", metavar="IN.onnx|IN.graphml", show_default=False)]
@@ -16,10 +25,10 @@ PictureOutput = Annotated[Path, typer.Argument(
     help="Picture to write; its suffix picks the format.", metavar="OUT.svg|OUT.png|OUT.pdf",
     show_default=False)]
 
-Depth = Annotated[Optional[int], typer.Option(
+Depth = Annotated[int | None, typer.Option(
     "--depth", min=0, help="Draw modules deeper than N closed: one box with the class name "
     "and op count (top-level modules are at depth 1).", show_default=False)]
-Module = Annotated[Optional[str], typer.Option(
+Module = Annotated[str | None, typer.Option(
     "--module", help="Draw only this module (its hierarchy tag, e.g. /Model/Layer.0) and "
     "what it holds.", show_default=False)]
 

@@ -8,7 +8,16 @@ from typing import Annotated
 import typer
 
 from modelexport._text import plural
-from modelexport.cli._common import Command, check_input, GraphmlInput, JsonOutput, Verbose, fail, print_json, user_errors
+from modelexport.cli._common import (
+    Command,
+    GraphmlInput,
+    JsonOutput,
+    Verbose,
+    check_input,
+    fail,
+    print_json,
+    user_errors,
+)
 
 
 class SchemaName(str, Enum):

@@ -16,6 +16,7 @@ from modelexport._quiet import quiet
 from modelexport.converter.tags import metadata, torch_module_stack
 from modelexport.strategies import Capture, CaptureOptions, one_line
 
+
 def module_path_of(props: Mapping[str, str]) -> str | None:
     """The dotted path of the innermost module on a node's recorded stack, or None.
 

@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 from archive_models import archive_state, chain_model, random_weights, save
 
-from modelexport.archive import open_archive, schema
-from modelexport.archive import ladybug_engine
+from modelexport.archive import ladybug_engine, open_archive, schema
 from modelexport.archive.ladybug_engine import LadybugEngine
 
 

@@ -12,9 +12,9 @@ import onnxruntime as ort
 import pytest
 from typer.testing import CliRunner
 
+from modelexport.cli import app
 from modelexport.converter import graphml_to_onnx, onnx_to_graphml
 from modelexport.converter.testing import assert_models_equal
-from modelexport.cli import app
 
 runner = CliRunner()
 

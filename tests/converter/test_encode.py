@@ -12,9 +12,8 @@ from onnx import TensorProto, helper
 from modelexport import graphml
 from modelexport.converter import graphml_to_onnx, onnx_to_graphml
 from modelexport.converter.encode import model_to_document
-from modelexport.converter.tags import lineage
 from modelexport.converter.sidecar import SidecarWriter
-from modelexport.converter.tags import node_tag
+from modelexport.converter.tags import lineage, node_tag
 from modelexport.graphml import format as fmt
 
 

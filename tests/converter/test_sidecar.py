@@ -8,7 +8,13 @@ import io
 import pytest
 
 from modelexport.converter.errors import SidecarError
-from modelexport.converter.sidecar import SidecarReader, SidecarWriter, read_sidecar, sidecar_path, write_sidecar
+from modelexport.converter.sidecar import (
+    SidecarReader,
+    SidecarWriter,
+    read_sidecar,
+    sidecar_path,
+    write_sidecar,
+)
 from modelexport.graphml import format as fmt
 
 

@@ -7,7 +7,13 @@ import onnx
 import onnx.numpy_helper
 import pytest
 
-from modelexport.converter._wire import TENSOR_RAW_DATA, WireError, fields, read_varint, write_varint
+from modelexport.converter._wire import (
+    TENSOR_RAW_DATA,
+    WireError,
+    fields,
+    read_varint,
+    write_varint,
+)
 
 
 def test_varints_round_trip_across_byte_boundaries():

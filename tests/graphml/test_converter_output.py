@@ -15,8 +15,8 @@ from lxml import etree
 onnx = pytest.importorskip("onnx")
 converter = pytest.importorskip("modelexport.converter")
 
-from modelexport.graphml import validate_graphml  # noqa: E402
 from modelexport.graphml import format as fmt  # noqa: E402
+from modelexport.graphml import validate_graphml  # noqa: E402
 
 NS = {"g": fmt.GRAPHML_NS}
 G = "{%s}" % fmt.GRAPHML_NS

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import pytest
+from geometry import (
+    NS,
+    columns,
+    edges_through_nodes,
+    outside_parent,
+    overlapping_leaves,
+    read_picture,
+)
+from graphml_documents import build_document
 from lxml import etree
 
-from geometry import NS, columns, edges_through_nodes, outside_parent, overlapping_leaves, \
-    read_picture
-from graphml_documents import build_document
-from modelexport.graphml import generate_graphml, parse_graphml
 from modelexport.graphml import format as fmt
+from modelexport.graphml import generate_graphml, parse_graphml
 from modelexport.graphml.errors import GraphMLFormatError
 from modelexport.graphml.layout import DOT_LIMIT, Box, count_boxes, place
 

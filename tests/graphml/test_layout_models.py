@@ -10,10 +10,9 @@ import venv
 from pathlib import Path
 
 import pytest
+from geometry import columns, edges_through_nodes, outside_parent, overlapping_leaves, read_picture
 from lxml import etree
 
-from geometry import columns, edges_through_nodes, outside_parent, overlapping_leaves, \
-    read_picture
 from modelexport.converter import onnx_to_graphml
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,10 +6,16 @@ import io
 from pathlib import Path
 
 import pytest
-
 from graphml_documents import build_document
-from modelexport.graphml import (GraphMLFormatError, GraphMLParseError, generate_graphml, parse_graphml,
-                     read_graphml, write_graphml)
+
+from modelexport.graphml import (
+    GraphMLFormatError,
+    GraphMLParseError,
+    generate_graphml,
+    parse_graphml,
+    read_graphml,
+    write_graphml,
+)
 from modelexport.graphml import format as fmt
 from modelexport.graphml.reader import MAX_NESTING
 

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
+from graphml_documents import build_document
 from lxml import etree
 
-from graphml_documents import build_document
 from modelexport.graphml import Document, Graph, Node, generate_graphml, schema_path
 from modelexport.schemas import SCHEMAS
 
 
-@lru_cache(maxsize=None)
+@cache
 def _xsd(name: str) -> etree.XMLSchema:
     return etree.XMLSchema(etree.parse(str(schema_path(name))))
 

@@ -9,13 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from graphml_documents import write_valid
 from lxml import etree
 from typer.testing import CliRunner
 
-from graphml_documents import write_valid
+from modelexport.cli import app
 from modelexport.graphml import GraphMLValidationError, validate_graphml
 from modelexport.graphml import format as fmt
-from modelexport.cli import app
 
 G = "{%s}" % fmt.GRAPHML_NS
 

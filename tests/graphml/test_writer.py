@@ -7,11 +7,20 @@ import math
 from pathlib import Path
 
 import pytest
+from graphml_documents import build_document
 from lxml import etree
 
-from graphml_documents import build_document
-from modelexport.graphml import (Document, Edge, Graph, GraphMLFormatError, Key, Node, generate_graphml,
-                     parse_graphml, write_graphml)
+from modelexport.graphml import (
+    Document,
+    Edge,
+    Graph,
+    GraphMLFormatError,
+    Key,
+    Node,
+    generate_graphml,
+    parse_graphml,
+    write_graphml,
+)
 from modelexport.graphml import format as fmt
 
 NS = {"g": fmt.GRAPHML_NS, "y": fmt.YFILES_NS}

@@ -5,11 +5,11 @@ from __future__ import annotations
 import io
 
 import networkx as nx
+from graphml_documents import build_document
 from lxml import etree
 
-from graphml_documents import build_document
-from modelexport.graphml import generate_graphml
 from modelexport.graphml import format as fmt
+from modelexport.graphml import generate_graphml
 
 NS = {"g": fmt.GRAPHML_NS, "y": fmt.YFILES_NS}
 

@@ -10,7 +10,13 @@ import numpy as np
 import onnx
 import pytest
 
-from modelexport.converter.tags import MODULE_CLASS_KEY, MODULE_PATH_KEY, TAG_KEY, module_tree, node_tag
+from modelexport.converter.tags import (
+    MODULE_CLASS_KEY,
+    MODULE_PATH_KEY,
+    TAG_KEY,
+    module_tree,
+    node_tag,
+)
 from modelexport.errors import UserInputError
 from modelexport.exporter import export_model
 from modelexport.hierarchy import build_module_tree, is_builtin

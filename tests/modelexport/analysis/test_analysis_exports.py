@@ -20,8 +20,8 @@ from typer.testing import CliRunner
 from modelexport.analysis import analyze_model, compare_models, extract_module, validate_model
 from modelexport.analysis._graph import GraphIndex, node_label
 from modelexport.analysis.validate import repair_tags
-from modelexport.converter.tags import MODULE_CLASS_KEY, MODULE_PATH_KEY, TAG_KEY, node_tag, within
 from modelexport.cli import app
+from modelexport.converter.tags import MODULE_CLASS_KEY, MODULE_PATH_KEY, TAG_KEY, node_tag, within
 
 pytestmark = pytest.mark.slow
 

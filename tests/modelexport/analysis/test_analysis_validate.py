@@ -6,8 +6,8 @@ import onnx
 import pytest
 from analysis_models import set_tag
 
-from modelexport.converter.tags import TAG_KEY
 from modelexport.analysis import repair_tags, validate_model
+from modelexport.converter.tags import TAG_KEY
 from modelexport.errors import AnalysisError
 
 
