@@ -24,9 +24,9 @@ class BoltEngine:
     def __init__(self, uri: str, *, user: str | None, password: str | None) -> None:
         try:
             import neo4j
-        except ImportError:
+        except ImportError as e:
             raise ArchiveOpenError("a server archive needs the neo4j driver: pip install "
-                                   "'modelexport[neo4j]'") from None
+                                   "'modelexport[neo4j]'") from e
         self._neo4j = neo4j
         auth = (user, password or "") if user else None
         try:
@@ -37,7 +37,7 @@ class BoltEngine:
             self._driver = None
             raise ArchiveOpenError(f"cannot reach the archive server {uri!r}: "
                                    f"{_first_line(e)}; check the URI, --user and "
-                                   f"--password") from None
+                                   f"--password") from e
         for label in schema.LABELS:
             try:
                 self.rows(f"CREATE INDEX IF NOT EXISTS FOR (n:{label}) ON (n.uid)")
@@ -69,7 +69,7 @@ class BoltEngine:
                 return session.execute_read(work)
         except self._neo4j.exceptions.Neo4jError as e:
             raise QueryError(f"the query failed: {_first_line(e)}; fix the Cypher and try "
-                             f"again") from None
+                             f"again") from e
 
     def load(self, batch: list[schema.ModelRows], *, drop: list[str] = ()) -> None:
         models, nodes, rels = schema.merged_tables(batch)
@@ -83,9 +83,12 @@ class BoltEngine:
                     props = [name for name, _t in schema.rel_columns(rel)]
                     setter = ", ".join(f"{p}: r.{p}" for p in props)
                     for chunk in _chunks(table):
-                        tx.run(f"UNWIND $rows AS r MATCH (a:{src} {{uid: r.`from`}}) "
-                               f"MATCH (b:{dst} {{uid: r.`to`}}) CREATE (a)-[:{rel} {{{setter}}}]->(b)",
-                               {"rows": chunk})
+                        tx.run(
+                            f"UNWIND $rows AS r MATCH (a:{src} {{uid: r.`from`}}) "
+                            f"MATCH (b:{dst} {{uid: r.`to`}}) "
+                            f"CREATE (a)-[:{rel} {{{setter}}}]->(b)",
+                            {"rows": chunk},
+                        )
                 for prefix in drop:
                     self._delete(tx, prefix)
                 tx.run(f"MATCH (m:{schema.MODEL}) WHERE m.uid IN $uids SET m.complete = true",

@@ -134,7 +134,10 @@ class QueryResult:
     rows: list[list[Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
-        return {"columns": self.columns, "rows": [dict(zip(self.columns, r)) for r in self.rows]}
+        return {
+            "columns": self.columns,
+            "rows": [dict(zip(self.columns, r, strict=True)) for r in self.rows],
+        }
 
 
 class _Discard:
@@ -191,9 +194,9 @@ class _StoreReader:
     def read(self, ref: dict[str, Any]) -> bytes:
         try:
             length, sha = self.blobs[int(ref["offset"])]
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError) as e:
             raise ArchiveError(f"the archive has no tensor for sidecar reference {ref!r}; "
-                               f"the archive is damaged") from None
+                               f"the archive is damaged") from e
         if int(ref["length"]) != length:
             raise ArchiveError(f"tensor {sha}: {length} bytes stored, {ref['length']} expected")
         return self.store.read(sha, length)

@@ -4,9 +4,10 @@ A database path has siblings that belong to it: ``<path>.wal`` (the write-ahead 
 while a write is not yet checkpointed) and, during a write, ``<path>.rollback`` (below);
 copy or delete them together. An ``add`` bulk-loads every table with ``COPY ... FROM``
 Arrow tables of at most :data:`LOAD_ROWS` rows, or from the Parquet files a large
-model's rows were spilled to (see :class:`~modelexport.archive.schema.Rows`). A small add is one transaction; a large
-one commits and checkpoints every :data:`LOAD_ROWS` rows, so the engine's uncommitted
-write state (and its log) stays bounded, and is undone as a whole by the rollback copy.
+model's rows were spilled to (see :class:`~modelexport.archive.schema.Rows`). A small
+add is one transaction; a large one commits and checkpoints every :data:`LOAD_ROWS`
+rows, so the engine's uncommitted write state (and its log) stays bounded, and is
+undone as a whole by the rollback copy.
 
 Why the rollback copy: LadybugDB 0.22 cannot replay a write-ahead log that holds a
 committed ``COPY`` (reopening after a kill -9 between commit and checkpoint crashes the
@@ -90,7 +91,7 @@ class LadybugEngine:
         except RuntimeError as e:
             raise ArchiveOpenError(f"{str(self.path)!r} is not an archive database (LadybugDB "
                                    f"says: {_first_line(e)}); give the path 'archive add' "
-                                   f"created") from None
+                                   f"created") from e
         if not tables:
             for statement in schema_statements():
                 self._conn.execute(statement)
@@ -164,7 +165,9 @@ class LadybugEngine:
         except RuntimeError as e:
             if self._pool and _pool_full(e):
                 raise  # _with_room reopens with more memory and runs it again
-            raise QueryError(f"the query failed: {_first_line(e)}; fix the Cypher and try again") from None
+            raise QueryError(
+                f"the query failed: {_first_line(e)}; fix the Cypher and try again"
+            ) from e
         finally:
             self._rollback()
 

@@ -62,7 +62,7 @@ def _format(value: Any, typ: str) -> str:
 def _write(f: io.TextIOBase, header: list[str], types: list[str], rows: list[list[Any]]) -> None:
     f.write(",".join(header) + "\n")
     for r in rows:
-        f.write(",".join(_format(v, t) for v, t in zip(r, types)) + "\n")
+        f.write(",".join(_format(v, t) for v, t in zip(r, types, strict=True)) + "\n")
 
 
 def export_neo4j(engine: Any, outdir: Path) -> Neo4jExport:

@@ -238,7 +238,9 @@ class ModelRows:
         return sum(len(r) for r in self.nodes.values()), sum(len(r) for r in self.rels.values())
 
 
-def merged_tables(batch: list[ModelRows]) -> tuple[Rows, dict[str, Rows], dict[tuple[str, str, str], Rows]]:
+def merged_tables(
+    batch: list[ModelRows],
+) -> tuple[Rows, dict[str, Rows], dict[tuple[str, str, str], Rows]]:
     """The rows of several models, table by table: one bulk load per table for all.
 
     The models' rows move into the merged tables (nothing is copied): ``batch`` is left

@@ -118,17 +118,17 @@ class TensorStore:
     def size_of(self, sha: str) -> int:
         try:
             return self.path(sha).stat().st_size
-        except FileNotFoundError:
+        except FileNotFoundError as e:
             raise ArchiveError(f"tensor {sha} is missing from the tensor store "
-                               f"{str(self.root)!r}; was the store moved or pruned?") from None
+                               f"{str(self.root)!r}; was the store moved or pruned?") from e
 
     def read(self, sha: str, length: int) -> bytes:
         try:
             with open(self.path(sha), "rb") as f:
                 data = f.read()
-        except FileNotFoundError:
+        except FileNotFoundError as e:
             raise ArchiveError(f"tensor {sha} is missing from the tensor store "
-                               f"{str(self.root)!r}; was the store moved or pruned?") from None
+                               f"{str(self.root)!r}; was the store moved or pruned?") from e
         if len(data) != length:
             raise ArchiveError(f"tensor {sha} in {str(self.root)!r} has {len(data)} bytes, "
                                f"expected {length}; the tensor store is damaged")

@@ -72,7 +72,9 @@ def make_external_model(dst: str | os.PathLike, *, layers: int = LAYERS, width: 
             for _ in range(0, width, _SLICE_ROWS):
                 block = rng.standard_normal((_SLICE_ROWS, width), dtype=np.float32) * 0.01
                 f.write(block.astype("<f4").tobytes())
-            weight = TensorProto(name=f"{path}.weight", data_type=TensorProto.FLOAT, dims=[width, width])
+            weight = TensorProto(
+                name=f"{path}.weight", data_type=TensorProto.FLOAT, dims=[width, width]
+            )
             weight.data_location = TensorProto.EXTERNAL
             for key, value in (("location", files[k].name), ("offset", str(offset)),
                                ("length", str(width * width * 4))):

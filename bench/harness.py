@@ -40,7 +40,7 @@ def linear_fit(xs: list[float], ys: list[float]) -> tuple[float, float]:
     sxx = sum((x - mx) ** 2 for x in xs)
     if sxx == 0:
         raise ValueError("linear_fit needs at least two distinct x values")
-    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
+    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
     return my - b * mx, b
 
 
@@ -93,7 +93,9 @@ class StageError(RuntimeError):
     """A stage's subprocess failed; the message carries the tail of its stderr."""
 
 
-def run_stage(stage: str, *, dry: bool = False, profile: str | None = None, **options: str) -> Sample:
+def run_stage(
+    stage: str, *, dry: bool = False, profile: str | None = None, **options: str
+) -> Sample:
     """Run one stage in a fresh interpreter and return what it measured."""
     cmd = [sys.executable, "-m", "bench.run_stage", stage]
     for key, value in options.items():
@@ -105,7 +107,10 @@ def run_stage(stage: str, *, dry: bool = False, profile: str | None = None, **op
         cmd.append("--dry")
     if profile:
         cmd += ["--profile", profile]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    )
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]

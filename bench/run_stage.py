@@ -1,6 +1,7 @@
 """Run one benchmark stage in this (fresh) process and print its measurements as JSON.
 
-    python -m bench.run_stage STAGE [--model NAME] [--src IN] [--dst OUT] [--dry] [--profile OUT.prof]
+    python -m bench.run_stage STAGE [--model NAME] [--src IN] [--dst OUT] [--dry]
+                                    [--profile OUT.prof]
 
 Set-up (imports, building the torch model and its inputs) happens before the clock
 starts, and ends by flushing pending disk writes (``os.sync``); only the stage's own

@@ -59,7 +59,11 @@ class _Builder:
         outputs = [f"{name}:out{k}" for k in range(n_out)]
         node = helper.make_node(op, inputs, outputs, name=name, **attrs)
         module = self.modules[tag]
-        for key, value in ((TAG_KEY, tag), (MODULE_PATH_KEY, module["path"]), (MODULE_CLASS_KEY, module["class"])):
+        for key, value in (
+            (TAG_KEY, tag),
+            (MODULE_PATH_KEY, module["path"]),
+            (MODULE_CLASS_KEY, module["class"]),
+        ):
             prop = node.metadata_props.add()
             prop.key, prop.value = key, value
         self.nodes.append(node)
@@ -89,7 +93,9 @@ def _block(b: _Builder, x: str, stage_tag: str, stage_path: str, index: int) -> 
                   axis=-1, epsilon=1e-5)
 
     def proj(key: str, parent: str, inp: str, n_in: int, n_out: int) -> str:
-        p = b.module(f"{parent}/Proj.{key}", f"{b.modules[parent]['path']}.proj.{key}", "Proj", parent)
+        p = b.module(
+            f"{parent}/Proj.{key}", f"{b.modules[parent]['path']}.proj.{key}", "Proj", parent
+        )
         pp = b.modules[p]["path"]
         (y,) = b.node(p, "MatMul", [inp, b.weight(pp + ".weight", (n_in, n_out))])
         (y,) = b.node(p, "Add", [y, b.weight(pp + ".bias", (n_out,))])
@@ -100,7 +106,9 @@ def _block(b: _Builder, x: str, stage_tag: str, stage_path: str, index: int) -> 
     v = proj("v", mixer, h, HIDDEN, HIDDEN)
     (kt,) = b.node(mixer, "Transpose", [k], perm=[0, 2, 1])
     (s,) = b.node(mixer, "MatMul", [q, kt])
-    (scale,) = b.node(mixer, "Constant", [], value=numpy_helper.from_array(np.array(0.25, np.float32)))
+    (scale,) = b.node(
+        mixer, "Constant", [], value=numpy_helper.from_array(np.array(0.25, np.float32))
+    )
     (s,) = b.node(mixer, "Mul", [s, scale])
     (p,) = b.node(mixer, "Softmax", [s], axis=-1)
     (m,) = b.node(mixer, "MatMul", [p, v])
@@ -109,7 +117,9 @@ def _block(b: _Builder, x: str, stage_tag: str, stage_path: str, index: int) -> 
 
     # Shape plumbing as exporters emit it: split heads and merge them back.
     (shape,) = b.node(tag, "Shape", [x])
-    (heads,) = b.node(tag, "Constant", [], value=numpy_helper.from_array(np.array([1, SEQ, 4, 4], np.int64)))
+    (heads,) = b.node(
+        tag, "Constant", [], value=numpy_helper.from_array(np.array([1, SEQ, 4, 4], np.int64))
+    )
     (r,) = b.node(tag, "Reshape", [x, heads])
     (r,) = b.node(tag, "Reshape", [r, shape])
     (x,) = b.node(tag, "Cast", [r], to=TensorProto.FLOAT)

@@ -3,9 +3,10 @@
     onnx_to_graphml("m.onnx", "m.graphml")      # also writes m.onnxdata
     graphml_to_onnx("m.graphml", "m2.onnx")     # reads the sidecar the GraphML names
 
-Layers: :mod:`modelexport.converter.encode` and :mod:`modelexport.converter.decode` are pure
-(ModelProto ↔ :class:`modelexport.graphml.Document`), :mod:`modelexport.converter.sidecar` streams tensor
-bytes, :mod:`modelexport.converter.hierarchy` finds module tags, and a thin file layer writes
+Layers: :mod:`modelexport.converter.encode` and :mod:`modelexport.converter.decode` are
+pure (ModelProto ↔ :class:`modelexport.graphml.Document`),
+:mod:`modelexport.converter.sidecar` streams tensor bytes,
+:mod:`modelexport.converter.hierarchy` finds module tags, and a thin file layer writes
 everything atomically. Imports onnx and graphml, never torch.
 """
 

@@ -1,8 +1,9 @@
 """The file layer: paths in, files out, atomically; the conversions themselves are pure.
 
 ``onnx_to_graphml`` loads ONNX without its initializers' bytes, streams them (in-file
-or external data) into the sidecar while the Document is built, then writes the GraphML. ``graphml_to_onnx``
-reads the GraphML, checks the sidecar it names, rebuilds the model and writes it.
+or external data) into the sidecar while the Document is built, then writes the
+GraphML. ``graphml_to_onnx`` reads the GraphML, checks the sidecar it names, rebuilds
+the model and writes it.
 Every output goes to a temporary file in the target directory and is renamed into
 place only when all outputs are complete: on any error nothing is left behind.
 """
@@ -161,10 +162,10 @@ def graphml_to_onnx(src: PathLike, dst: PathLike, *, validate: bool = False,
                     progress: Progress | None = None) -> ImportResult:
     """Rebuild ONNX at ``dst`` from the GraphML ``src`` and the sidecar it names.
 
-    ``validate``: first validate the GraphML (:func:`modelexport.graphml.validate_graphml`; an
-    invalid file is refused with its first finding), then run
-    :func:`modelexport.converter.verification.validate_rebuilt` on the result, against ``reference`` or
-    the original ONNX the GraphML records (when beside it).
+    ``validate``: first validate the GraphML (:func:`modelexport.graphml.validate_graphml`;
+    an invalid file is refused with its first finding), then run
+    :func:`modelexport.converter.verification.validate_rebuilt` on the result, against
+    ``reference`` or the original ONNX the GraphML records (when beside it).
     """
     progress = progress or _quiet
     src, dst = _check_import_paths(Path(src), Path(dst))
@@ -192,7 +193,10 @@ def _check_import_paths(src: Path, dst: Path) -> tuple[Path, Path]:
     dst = _check_output(dst, "the ONNX model")
     if not src.is_file():
         raise GraphMLToOnnxError(f"GraphML file {str(src)!r} does not exist")
-    if _same_file(src, dst, src.with_suffix(fmt.SIDECAR_SUFFIX)) or dst.suffix == fmt.SIDECAR_SUFFIX:
+    if (
+        _same_file(src, dst, src.with_suffix(fmt.SIDECAR_SUFFIX))
+        or dst.suffix == fmt.SIDECAR_SUFFIX
+    ):
         raise ConverterError(f"output {str(dst)!r} would overwrite the GraphML or its sidecar; "
                              f"choose another output path")
     return src, dst
@@ -262,7 +266,7 @@ def _write_with_external_data(dst: Path, header: Any, graph: Any, deferred: Defe
     with out.open(data_path) as f:
         f.flush()
         fd = f.fileno()
-        for tensor, ref in zip(deferred.initializers.initializer, deferred.refs):
+        for tensor, ref in zip(deferred.initializers.initializer, deferred.refs, strict=True):
             if ref is None:
                 continue
             pad = -position % EXTERNAL_ALIGNMENT

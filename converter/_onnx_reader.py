@@ -172,7 +172,9 @@ def _scan(mm: Any, size: int, path: Path) -> LazyModel | None:
     gfields = mm.fields(g_start, g_end)
     graph = model.graph
     graph.SetInParent()
-    graph.ParseFromString(b"".join(mm[s:e] for num, s, _v, e in gfields if num != GRAPH_INITIALIZER))
+    graph.ParseFromString(
+        b"".join(mm[s:e] for num, s, _v, e in gfields if num != GRAPH_INITIALIZER)
+    )
     lazy = LazyModel(model, path)
     for num, _s, t_start, t_end in gfields:
         if num != GRAPH_INITIALIZER:
@@ -187,7 +189,9 @@ def _scan(mm: Any, size: int, path: Path) -> LazyModel | None:
         if len(raws) > 1:
             return None
         tensor = graph.initializer.add()
-        tensor.ParseFromString(b"".join(data[s:e] for n, s, _v, e in tfields if n != TENSOR_RAW_DATA))
+        tensor.ParseFromString(
+            b"".join(data[s:e] for n, s, _v, e in tfields if n != TENSOR_RAW_DATA)
+        )
         if tensor.data_location == TensorProto.EXTERNAL:
             if raws:
                 return None  # both in the file and outside it: let onnx.load decide
@@ -232,9 +236,9 @@ def external_range(tensor: Any, model_path: Path) -> RawRange:
         offset = int(info.get("offset", 0))
         size = file.stat().st_size
         length = int(info["length"]) if "length" in info else size - offset
-    except ValueError:
+    except ValueError as e:
         raise OnnxLoadError(f"{where} cannot be loaded: offset {info.get('offset')!r} and "
-                            f"length {info.get('length')!r} must be integers") from None
+                            f"length {info.get('length')!r} must be integers") from e
     if offset < 0 or length < 0 or offset + length > size:
         raise OnnxLoadError(f"{where} cannot be loaded: bytes {offset}..{offset + length} lie "
                             f"outside {location!r} ({size} bytes); the file is truncated or "

@@ -42,7 +42,7 @@ def layout_model(header: Any, graph: Any, deferred: Deferred) -> Layout:
     computed without touching any tensor's bytes."""
     inits: list[tuple[bytes, int, bytes, dict | None, int]] = []
     inits_size = 0
-    for tensor, ref in zip(deferred.initializers.initializer, deferred.refs):
+    for tensor, ref in zip(deferred.initializers.initializer, deferred.refs, strict=True):
         data = tensor.SerializeToString(deterministic=True)
         if ref is None:
             size = len(data)

@@ -148,7 +148,9 @@ def copy_without(msg: Any, skip: tuple[str, ...]) -> Any:
     if has_unknown(msg):
         numbers = {msg.DESCRIPTOR.fields_by_name[name].number for name in skip}
         data = msg.SerializeToString(deterministic=True)
-        copy.ParseFromString(b"".join(data[s:e] for n, s, _v, e in fields(data) if n not in numbers))
+        copy.ParseFromString(
+            b"".join(data[s:e] for n, s, _v, e in fields(data) if n not in numbers)
+        )
         return copy
     for fd, value in msg.ListFields():
         if fd.name in skip:

@@ -161,7 +161,8 @@ def _encode_header(tensor: Any, field: str) -> dict[str, Any]:
 def _restores_exactly(tensor: Any, field: str, raw: bytes) -> bool:
     rebuilt = _header(tensor, field)
     restore_field(rebuilt, field, raw)
-    return rebuilt.SerializeToString(deterministic=True) == tensor.SerializeToString(deterministic=True)
+    same = rebuilt.SerializeToString(deterministic=True)
+    return same == tensor.SerializeToString(deterministic=True)
 
 
 def decode_tensor(obj: dict[str, Any], read: Callable[[dict[str, Any]], bytes],

@@ -196,13 +196,17 @@ class _Index:
         for nid, node in self.nodes.items():
             kind = node.data["kind"]
             if kind in _ELEMENT_KINDS:
-                bucket = self.elements.setdefault(self.scope_of(nid), {k: [] for k in _ELEMENT_KINDS})
+                bucket = self.elements.setdefault(
+                    self.scope_of(nid), {k: [] for k in _ELEMENT_KINDS}
+                )
                 bucket[kind].append(node)
 
     def parent(self, nid: str) -> str:
         parent = self.nodes[nid].data.get("parent", "")
         if not isinstance(parent, str) or (parent and parent not in self.nodes):
-            raise GraphMLToOnnxError(f"node {nid!r}: parent {parent!r} is not a node of the document")
+            raise GraphMLToOnnxError(
+                f"node {nid!r}: parent {parent!r} is not a node of the document"
+            )
         return parent
 
     def scope_of(self, nid: str) -> str:

@@ -55,11 +55,13 @@ def _from_tags(model: Any, nodes: Sequence[Any]) -> tuple[list[str | None], dict
     for entry in tree:
         if isinstance(entry, dict) and isinstance(entry.get("tag"), str):
             modules[normalize_tag(entry["tag"])] = ModuleInfo(entry.get("path"), entry.get("class"))
-    for node, tag in zip(nodes, found):
+    for node, tag in zip(nodes, found, strict=True):
         if tag is None or tag in modules:
             continue
         props = _tags.metadata(node)
-        modules[tag] = ModuleInfo(props.get(_tags.MODULE_PATH_KEY), props.get(_tags.MODULE_CLASS_KEY))
+        modules[tag] = ModuleInfo(
+            props.get(_tags.MODULE_PATH_KEY), props.get(_tags.MODULE_CLASS_KEY)
+        )
     return found, modules
 
 

@@ -162,7 +162,9 @@ class SidecarReader:
         while len(data) < length:  # pread may return short reads on huge ranges
             more = os.pread(self._fd, length - len(data), offset + len(data))
             if not more:
-                raise SidecarError(f"sidecar {self.path.name!r} ended while reading offset {offset}")
+                raise SidecarError(
+                    f"sidecar {self.path.name!r} ended while reading offset {offset}"
+                )
             data += more
         return data
 
@@ -180,7 +182,9 @@ class SidecarReader:
             if not n:
                 chunk = os.pread(self._fd, min(_CHUNK, length - done), offset + done)
                 if not chunk:
-                    raise SidecarError(f"sidecar {self.path.name!r} ended while reading offset {offset}")
+                    raise SidecarError(
+                        f"sidecar {self.path.name!r} ended while reading offset {offset}"
+                    )
                 n = os.write(out_fd, chunk)
             done += n
         return length

@@ -103,7 +103,7 @@ def torch_module_stack(props: Mapping[str, str]) -> list[tuple[str, str | None]]
     scopes, classes = _literal(props.get(NAME_SCOPES_KEY)), _literal(props.get(CLASS_HIERARCHY_KEY))
     stack: list[tuple[str, str | None]] | None = None
     if isinstance(scopes, list) and isinstance(classes, list) and len(scopes) == len(classes):
-        stack = [(str(s), str(c)) for s, c in zip(scopes, classes)]
+        stack = [(str(s), str(c)) for s, c in zip(scopes, classes, strict=True)]
     elif props.get(NAMESPACE_KEY):
         stack = []
         for part in props[NAMESPACE_KEY].split("/"):
@@ -162,7 +162,7 @@ def common_tag(tags: list[str]) -> str:
     """The deepest tag that contains every one of ``tags`` (``/A/B/C``, ``/A/B/D`` → ``/A/B``)."""
     parts = [t.strip("/").split("/") for t in tags]
     common: list[str] = []
-    for segment in zip(*parts):
+    for segment in zip(*parts, strict=False):
         if any(s != segment[0] for s in segment):
             break
         common.append(segment[0])

@@ -21,6 +21,11 @@ def _show(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def _shown(fd: Any, value: Any) -> str:
+    """A field set on one side only: its value, or just ``message`` for a single message."""
+    return "message" if fd.type == fd.TYPE_MESSAGE and not fd.is_repeated else _show(value)
+
+
 def _same_scalar(a: Any, b: Any) -> bool:
     if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
         return True
@@ -38,10 +43,10 @@ def _diff(a: Any, b: Any, path: str, out: list[str]) -> None:
             continue
         where = f"{path}.{name}" if path else name
         if name not in fb:
-            out.append(f"{where}: set in the first model only ({_show(fa[name][1]) if fd.type != fd.TYPE_MESSAGE or fd.is_repeated else 'message'})")
+            out.append(f"{where}: set in the first model only ({_shown(fd, fa[name][1])})")
             continue
         if name not in fa:
-            out.append(f"{where}: set in the second model only ({_show(fb[name][1]) if fd.type != fd.TYPE_MESSAGE or fd.is_repeated else 'message'})")
+            out.append(f"{where}: set in the second model only ({_shown(fd, fb[name][1])})")
             continue
         va, vb = fa[name][1], fb[name][1]
         if fd.is_repeated:
@@ -49,21 +54,24 @@ def _diff(a: Any, b: Any, path: str, out: list[str]) -> None:
                 if len(va) != len(vb):
                     out.append(f"{where}: {len(va)} entries != {len(vb)}")
                 keyed = name == "attribute"
-                for i, (x, y) in enumerate(zip(va, vb)):
+                for i, (x, y) in enumerate(zip(va, vb, strict=False)):
                     label = f"[{x.name!r}]" if keyed and x.name == y.name else f"[{i}]"
                     _diff(x, y, where + label, out)
             else:
                 if len(va) != len(vb):
                     out.append(f"{where}: {len(va)} values != {len(vb)}")
                 else:
-                    for i, (x, y) in enumerate(zip(va, vb)):
+                    for i, (x, y) in enumerate(zip(va, vb, strict=True)):
                         if not _same_scalar(x, y):
                             out.append(f"{where}[{i}]: {_show(x)} != {_show(y)}")
                             break
         elif fd.type == fd.TYPE_MESSAGE:
             _diff(va, vb, where, out)
         elif isinstance(va, bytes) and va != vb:
-            at = next((i for i, (x, y) in enumerate(zip(va, vb)) if x != y), min(len(va), len(vb)))
+            at = next(
+                (i for i, (x, y) in enumerate(zip(va, vb, strict=False)) if x != y),
+                min(len(va), len(vb)),
+            )
             out.append(f"{where}: bytes differ at byte {at} ({len(va)} bytes vs {len(vb)})")
         elif not isinstance(va, bytes) and not _same_scalar(va, vb):
             out.append(f"{where}: {_show(va)} != {_show(vb)}")

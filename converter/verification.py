@@ -90,7 +90,10 @@ def run_both(rebuilt: Path, reference: Path, seed: int = 0) -> float:
     rng = np.random.default_rng(seed)
     feeds = {i.name: generated_input(i, rng) for i in a.get_inputs()}
     worst = 0.0
-    for x, y in zip(a.run(None, feeds), b.run(None, feeds)):
+    got, wanted = a.run(None, feeds), b.run(None, feeds)
+    if len(got) != len(wanted):
+        return math.inf
+    for x, y in zip(got, wanted, strict=True):
         x, y = np.asarray(x), np.asarray(y)
         if x.shape != y.shape:
             return math.inf

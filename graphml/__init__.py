@@ -8,8 +8,9 @@
     report.ok, report.findings           # returns a report; raises only if the file
     report.raise_if_invalid()            # cannot be read -- or on request, here
 
-Modules: :mod:`modelexport.graphml.model` (the XML-free Document), :mod:`modelexport.graphml.format` (the
-dialect's facts: namespaces, fixed keys, kinds, dtypes), :mod:`modelexport.graphml.writer`,
+Modules: :mod:`modelexport.graphml.model` (the XML-free Document),
+:mod:`modelexport.graphml.format` (the dialect's facts: namespaces, fixed keys, kinds,
+dtypes), :mod:`modelexport.graphml.writer`,
 :mod:`modelexport.graphml.reader`, :mod:`modelexport.graphml.yed` (styling derived at write time),
 :mod:`modelexport.graphml.layout` (where the yEd geometry puts every box; Graphviz dot),
 :mod:`modelexport.graphml.picture` (the same picture as SVG, PNG, PDF),

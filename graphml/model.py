@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Union
 
-Value = Union[str, int, float, bool]
+Value = str | int | float | bool
 
 
 @dataclass

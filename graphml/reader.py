@@ -37,7 +37,7 @@ MAX_BYTES = 2 * 1024**3
 #: Deepest nesting of ``<graph>`` elements accepted.
 MAX_NESTING = 100
 
-_G = "{%s}" % fmt.GRAPHML_NS
+_G = f"{{{fmt.GRAPHML_NS}}}"
 _T_GRAPHML, _T_KEY, _T_GRAPH, _T_NODE, _T_EDGE, _T_DATA, _T_DESC, _T_DEFAULT = (
     _G + t for t in ("graphml", "key", "graph", "node", "edge", "data", "desc", "default"))
 _UNSUPPORTED = {_G + t: t for t in ("port", "hyperedge", "locator", "endpoint")}

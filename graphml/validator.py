@@ -76,7 +76,7 @@ MAX_XSD_FINDINGS = 50
 #: this size; beyond it the errors are reported as the streaming validator gives them.
 XSD_TREE_LIMIT = 64 * 1024**2
 
-_G = "{%s}" % fmt.GRAPHML_NS
+_G = f"{{{fmt.GRAPHML_NS}}}"
 
 
 @dataclass(frozen=True)
@@ -223,8 +223,10 @@ def _xsd_findings(path: Path, xsd: etree.XMLSchema, schema: str, streamed: list,
     """Findings for a file that failed the XSD: from a whole-tree validation, which
     names elements and lines, when the file is small enough; else as streamed."""
     if path.stat().st_size > XSD_TREE_LIMIT:
-        return [Finding("xsd", "", err.line or None, f"schema {schema}: {_xsd_message(err.message)}")
-                for err in streamed[:MAX_XSD_FINDINGS]]
+        return [
+            Finding("xsd", "", err.line or None, f"schema {schema}: {_xsd_message(err.message)}")
+            for err in streamed[:MAX_XSD_FINDINGS]
+        ]
     root = parse_xml(read_bytes(path, max_bytes=max_bytes), max_bytes=max_bytes)
     xsd.validate(root)
     errors = list(xsd.error_log)[:MAX_XSD_FINDINGS]
@@ -333,12 +335,12 @@ class _Scan(_Reader):
             if not (ended and schema_only):
                 self._check_well_formed()
             if not schema_only:
-                raise _syntax_error(e) from None
+                raise _syntax_error(e) from e
             if ended:
                 self._finish(root)
             return errors  # an unfinished pass leaves ``complete`` False
         except ValueError as e:
-            raise GraphMLParseError(f"cannot parse GraphML: {e}") from None
+            raise GraphMLParseError(f"cannot parse GraphML: {e}") from e
         if not ended:
             self._check_well_formed()
             raise GraphMLParseError("not well-formed XML: the document ends early; the file "
@@ -356,7 +358,7 @@ class _Scan(_Reader):
             for _event, el in events:
                 el.clear(keep_tail=False)
         except etree.XMLSyntaxError as e:
-            raise _syntax_error(e) from None
+            raise _syntax_error(e) from e
         _check_root(events.root)
 
     def _finish(self, root: etree._Element | None) -> None:
@@ -501,7 +503,9 @@ def _tensor_refs(data: dict) -> tuple[list, list]:
             dims = json.loads(data.get("shape", "null"))
         except (ValueError, TypeError, RecursionError):
             pass
-        refs.append(("initializer", data.get("offset"), data.get("length"), data.get("dtype"), dims))
+        refs.append(
+            ("initializer", data.get("offset"), data.get("length"), data.get("dtype"), dims)
+        )
     for key in ("tensor", "attributes"):
         raw = data.get(key)
         if not isinstance(raw, str) or fmt.SIDECAR_REF not in raw:
@@ -673,7 +677,11 @@ class _Checker:
             if not isinstance(tag, str) or not tag:
                 continue
             enclosing = next((a for a in self._ancestors(rec) if a.kind == fmt.KIND_MODULE), None)
-            etag = (enclosing.tag if enclosing.tag is not None else "") if enclosing is not None else ""
+            etag = (
+                (enclosing.tag if enclosing.tag is not None else "")
+                if enclosing is not None
+                else ""
+            )
             if enclosing is not None and isinstance(etag, str) and etag:
                 below = fmt.tag_within(tag, etag) and (kind == fmt.KIND_OP or tag != etag)
                 if not below:

@@ -264,7 +264,9 @@ class _Writer:
             raise GraphMLFormatError(f"edge '{eid}': {role} {end!r} is not a node of the document")
         out = self.out
         if not edge.data and not self.yed:
-            out.append(f'{indent}<edge id="{eid}" source="{edge.source}" target="{edge.target}"/>\n')
+            out.append(
+                f'{indent}<edge id="{eid}" source="{edge.source}" target="{edge.target}"/>\n'
+            )
             return
         out.append(f'{indent}<edge id="{eid}" source="{edge.source}" target="{edge.target}">\n')
         inner = indent + "  "

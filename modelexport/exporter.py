@@ -169,7 +169,8 @@ class UnifiedExporter:
     them in that order and reports each attempt. ``keep_builtins`` keeps ``torch.nn``
     modules in tags. Every attempt's model must pass onnx.checker (full check) before
     the file is put in place; ``verify`` also compares onnxruntime with PyTorch. A
-    model that fails either is a failed attempt: ``auto`` goes on along its chain. ``write_metadata`` writes the JSON sidecar.
+    model that fails either is a failed attempt: ``auto`` goes on along its chain.
+    ``write_metadata`` writes the JSON sidecar.
     """
 
     def __init__(self, strategy: str = "auto", *, opset_version: int | None = None,

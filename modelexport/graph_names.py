@@ -74,7 +74,7 @@ def name_graph_io(model: Any, input_names: list[str], output_names: list[str]) -
             continue
         taken = _graph_names(graph)
         graph_inputs = {v.name for v in graph.input}
-        for old, new in zip(current, wanted):
+        for old, new in zip(current, wanted, strict=True):
             if old == new:
                 continue
             shared = side == "output" and (old in graph_inputs or old in initializers

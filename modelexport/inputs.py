@@ -150,7 +150,7 @@ def as_inputs(model: Any, example_inputs: Any) -> ModelInputs:
         if len(example_inputs) > len(params):
             raise UserInputError(f"{len(example_inputs)} example inputs, but forward takes "
                                  f"{len(params)} parameters")
-        example_inputs = dict(zip(params, example_inputs))
+        example_inputs = dict(zip(params, example_inputs, strict=False))
     if not isinstance(example_inputs, dict):
         raise UserInputError("example inputs must be a tensor, a tuple of tensors or a "
                              f"dict of keyword inputs, not {type(example_inputs).__name__}")

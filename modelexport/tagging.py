@@ -1,4 +1,4 @@
-"""Write hierarchy tags into an ONNX model (SPEC §5), using the keys of ``modelexport.converter.tags``.
+"""Write hierarchy tags into an ONNX model (SPEC §5), with ``modelexport.converter.tags``' keys.
 
 Input: the ModelProto a strategy captured and, per top-level node, the dotted module
 path it recorded (or None). Every node ends with exactly one tag: recorded paths map
@@ -78,7 +78,7 @@ def tag_model(model: Any, node_paths: list[str | None], tree: ModuleTree,
     tags = fill_missing_tags(nodes, known, tree.root.tag, graph_boundary(model.graph))
     modules = tree.by_tag()
 
-    for node, tag in zip(nodes, tags):
+    for node, tag in zip(nodes, tags, strict=True):
         info = modules[tag]
         props = {TAG_KEY: tag, MODULE_PATH_KEY: info.path, MODULE_CLASS_KEY: info.class_name}
         _set_props(node, props)
@@ -89,7 +89,7 @@ def tag_model(model: Any, node_paths: list[str | None], tree: ModuleTree,
                        STRATEGY_KEY: strategy})
     direct = sum(t is not None for t in known)
     names = [node.name or f"{node.op_type}_{i}" for i, node in enumerate(nodes)]
-    return TaggingResult(node_tags=dict(zip(names, tags)), total_nodes=len(nodes),
+    return TaggingResult(node_tags=dict(zip(names, tags, strict=True)), total_nodes=len(nodes),
                          direct=direct, filled=len(nodes) - direct,
                          nodes_per_tag=dict(Counter(tags)))
 

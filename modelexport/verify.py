@@ -76,7 +76,7 @@ def compare_outputs(path: Path, expected: list[tuple[str, Any]], inputs: ModelIn
         raise VerificationError(f"onnxruntime gives {len(actual)} outputs, PyTorch "
                                 f"{len(wanted)}")
     worst = 0.0
-    for i, (a, e) in enumerate(zip(actual, wanted)):
+    for i, (a, e) in enumerate(zip(actual, wanted, strict=True)):
         if a.shape != e.shape:
             raise VerificationError(f"output {i}: onnxruntime shape {list(a.shape)} != "
                                     f"PyTorch shape {list(e.shape)}")

@@ -15,11 +15,24 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PRODUCT_PACKAGES = ("graphml", "converter", "archive", "modelexport")  # folders; all import as modelexport.*
+PRODUCT_PACKAGES = (
+    "graphml",
+    "converter",
+    "archive",
+    "modelexport",
+)  # folders; all import as modelexport.*
 
 # Imports each package may not make, at module level or inside functions.
 FORBIDDEN = {
-    "graphml": {"onnx", "onnxruntime", "torch", "transformers", "converter", "modelexport", "numpy"},
+    "graphml": {
+        "onnx",
+        "onnxruntime",
+        "torch",
+        "transformers",
+        "converter",
+        "modelexport",
+        "numpy",
+    },
     "converter": {"torch", "transformers", "modelexport", "archive"},
     "archive": {"torch", "transformers", "modelexport"},
     "modelexport": set(),

@@ -1,7 +1,8 @@
 """Inspecting tagged ONNX models: analyze, validate, compare, extract.
 
 Pure functions on ``onnx.ModelProto`` returning result dataclasses, plus thin file
-edges (models are read with :func:`modelexport.converter.load_onnx`). Nothing here imports torch or transformers, so the commands start instantly.
+edges (models are read with :func:`modelexport.converter.load_onnx`). Nothing here
+imports torch or transformers, so the commands start instantly.
 """
 
 from __future__ import annotations

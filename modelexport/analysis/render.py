@@ -27,9 +27,11 @@ def headline(a: Analysis) -> str:
     if not a.tagged:
         return (f"{plural(a.node_count, 'node')}, none tagged: no hierarchy tags found, "
                 f"analyzing by op type only; {plural(a.parameters, 'parameter')}")
-    text = (f"{plural(a.node_count, 'node')}, {a.tagged_nodes:,} tagged ({a.coverage:.1%}), "
-            f"{a.untagged_nodes:,} untagged; {module_counts(a.module_count, a.modules_holding_ops)}; "
-            f"{plural(a.parameters, 'parameter')}")
+    text = (
+        f"{plural(a.node_count, 'node')}, {a.tagged_nodes:,} tagged ({a.coverage:.1%}), "
+        f"{a.untagged_nodes:,} untagged; {module_counts(a.module_count, a.modules_holding_ops)}; "
+        f"{plural(a.parameters, 'parameter')}"
+    )
     if a.shared_parameters:
         text += f" ({a.shared_parameters:,} more counted in the modules sharing them)"
     if a.filter_tag:
@@ -200,8 +202,8 @@ def format_comparison(c: Comparison, limit: int = 50) -> str:
         widths = [max(len(col), *(len(r[k]) for r in rows[:limit])) for k, col in
                   enumerate(columns)]
         lines += ["", f"{title} ({len(rows)}):",
-                  "  " + "  ".join(col.ljust(w) for col, w in zip(columns, widths))]
-        lines += ["  " + "  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip()
+                  "  " + "  ".join(col.ljust(w) for col, w in zip(columns, widths, strict=True))]
+        lines += ["  " + "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip()
                   for r in rows[:limit]]
         if len(rows) > limit:
             lines.append(f"  ... and {len(rows) - limit} more (--json lists all)")

@@ -88,7 +88,7 @@ def run_checker(model: onnx.ModelProto) -> str | None:
 
 def crossed_entries(tag: str, home: str) -> tuple[str, str] | None:
     """Where two tags part at sibling container entries (``Layer.1`` vs ``Layer.0``)."""
-    for mine, theirs in zip(tag.strip("/").split("/"), home.strip("/").split("/")):
+    for mine, theirs in zip(tag.strip("/").split("/"), home.strip("/").split("/"), strict=False):
         if mine == theirs:
             continue
         a, b = _ENTRY.match(mine), _ENTRY.match(theirs)
@@ -100,7 +100,7 @@ def crossed_entries(tag: str, home: str) -> tuple[str, str] | None:
 
 def _consistency_issues(index: GraphIndex) -> list[Issue]:
     issues: list[Issue] = []
-    for i, (node, tag) in enumerate(zip(index.nodes, index.tags)):
+    for i, (node, tag) in enumerate(zip(index.nodes, index.tags, strict=True)):
         if tag is None:
             continue
         before, after = index.producer_tags(i), index.consumer_tags(i)
@@ -144,7 +144,7 @@ def validate_model(model: onnx.ModelProto, check_consistency: bool = False) -> V
     if known is None:
         report.notes.append("module tree not recorded in the model metadata "
                             "('modelexport.module_tree'): tags not checked against it")
-    for i, (node, tag) in enumerate(zip(index.nodes, index.tags)):
+    for i, (node, tag) in enumerate(zip(index.nodes, index.tags, strict=True)):
         label = node_label(i, node)
         if tag is None:
             report.issues.append(Issue(
@@ -197,7 +197,9 @@ def repair_tags(model: onnx.ModelProto) -> Repair:
     fixed = onnx.ModelProto()
     fixed.CopyFrom(model)
     repaired: dict[str, str] = {}
-    for i, (node, before, after) in enumerate(zip(fixed.graph.node, index.tags, filled)):
+    for i, (node, before, after) in enumerate(
+        zip(fixed.graph.node, index.tags, filled, strict=True)
+    ):
         if before is not None:
             continue
         for key in (TAG_KEY, MODULE_PATH_KEY, MODULE_CLASS_KEY):

@@ -67,11 +67,17 @@ class LayoutMethod(str, Enum):
     none = "none"
 
 
-Layout = Annotated[LayoutMethod, typer.Option(
-    "--layout", metavar="<str>", help="Geometry of the yEd markup: dot (Graphviz, layered, edges routed "
-    "around nodes), outline (cheap rows by data flow, for big graphs), none (sizes only), "
-    "or auto (dot while the graph is small enough for the time budget, outline beyond; "
-    "the output says which).")]
+Layout = Annotated[
+    LayoutMethod,
+    typer.Option(
+        "--layout",
+        metavar="<str>",
+        help="Geometry of the yEd markup: dot (Graphviz, layered, edges routed "
+        "around nodes), outline (cheap rows by data flow, for big graphs), none (sizes only), "
+        "or auto (dot while the graph is small enough for the time budget, outline beyond; "
+        "the output says which).",
+    ),
+]
 
 
 def _error_types() -> tuple[type[BaseException], ...]:
@@ -137,12 +143,15 @@ def user_errors(verbose: bool = False, json_output: bool = False,
     except typer.Exit:
         raise
     except KeyboardInterrupt:
+        # from None: the exit carries no traceback to chain to; the interrupt is the whole story
         raise fail(MESSAGES["interrupted"], 130, json_output) from None
     except Exception as e:
         if not (isinstance(e, _error_types()) or _missing_extra(e)):
             raise
         if verbose:
             traceback.print_exc()
+        # from None: typer.Exit is a control-flow signal, not an error; the message above
+        # (and, with --verbose, the full chain just printed) already says what went wrong
         raise fail(_message(e, command), 1, json_output) from None
 
 

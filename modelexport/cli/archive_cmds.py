@@ -120,8 +120,10 @@ def list_models(
     _print_table(header, rows)
     db_part = (f"; database {listing.database_bytes:,} bytes"
                if listing.database_bytes is not None else "")
-    typer.echo(f"{plural(len(listing.models), 'model')}; tensors {listing.tensor_bytes:,} bytes, stored "
-               f"{listing.stored_bytes:,} bytes after deduplication{db_part}")
+    typer.echo(
+        f"{plural(len(listing.models), 'model')}; tensors {listing.tensor_bytes:,} bytes, stored "
+        f"{listing.stored_bytes:,} bytes after deduplication{db_part}"
+    )
 
 
 def restore(
@@ -191,7 +193,8 @@ def query(
 
       modelexport archive query models.lbdb "MATCH (m:Model) RETURN m.name, m.ops"
 
-      modelexport archive query models.lbdb "MATCH (o:Op) WHERE o.model = \\$m RETURN o.op_type, count(*)" --param m=model --json
+      modelexport archive query models.lbdb --param m=model --json \\
+        "MATCH (o:Op) WHERE o.model = \\$m RETURN o.op_type, count(*)"
     """
     params = dict(_param(p) for p in param or [])
     with user_errors(verbose, json_output):
@@ -209,7 +212,7 @@ def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     """Left-aligned columns two spaces apart, each as wide as its widest cell."""
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
     for r in [header, *rows]:
-        typer.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+        typer.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
 
 
 def _cell(value: Any) -> str:

@@ -111,7 +111,7 @@ def capture(model: Any, inputs: Any, options: CaptureOptions) -> Capture:
         forward = split.forward
 
         def positional(*args: Any) -> tuple[Any, ...]:
-            out = forward(**dict(zip(names, args)))
+            out = forward(**dict(zip(names, args, strict=True)))
             return tuple(tensor for _, tensor in flat_outputs(out))
 
         with torch.no_grad():

@@ -69,7 +69,7 @@ def capture(model: Any, inputs: Any, options: CaptureOptions) -> Capture:
     original = model.forward
 
     def positional(*args: Any) -> tuple[Any, ...]:
-        out = original(**dict(zip(names, args)), **inputs.constants)
+        out = original(**dict(zip(names, args, strict=True)), **inputs.constants)
         return tuple(tensor for _, tensor in flat_outputs(out))
 
     try:

@@ -44,7 +44,7 @@ def test_a_model_past_the_protobuf_limit_restores_with_external_data(tmp_path, s
     assert result.external_data == tmp_path / "back.onnx.data"
     original, rebuilt = onnx.load(str(small)), onnx.load(str(tmp_path / "back.onnx"))
     assert len(rebuilt.graph.initializer) == len(original.graph.initializer) == 3
-    for a, b in zip(original.graph.initializer, rebuilt.graph.initializer):
+    for a, b in zip(original.graph.initializer, rebuilt.graph.initializer, strict=True):
         assert a.name == b.name
         assert np.array_equal(numpy_helper.to_array(a), numpy_helper.to_array(b))
     assert [n.name for n in rebuilt.graph.node] == [n.name for n in original.graph.node]
@@ -107,7 +107,9 @@ def test_two_fine_tuned_variants_cost_little_more_than_one(tmp_path):
     assert listing.tensor_bytes == 40 * layer
 
 
-def test_a_taken_name_is_refused_unless_replaced_and_replacing_frees_unused_tensors(tmp_path, small):
+def test_a_taken_name_is_refused_unless_replaced_and_replacing_frees_unused_tensors(
+    tmp_path, small
+):
     other = save(chain_model(random_weights(3, 16, seed=1)), tmp_path / "other.onnx")
     db = tmp_path / "models.lbdb"
     with open_archive(db) as archive:
@@ -149,9 +151,13 @@ def test_the_schema_holds_labels_relationships_and_query_properties(tmp_path, sm
         q = archive.query
         assert q("MATCH (m:Model) RETURN m.name, m.producer, m.opsets, m.ops").rows == \
             [["small", "tests", '{"ai.onnx":18}', 6]]
-        assert q("MATCH (m:Module)-[r:PARENT_OF]->(o:Op) RETURN m.tag, r.ord, o.op_type, o.tag "
-                 "ORDER BY m.tag, r.ord").rows[:2] == \
-            [["/Net/Layer.0", 1, "MatMul", "/Net/Layer.0"], ["/Net/Layer.0", 2, "Relu", "/Net/Layer.0"]]
+        assert q(
+            "MATCH (m:Module)-[r:PARENT_OF]->(o:Op) RETURN m.tag, r.ord, o.op_type, o.tag "
+            "ORDER BY m.tag, r.ord"
+        ).rows[:2] == [
+            ["/Net/Layer.0", 1, "MatMul", "/Net/Layer.0"],
+            ["/Net/Layer.0", 2, "Relu", "/Net/Layer.0"],
+        ]
         feeds = q("MATCH (a:Op)-[f:FEEDS]->(b:Op) WHERE a.name = '/layer.0/MatMul' "
                   "RETURN f.tensor, f.dtype, f.src_output, f.dst_input, b.name").rows
         assert feeds == [["h0", None, 0, 0, "/layer.0/Relu"]]

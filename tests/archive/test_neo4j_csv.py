@@ -37,7 +37,7 @@ def read_neo4j_csv(path):
         for raw in reader:
             assert len(raw) == len(specs), (path.name, raw)
             row = {}
-            for (name, typ, _space), value in zip(specs, raw):
+            for (name, typ, _space), value in zip(specs, raw, strict=True):
                 key = name if typ not in ("ID", "LABEL", "START_ID", "END_ID", "TYPE") else \
                     (f":{typ}" if not name else name)
                 if value == "":

@@ -41,7 +41,9 @@ def test_growth_exponent_is_one_for_linear_and_two_for_quadratic_time():
 
 
 def test_work_memory_is_the_median_peak_above_the_dry_run():
-    m = Measurement("s", [Sample(1.0, 3_048, 0), Sample(2.0, 5_120, 0), Sample(3.0, 4_096, 0)], dry_hwm_kb=1_024)
+    m = Measurement(
+        "s", [Sample(1.0, 3_048, 0), Sample(2.0, 5_120, 0), Sample(3.0, 4_096, 0)], dry_hwm_kb=1_024
+    )
     assert m.seconds == 2.0
     assert m.work_mb == 3.0
 
@@ -69,8 +71,11 @@ def test_run_stage_times_a_load_save_in_a_fresh_process(tmp_path):
 
 
 def test_the_converters_time_targets_bind_on_gpt2_and_the_external_model_only():
-    rows = [_row("gpt2", "export-graphml", 500, 0.4, 1.0), _row("ext-2.5g", "import-onnx", 30, 0.8, 1.0),
-            _row("synth-1k", "export-graphml", 1_000, 9.0, 1.0)]
+    rows = [
+        _row("gpt2", "export-graphml", 500, 0.4, 1.0),
+        _row("ext-2.5g", "import-onnx", 30, 0.8, 1.0),
+        _row("synth-1k", "export-graphml", 1_000, 9.0, 1.0),
+    ]
     text = render_targets(rows, scaling(rows))
     assert "converters / (onnx.load + onnx.save) ≤ 0.5 on gpt2: MET  export-graphml 0.40" in text
     assert "≤ 0.75 on ext-2.5g: MISSED  import-onnx 0.80" in text
@@ -90,7 +95,8 @@ def test_node_heavy_rows_are_held_to_the_xml_floors_and_the_graphml_size():
     assert row.floor_ratio("lxml-xsd") == pytest.approx(1.3) and row.floor_met() is True
     assert row.gml_mem_ratio == pytest.approx(2.0) and row.met() == (None, False)
     text = render_targets([row], [])
-    assert "validate-graphml / lxml parse + XSD of the same GraphML ≤ 1.3 (node-heavy): MET  synth-100k 1.30" in text
+    assert ("validate-graphml / lxml parse + XSD of the same GraphML ≤ 1.3 (node-heavy): "
+            "MET  synth-100k 1.30") in text
     assert "every command (node-heavy): MISSED  synth-100k/validate-graphml 2.00" in text
     assert "≤1.30÷xsd" in render([row])
 
@@ -119,6 +125,8 @@ def test_the_reading_floor_is_printed_for_node_heavy_graphs():
     row.floors = {"lxml-parse": Measurement("lxml-parse", [Sample(4.0, 0, 0)]),
                   "lxml-read": Measurement("lxml-read", [Sample(5.0, 0, 0)])}
     text = render_read_floor([row])
-    assert "synth-50k: lxml-read 5.000 s = 1.25 × lxml-parse; import-onnx = 1.20 × lxml-read" in text
+    assert (
+        "synth-50k: lxml-read 5.000 s = 1.25 × lxml-parse; import-onnx = 1.20 × lxml-read" in text
+    )
     row.model = "synth-1k"  # not node-heavy: no line
     assert render_read_floor([row]) == ""

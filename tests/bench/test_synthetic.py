@@ -13,7 +13,9 @@ from bench.synthetic import NODES_PER_BLOCK, make_synthetic_model
 from modelexport.converter.tags import MODULE_TREE_KEY, node_tag
 
 
-@pytest.mark.parametrize("count", [1, NODES_PER_BLOCK - 1, NODES_PER_BLOCK, NODES_PER_BLOCK + 1, 1_000])
+@pytest.mark.parametrize(
+    "count", [1, NODES_PER_BLOCK - 1, NODES_PER_BLOCK, NODES_PER_BLOCK + 1, 1_000]
+)
 def test_the_generator_makes_exactly_the_requested_number_of_nodes(count):
     assert len(make_synthetic_model(count).graph.node) == count
 
@@ -44,4 +46,7 @@ def test_the_op_mix_carries_attributes_and_initializers():
 
 
 def test_the_same_count_gives_the_same_bytes():
-    assert make_synthetic_model(200).SerializeToString() == make_synthetic_model(200).SerializeToString()
+    assert (
+        make_synthetic_model(200).SerializeToString()
+        == make_synthetic_model(200).SerializeToString()
+    )

@@ -28,7 +28,9 @@ def tagged_model() -> onnx.ModelProto:
     common module).
     """
     rng = np.random.default_rng(0)
-    w1 = numpy_helper.from_array(rng.standard_normal((4, 8)).astype(np.float32), "block.0.proj.weight")
+    w1 = numpy_helper.from_array(
+        rng.standard_normal((4, 8)).astype(np.float32), "block.0.proj.weight"
+    )
     b1 = numpy_helper.from_array(rng.standard_normal((8,)).astype(np.float32), "block.0.proj.bias")
     w2 = numpy_helper.from_array(rng.standard_normal((8, 3)).astype(np.float32), "head.weight")
     shared = numpy_helper.from_array(np.float32(0.5).reshape(()), "shared.scale")
@@ -58,8 +60,18 @@ def tagged_model() -> onnx.ModelProto:
     tree = [
         {"tag": "/Net", "path": "", "class": "Net", "parent": None},
         {"tag": "/Net/Block.0", "path": "block.0", "class": "Block", "parent": "/Net"},
-        {"tag": "/Net/Block.0/Proj", "path": "block.0.proj", "class": "Proj", "parent": "/Net/Block.0"},
-        {"tag": "/Net/Block.0/Act", "path": "block.0.act", "class": "Act", "parent": "/Net/Block.0"},
+        {
+            "tag": "/Net/Block.0/Proj",
+            "path": "block.0.proj",
+            "class": "Proj",
+            "parent": "/Net/Block.0",
+        },
+        {
+            "tag": "/Net/Block.0/Act",
+            "path": "block.0.act",
+            "class": "Act",
+            "parent": "/Net/Block.0",
+        },
         {"tag": "/Net/Head", "path": "head", "class": "Head", "parent": "/Net"},
     ]
     helper.set_model_props(model, {MODULE_TREE_KEY: json.dumps(tree)})
@@ -82,7 +94,9 @@ def subgraph_model() -> onnx.ModelProto:
                                [else_init])
     nodes = [
         helper.make_node("Add", ["x0", "big"], ["x"], name="pre"),
-        helper.make_node("If", ["cond"], ["y"], name="branch", then_branch=then_g, else_branch=else_g),
+        helper.make_node(
+            "If", ["cond"], ["y"], name="branch", then_branch=then_g, else_branch=else_g
+        ),
     ]
     graph = helper.make_graph(
         nodes, "g",

@@ -74,9 +74,11 @@ def test_onnxruntime_gives_exactly_the_same_outputs_for_the_rebuilt_model(export
     out = exported.parent / "net2.onnx"
     graphml_to_onnx(exported, out)
     x = np.random.default_rng(1).standard_normal((5, 4)).astype(np.float32)
-    a = ort.InferenceSession(str(tagged_file), providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    a = ort.InferenceSession(str(tagged_file), providers=["CPUExecutionProvider"]).run(
+        None, {"x": x}
+    )
     b = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {"x": x})
-    assert all(np.array_equal(p, q) for p, q in zip(a, b))
+    assert all(np.array_equal(p, q) for p, q in zip(a, b, strict=True))
 
 
 def test_a_model_proto_can_be_converted_without_a_file(tmp_path, with_subgraphs):
@@ -125,14 +127,18 @@ def test_validate_names_what_differs_from_a_different_reference(tmp_path, tagged
 
 
 
-def test_validate_refuses_a_graphml_that_breaks_the_dialect_before_rebuilding(tmp_path, tagged_file):
+def test_validate_refuses_a_graphml_that_breaks_the_dialect_before_rebuilding(
+    tmp_path, tagged_file
+):
     onnx_to_graphml(tagged_file, tmp_path / "net.graphml")
     text = (tmp_path / "net.graphml").read_text()
     # An op whose hierarchy_tag no longer matches the group it sits in still imports
     # (tags are rebuilt from metadata_props), but it is not a valid file.
     tag = '<data key="hierarchy_tag">/Net/Block.0/Proj</data>'
     assert tag in text
-    (tmp_path / "net.graphml").write_text(text.replace(tag, '<data key="hierarchy_tag">/Elsewhere</data>', 1))
+    (tmp_path / "net.graphml").write_text(
+        text.replace(tag, '<data key="hierarchy_tag">/Elsewhere</data>', 1)
+    )
     plain = invoke("import-onnx", tmp_path / "net.graphml", tmp_path / "plain.onnx")
     assert plain.exit_code == 0, plain.output
     checked = invoke("import-onnx", tmp_path / "net.graphml", tmp_path / "back.onnx", "--validate")
@@ -231,7 +237,7 @@ def test_a_doctype_with_external_entities_is_refused(exported):
 def test_entity_expansion_bombs_are_refused(exported):
     text = exported.read_text()
     head, rest = text.split("\n", 1)
-    bomb = "".join(f'<!ENTITY l{i} "{"&l%d;" % (i - 1) * 10 if i else "lol"}">' for i in range(10))
+    bomb = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10 if i else "lol"}">' for i in range(10))
     exported.write_text(f"{head}\n<!DOCTYPE graphml [{bomb}]>\n{rest}")
     _import_refused(exported, "DOCTYPE")
 
@@ -243,7 +249,11 @@ def test_truncated_xml_is_refused(exported):
 
 
 def test_undeclared_keys_are_refused(exported):
-    _edit(exported, '<data key="kind">op</data>', '<data key="bogus">1</data><data key="kind">op</data>')
+    _edit(
+        exported,
+        '<data key="kind">op</data>',
+        '<data key="bogus">1</data><data key="kind">op</data>',
+    )
     _import_refused(exported, "bogus")
 
 
@@ -300,8 +310,12 @@ def test_offsets_outside_the_sidecar_are_refused(exported):
 
 def test_lengths_that_do_not_match_dtype_and_dims_are_refused(exported):
     text = exported.read_text()
-    new = re.sub(r'("sidecar":\{"offset":\d+,"length":)(\d+)', lambda m: m.group(1) + str(int(m.group(2)) - 4),
-                 text, count=1)
+    new = re.sub(
+        r'("sidecar":\{"offset":\d+,"length":)(\d+)',
+        lambda m: m.group(1) + str(int(m.group(2)) - 4),
+        text,
+        count=1,
+    )
     exported.write_text(new)
     _import_refused(exported, "does not match")
 
@@ -343,7 +357,9 @@ def test_flat_no_yed_output_validates_against_the_official_graphml_schema(tmp_pa
 
 
 @pytest.mark.parametrize("model", ["tagged", "with_subgraphs"])
-def test_default_output_validates_against_the_project_schema_and_semantic_checks(tmp_path, model, request):
+def test_default_output_validates_against_the_project_schema_and_semantic_checks(
+    tmp_path, model, request
+):
     from lxml import etree
 
     from modelexport.graphml import validate_graphml
@@ -360,7 +376,7 @@ def test_every_op_has_a_labelled_shape_node_and_every_group_open_and_closed_real
 
     ns = {"g": "http://graphml.graphdrawing.org/xmlns", "y": "http://www.yworks.com/xml/graphml"}
     root = etree.parse(str(exported)).getroot()
-    for node in root.iter("{%s}node" % ns["g"]):
+    for node in root.iter(f"{{{ns['g']}}}node"):
         kind = node.find("g:data[@key='kind']", ns).text
         if kind == "op":
             labels = node.findall("g:data/y:ShapeNode/y:NodeLabel", ns)
@@ -395,7 +411,9 @@ def test_awkward_text_survives_the_xml_exactly(tmp_path, tagged):
 
 def test_an_output_that_would_overwrite_the_input_is_refused(tmp_path, tagged_file):
     before = sorted(p.name for p in tmp_path.iterdir())
-    _refused(invoke("export-graphml", tagged_file, tagged_file), "would overwrite", tmp_path, before)
+    _refused(
+        invoke("export-graphml", tagged_file, tagged_file), "would overwrite", tmp_path, before
+    )
 
 
 def test_an_import_that_would_overwrite_the_sidecar_is_refused(exported):

@@ -35,7 +35,9 @@ def test_a_tagged_model_comes_back_byte_identical(tagged):
     assert_models_equal(_round_trip(tagged), tagged)
 
 
-def test_a_model_with_subgraphs_and_sidecar_attribute_tensors_comes_back_byte_identical(with_subgraphs):
+def test_a_model_with_subgraphs_and_sidecar_attribute_tensors_comes_back_byte_identical(
+    with_subgraphs,
+):
     assert_models_equal(_round_trip(with_subgraphs), with_subgraphs)
 
 
@@ -59,19 +61,40 @@ def test_every_attribute_type_comes_back_exactly():
                             [helper.make_tensor_value_info("a", TensorProto.FLOAT, [1])],
                             [helper.make_tensor_value_info("b", TensorProto.FLOAT, [1])])
     node = helper.make_node(
-        "Custom", ["x", "", "x"], ["y"], domain="test.domain", name="every",
-        f=0.1, i=-7, s=b"text", s_bin=b"\xff\x00", t=t, g=sub, floats=[1.0, float("inf")],
-        ints=[1, 2**40], strings=[b"a", b"b"], tensors=[t, t], graphs=[sub, sub],
-        sparse_tensor=sparse, sparse_tensors=[sparse],
+        "Custom",
+        ["x", "", "x"],
+        ["y"],
+        domain="test.domain",
+        name="every",
+        f=0.1,
+        i=-7,
+        s=b"text",
+        s_bin=b"\xff\x00",
+        t=t,
+        g=sub,
+        floats=[1.0, float("inf")],
+        ints=[1, 2**40],
+        strings=[b"a", b"b"],
+        tensors=[t, t],
+        graphs=[sub, sub],
+        sparse_tensor=sparse,
+        sparse_tensors=[sparse],
         tp=helper.make_tensor_type_proto(TensorProto.FLOAT, [1, "n"]),
-        type_protos=[helper.make_sequence_type_proto(helper.make_tensor_type_proto(TensorProto.INT8, None))],
-        doc_string="node doc")
+        type_protos=[
+            helper.make_sequence_type_proto(helper.make_tensor_type_proto(TensorProto.INT8, None))
+        ],
+        doc_string="node doc",
+    )
     ref = helper.make_attribute_ref("alpha", AttributeProto.FLOAT)
     ref.ref_attr_name = "outer_alpha"
     ref.doc_string = "attr doc"
     node.attribute.append(ref)
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18),
                                                    helper.make_opsetid("test.domain", 1)])
     assert_models_equal(_round_trip(model), model)
@@ -82,10 +105,21 @@ def test_model_local_functions_value_info_and_metadata_come_back(tagged):
                               [helper.make_node("Add", ["a", "a"], ["b"])],
                               [helper.make_opsetid("", 18)])
     tagged.functions.append(fn)
-    tagged.graph.value_info.append(helper.make_tensor_value_info("h0", TensorProto.FLOAT, ["batch", 8]))
-    tagged.graph.value_info.append(helper.make_value_info(
-        "seq", helper.make_optional_type_proto(helper.make_sequence_type_proto(
-            helper.make_map_type_proto(TensorProto.INT64, helper.make_tensor_type_proto(TensorProto.FLOAT, [2]))))))
+    tagged.graph.value_info.append(
+        helper.make_tensor_value_info("h0", TensorProto.FLOAT, ["batch", 8])
+    )
+    tagged.graph.value_info.append(
+        helper.make_value_info(
+            "seq",
+            helper.make_optional_type_proto(
+                helper.make_sequence_type_proto(
+                    helper.make_map_type_proto(
+                        TensorProto.INT64, helper.make_tensor_type_proto(TensorProto.FLOAT, [2])
+                    )
+                )
+            ),
+        )
+    )
     tagged.doc_string = "model doc"
     tagged.graph.doc_string = "graph doc"
     helper.set_metadata_props(tagged.graph.node[0], {"extra": "1"})  # appended after the tags
@@ -93,7 +127,9 @@ def test_model_local_functions_value_info_and_metadata_come_back(tagged):
 
 
 def test_typed_tensor_fields_are_restored_to_the_same_field():
-    t = helper.make_tensor("w", TensorProto.FLOAT16, [600], np.arange(600, dtype=np.float16).view(np.uint16).tolist())
+    t = helper.make_tensor(
+        "w", TensorProto.FLOAT16, [600], np.arange(600, dtype=np.float16).view(np.uint16).tolist()
+    )
     graph = helper.make_graph([helper.make_node("Identity", ["w"], ["y"])], "g", [],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT16, [600])], [t])
     model = helper.make_model(graph)

@@ -44,7 +44,9 @@ def test_every_op_sits_in_the_group_of_its_tag(tagged):
 
 def test_modules_carry_label_path_and_class(tagged):
     doc = model_to_document(tagged)
-    block = next(m for m in _kind(doc, fmt.KIND_MODULE) if m.data["hierarchy_tag"] == "/Net/Block.0")
+    block = next(
+        m for m in _kind(doc, fmt.KIND_MODULE) if m.data["hierarchy_tag"] == "/Net/Block.0"
+    )
     assert block.data["label"] == "Block.0"
     assert block.data["module_path"] == "block.0"
     assert block.data["module_class"] == "Block"
@@ -178,8 +180,12 @@ def test_text_xml_cannot_carry_is_kept_exactly_in_base64(tagged):
 def _leaky_relu_with_alpha_bits(bits: bytes) -> onnx.ModelProto:
     node = helper.make_node("LeakyRelu", ["x"], ["y"], alpha=1.0)
     node.attribute[0].f = struct.unpack("<f", bits)[0]
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
     return helper.make_model(graph)
 
 

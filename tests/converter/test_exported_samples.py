@@ -18,7 +18,9 @@ from modelexport.converter.testing import assert_models_equal
 from modelexport.converter.verification import generated_input
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
-SAMPLE_DIRS = sorted(p for p in SAMPLES.iterdir() if (p / "config.json").exists()) if SAMPLES.is_dir() else []
+SAMPLE_DIRS = (
+    sorted(p for p in SAMPLES.iterdir() if (p / "config.json").exists()) if SAMPLES.is_dir() else []
+)
 
 
 def _outputs(path: Path, feeds: dict) -> list:
@@ -44,7 +46,9 @@ def test_an_exported_sample_round_trips_exactly(tmp_path, sample):
     rng = np.random.default_rng(0)
     session = ort.InferenceSession(str(exported), providers=["CPUExecutionProvider"])
     feeds = {i.name: generated_input(i, rng) for i in session.get_inputs()}
-    for a, b in zip(_outputs(exported, feeds), _outputs(tmp_path / "back.onnx", feeds)):
+    for a, b in zip(
+        _outputs(exported, feeds), _outputs(tmp_path / "back.onnx", feeds), strict=True
+    ):
         assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
 
 

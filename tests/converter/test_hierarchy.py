@@ -10,8 +10,12 @@ from modelexport.converter.tags import ROOT
 
 
 def _model(nodes):
-    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
     return helper.make_model(graph)
 
 
@@ -49,15 +53,23 @@ def test_the_dynamo_module_stack_becomes_class_name_tags_with_container_keys():
 
 
 def test_same_class_siblings_are_told_apart_by_attribute_name():
-    a = _dynamo(helper.make_node("Relu", ["x"], ["h"]), ["", "first", "relu"], ["m.Net", "m.Stack", "r"])
-    b = _dynamo(helper.make_node("Neg", ["h"], ["y"]), ["", "second", "neg"], ["m.Net", "m.Stack", "n"])
+    a = _dynamo(
+        helper.make_node("Relu", ["x"], ["h"]), ["", "first", "relu"], ["m.Net", "m.Stack", "r"]
+    )
+    b = _dynamo(
+        helper.make_node("Neg", ["h"], ["y"]), ["", "second", "neg"], ["m.Net", "m.Stack", "n"]
+    )
     assert derive_hierarchy(_model([a, b])).node_tags == ["/Net/Stack.first", "/Net/Stack.second"]
 
 
 
 def test_container_children_of_the_same_class_in_different_containers_keep_distinct_tags():
-    a = _dynamo(helper.make_node("Relu", ["x"], ["h"]), ["", "down.0", "relu"], ["m.Net", "m.Block", "r"])
-    b = _dynamo(helper.make_node("Neg", ["h"], ["y"]), ["", "up.0", "neg"], ["m.Net", "m.Block", "n"])
+    a = _dynamo(
+        helper.make_node("Relu", ["x"], ["h"]), ["", "down.0", "relu"], ["m.Net", "m.Block", "r"]
+    )
+    b = _dynamo(
+        helper.make_node("Neg", ["h"], ["y"]), ["", "up.0", "neg"], ["m.Net", "m.Block", "n"]
+    )
     h = derive_hierarchy(_model([a, b]))
     assert h.node_tags == ["/Net/Block.down.0", "/Net/Block.up.0"]
     assert {h.modules[t].path for t in h.node_tags} == {"down.0", "up.0"}

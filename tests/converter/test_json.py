@@ -20,7 +20,7 @@ def _reference(value) -> str:
 @pytest.mark.parametrize("items", [[], TRICKY, [s * 3 for s in TRICKY]])
 def test_lists_of_strings_and_pairs_match_dumps(items):
     assert dumps_strings(items) == _reference(items) == dumps(items)
-    pairs = [[a, b] for a, b in zip(items, reversed(items))]
+    pairs = [[a, b] for a, b in zip(items, reversed(items), strict=True)]
     assert dumps_pairs(pairs) == _reference(pairs) == dumps(pairs)
 
 

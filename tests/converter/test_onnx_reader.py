@@ -87,7 +87,9 @@ def test_external_data_round_trips_tensor_by_tensor(tmp_path, external_model):
 def test_streamed_external_data_gives_the_bytes_of_the_loaded_model(tmp_path, external_model):
     onnx_to_graphml(external_model, tmp_path / "streamed.graphml")
     onnx_to_graphml(onnx.load(str(external_model)), tmp_path / "loaded.graphml")
-    assert (tmp_path / "streamed.onnxdata").read_bytes() == (tmp_path / "loaded.onnxdata").read_bytes()
+    assert (tmp_path / "streamed.onnxdata").read_bytes() == (
+        tmp_path / "loaded.onnxdata"
+    ).read_bytes()
 
 
 def test_external_data_of_an_attribute_tensor_is_loaded_inline(tmp_path, tagged):
@@ -130,7 +132,9 @@ def test_external_data_that_breaks_the_rules_is_refused_in_one_line(
     _break_location(external_model, location, **extra)
     out = tmp_path / "out"
     out.mkdir()
-    result = CliRunner().invoke(app, ["export-graphml", str(external_model), str(out / "m.graphml")])
+    result = CliRunner().invoke(
+        app, ["export-graphml", str(external_model), str(out / "m.graphml")]
+    )
     assert result.exit_code == 1, result.output
     assert result.output.startswith("error: ") and "external data" in result.output
     assert message in result.output, result.output

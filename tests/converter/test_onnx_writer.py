@@ -26,13 +26,15 @@ def test_the_written_file_equals_serialize_to_string(tmp_path, tagged):
     assert (tmp_path / "m.onnx").read_bytes() == tagged.SerializeToString()
 
 
-def test_models_over_the_protobuf_limit_are_written_with_external_data(tmp_path, tagged, monkeypatch):
+def test_models_over_the_protobuf_limit_are_written_with_external_data(
+    tmp_path, tagged, monkeypatch
+):
     monkeypatch.setattr(io_layer, "PROTOBUF_LIMIT", 100)
     onnx_to_graphml(tagged, tmp_path / "m.graphml")
     result = graphml_to_onnx(tmp_path / "m.graphml", tmp_path / "m.onnx")
     assert result.external_data == tmp_path / "m.onnx.data"
     rebuilt = onnx.load(str(tmp_path / "m.onnx"))  # loads the external data too
-    for a, b in zip(tagged.graph.initializer, rebuilt.graph.initializer):
+    for a, b in zip(tagged.graph.initializer, rebuilt.graph.initializer, strict=True):
         assert np.array_equal(numpy_helper.to_array(a), numpy_helper.to_array(b))
     assert [n.name for n in rebuilt.graph.node] == [n.name for n in tagged.graph.node]
 

@@ -12,7 +12,9 @@ model's hashes, in corpus order), and, slow, every sample exported by ``modelexp
 ``pkg.torch.onnx.stack_trace``; those are rewritten relative to site-packages first,
 so the hashes do not depend on where the checkout lives. The corpus comes with onnx
 and the samples' exports with torch and transformers: the hashes hold for the versions
-named beside them, and a test skips, saying so, under other versions.
+in ``PINNED_VERSIONS``, which the test extra pins; under other versions the tests fail
+saying so (they never skip). Whatever the versions, a sample's round trip must give its
+export back byte for byte.
 
 When an issue changes output on purpose, recompute with ``python
 tests/converter/test_output_bytes.py`` and say so in the commit. The samples' hashes
@@ -57,40 +59,54 @@ SYNTHETIC_HASHES = {
         "sidecar": "69f06cc2ddcad9fc07ae4bab2a960e2abaee2b6d330a618d91b31869660f8f6d",
     },
 }
-CORPUS_HASH = {
-    "onnx==1.23.2":
-        "83186fc714faed37dbd18a4c72f1b554d09d990d82e58cf80d9819b1a3bf39bf",
+# The corpus comes with onnx, the samples' exports with torch, transformers, onnx and
+# onnxscript: their hashes hold for these versions, which the test extra pins
+# (pyproject.toml), so a release elsewhere cannot silently change what is compared.
+PINNED_VERSIONS = {"torch": "2.13.0", "transformers": "5.24.0", "onnx": "1.23.2",
+                   "onnxscript": "0.7.2"}
+CORPUS_HASH = "83186fc714faed37dbd18a4c72f1b554d09d990d82e58cf80d9819b1a3bf39bf"
+SAMPLE_HASHES = {
+    "bert-tiny": {
+        "export": "682f0c7f0a1394b7753f82fe542f93f255dcf3a43bf382b220231103ac47d67d",
+        "flat": "b2e13d0ceb6645f3ce494c7f6bc9035991928dcd7018aa0cebf4d04793f9c0ea",
+        "flat_sidecar": "b83091a6a6e5030a6ada2504902579f60343f63fc15ae4c4ed86ad435b161352",
+        "graphml": "a06e4cb5bec77be01463ba7961dad18107bad94be6f7086af0c7a57c63710c17",
+        "onnx": "682f0c7f0a1394b7753f82fe542f93f255dcf3a43bf382b220231103ac47d67d",
+        "sidecar": "b83091a6a6e5030a6ada2504902579f60343f63fc15ae4c4ed86ad435b161352",
+    },
+    "gpt2-tiny": {
+        "export": "e60ee189c4902ba3d9a2879cd8eaa125f6d28f9ed1ef977f80af9d63534900f4",
+        "flat": "388806bad8ae8d4c57ab57b7f0860ac3f1abefd9cd6231dcfb49f57c9dc8a150",
+        "flat_sidecar": "21cb66515acd6f78b5b928683eb1ae90d3e32d1ba0f4b2831098539c6e673f45",
+        "graphml": "1007414acc07d376d2459fb7729e8e9ab4171ec9fe0a971f4815419514f65a85",
+        "onnx": "e60ee189c4902ba3d9a2879cd8eaa125f6d28f9ed1ef977f80af9d63534900f4",
+        "sidecar": "21cb66515acd6f78b5b928683eb1ae90d3e32d1ba0f4b2831098539c6e673f45",
+    },
+    "resnet-tiny": {
+        "export": "32322d1706ade6de43383edab4d7a8d656111a1100ee3734cafad4d31d02cd1e",
+        "flat": "222f13ee0be9bea333d8c48d8292920837f2d59a4ebd79d24502cf93c6819870",
+        "flat_sidecar": "5bb6cfb7247e66c90921c1510da71d6e92a04c9d94885f0edfc7dd0107dc82ec",
+        "graphml": "00143e658fe15c05ff50771af51afb503d83e3adc9acd2abdf5b09eb57d94b24",
+        "onnx": "32322d1706ade6de43383edab4d7a8d656111a1100ee3734cafad4d31d02cd1e",
+        "sidecar": "5bb6cfb7247e66c90921c1510da71d6e92a04c9d94885f0edfc7dd0107dc82ec",
+    },
+    "t5-tiny": {
+        "export": "1bd72318808b916a1b8fe52647f3c8ecfce4e64837b7eb3dd512607e64f2635b",
+        "flat": "002f39cf0eb4a89c82bad3a7d4173df5f3b6997bc392a4883ea0b7d8b584172a",
+        "flat_sidecar": "b9a784c53d34a74376f3ab8fca35388c5e0db2cc40e215ba9eaa3a1bb8d984b3",
+        "graphml": "33b3944ccfad89dbfde25fc370e0f9d610aa5db49bf6d44ba0ac6ee3cf843f78",
+        "onnx": "1bd72318808b916a1b8fe52647f3c8ecfce4e64837b7eb3dd512607e64f2635b",
+        "sidecar": "b9a784c53d34a74376f3ab8fca35388c5e0db2cc40e215ba9eaa3a1bb8d984b3",
+    },
+    "vit-tiny": {
+        "export": "defdf6323b5e1a7a4ff4ec3d63d2ed488c9cde49e3b5a7b10fde25220576aec9",
+        "flat": "046cc9d826219198cb500337d19f03f645305460b8e017db70bdd19532e8aba7",
+        "flat_sidecar": "b9d4b1a6f45bc2e619a4b391adebaa7db7d8523fbeb3c2f31169bbfcb68768f0",
+        "graphml": "aca6ebe74e148e836263e9f64f648b44e1a91c163b9aef1f37003f0acf08127c",
+        "onnx": "defdf6323b5e1a7a4ff4ec3d63d2ed488c9cde49e3b5a7b10fde25220576aec9",
+        "sidecar": "b9d4b1a6f45bc2e619a4b391adebaa7db7d8523fbeb3c2f31169bbfcb68768f0",
+    },
 }
-SAMPLE_HASHES = {   'torch==2.13.0+cpu transformers==5.24.0 onnx==1.23.2 onnxscript==0.7.2': {   'bert-tiny': {   'export': '682f0c7f0a1394b7753f82fe542f93f255dcf3a43bf382b220231103ac47d67d',
-                                                                                                  'flat': 'b2e13d0ceb6645f3ce494c7f6bc9035991928dcd7018aa0cebf4d04793f9c0ea',
-                                                                                                  'flat_sidecar': 'b83091a6a6e5030a6ada2504902579f60343f63fc15ae4c4ed86ad435b161352',
-                                                                                                  'graphml': 'a06e4cb5bec77be01463ba7961dad18107bad94be6f7086af0c7a57c63710c17',
-                                                                                                  'onnx': '682f0c7f0a1394b7753f82fe542f93f255dcf3a43bf382b220231103ac47d67d',
-                                                                                                  'sidecar': 'b83091a6a6e5030a6ada2504902579f60343f63fc15ae4c4ed86ad435b161352'},
-                                                                                 'gpt2-tiny': {   'export': 'e60ee189c4902ba3d9a2879cd8eaa125f6d28f9ed1ef977f80af9d63534900f4',
-                                                                                                  'flat': '388806bad8ae8d4c57ab57b7f0860ac3f1abefd9cd6231dcfb49f57c9dc8a150',
-                                                                                                  'flat_sidecar': '21cb66515acd6f78b5b928683eb1ae90d3e32d1ba0f4b2831098539c6e673f45',
-                                                                                                  'graphml': '1007414acc07d376d2459fb7729e8e9ab4171ec9fe0a971f4815419514f65a85',
-                                                                                                  'onnx': 'e60ee189c4902ba3d9a2879cd8eaa125f6d28f9ed1ef977f80af9d63534900f4',
-                                                                                                  'sidecar': '21cb66515acd6f78b5b928683eb1ae90d3e32d1ba0f4b2831098539c6e673f45'},
-                                                                                 'resnet-tiny': {   'export': '32322d1706ade6de43383edab4d7a8d656111a1100ee3734cafad4d31d02cd1e',
-                                                                                                    'flat': '222f13ee0be9bea333d8c48d8292920837f2d59a4ebd79d24502cf93c6819870',
-                                                                                                    'flat_sidecar': '5bb6cfb7247e66c90921c1510da71d6e92a04c9d94885f0edfc7dd0107dc82ec',
-                                                                                                    'graphml': '00143e658fe15c05ff50771af51afb503d83e3adc9acd2abdf5b09eb57d94b24',
-                                                                                                    'onnx': '32322d1706ade6de43383edab4d7a8d656111a1100ee3734cafad4d31d02cd1e',
-                                                                                                    'sidecar': '5bb6cfb7247e66c90921c1510da71d6e92a04c9d94885f0edfc7dd0107dc82ec'},
-                                                                                 't5-tiny': {   'export': '1bd72318808b916a1b8fe52647f3c8ecfce4e64837b7eb3dd512607e64f2635b',
-                                                                                                'flat': '002f39cf0eb4a89c82bad3a7d4173df5f3b6997bc392a4883ea0b7d8b584172a',
-                                                                                                'flat_sidecar': 'b9a784c53d34a74376f3ab8fca35388c5e0db2cc40e215ba9eaa3a1bb8d984b3',
-                                                                                                'graphml': '33b3944ccfad89dbfde25fc370e0f9d610aa5db49bf6d44ba0ac6ee3cf843f78',
-                                                                                                'onnx': '1bd72318808b916a1b8fe52647f3c8ecfce4e64837b7eb3dd512607e64f2635b',
-                                                                                                'sidecar': 'b9a784c53d34a74376f3ab8fca35388c5e0db2cc40e215ba9eaa3a1bb8d984b3'},
-                                                                                 'vit-tiny': {   'export': 'defdf6323b5e1a7a4ff4ec3d63d2ed488c9cde49e3b5a7b10fde25220576aec9',
-                                                                                                 'flat': '046cc9d826219198cb500337d19f03f645305460b8e017db70bdd19532e8aba7',
-                                                                                                 'flat_sidecar': 'b9d4b1a6f45bc2e619a4b391adebaa7db7d8523fbeb3c2f31169bbfcb68768f0',
-                                                                                                 'graphml': 'aca6ebe74e148e836263e9f64f648b44e1a91c163b9aef1f37003f0acf08127c',
-                                                                                                 'onnx': 'defdf6323b5e1a7a4ff4ec3d63d2ed488c9cde49e3b5a7b10fde25220576aec9',
-                                                                                                 'sidecar': 'b9d4b1a6f45bc2e619a4b391adebaa7db7d8523fbeb3c2f31169bbfcb68768f0'}}}
 
 
 def _sha(path: Path) -> str:
@@ -162,13 +178,30 @@ def sample_export(tmp: Path, sample: Path) -> Path:
     return normalized
 
 
-def _versions(*names: str) -> str:
+def assert_pinned_versions(*names: str) -> None:
+    """Fail, saying what to do, when an input's producer is not the version pinned."""
     from importlib.metadata import version
 
-    return " ".join(f"{n}=={version(n)}" for n in names)
+    found = {n: version(n).split("+")[0] for n in names}  # torch's "+cpu" is a build tag
+    wanted = {n: PINNED_VERSIONS[n] for n in names}
+    assert found == wanted, (
+        f"the pinned hashes were computed with {wanted}, this environment has {found}: "
+        "install the test extra (make test), or after changing the pins in pyproject.toml "
+        "recompute them with `python tests/converter/test_output_bytes.py`")
 
 
-SAMPLE_VERSIONS = ("torch", "transformers", "onnx", "onnxscript")
+def test_the_pins_match_the_test_extra():
+    """The versions above are the ones pyproject's test extra installs."""
+    import sys
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:
+        import tomli as tomllib
+    root = Path(__file__).resolve().parents[2]
+    extra = tomllib.loads((root / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]["test"]
+    assert {f"{n}=={v}" for n, v in PINNED_VERSIONS.items()} <= set(extra)
 
 
 def test_synthetic_models_convert_to_the_pinned_bytes(tmp_path):
@@ -177,10 +210,8 @@ def test_synthetic_models_convert_to_the_pinned_bytes(tmp_path):
 
 @pytest.mark.slow
 def test_the_onnx_corpus_converts_to_the_pinned_bytes(tmp_path):
-    versions = _versions("onnx")
-    if versions not in CORPUS_HASH:
-        pytest.skip(f"corpus hash pinned for {sorted(CORPUS_HASH)}, not {versions}")
-    assert corpus_hash(tmp_path) == CORPUS_HASH[versions]
+    assert_pinned_versions("onnx")
+    assert corpus_hash(tmp_path) == CORPUS_HASH
 
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
@@ -191,12 +222,12 @@ SAMPLE_DIRS = sorted(p for p in SAMPLES.iterdir() if (p / "config.json").exists(
 @pytest.mark.parametrize("sample", SAMPLE_DIRS, ids=lambda p: p.name)
 def test_an_exported_sample_and_its_conversions_have_the_pinned_bytes(tmp_path, sample):
     pytest.importorskip("torch")
-    versions = _versions(*SAMPLE_VERSIONS)
-    if versions not in SAMPLE_HASHES:
-        pytest.skip(f"sample hashes pinned for {sorted(SAMPLE_HASHES)}, not {versions}")
     exported = sample_export(tmp_path, sample)
     found = {"export": _sha(exported), **output_hashes(tmp_path / "out", exported)}
-    assert found == SAMPLE_HASHES[versions][sample.name]
+    # whatever the versions: the round trip gives the export back, byte for byte
+    assert found["onnx"] == found["export"] and found["flat_sidecar"] == found["sidecar"]
+    assert_pinned_versions(*PINNED_VERSIONS)
+    assert found == SAMPLE_HASHES[sample.name]
 
 
 if __name__ == "__main__":
@@ -205,10 +236,11 @@ if __name__ == "__main__":
     import tempfile
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    assert_pinned_versions(*PINNED_VERSIONS)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         print("SYNTHETIC_HASHES =", pprint.pformat(synthetic_hashes(root / "synthetic")))
-        print("CORPUS_HASH =", {_versions("onnx"): corpus_hash(root / "corpus")})
+        print(f'CORPUS_HASH = "{corpus_hash(root / "corpus")}"')
         samples = {p.name: {"export": _sha(e := sample_export(root / p.name, p)),
                             **output_hashes(root / p.name / "out", e)} for p in SAMPLE_DIRS}
-        print("SAMPLE_HASHES =", pprint.pformat({_versions(*SAMPLE_VERSIONS): samples}))
+        print("SAMPLE_HASHES =", pprint.pformat(samples))

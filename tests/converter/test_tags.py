@@ -55,12 +55,18 @@ def test_the_module_stack_comes_from_name_scopes_with_classes():
              "pkg.torch.onnx.class_hierarchy":
                  "['pkg.Net', 'pkg.Block', 'torch.nn.modules.linear.Linear', 'aten.linear']"}
     assert torch_module_stack(props) == [
-        ("", "pkg.Net"), ("blocks.1", "pkg.Block"), ("blocks.1.lin", "torch.nn.modules.linear.Linear")]
+        ("", "pkg.Net"),
+        ("blocks.1", "pkg.Block"),
+        ("blocks.1.lin", "torch.nn.modules.linear.Linear"),
+    ]
 
 
 def test_the_module_stack_falls_back_to_the_namespace_then_to_bare_scopes():
     namespace = ": pkg.Net/blocks.0: pkg.Block/add: aten.add.Tensor"
-    assert torch_module_stack({"namespace": namespace}) == [("", "pkg.Net"), ("blocks.0", "pkg.Block")]
+    assert torch_module_stack({"namespace": namespace}) == [
+        ("", "pkg.Net"),
+        ("blocks.0", "pkg.Block"),
+    ]
     assert torch_module_stack({"pkg.torch.onnx.name_scopes": "['', 'add']"}) == [("", None)]
     assert torch_module_stack({"pkg.torch.onnx.name_scopes": "['add']"}) == []
     assert torch_module_stack({"pkg.torch.onnx.name_scopes": "not a list"}) is None

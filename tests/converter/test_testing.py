@@ -34,7 +34,9 @@ def test_tensor_bytes_differences_say_where(tagged):
     raw = bytearray(other.graph.initializer[0].raw_data)
     raw[7] ^= 1
     other.graph.initializer[0].raw_data = bytes(raw)
-    assert diff_models(tagged, other) == ["graph.initializer[0].raw_data: bytes differ at byte 7 (128 bytes vs 128)"]
+    assert diff_models(tagged, other) == [
+        "graph.initializer[0].raw_data: bytes differ at byte 7 (128 bytes vs 128)"
+    ]
 
 
 def test_assert_models_equal_lists_the_differences(tagged):

@@ -4,6 +4,7 @@ pass: no overlapping leaves, children inside their group, few edges through node
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from lxml import etree
 
@@ -67,7 +68,7 @@ def overlapping_leaves(pic: Picture) -> list[tuple[str, str]]:
     pairs = []
     for nid, (x, y, w, h) in items:
         active = [(a, r) for a, r in active if r[0] + r[2] > x + 0.5]
-        for other, (ox, oy, ow, oh) in active:
+        for other, (_ox, oy, _ow, oh) in active:
             if oy < y + h - 0.5 and y < oy + oh - 0.5:
                 pairs.append((other, nid))
         active.append((nid, (x, y, w, h)))
@@ -119,7 +120,7 @@ def edges_through_nodes(pic: Picture) -> list[tuple[str, str]]:
     bad = []
     for s, t, points in pic.edges:
         hit = False
-        for p, q in zip(points, points[1:]):
+        for p, q in pairwise(points):
             lo_i, hi_i = sorted((int(p[0] // cell), int(q[0] // cell)))
             lo_j, hi_j = sorted((int(p[1] // cell), int(q[1] // cell)))
             near = {n for i in range(lo_i, hi_i + 1) for j in range(lo_j, hi_j + 1)

@@ -42,8 +42,18 @@ def sidecar_bytes() -> bytes:
 
 def build_document(sidecar: str = "model.onnxdata", payload: bytes | None = None) -> Document:
     payload = sidecar_bytes() if payload is None else payload
-    k_attr = json.dumps([{"name": "value", "type": "TENSOR", "t": {
-        "name": "k", fmt.SIDECAR_REF: {"offset": 192, "length": 8, "dtype": "INT64", "dims": [1]}}}])
+    k_attr = json.dumps(
+        [
+            {
+                "name": "value",
+                "type": "TENSOR",
+                "t": {
+                    "name": "k",
+                    fmt.SIDECAR_REF: {"offset": 192, "length": 8, "dtype": "INT64", "dims": [1]},
+                },
+            }
+        ]
+    )
     then = Graph("sg_then:", nodes=[_op("op_then", "sg_then", "/Model", "Identity", ["z"], ["t"])])
     if_graph = Graph("op_if:", nodes=[Node("sg_then", {
         "kind": "subgraph", "label": "then_branch", "parent": "op_if",

@@ -19,7 +19,7 @@ from modelexport.graphml import format as fmt  # noqa: E402
 from modelexport.graphml import validate_graphml  # noqa: E402
 
 NS = {"g": fmt.GRAPHML_NS}
-G = "{%s}" % fmt.GRAPHML_NS
+G = f"{{{fmt.GRAPHML_NS}}}"
 ONNX_TEST_MODELS = sorted(glob.glob(
     os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data", "**", "*.onnx"),
     recursive=True))

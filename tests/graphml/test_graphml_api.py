@@ -10,7 +10,9 @@ from modelexport import graphml
 
 def test_the_spec_entry_points_are_exported() -> None:
     """SPEC §4's names; leaks are checked in tests/test_public_names.py."""
-    assert {"validate_graphml", "read_graphml", "write_graphml", "GraphMLError"} <= set(graphml.__all__)
+    assert {"validate_graphml", "read_graphml", "write_graphml", "GraphMLError"} <= set(
+        graphml.__all__
+    )
 
 
 def test_importing_graphml_loads_neither_onnx_nor_torch() -> None:

@@ -78,7 +78,7 @@ def test_edges_run_from_the_source_border_to_the_target_border_downwards(method)
     roots, edges = _blocks(2)
     placement = place(roots, edges, method)
     assert len(placement.paths) == len(edges)
-    for (s, t), path in zip(edges, placement.paths):
+    for (s, t), path in zip(edges, placement.paths, strict=True):
         assert path and len(path) >= 2
         sx, sy, sw, sh = placement.boxes[s]
         tx, ty, tw, th = placement.boxes[t]

@@ -80,7 +80,7 @@ def test_onnxruntime_gives_the_outputs_of_pytorch(export_sample, name):
     with torch.no_grad():
         expected = flat_outputs(exported.model(**exported.inputs.kwargs()))
     assert len(actual) == len(expected)
-    for got, (_, want) in zip(actual, expected):
+    for got, (_, want) in zip(actual, expected, strict=True):
         np.testing.assert_allclose(got, want.numpy(), rtol=0, atol=1e-4)
 
 

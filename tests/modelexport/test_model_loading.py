@@ -18,7 +18,7 @@ def test_a_config_only_directory_builds_a_seeded_random_model_and_says_so(sample
     assert first.random_init
     assert "random-init BertModel" in first.note and "seed 0" in first.note
     assert all(torch.equal(a, b) for a, b in zip(first.model.state_dict().values(),
-                                                 second.model.state_dict().values()))
+                                                 second.model.state_dict().values(), strict=True))
     assert first.tokenizer is not None and not first.model.training
 
 

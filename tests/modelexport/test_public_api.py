@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_spec_entry_point_and_the_error_tree_are_exported():
-    """SPEC §4's stable name; the rest of the list is checked for leaks in tests/test_public_names.py."""
+    """SPEC §4's stable name; tests/test_public_names.py checks the rest of the list for leaks."""
     assert {"export_model", "ModelExportError", "AnalysisError"} <= set(modelexport.__all__)
 
 

@@ -115,7 +115,7 @@ def run_with_intermediates(model: onnx.ModelProto, feeds: dict[str, np.ndarray],
     session = ort.InferenceSession(exposed.SerializeToString(),
                                    providers=["CPUExecutionProvider"])
     wanted = [o.name for o in session.get_outputs()]
-    return {**feeds, **dict(zip(wanted, session.run(wanted, feeds)))}
+    return {**feeds, **dict(zip(wanted, session.run(wanted, feeds), strict=True))}
 
 
 def check_extraction(full: onnx.ModelProto, part: onnx.ModelProto,
@@ -132,7 +132,7 @@ def check_extraction(full: onnx.ModelProto, part: onnx.ModelProto,
                                    providers=["CPUExecutionProvider"])
     got = session.run(outs, {n: values[n] for n in ins})
     worst = 0.0
-    for name, value in zip(outs, got):
+    for name, value in zip(outs, got, strict=True):
         expected = values[name]
         assert value.shape == expected.shape, name
         if value.size:

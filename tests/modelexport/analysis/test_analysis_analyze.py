@@ -60,7 +60,9 @@ def test_filter_tag_matches_whole_segments_only(make_net):
 def test_older_doc_string_tags_are_read(make_net):
     a = analyze_model(make_net(tag_form="doc_string"))
     assert a.tagged_nodes == 12 and a.tag_sources == {"doc_string": 12}
-    assert [m.total_ops for m in a.modules] == [m.total_ops for m in analyze_model(make_net()).modules]
+    assert [m.total_ops for m in a.modules] == [
+        m.total_ops for m in analyze_model(make_net()).modules
+    ]
 
 
 def test_untagged_model_is_analyzed_by_op_type(make_net):

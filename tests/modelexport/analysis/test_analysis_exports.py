@@ -118,10 +118,23 @@ def test_validate_names_the_nodes_broken_in_an_export(exports):
     model = onnx.load(exports["bert-tiny"])
     index = GraphIndex.of(model)
     # A node inside layer 0 whose producers and consumers are all in layer 0 too.
-    inner = next(i for i, t in enumerate(index.tags) if ".0" in t and (
-        index.producer_tags(i) and index.consumer_tags(i)
-        and all(x.startswith(layer_of(t)) for x in index.producer_tags(i) + index.consumer_tags(i))))
-    moved = layer_of(index.tags[inner])[:-1] + "1" + index.tags[inner][len(layer_of(index.tags[inner])):]
+    inner = next(
+        i
+        for i, t in enumerate(index.tags)
+        if ".0" in t
+        and (
+            index.producer_tags(i)
+            and index.consumer_tags(i)
+            and all(
+                x.startswith(layer_of(t)) for x in index.producer_tags(i) + index.consumer_tags(i)
+            )
+        )
+    )
+    moved = (
+        layer_of(index.tags[inner])[:-1]
+        + "1"
+        + index.tags[inner][len(layer_of(index.tags[inner])) :]
+    )
     last, before_last = len(index.nodes) - 1, len(index.nodes) - 2
     for i, tag in ((last, None), (before_last, "/Nowhere/Module"), (inner, moved)):
         props = model.graph.node[i].metadata_props
