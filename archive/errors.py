@@ -1,15 +1,18 @@
 """The archive's errors, one per stage; each message names the problem and the fix.
 
-    ArchiveError                 anything the archive refuses (a user error: exit 1)
-    ├── ArchiveOpenError         the path or URI is not an archive, or it cannot be opened
-    ├── ModelNameError           an unknown name, or a name already taken (no --replace)
-    └── QueryError               a Cypher error, or a write clause through ``query``
+    ModelExportError             (modelexport.graphml.errors) the root of every error
+    └── ArchiveError             anything the archive refuses (a user error: exit 1)
+        ├── ArchiveOpenError     the path or URI is not an archive, or it cannot be opened
+        ├── ModelNameError       an unknown name, or a name already taken (no --replace)
+        └── QueryError           a Cypher error, or a write clause through ``query``
 """
 
 from __future__ import annotations
 
+from modelexport.graphml.errors import ModelExportError
 
-class ArchiveError(Exception):
+
+class ArchiveError(ModelExportError):
     """A request the archive refuses."""
 
 

@@ -23,6 +23,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.unknown_fields import UnknownFieldSet
 
 from modelexport.converter._wire import fields
+from modelexport.converter.errors import ConverterError
 from modelexport.graphml import format as fmt
 
 _MESSAGE = FieldDescriptor.TYPE_MESSAGE
@@ -41,7 +42,7 @@ OPAQUE = "b64"
 _NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
-class Unencodable(ValueError):
+class Unencodable(ConverterError, ValueError):
     """A value that readable JSON inside XML cannot carry exactly."""
 
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from modelexport.converter.errors import ConverterError
+
 LEN = 2  # wire type of length-delimited fields
 MODEL_GRAPH, GRAPH_INITIALIZER, TENSOR_RAW_DATA = 7, 5, 9  # onnx.proto field numbers
 
 
-class WireError(ValueError):
+class WireError(ConverterError, ValueError):
     """The bytes are not a well-formed serialized protobuf message."""
 
 

@@ -1,19 +1,22 @@
 """Errors of the converter package, by stage.
 
-    ConverterError              anything the converters refuse
-    ├── OnnxLoadError           the input is not a loadable ONNX model
-    ├── SidecarError            the .onnxdata sidecar is missing, truncated, tampered,
-    │                           outside the GraphML's directory, or a tensor's offset /
-    │                           length does not fit it or its dtype x dims
-    └── GraphMLToOnnxError      the GraphML does not describe a rebuildable ONNX model
+    ModelExportError            (modelexport.graphml.errors) the root of every error
+    └── ConverterError          anything the converters refuse
+        ├── OnnxLoadError       the input is not a loadable ONNX model
+        ├── SidecarError        the .onnxdata sidecar is missing, truncated, tampered,
+        │                       outside the GraphML's directory, or a tensor's offset /
+        │                       length does not fit it or its dtype x dims
+        └── GraphMLToOnnxError  the GraphML does not describe a rebuildable ONNX model
 
 GraphML parsing errors come from ``graphml.errors`` and pass through unchanged.
 """
 
 from __future__ import annotations
 
+from modelexport.graphml.errors import ModelExportError
 
-class ConverterError(Exception):
+
+class ConverterError(ModelExportError):
     """Base of every error raised by the converter package."""
 
 

@@ -12,9 +12,9 @@ import importlib
 import inspect
 
 import pytest
+from project import installed_packages
 
-PACKAGES = ["modelexport", "modelexport.converter", "modelexport.graphml",
-            "modelexport.analysis", "modelexport.schemas"]
+PACKAGES = sorted(installed_packages())  # every package pyproject installs
 
 
 def leaked_names(module) -> list[str]:

@@ -92,9 +92,17 @@ def test_the_readme_marks_are_understood():
     assert block.skipped_lines == ["modelexport hub/x y   # a hub id (needs the network)"]
 
 
-def test_the_readme_has_shell_and_python_examples_to_run():
-    languages = [b.language for b in runnable_blocks() if b.skip_reason is None]
-    assert "sh" in languages and "python" in languages
+def test_every_command_the_readme_lists_has_an_example_that_runs():
+    """Each command of the README's table appears in a shell block this file runs (not
+    skipped, not needing the network), and a Python block runs too."""
+    text = README.read_text(encoding="utf-8")
+    listed = re.findall(r"^\| `([a-z][a-z-]*)[ `]", text, re.MULTILINE)
+    assert "export" in listed and "archive" in listed  # the table was found
+    run = [b for b in runnable_blocks() if b.skip_reason is None]
+    shell = "".join(_shell_script(b) for b in run if b.language == "sh")
+    used = set(re.findall(r"^modelexport ([a-z][a-z-]*)", shell, re.MULTILINE))
+    assert [c for c in listed if c not in used] == []
+    assert any(b.language == "python" for b in run)
 
 
 @pytest.mark.slow

@@ -15,8 +15,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
+from project import ROOT, installed_packages
 
 pytestmark = pytest.mark.slow
 
@@ -41,8 +40,8 @@ def test_the_wheels_only_top_level_import_name_is_modelexport(wheel):
         names = zf.namelist()
     tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert tops == {"modelexport"}
-    for sub in ("converter", "graphml", "schemas"):
-        assert f"modelexport/{sub}/__init__.py" in names
+    for package in installed_packages():  # every package pyproject installs, archive too
+        assert f"{package.replace('.', '/')}/__init__.py" in names
     assert "modelexport/schemas/modelexport-graphml.xsd" in names
 
 

@@ -7,7 +7,7 @@ needs them, so ``--help`` stays instant.
 
 from __future__ import annotations
 
-from typing import Annotated
+import typing as _typing
 
 import typer
 
@@ -32,7 +32,7 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _options(
-    version: Annotated[bool, typer.Option(
+    version: _typing.Annotated[bool, typer.Option(
         "--version", callback=_print_version, is_eager=True,
         help="Print the version and exit.")] = False,
 ) -> None:
@@ -56,6 +56,9 @@ def _register() -> None:
 
 
 _register()
+
+
+__all__ = ["app", "main"]
 
 
 def main() -> None:

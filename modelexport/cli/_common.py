@@ -82,13 +82,10 @@ Layout = Annotated[
 
 def _error_types() -> tuple[type[BaseException], ...]:
     """The library errors that mean "the user gave us something we refuse" (exit 1)."""
-    from modelexport.archive.errors import ArchiveError
-    from modelexport.converter.errors import ConverterError
-    from modelexport.errors import ModelExportError
-    from modelexport.graphml.errors import GraphMLError
+    from modelexport.errors import ModelExportError  # the root of every package's errors
 
     # OSError: a missing file, a full disk, a permission: the environment, not a bug.
-    return (ModelExportError, ConverterError, GraphMLError, ArchiveError, OSError)
+    return (ModelExportError, OSError)
 
 
 def fail(message: str, code: int = 1, json_output: bool = False,
