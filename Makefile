@@ -11,6 +11,9 @@ $(BIN)/modelexport: pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first and pinned: an unpinned torch pulls several GB of CUDA packages.
 	$(BIN)/pip install --quiet "torch==2.13.0"
+	# editable: src/ goes on sys.path through a static .pth (src/modelexport and the
+	# links inside it reach the top-level folders), so pyright and jedi resolve every
+	# modelexport.* import, and new modules need no reinstall
 	$(BIN)/pip install --quiet -e ".[torch,test]"
 	touch $@
 
@@ -32,7 +35,7 @@ demo: $(BIN)/modelexport
 test: $(BIN)/modelexport
 	$(BIN)/python -m pytest -n 2 --durations=15
 
-## lint: undefined names, unused imports, syntax errors (ruff)
+## lint: ruff (correctness, line length, import order, bugbear, pyupgrade)
 lint: $(BIN)/modelexport
 	$(BIN)/ruff check .
 
@@ -48,4 +51,4 @@ bench-quick: $(BIN)/modelexport
 	$(BIN)/python -m bench --quick
 
 clean:
-	rm -rf $(VENV) out build *.egg-info
+	rm -rf $(VENV) out build *.egg-info src/*.egg-info

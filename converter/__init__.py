@@ -12,7 +12,7 @@ everything atomically. Imports onnx and graphml, never torch.
 
 from __future__ import annotations
 
-from modelexport.converter._io import (
+from modelexport.converter._files import (
     ExportResult,
     ImportResult,
     graphml_to_onnx,

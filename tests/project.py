@@ -23,7 +23,8 @@ def _setuptools() -> dict:
 
 
 def installed_packages() -> dict[str, Path]:
-    """Every installed package's import name → its folder in the checkout."""
+    """Every installed package's import name → its folder in the checkout (the real
+    folder: ``src/modelexport/converter`` is a chain of links to ``converter/``)."""
     config = _setuptools()
     package_dir: dict[str, str] = config.get("package-dir", {})
     found: dict[str, Path] = {}
@@ -32,10 +33,10 @@ def installed_packages() -> dict[str, Path]:
         for i in range(len(parts), 0, -1):  # the longest mapped prefix decides
             prefix = ".".join(parts[:i])
             if prefix in package_dir:
-                found[name] = ROOT / package_dir[prefix] / Path(*parts[i:])
+                found[name] = (ROOT / package_dir[prefix] / Path(*parts[i:])).resolve()
                 break
         else:
-            found[name] = ROOT / Path(*parts)
+            found[name] = (ROOT / package_dir.get("", "") / Path(*parts)).resolve()
     return found
 
 

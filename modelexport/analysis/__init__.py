@@ -7,7 +7,7 @@ imports torch or transformers, so the commands start instantly.
 
 from __future__ import annotations
 
-from modelexport.analysis._io import save_model, write_text
+from modelexport.analysis._output import save_model, write_text
 from modelexport.analysis.analyze import Analysis, ModuleStats, analyze_model
 from modelexport.analysis.compare import Comparison, compare_models
 from modelexport.analysis.extract import Extraction, extract_module

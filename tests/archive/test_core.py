@@ -35,7 +35,7 @@ def test_a_model_past_the_protobuf_limit_restores_with_external_data(tmp_path, s
     limit is lowered here so a small model stands for one past 2 GB."""
     from onnx import numpy_helper
 
-    import modelexport.converter._io as io_layer
+    import modelexport.converter._files as io_layer
 
     with open_archive(tmp_path / "models.lbdb") as archive:
         archive.add(small)

@@ -6,7 +6,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-import modelexport.converter._io as io_layer
+import modelexport.converter._files as io_layer
 from modelexport.converter import graphml_to_onnx, onnx_to_graphml
 from modelexport.converter._onnx_writer import split_before, varint
 
