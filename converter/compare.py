@@ -636,9 +636,8 @@ def merged_document(diff: ModelDiff) -> Document:
     changed_params = {name for e in full.modules for name in e.params_changed}
     paired_b = set(match.tensors.values())
     for key, t in b.tensors.items():
-        if t.kind == fmt.KIND_INITIALIZER:
-            status_b[t.id] = (CHANGED if key in changed_params else
-                              SAME if key in paired_b else ADDED)
+        changed = t.kind == fmt.KIND_INITIALIZER and key in changed_params
+        status_b[t.id] = CHANGED if changed else SAME if key in paired_b else ADDED
     # which A node is which B node, for A's edges into what was kept
     a_to_b: dict[str, str] = {}
     for ta, tb in match.modules.items():

@@ -33,7 +33,7 @@ def build(layers: int, activation: str, seed: int) -> Any:
                         bos_token_id=0, eos_token_id=0)
     torch.manual_seed(0)
     model = GPT2Model(config).eval()
-    generator = torch.Generator().manual_seed(seed + 1)
+    generator = torch.Generator().manual_seed(seed + 1 + 100 * layers)
     with torch.no_grad():
         for param in model.parameters():
             param.add_(torch.randn(param.shape, generator=generator) * 0.02)
