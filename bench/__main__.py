@@ -26,7 +26,7 @@ from bench.harness import (
 from bench.models import CACHE, FULL, MODELS, QUICK, ModelSpec, cache_dir
 
 STAGES = ("export", "export-graphml", "import-onnx", "validate-graphml", "layout",
-          "archive-add", "archive-restore")
+          "archive-add", "archive-restore", "compare")
 CONVERTERS = ("export-graphml", "import-onnx")
 
 # SPEC §8, per stage and model. Time: stage / (onnx.load + onnx.save). Memory: work MB
@@ -45,6 +45,9 @@ FLOOR_TARGETS = {"export-graphml": 1.5, "import-onnx": 1.5, "validate-graphml": 
 ARCHIVE_TIME_TARGET = 2.0
 ARCHIVE_TARGET_MODELS = ("gpt2", "synth-100k")
 LINEAR_TARGET = 1.5  # time per node at 100k nodes / at 1k nodes
+# SPEC §8: compare of two 124M-parameter models ≤ 1 × load + save of one, peak memory
+# ≤ 0.2 × one model. model -> (time, memory × model size)
+COMPARE_TARGETS = {"gpt2": (1.0, 0.2)}
 # The XML floors of each GraphML, measured in the run. lxml-read (iterparse reading
 # every element's data, nothing else) is not a SPEC target: it shows how much of a
 # converter's time any lxml-based reader of the same file would spend.
@@ -97,6 +100,8 @@ class Row:
             return EXPORT_TARGET
         if self.stage.startswith("archive-"):
             return ARCHIVE_TIME_TARGET if self.model in ARCHIVE_TARGET_MODELS else None
+        if self.stage == "compare":
+            return COMPARE_TARGETS[self.model][0] if self.model in COMPARE_TARGETS else None
         return CONVERTER_TIME_TARGETS.get(self.model) if self.stage in CONVERTERS else None
 
     @property
@@ -107,6 +112,8 @@ class Row:
             return "gml", GRAPHML_MEM_TARGET
         if self.model in WEIGHT_HEAVY and self.stage in CONVERTERS:
             return "size", WEIGHT_MEM_TARGET
+        if self.stage == "compare" and self.model in COMPARE_TARGETS:
+            return "size", COMPARE_TARGETS[self.model][1]
         return None
 
     @property
@@ -114,7 +121,8 @@ class Row:
         return FLOOR_TARGETS.get(self.stage) if self.model in NODE_HEAVY else None
 
     def met(self) -> tuple[bool | None, bool | None]:
-        time_ok = None if self.time_target is None or math.isnan(self.ratio) else self.ratio <= self.time_target
+        time_ok = (None if self.time_target is None or math.isnan(self.ratio)
+                   else self.ratio <= self.time_target)
         mem_ok = None
         if self.mem_target is not None:
             kind, bound = self.mem_target
@@ -124,7 +132,9 @@ class Row:
 
     def floor_met(self) -> bool | None:
         value = self.floor_ratio(self.floor) if self.floor else math.nan
-        return None if self.floor_target is None or math.isnan(value) else value <= self.floor_target
+        if self.floor_target is None or math.isnan(value):
+            return None
+        return value <= self.floor_target
 
     def to_json(self) -> dict:
         time_ok, mem_ok = self.met()
@@ -133,7 +143,8 @@ class Row:
             "graphml_mb": self.graphml_mb, "ratio": self.ratio, "mem_ratio": self.mem_ratio,
             "gml_mem_ratio": self.gml_mem_ratio, "us_per_node": self.us_per_node,
             "floor_ratios": {f: self.floor_ratio(f) for f in FLOORS},
-            "time_target_met": time_ok, "mem_target_met": mem_ok, "floor_target_met": self.floor_met(),
+            "time_target_met": time_ok, "mem_target_met": mem_ok,
+            "floor_target_met": self.floor_met(),
             "measured": self.measured.to_json(), "baseline": self.baseline.to_json(),
             "floors": {k: m.to_json() for k, m in (self.floors or {}).items()},
         }
@@ -198,6 +209,12 @@ def bench_model(spec: ModelSpec, stages: list[str], repeat: int, refresh: bool, 
         row("layout", {"src": str(graphml)}, "load-save", base_opts, size_mb)
     if {"archive-add", "archive-restore"} & set(stages):
         _bench_archive(spec, stages, src, out, row, size_mb, rows)
+    if "compare" in stages:
+        # the model against a copy with one weight changed (made once, untimed)
+        variant = out / "variant" / "model.onnx"
+        variant.parent.mkdir()
+        run_stage("make-variant", src=str(src), dst=str(variant))
+        row("compare", {"src": str(src), "other": str(variant)}, "load-save", base_opts, size_mb)
     if graphml.exists():
         floors = {}
         for floor in FLOORS:  # the XML floors of this GraphML, in the same run
@@ -254,7 +271,9 @@ def _bench_archive(spec: ModelSpec, stages: list[str], src: Path, out: Path, row
 
 
 def _fmt(value: float, spec: str) -> str:
-    return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return format(value, spec)
 
 
 def _mark(ok: bool | None) -> str:
@@ -284,13 +303,15 @@ def render(rows: list[Row]) -> str:
             _fmt(r.floor_ratio("lxml-xsd"), ".2f"),
             f"≤{r.floor_target:.2f}÷{'xsd' if r.stage == 'validate-graphml' else 'parse'}"
             if r.floor_target else "—", _mark(floor_ok),
-            _fmt(r.measured.work_mb, ".1f"), _fmt(r.baseline.work_mb, ".1f"), _fmt(r.size_mb, ".1f"),
+            _fmt(r.measured.work_mb, ".1f"), _fmt(r.baseline.work_mb, ".1f"),
+            _fmt(r.size_mb, ".1f"),
             _fmt(r.mem_ratio, ".2f"), _fmt(r.graphml_mb, ".1f"), _fmt(r.gml_mem_ratio, ".2f"),
             mem_target, _mark(mem_ok), _fmt(r.us_per_node, ".1f"),
         ])
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     text = [
-        "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths)))
+        "  ".join(c.ljust(w) if i < 2 else c.rjust(w)
+                  for i, (c, w) in enumerate(zip(line, widths, strict=True)))
         for line in lines
     ]
     text.insert(1, "-" * len(text[0]))
@@ -302,7 +323,8 @@ def scaling(rows: list[Row]) -> list[dict]:
     result = []
     for stage in ("export-graphml", "import-onnx", "validate-graphml"):
         points = sorted((r.nodes, r.measured.seconds) for r in rows
-                        if r.stage == stage and r.model.startswith("synth-") and not math.isnan(r.measured.seconds))
+                        if r.stage == stage and r.model.startswith("synth-")
+                        and not math.isnan(r.measured.seconds))
         if len(points) < 2:
             continue
         (n0, t0), (n1, t1) = points[0], points[-1]
@@ -320,7 +342,8 @@ def render_scaling(result: list[dict]) -> str:
              f"{LINEAR_TARGET} for 100k / 1k; exponent of time ~ nodes^k over all sizes):"]
     for s in result:
         lines.append(f"  {s['stage']:<17} {s['large']:>7,} / {s['small']:,} nodes: "
-                     f"{s['per_node_ratio']:.2f}  exponent {s['exponent']:.2f}  met: {_mark(s['met'])}")
+                     f"{s['per_node_ratio']:.2f}  exponent {s['exponent']:.2f}  "
+                     f"met: {_mark(s['met'])}")
     return "\n".join(lines)
 
 
@@ -345,7 +368,8 @@ def render_targets(rows: list[Row], scale: list[dict]) -> str:
                  + verdict([r.met()[1] for r in mem]) + "  "
                  + ", ".join(f"{r.model}/{r.stage} {r.mem_ratio:.3f}" for r in mem))
     heavy = [r for r in rows if r.model in NODE_HEAVY and r.stage != "export"]
-    lines.append(f"  peak memory ≤ {GRAPHML_MEM_TARGET} × GraphML file, every command (node-heavy): "
+    lines.append(f"  peak memory ≤ {GRAPHML_MEM_TARGET} × GraphML file, every command "
+                 "(node-heavy): "
                  + verdict([r.met()[1] for r in heavy]) + "  "
                  + ", ".join(f"{r.model}/{r.stage} {r.gml_mem_ratio:.2f}" for r in heavy))
     for stage, target in FLOOR_TARGETS.items():
@@ -354,9 +378,17 @@ def render_targets(rows: list[Row], scale: list[dict]) -> str:
         lines.append(f"  {stage} / {floor} of the same GraphML ≤ {target} (node-heavy): "
                      + verdict([r.floor_met() for r in these]) + "  "
                      + ", ".join(f"{r.model} {r.floor_ratio(r.floor):.2f}" for r in these))
+    for model, (time_target, mem_target) in COMPARE_TARGETS.items():
+        these = [r for r in rows if r.stage == "compare" and r.model == model]
+        lines.append(f"  compare / (onnx.load + onnx.save of one) ≤ {time_target}, peak memory ≤ "
+                     f"{mem_target} × model size, on {model}: "
+                     + verdict([ok for r in these for ok in r.met()]) + "  "
+                     + ", ".join(f"{r.ratio:.2f}, memory {r.mem_ratio:.3f}" for r in these))
     linear = [s for s in scale if s["stage"] in CONVERTERS]
-    lines.append("  100k nodes both ways, time per node 100k / 1k ≤ 1.5: " + verdict([s["met"] for s in linear])
-                 + "  " + ", ".join(f"{s['stage']} {s['per_node_ratio']:.2f}" for s in linear if s["met"] is not None))
+    lines.append("  100k nodes both ways, time per node 100k / 1k ≤ 1.5: "
+                 + verdict([s["met"] for s in linear]) + "  "
+                 + ", ".join(f"{s['stage']} {s['per_node_ratio']:.2f}" for s in linear
+                             if s["met"] is not None))
     return "\n".join(lines)
 
 
@@ -370,7 +402,8 @@ def render_read_floor(rows: list[Row]) -> str:
         if r.stage != "import-onnx" or r.model not in NODE_HEAVY or "lxml-read" not in floors:
             continue
         read, parse = floors["lxml-read"].seconds, floors["lxml-parse"].seconds
-        lines.append(f"  {r.model}: lxml-read {read:.3f} s = {ratio(read, parse):.2f} × lxml-parse; "
+        lines.append(f"  {r.model}: lxml-read {read:.3f} s = {ratio(read, parse):.2f} × "
+                     "lxml-parse; "
                      f"import-onnx = {r.floor_ratio('lxml-read'):.2f} × lxml-read")
     return "\n".join(lines) if len(lines) > 1 else ""
 
@@ -381,7 +414,8 @@ def render_archive(rows: list[Row]) -> str:
              "peak memory ≤ 1.5 × the GraphML file):"]
     for model, sizes in ARCHIVE_SIZES.items():
         mems = ", ".join(
-            f"{r.stage} {r.measured.work_mb:.1f} MB = {r.measured.work_mb / sizes['graphml_mb']:.2f} × GraphML"
+            f"{r.stage} {r.measured.work_mb:.1f} MB = "
+            f"{r.measured.work_mb / sizes['graphml_mb']:.2f} × GraphML"
             for r in rows if r.model == model and r.stage.startswith("archive-")
             and not math.isnan(r.measured.work_mb))
         lines.append(f"  {model}: database {sizes['db_mb']:.1f} MB + tensor store "
@@ -392,8 +426,10 @@ def render_archive(rows: list[Row]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help=f"only {', '.join(QUICK)}")
-    parser.add_argument("--repeat", type=int, default=3, help="repetitions per stage (median reported)")
-    parser.add_argument("--models", nargs="+", choices=list(MODELS), help="models to run (default: all)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="repetitions per stage (median reported)")
+    parser.add_argument("--models", nargs="+", choices=list(MODELS),
+                        help="models to run (default: all)")
     parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
     parser.add_argument("--json", type=Path, help="write every measurement here")
     parser.add_argument("--refresh", action="store_true", help="rebuild the cached model files")
