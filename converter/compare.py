@@ -542,13 +542,14 @@ def diff_of(match: Match) -> ModelDiff:
         e.ops_removed = [ref(a, i) for i in module.ops if i not in match.ops]
     # a parameter only one side has is listed where it is read: a constant shared by
     # the removed ops of many modules belongs to their change, not to their common owner
+    readers_a, readers_b = _readers(a), _readers(b)
     for name, t in b.initializers.items():
         if name not in matched_b_tensors:
-            for tag in _readers(b, name) or [t.tag]:
+            for tag in readers_b.get(name) or [t.tag]:
                 entries[tag].params_added.append(name)
     for name, t in a.initializers.items():
         if name not in match.tensors:
-            for tag in _readers(a, name) or [t.tag]:
+            for tag in readers_a.get(name) or [t.tag]:
                 entries[match.modules.get(tag, tag)].params_removed.append(name)
     for name_a, name_b in match.tensors.items():
         ta, tb = a.tensors[name_a], b.tensors[name_b]
@@ -577,9 +578,13 @@ def diff_of(match: Match) -> ModelDiff:
                      _header_diff(a, b), match=match)
 
 
-def _readers(view: View, name: str) -> list[str]:
-    """The modules of the ops reading tensor ``name``, in order, each once."""
-    return list(dict.fromkeys(op.tag for op in view.ops if name in op.inputs))
+def _readers(view: View) -> dict[str, list[str]]:
+    """Per tensor name: the modules of the ops reading it, in order, each once."""
+    found: dict[str, dict[str, None]] = defaultdict(dict)
+    for op in view.ops:
+        for name in op.inputs:
+            found[name][op.tag] = None
+    return {name: list(tags) for name, tags in found.items()}
 
 
 def _types_diff(a: View, b: View, kind: str) -> dict[str, list]:
