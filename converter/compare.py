@@ -179,10 +179,15 @@ def hashed_document(src: Any) -> tuple[Document, dict[int, str]]:
     return onnx_document(src, sink), sink.hashes
 
 
-def compare_onnx(a: Any, b: Any) -> ModelDiff:
-    """The module-aware diff of ONNX models ``a`` and ``b`` (paths or ModelProtos)."""
+def compare_onnx(a: Any, b: Any, progress: Callable[[str], None] | None = None) -> ModelDiff:
+    """The module-aware diff of ONNX models ``a`` and ``b`` (paths or ModelProtos);
+    ``progress`` hears of each step."""
+    progress = progress or (lambda step: None)
+    progress("reading A, hashing its weights")
     doc_a, hashes_a = hashed_document(a)
+    progress("reading B, hashing its weights")
     doc_b, hashes_b = hashed_document(b)
+    progress("matching modules, ops and weights")
     return compare_documents(doc_a, hashes_a, doc_b, hashes_b)
 
 

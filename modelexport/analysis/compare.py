@@ -28,18 +28,20 @@ from modelexport.errors import UserInputError
 OUTPUT_FORMATS = ("svg", "png", "pdf", "graphml", "json")
 
 
-def compare_models(a: Any, b: Any, *, depth: int | None = None) -> ModelDiff:
+def compare_models(a: Any, b: Any, *, depth: int | None = None,
+                   progress: Callable[[str], None] | None = None) -> ModelDiff:
     """The module-aware diff of ONNX models ``a`` and ``b`` (paths or ModelProtos).
 
     Parameters are hashed as they stream from the files, never held whole. ``depth``:
-    modules below it folded into one entry each (the root is depth 0).
+    modules below it folded into one entry each (the root is depth 0). ``progress``
+    hears of each step.
 
     Examples
     --------
     >>> diff = compare_models("a.onnx", "b.onnx")  # doctest: +SKIP
     >>> [m.tag for m in diff.modules if m.status != "same"]  # doctest: +SKIP
     """
-    diff = compare_onnx(a, b)
+    diff = compare_onnx(a, b, progress)
     if depth is not None:
         if depth < 0:
             raise UserInputError(f"--depth {depth} is negative; give 0 or more (the root is 0)")

@@ -22,6 +22,7 @@ from modelexport.cli._common import (
     Verbose,
     check_input,
     print_json,
+    steps,
     user_errors,
 )
 
@@ -201,14 +202,14 @@ def compare(
         raise typer.BadParameter("give --output once (--output-file is its old name)",
                                  param_hint="--output")
     output = output if output is not None else output_file
-    with user_errors(verbose, json_output):
+    with user_errors(verbose, json_output), steps() as progress:
         check_input(model_a, model_b)
         if output is not None:
             output_format(output)
             check_output_path(output)
-        result = compare_models(model_a, model_b, depth=depth)
+        result = compare_models(model_a, model_b, depth=depth, progress=progress)
         if output is not None:
-            write_diff(result, output)
+            write_diff(result, output, progress)
     if json_output:
         print_json(result.to_dict())
     elif sys.stdout.isatty():
