@@ -466,6 +466,20 @@ class Archive:
 
         return export_neo4j(self._engine, Path(outdir))
 
+    def diff(self, name_a: str, name_b: str) -> Any:
+        """The module-aware diff of archived models ``name_a`` and ``name_b`` (SPEC §12),
+        the same :class:`modelexport.converter.compare.ModelDiff` ``compare`` gives for
+        their files: from the stored Documents and the SHA-256 the tensor store keeps of
+        each tensor, without reading a tensor's bytes."""
+        from modelexport.converter.compare import compare_documents
+
+        sides = []
+        for name in (name_a, name_b):
+            _uid, _graph, tensors = self._require(name)
+            hashes = {int(o): sha for o, _n, sha in json.loads(tensors or "[]")}
+            sides += [self.document(name), hashes]
+        return compare_documents(*sides)
+
     def remove(self, name: str) -> None:
         uid, _graph, _tensors = self._require(name)
         self._engine.delete(uid)

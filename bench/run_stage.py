@@ -1,7 +1,7 @@
 """Run one benchmark stage in this (fresh) process and print its measurements as JSON.
 
-    python -m bench.run_stage STAGE [--model NAME] [--src IN] [--dst OUT] [--dry]
-                                    [--profile OUT.prof]
+    python -m bench.run_stage STAGE [--model NAME] [--src IN] [--dst OUT] [--other IN2]
+                                    [--dry] [--profile OUT.prof]
 
 Set-up (imports, building the torch model and its inputs) happens before the clock
 starts, and ends by flushing pending disk writes (``os.sync``); only the stage's own
@@ -37,6 +37,8 @@ STAGES = (
     "make-onnx",
     "archive-add",
     "archive-restore",
+    "compare",
+    "make-variant",
 )
 
 
@@ -128,7 +130,30 @@ def _setup(args: argparse.Namespace) -> Callable[[], object]:
                 archive.restore("model", args.dst)
 
         return restore
+    if stage == "compare":
+        # the module-aware diff of --src against --other, as `modelexport compare` makes it
+        from modelexport.analysis.compare import compare_models
+
+        return lambda: compare_models(args.src, args.other)
+    if stage == "make-variant":
+        return lambda: make_variant(args.src, args.dst)
     raise SystemExit(f"unknown stage {stage!r}; choose one of {', '.join(STAGES)}")
+
+
+def make_variant(src: str, dst: str) -> None:
+    """A copy of ``src`` with one element of one weight changed (compare's second model):
+    the first float initializer with more than one element."""
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(src)
+    tensor = next(t for t in model.graph.initializer
+                  if t.data_type == onnx.TensorProto.FLOAT and int(np.prod(t.dims)) > 1)
+    array = numpy_helper.to_array(tensor).copy()
+    array.flat[0] += 1.0
+    tensor.CopyFrom(numpy_helper.from_array(array, tensor.name))
+    onnx.save(model, dst)
 
 
 def _load_save(src: str, dst: str) -> Callable[[], object]:
@@ -227,6 +252,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", help="benchmark model name (torch stages, make-onnx)")
     parser.add_argument("--src", help="input file")
     parser.add_argument("--dst", help="output file")
+    parser.add_argument("--other", help="the second input file (compare)")
     parser.add_argument("--strategy", default="htp", help="modelexport strategy (export stages)")
     parser.add_argument("--dry", action="store_true", help="set up, then skip the timed call")
     parser.add_argument("--profile", help="write a cProfile of the timed call here")

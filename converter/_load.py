@@ -23,7 +23,8 @@ def load_onnx(path: PathLike) -> Any:
             raise OnnxLoadError(f"{str(path)!r} is not a file; give an .onnx model file")
         raise OnnxLoadError(f"ONNX file {str(path)!r} does not exist")
     try:
-        model = onnx.load_model(str(path), load_external_data=False)
+        # protobuf whatever the suffix: onnx would parse a *.json file as JSON
+        model = onnx.load_model(str(path), format="protobuf", load_external_data=False)
     except (DecodeError, ValueError, RuntimeError, UnicodeError) as e:
         raise OnnxLoadError(f"{str(path)!r} is not an ONNX model (protobuf could not parse it: "
                             f"{str(e).splitlines()[0] if str(e) else type(e).__name__}); "

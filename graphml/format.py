@@ -107,6 +107,8 @@ _KEYS = [
     # -- modules --------------------------------------------------------------------
     KeySpec("module_path", "node", "module_path", "string", "dotted module path"),
     KeySpec("module_class", "node", "module_class", "string", "module class name"),
+    # -- compare: both models in one picture ----------------------------------------
+    KeySpec("diff", "node", "diff", "string", "compare: same, changed, added or removed"),
     # -- ops ------------------------------------------------------------------------
     KeySpec("op_type", "node", "op_type", "string"),
     KeySpec("domain", "node", "domain", "string"),

@@ -40,6 +40,14 @@ _KIND_STYLE = {  # kind -> (fill, shape)
     fmt.KIND_OUTPUT: ("#FFCDD2", "ellipse"),
     fmt.KIND_INITIALIZER: ("#EEEEEE", "rectangle"),
 }
+#: ``compare``'s colours by a node's ``diff`` data: (leaf fill, group fill, group label
+#: bar). What is the same is grey, so that what differs stands out.
+DIFF_COLOURS = {
+    "same": ("#EEEEEE", "#F5F5F5", "#E0E0E0"),
+    "added": ("#66BB6A", "#E8F5E9", "#66BB6A"),
+    "removed": ("#EF5350", "#FFEBEE", "#EF5350"),
+    "changed": ("#FFB300", "#FFF8E1", "#FFB300"),
+}
 _GROUP_STYLE = {  # kind -> (fill, label background, border type)
     fmt.KIND_MODULE: ("#F5F5F5", "#E0E0E0", "dashed"),
     fmt.KIND_SUBGRAPH: ("#FFF8E1", "#FFE082", "dotted"),
@@ -128,8 +136,11 @@ def layout(doc: Document, method: str = "auto") -> Placement:
 def fill_of(node: Node) -> tuple[str, str]:
     """A leaf's fill colour (by kind, or by op type) and its shape."""
     kind = node.data.get("kind", fmt.KIND_OP)
+    diff = DIFF_COLOURS.get(node.data.get("diff"))  # type: ignore[arg-type]
     if kind in _KIND_STYLE:
-        return _KIND_STYLE[kind]
+        return (diff[0], _KIND_STYLE[kind][1]) if diff else _KIND_STYLE[kind]
+    if diff:
+        return diff[0], "roundrectangle"
     return _op_fill(str(node.data.get("op_type", ""))), "roundrectangle"
 
 
@@ -146,6 +157,9 @@ def _geometry(x: float | None, y: float | None, w: float, h: float) -> str:
 def group_style(node: Node) -> tuple[str, str, str]:
     """A group node's fill, label-bar colour and border type (line, dashed, dotted)."""
     kind = node.data.get("kind", fmt.KIND_MODULE)
+    diff = DIFF_COLOURS.get(node.data.get("diff"))  # type: ignore[arg-type]
+    if diff:
+        return diff[1], diff[2], _GROUP_STYLE.get(kind, ("", "", "line"))[2]
     if kind in _GROUP_STYLE:
         return _GROUP_STYLE[kind]
     # an op holding subgraphs (If, Loop, Scan): its op colour on the label bar

@@ -16,6 +16,8 @@ __all__ = [
     "export_pretrained",
     "UnifiedExporter",
     "ExportReport",
+    # looking inside
+    "compare_models",
     # errors
     "ModelExportError",
     "UserInputError",
@@ -30,6 +32,7 @@ _LAZY = {
     "export_pretrained": "modelexport.exporter",
     "UnifiedExporter": "modelexport.exporter",
     "ExportReport": "modelexport.exporter",
+    "compare_models": "modelexport.analysis.compare",
 }
 
 from modelexport.errors import (  # noqa: E402
@@ -42,6 +45,7 @@ from modelexport.errors import (  # noqa: E402
 )
 
 if _typing.TYPE_CHECKING:
+    from modelexport.analysis.compare import compare_models
     from modelexport.exporter import ExportReport, UnifiedExporter, export_model, export_pretrained
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from modelexport.analysis._output import save_model, write_text
 from modelexport.analysis.analyze import Analysis, ModuleStats, analyze_model
-from modelexport.analysis.compare import Comparison, compare_models
+from modelexport.analysis.compare import ModelDiff, ModuleDiff, compare_models, write_diff
 from modelexport.analysis.extract import Extraction, extract_module
 from modelexport.analysis.validate import Issue, Repair, Validation, repair_tags, validate_model
 
@@ -19,7 +19,7 @@ __all__ = [
     # validate
     "Issue", "Repair", "Validation", "repair_tags", "validate_model",
     # compare
-    "Comparison", "compare_models",
+    "ModelDiff", "ModuleDiff", "compare_models", "write_diff",
     # extract
     "Extraction", "extract_module",
     # files

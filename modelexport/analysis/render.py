@@ -1,5 +1,5 @@
 """Text forms of the analysis results: an Analysis as summary, detailed, JSON or CSV
-(plus a rich tree for terminals), a Validation as a report, a Comparison as tables.
+(plus a rich tree for terminals), a Validation as a report, a ModelDiff as tables.
 Pure functions from result to text."""
 
 from __future__ import annotations
@@ -7,11 +7,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import Counter
 from typing import Any
 
 from modelexport._text import module_counts, plural
 from modelexport.analysis.analyze import Analysis, ModuleStats
-from modelexport.analysis.compare import Comparison
+from modelexport.analysis.compare import ModelDiff, ModuleDiff
 from modelexport.analysis.validate import Validation
 
 FORMATS = ("summary", "detailed", "json", "csv")
@@ -157,52 +158,71 @@ def format_validation(v: Validation, limit: int = 20) -> str:
     return "\n".join(lines) + "\n"
 
 
-def comparison_sections(c: Comparison) -> list[tuple[str, list[str], list[list[str]]]]:
+def _module_notes(m: ModuleDiff) -> str:
+    notes = []
+    if m.moved_from:
+        notes.append(f"moved from {m.moved_from}")
+    for items, verb in ((m.ops_added, "added"), (m.ops_removed, "removed")):
+        if items and m.status not in ("added", "removed"):
+            types = Counter(op.op_type for op in items)
+            notes.append(f"ops {verb}: " + " ".join(
+                f"{t}×{n}" if n > 1 else t for t, n in types.items()))
+    if m.status in ("added", "removed"):
+        notes.append(plural(m.b_ops if m.status == "added" else m.a_ops, "op"))
+    if m.params_changed:
+        notes.append("params changed: " + ", ".join(m.params_changed))
+    for items, verb in ((m.params_added, "added"), (m.params_removed, "removed")):
+        if items and m.status not in ("added", "removed"):
+            notes.append(f"params {verb}: " + ", ".join(items))
+    return "; ".join(notes)
+
+
+def comparison_sections(c: ModelDiff) -> list[tuple[str, list[str], list[list[str]]]]:
     """The differences as (title, column names, rows) tables; empty when identical."""
     sections: list[tuple[str, list[str], list[list[str]]]] = []
+    rows = [[m.status, m.tag, _module_notes(m)] for m in c.modules
+            if m.status != "same" or m.moved_from]
+    if rows:
+        sections.append(("modules", ["status", "module", "what differs"], rows))
     pairs = [("model", c.model), ("opsets", c.opsets), ("graph inputs", c.inputs),
              ("graph outputs", c.outputs)]
     for title, diff in pairs:
         if diff:
             sections.append((title, ["name", "A", "B"],
                              [[k, str(a), str(b)] for k, (a, b) in diff.items()]))
-    node_rows = ([["removed", k, ""] for k in c.nodes_removed]
-                 + [["added", k, ""] for k in c.nodes_added]
-                 + [["changed", ch.node, ", ".join(ch.fields)] for ch in c.nodes_changed])
-    if node_rows:
-        sections.append(("nodes", ["status", "node", "fields"], node_rows))
-    if c.modules:
-        sections.append(("ops per module", ["module", "A ops", "B ops"],
-                         [[m.tag, str(m.a_ops), str(m.b_ops)] for m in c.modules]))
-    if c.initializers:
-        sections.append(("initializers", ["status", "name", "shape A → B", "dtype A → B",
-                                          "bytes equal"],
-                         [[d.status, d.name, f"{d.a_shape} → {d.b_shape}",
-                           f"{d.a_dtype} → {d.b_dtype}",
-                           "" if d.bytes_equal is None else str(d.bytes_equal).lower()]
-                          for d in c.initializers]))
     return sections
 
 
-def comparison_headline(c: Comparison) -> str:
+def comparison_headline(c: ModelDiff) -> str:
+    """The module summary: "3 modules changed, 5 added", or that the two are identical."""
+    counts = c.counts()
+    total = len(c.modules)
     if c.identical:
-        return f"no differences ({plural(c.a_nodes, 'node')})"
-    return (f"differences: {plural(len(c.nodes_added), 'node')} added, "
-            f"{len(c.nodes_removed):,} removed, {len(c.nodes_changed):,} changed "
-            f"({c.a_nodes:,} → {plural(c.b_nodes, 'node')}); "
-            f"{plural(len(c.modules), 'module')} with other op counts; "
-            f"{plural(len(c.initializers), 'initializer difference')}; "
-            f"{plural(len(c.opsets), 'opset difference')}")
+        return (f"the two models are identical: {plural(total, 'module')}, "
+                f"{plural(c.a_ops, 'op')}")
+    parts = [f"{plural(counts[s], 'module')} {s}" if not i else f"{counts[s]:,} {s}"
+             for i, s in enumerate(s for s in ("changed", "added", "removed") if counts[s])]
+    moved = sum(1 for m in c.modules if m.moved_from)
+    if moved:
+        parts.append(f"{moved:,} moved")
+    text = ", ".join(parts) if parts else "no module differs"
+    text += f" ({counts['same']:,} same; ops {c.a_ops:,} → {c.b_ops:,})"
+    others = [name for name, d in (("opsets", c.opsets), ("graph inputs", c.inputs),
+                                   ("graph outputs", c.outputs)) if d]
+    if others:
+        text += "; " + ", ".join(others) + " differ"
+    return text
 
 
-def format_comparison(c: Comparison, limit: int = 50) -> str:
+def format_comparison(c: ModelDiff, limit: int = 50) -> str:
     """Plain-text tables (the first ``limit`` rows of each)."""
     lines = [comparison_headline(c)]
     for title, columns, rows in comparison_sections(c):
         widths = [max(len(col), *(len(r[k]) for r in rows[:limit])) for k, col in
                   enumerate(columns)]
-        lines += ["", f"{title} ({len(rows)}):",
-                  "  " + "  ".join(col.ljust(w) for col, w in zip(columns, widths, strict=True))]
+        widths[-1] = 0  # the last column is not padded
+        head = "  ".join(col.ljust(w) for col, w in zip(columns, widths, strict=True))
+        lines += ["", f"{title} ({len(rows)}):", ("  " + head).rstrip()]
         lines += ["  " + "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip()
                   for r in rows[:limit]]
         if len(rows) > limit:
@@ -210,7 +230,7 @@ def format_comparison(c: Comparison, limit: int = 50) -> str:
     return "\n".join(lines) + "\n"
 
 
-def rich_comparison(c: Comparison, limit: int = 50) -> list[Any]:
+def rich_comparison(c: ModelDiff, limit: int = 50) -> list[Any]:
     """The same tables as ``rich.table.Table`` objects, headline first."""
     from rich.markup import escape
     from rich.table import Table

@@ -22,6 +22,7 @@ from modelexport.cli._common import (
     Verbose,
     check_input,
     print_json,
+    steps,
     user_errors,
 )
 
@@ -31,11 +32,6 @@ class OutputFormat(str, Enum):
     detailed = "detailed"
     json = "json"
     csv = "csv"
-
-
-OutputFile = Annotated[Path | None, typer.Option(
-    "--output-file", "-o", help="Also write the result to this file (JSON for compare).",
-    show_default=False)]
 
 
 def _print(renderable: object) -> None:
@@ -165,35 +161,55 @@ def compare(
                                             show_default=False)],
     model_b: Annotated[Path, typer.Argument(help="Second ONNX model (B).", metavar="B.onnx",
                                             show_default=False)],
-    output_file: OutputFile = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Also write the diff to this file, by its suffix: .json (what "
+        "--json prints), .graphml (both models in one, coloured for yEd, a 'diff' key per "
+        "node) or a picture (.svg, .png, .pdf): added green, removed red where they were, "
+        "changed amber.", show_default=False)] = None,
+    output_file: Annotated[Path | None, typer.Option(
+        "--output-file", hidden=True, help="Deprecated: use --output.")] = None,
+    depth: Annotated[int | None, typer.Option(
+        "--depth", min=0, help="A module-level view, as render --depth draws it: modules "
+        "deeper than N (the root is 0) folded into one entry, or box, each.",
+        show_default=False)] = None,
     json_output: JsonOutput = False,
     verbose: Verbose = False,
 ) -> None:
-    """Show the structural and tag differences between two ONNX models.
+    """Show which modules of two ONNX models were added, removed or changed, and which
+    weights.
 
-    Nodes added, removed or changed (matched by name, unnamed ones by op type, tag and
-    position), ops per module, initializers (shape, dtype, bytes), opsets.
+    Modules are matched by hierarchy tag (by class and structure when a tag is on one
+    side only: moved or renamed), ops by their place in the module's data flow (not by
+    their names, which shift between exports), initializers by the op input they feed;
+    a weight whose SHA-256 differs is listed in the module that owns it. Weights are
+    hashed as they stream from the files, never loaded whole.
 
     Examples:
 
       modelexport compare a.onnx b.onnx
 
-      modelexport compare a.onnx b.onnx --output-file diff.json
+      modelexport compare a.onnx b.onnx --json --depth 2
+
+      modelexport compare a.onnx b.onnx --output diff.svg
+
+      modelexport compare a.onnx b.onnx --output diff.graphml
     """
-    import json
-
     from modelexport._files import check_output_path
-    from modelexport.analysis import compare_models, write_text
+    from modelexport.analysis.compare import compare_models, output_format, write_diff
     from modelexport.analysis.render import format_comparison, rich_comparison
-    from modelexport.converter import load_onnx
 
-    with user_errors(verbose, json_output):
+    if output is not None and output_file is not None:
+        raise typer.BadParameter("give --output once (--output-file is its old name)",
+                                 param_hint="--output")
+    output = output if output is not None else output_file
+    with user_errors(verbose, json_output), steps() as progress:
         check_input(model_a, model_b)
-        if output_file is not None:
-            check_output_path(output_file)
-        result = compare_models(load_onnx(model_a), load_onnx(model_b))
-        if output_file is not None:
-            write_text(json.dumps(result.to_dict(), indent=2) + "\n", output_file)
+        if output is not None:
+            output_format(output)
+            check_output_path(output)
+        result = compare_models(model_a, model_b, depth=depth, progress=progress)
+        if output is not None:
+            write_diff(result, output, progress)
     if json_output:
         print_json(result.to_dict())
     elif sys.stdout.isatty():
@@ -201,8 +217,8 @@ def compare(
             _print(item)
     else:
         typer.echo(format_comparison(result), nl=False)
-    if output_file is not None and not json_output:
-        typer.echo(f"wrote {output_file}")
+    if output is not None and not json_output:
+        typer.echo(f"wrote {output}")
 
 
 def extract(

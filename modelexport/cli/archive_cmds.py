@@ -1,4 +1,4 @@
-"""``archive add|list|restore|query|remove|export-neo4j``: models in a graph database.
+"""``archive add|list|restore|query|remove|diff|export-neo4j``: models in a graph database.
 
 Each command opens the archive, calls one method of :class:`modelexport.archive.Archive`
 inside :func:`user_errors`, and prints the result.
@@ -19,7 +19,8 @@ from modelexport.cli._common import Command, JsonOutput, Verbose, print_json, st
 
 archive_app = typer.Typer(
     name="archive",
-    help="Models in a graph database: add, list, restore exactly, query with Cypher, remove. "
+    help="Models in a graph database: add, list, restore exactly, query with Cypher, remove, "
+    "diff. "
     "DB is a LadybugDB file (created on the first add) or a bolt:// / neo4j:// server URI.",
     no_args_is_help=True,
 )
@@ -243,6 +244,60 @@ def remove(
         typer.echo(f"removed {name!r}")
 
 
+def diff(
+    db: Db,
+    name_a: Annotated[str, typer.Argument(help="The first model (A).", metavar="NAME_A",
+                                          show_default=False)],
+    name_b: Annotated[str, typer.Argument(help="The second model (B).", metavar="NAME_B",
+                                          show_default=False)],
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Also write the diff to this file, by its suffix: .json, "
+        ".graphml or a picture (.svg, .png, .pdf), as compare writes it.",
+        show_default=False)] = None,
+    depth: Annotated[int | None, typer.Option(
+        "--depth", min=0, help="A module-level view: modules deeper than N (the root is 0) "
+        "folded into one entry, or box, each.", show_default=False)] = None,
+    tensor_store: TensorStore = None,
+    user: User = None,
+    password: Password = None,
+    json_output: JsonOutput = False,
+    verbose: Verbose = False,
+) -> None:
+    """Compare two archived models as `modelexport compare` compares files.
+
+    The same answer as compare gives for the models' files, from the stored hierarchy
+    and the SHA-256 of each stored tensor: no tensor bytes are read.
+
+    Examples:
+
+      modelexport archive diff models.lbdb model-v1 model-v2
+
+      modelexport archive diff models.lbdb model-v1 model-v2 --json --depth 2
+
+      modelexport archive diff models.lbdb model-v1 model-v2 --output diff.svg
+    """
+    from modelexport._files import check_output_path
+    from modelexport.analysis.compare import output_format, write_diff
+    from modelexport.analysis.render import format_comparison
+
+    with user_errors(verbose, json_output):
+        if output is not None:
+            output_format(output)
+            check_output_path(output)
+        with _open(db, tensor_store, user, password) as archive:
+            result = archive.diff(name_a, name_b)
+        if depth is not None:
+            result = result.at_depth(depth)
+        if output is not None:
+            write_diff(result, output)
+    if json_output:
+        print_json(result.to_dict())
+        return
+    typer.echo(format_comparison(result), nl=False)
+    if output is not None:
+        typer.echo(f"wrote {output}")
+
+
 def export_neo4j(
     db: Db,
     outdir: Annotated[Path, typer.Argument(help="Directory for the CSV files (created if "
@@ -282,6 +337,7 @@ def register(app: typer.Typer) -> None:
     archive_app.command("restore", cls=Command)(restore)
     archive_app.command("query", cls=Command)(query)
     archive_app.command("remove", cls=Command)(remove)
+    archive_app.command("diff", cls=Command)(diff)
     archive_app.command("export-neo4j", cls=Command)(export_neo4j)
     app.add_typer(archive_app)
 

@@ -7,6 +7,7 @@ import io
 import json
 from pathlib import Path
 
+import networkx
 import onnx
 import pytest
 from analysis_models import set_tag
@@ -89,20 +90,66 @@ def test_validate_repair_writes_a_valid_copy(net, save, tmp_path):
     assert invoke("validate", path, "--repair", "--output", out).exit_code == 0 and out.exists()
 
 
-def test_compare_self_says_no_differences(net_file, tmp_path):
+def test_compare_self_says_identical_and_the_old_option_name_still_writes_json(net_file,
+                                                                              tmp_path):
     out = tmp_path / "diff.json"
     result = invoke("compare", net_file, net_file, "--output-file", out)
-    assert result.exit_code == 0 and result.output.startswith("no differences")
+    assert result.exit_code == 0 and result.output.startswith("the two models are identical")
     assert json.loads(out.read_text())["identical"] is True
 
 
-def test_compare_lists_real_differences(make_net, save):
+def test_compare_leads_with_the_module_summary(make_net, save):
     a, b = save(make_net(seed=0), "a.onnx"), save(make_net(seed=1, opset=18), "b.onnx")
     result = invoke("compare", a, b)
     assert result.exit_code == 0
-    assert "opsets (1):" in result.output and "initializers (6):" in result.output
+    assert result.output.startswith("4 modules changed (4 same; ops 12 → 12); opsets differ")
+    assert "params changed: W0, b0" in result.output
     data = json.loads(invoke("compare", a, b, "--json").output)
     assert data["identical"] is False and data["opsets"] == {"ai.onnx": [17, 18]}
+    assert data["summary"] == {"same": 4, "changed": 4, "added": 0, "removed": 0}
+    block = next(m for m in data["modules"] if m["tag"] == "/Net/Stack/Layer.0/Block")
+    assert (block["status"], block["params_changed"]) == ("changed", ["W0", "b0"])
+
+
+def _with_relu_replaced(net: onnx.ModelProto) -> onnx.ModelProto:
+    other = onnx.ModelProto()
+    other.CopyFrom(net)
+    next(n for n in other.graph.node if n.name == "L1/Relu").op_type = "Sigmoid"
+    return other
+
+
+def test_compare_writes_both_models_as_one_graphml_with_a_diff_key(net, save, tmp_path):
+    a, b = save(net, "a.onnx"), save(_with_relu_replaced(net), "b.onnx")
+    out = tmp_path / "diff.graphml"
+    result = invoke("compare", a, b, "--output", out)
+    assert result.exit_code == 0 and f"wrote {out}" in result.output
+    graph = networkx.read_graphml(out)
+    status = {(d.get("op_type"), d.get("hierarchy_tag")): d.get("diff")
+              for _n, d in graph.nodes(data=True) if d.get("kind") == "op"}
+    block = "/Net/Stack/Layer.1/Block"
+    assert status[("Relu", block)] == "removed" and status[("Sigmoid", block)] == "added"
+    assert status[("MatMul", block)] == "same"
+    modules = {d["hierarchy_tag"]: d["diff"] for _n, d in graph.nodes(data=True)
+               if d.get("kind") == "module" and "hierarchy_tag" in d}
+    assert modules[block] == "changed" and modules["/Net/Head"] == "same"
+    # the removed op is drawn where it was: inside its module, fed by its neighbour
+    removed = next(n for n, d in graph.nodes(data=True) if d.get("diff") == "removed"
+                   and d.get("kind") == "op")
+    assert graph.nodes[removed]["parent"] in {n for n, d in graph.nodes(data=True)
+                                              if d.get("hierarchy_tag") == block}
+    assert graph.in_degree(removed) == 1 and graph.out_degree(removed) == 1
+    text = out.read_text()
+    assert 'attr.name="diff"' in text and "#EF5350" in text and "#66BB6A" in text
+    assert "#FFB300" in text  # the changed module's amber, and the legend
+
+
+def test_compare_draws_the_diff_as_a_picture_with_a_legend(net, save, tmp_path):
+    a, b = save(net, "a.onnx"), save(_with_relu_replaced(net), "b.onnx")
+    out = tmp_path / "diff.svg"
+    assert invoke("compare", a, b, "--output", out, "--depth", "1").exit_code == 0
+    svg = out.read_text()
+    assert svg.startswith("<?xml") and "legend" in svg
+    assert all(colour in svg for colour in ("#ef5350", "#66bb6a", "#ffb300"))
 
 
 def test_extract_writes_a_checked_model(net_file, tmp_path):
@@ -121,7 +168,10 @@ def test_extract_writes_a_checked_model(net_file, tmp_path):
     (["extract", "{net}", "--tag", "/Net/Nope", "{out}"], "no module '/Net/Nope'"),
     (["extract", "{net}", "--tag", "/Net", "{nodir}/x.onnx"], "does not exist"),
     (["analyze", "{net}", "--output-file", "{nodir}/r.json"], "does not exist"),
-    (["compare", "{net}", "{text}", "--output-file", "{out}"], "is not an ONNX model"),
+    (["compare", "{net}", "{text}"], "is not an ONNX model"),
+    (["compare", "{net}", "{missing}"], "no such file"),
+    (["compare", "{net}", "{net}", "--output", "{text}"], "cannot tell what to write"),
+    (["compare", "{net}", "{net}", "--output", "{nodir}/d.svg"], "does not exist"),
     (["analyze", "{net}", "--filter-tag", "/Nope"], "no module '/Nope'"),
 ])
 def test_bad_input_is_one_line_exit_1_and_nothing_written(net_file, tmp_path, args, message):
