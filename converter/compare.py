@@ -173,7 +173,7 @@ class HashingSink(SidecarPlan):
 def hashed_document(src: Any) -> tuple[Document, dict[int, str]]:
     """The Document of ONNX ``src`` (a path or a ModelProto) and its tensors' SHA-256 by
     sidecar offset; initializer bytes are streamed from the file through the hash."""
-    from modelexport.converter._io import onnx_document
+    from modelexport.converter._files import onnx_document
 
     sink = HashingSink()
     return onnx_document(src, sink), sink.hashes

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from modelexport._files import check_output_path
-from modelexport.analysis._io import write_text
+from modelexport.analysis._output import write_text
 from modelexport.converter.compare import (
     ModelDiff,
     ModuleDiff,
