@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from modelexport._text import plural
+from modelexport._text import plural, table_lines
 from modelexport.cli._common import Command, JsonOutput, Verbose, print_json, steps, user_errors
 
 archive_app = typer.Typer(
@@ -210,9 +210,8 @@ def query(
 
 def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     """Left-aligned columns two spaces apart, each as wide as its widest cell."""
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
-    for r in [header, *rows]:
-        typer.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    for line in table_lines(header, rows):
+        typer.echo(line)
 
 
 def _cell(value: Any) -> str:

@@ -65,7 +65,7 @@ def _count(svg: bytes) -> int:
 def test_a_sample_opens_as_a_picture_and_renders(tmp_path, sample, graphml2svg):
     pytest.importorskip("torch")
     import modelexport
-    from modelexport.picture import render
+    from modelexport.picture import draw_file
 
     exported = tmp_path / "model.onnx"
     modelexport.export_pretrained(str(ROOT / "samples" / sample), exported, verify=False)
@@ -74,19 +74,19 @@ def test_a_sample_opens_as_a_picture_and_renders(tmp_path, sample, graphml2svg):
     assert result.layout == "dot"
     assert_readable(graphml, min_columns=10)
 
-    full = render(graphml, tmp_path / "full.svg")
+    full = draw_file(graphml, tmp_path / "full.svg")
     svg = (tmp_path / "full.svg").read_bytes()
     assert _count(svg) >= full.boxes + full.edges  # one <g> per node and per edge
-    render(exported, tmp_path / "again.svg")
+    draw_file(exported, tmp_path / "again.svg")
     assert (tmp_path / "again.svg").read_bytes() == svg  # from ONNX as from GraphML, same bytes
-    render(graphml, tmp_path / "full.svg")
+    draw_file(graphml, tmp_path / "full.svg")
     assert (tmp_path / "full.svg").read_bytes() == svg
-    shallow = render(graphml, tmp_path / "shallow.svg", depth=1)
+    shallow = draw_file(graphml, tmp_path / "shallow.svg", depth=1)
     assert shallow.closed >= 1 and shallow.boxes < full.boxes
     assert _count((tmp_path / "shallow.svg").read_bytes()) < _count(svg)
-    render(exported, tmp_path / "model.png")
+    draw_file(exported, tmp_path / "model.png")
     assert (tmp_path / "model.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    render(exported, tmp_path / "model.pdf")
+    draw_file(exported, tmp_path / "model.pdf")
     assert (tmp_path / "model.pdf").read_bytes()[:5] == b"%PDF-"
 
     code = ("import sys; from graphml2svg import Graph; g = Graph(sys.argv[1], sys.argv[2]); "

@@ -8,7 +8,7 @@ from analysis_models import set_tag
 from onnx import numpy_helper
 
 from modelexport.analysis import compare_models
-from modelexport.analysis.render import format_comparison
+from modelexport.analysis.report import format_comparison
 
 
 def test_a_model_compared_with_itself_has_no_differences(net):

@@ -9,7 +9,7 @@ import io
 import json
 from typing import Any
 
-from modelexport._text import module_counts, plural
+from modelexport._text import module_counts, plural, table_lines
 from modelexport.analysis.analyze import Analysis, ModuleStats
 from modelexport.analysis.compare import Comparison
 from modelexport.analysis.validate import Validation
@@ -199,12 +199,8 @@ def format_comparison(c: Comparison, limit: int = 50) -> str:
     """Plain-text tables (the first ``limit`` rows of each)."""
     lines = [comparison_headline(c)]
     for title, columns, rows in comparison_sections(c):
-        widths = [max(len(col), *(len(r[k]) for r in rows[:limit])) for k, col in
-                  enumerate(columns)]
         lines += ["", f"{title} ({len(rows)}):",
-                  "  " + "  ".join(col.ljust(w) for col, w in zip(columns, widths, strict=True))]
-        lines += ["  " + "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip()
-                  for r in rows[:limit]]
+                  *table_lines(columns, rows[:limit], indent="  ")]
         if len(rows) > limit:
             lines.append(f"  ... and {len(rows) - limit} more (--json lists all)")
     return "\n".join(lines) + "\n"
