@@ -16,6 +16,9 @@ from archive_models import archive_state, chain_model, random_weights, save
 from modelexport.archive import ladybug_engine, open_archive, schema
 from modelexport.archive.ladybug_engine import LadybugEngine
 
+#: The sizes the archive runs with; small_parts shrinks them for the add under test.
+BATCH_ROWS, LOAD_ROWS = schema.BATCH_ROWS, ladybug_engine.LOAD_ROWS
+
 
 @pytest.fixture
 def small_parts(monkeypatch):
@@ -59,8 +62,12 @@ def _assert_unchanged(db: Path, before, blobs: set[str], big: Path) -> None:
     assert not db.with_name(db.name + ".rollback").exists()
     with open_archive(db, create=False) as archive:
         assert archive.query("MATCH (n) WHERE n.model = 'big' RETURN count(*)").rows == [[0]]
-        # and the archive still takes the model whole
-        archive.add(big)
+        # and the archive still takes the model whole (in parts of the usual size: adding
+        # in tiny parts is test_a_large_add_commits_in_parts_and_restores_exactly's)
+        with pytest.MonkeyPatch.context() as usual:
+            usual.setattr(schema, "BATCH_ROWS", BATCH_ROWS)
+            usual.setattr(ladybug_engine, "LOAD_ROWS", LOAD_ROWS)
+            archive.add(big)
         archive.restore("big", db.parent / "big_back.onnx")
     assert (db.parent / "big_back.onnx").read_bytes() == big.read_bytes()
 
