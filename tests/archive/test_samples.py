@@ -1,8 +1,8 @@
 """Every sample export and the whole onnx backend corpus in one archive, and the README's
 example queries checked against answers computed from the ONNX files directly.
 
-Slow: the samples are exported with torch (cached between runs under pytest's cache
-directory), and the corpus is 2,000+ models.
+Slow: the samples are exported with torch (once per session, shared with the other
+folders' tests through tests/conftest.py), and the corpus is 2,000+ models.
 """
 
 from __future__ import annotations
@@ -40,25 +40,20 @@ def fine_tune(src: Path, dst: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def sample_models(request) -> dict[str, Path]:
-    """name -> tagged ONNX: every sample exported, bert-tiny also through TorchScript
-    (``bert-tiny-ts``) and as a fine-tuned variant (``bert-tiny-ft``). The README's
-    archive holds exactly these."""
+def sample_models(tmp_path_factory, exported_sample) -> dict[str, Path]:
+    """name -> tagged ONNX: every sample exported (the session's shared exports), bert-tiny
+    also through TorchScript (``bert-tiny-ts``) and as a fine-tuned variant
+    (``bert-tiny-ft``). The README's archive holds exactly these."""
     pytest.importorskip("torch")
     from modelexport import export_pretrained
 
-    cache = Path(request.config.cache.mkdir("archive-sample-exports"))
-    wanted = [(p.name, p.name, "auto") for p in sorted(SAMPLES.iterdir())
-              if (p / "config.json").exists()] + [("bert-tiny-ts", "bert-tiny", "usage_based")]
-    models = {}
-    for name, sample, strategy in wanted:
-        out = cache / f"{name}.onnx"
-        if not out.exists():
-            tmp = cache / f".{name}.tmp.onnx"
-            export_pretrained(str(SAMPLES / sample), tmp, strategy=strategy)
-            tmp.replace(out)
-        models[name] = out
-    models["bert-tiny-ft"] = fine_tune(models["bert-tiny"], cache / "bert-tiny-ft.onnx")
+    models = {p.name: exported_sample(p.name) for p in sorted(SAMPLES.iterdir())
+              if (p / "config.json").exists()}
+    own = tmp_path_factory.mktemp("archive-samples")
+    export_pretrained(str(SAMPLES / "bert-tiny"), own / "bert-tiny-ts.onnx",
+                      strategy="usage_based")
+    models["bert-tiny-ts"] = own / "bert-tiny-ts.onnx"
+    models["bert-tiny-ft"] = fine_tune(models["bert-tiny"], own / "bert-tiny-ft.onnx")
     return models
 
 

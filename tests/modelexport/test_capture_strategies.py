@@ -166,7 +166,7 @@ def test_a_module_returning_a_tuple_exports_under_every_strategy(tmp_path, strat
     assert [i.name for i in graph.input] == ["x"]
 
 
-def test_fx_does_not_try_a_transformers_model_and_says_why(samples, tmp_path):
+def test_fx_does_not_try_a_transformers_model_and_says_why(samples):
     from modelexport.loading import load_pretrained
 
     model = load_pretrained(str(samples / "bert-tiny")).model
@@ -174,6 +174,14 @@ def test_fx_does_not_try_a_transformers_model_and_says_why(samples, tmp_path):
     result = run("fx", model, as_inputs(model, {"input_ids": ids}), CaptureOptions())
     assert not result.ok
     assert "ships no symbolic tracer" in result.error and "htp and usage_based" in result.error
+
+
+@pytest.mark.slow
+def test_auto_exports_a_transformers_model_with_htp(samples, tmp_path):
+    from modelexport.loading import load_pretrained
+
+    model = load_pretrained(str(samples / "bert-tiny")).model
+    ids = torch.ones(1, 4, dtype=torch.long)
     report = export_model(model, {"input_ids": ids}, tmp_path / "m.onnx", strategy="auto")
     assert report.strategy == "htp"
 
