@@ -21,3 +21,17 @@ def test_the_readme_lists_every_query_property_of_every_label():
         documented -= {"input", "output", "initializer"}  # Value.kind's values
         properties = {name for name, _typ, _src in schema.PROPERTIES[label]} - BOOKKEEPING
         assert documented == properties, label
+
+
+def test_the_query_help_names_the_schemas_labels_and_relationship_properties():
+    from typer.testing import CliRunner
+
+    from modelexport.cli import app
+
+    output = CliRunner().invoke(app, ["archive", "query", "--help"]).output
+    text = " ".join(output.replace("│", " ").split())  # rich boxes and wraps the text
+    for label in schema.LABELS:
+        assert label in text, label
+    for rel, props in schema.REL_PROPERTIES.items():
+        shown = [name for name, _typ, _src in props if name not in ("gid", "seq", "data")]
+        assert f"{rel} ({', '.join(shown)})" in text, rel
