@@ -8,7 +8,9 @@
 
 Modules: :mod:`modelexport.archive.schema` (labels, relationships, properties and the
 rows a model becomes), :mod:`modelexport.archive.store` (the content-addressed tensor
-store), one adapter per engine (:mod:`modelexport.archive.ladybug_engine`, embedded;
+store), one adapter per engine, each implementing the
+:class:`~modelexport.archive.engine.Engine` protocol
+(:mod:`modelexport.archive.ladybug_engine`, embedded;
 :mod:`modelexport.archive.bolt_engine`, a Neo4j-protocol server),
 :mod:`modelexport.archive.neo4j_csv` (``neo4j-admin database import`` files) and
 :mod:`modelexport.archive.core` (the operations). Imports graphml and converter, never torch.

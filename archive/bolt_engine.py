@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from modelexport.archive import schema
+from modelexport.archive.engine import first_line
 from modelexport.archive.errors import ArchiveOpenError, QueryError
 
 BATCH = 5000
@@ -36,7 +37,7 @@ class BoltEngine:
                 OSError) as e:
             self._driver = None
             raise ArchiveOpenError(f"cannot reach the archive server {uri!r}: "
-                                   f"{_first_line(e)}; check the URI, --user and "
+                                   f"{first_line(e)}; check the URI, --user and "
                                    f"--password") from e
         for label in schema.LABELS:
             try:
@@ -68,7 +69,7 @@ class BoltEngine:
             with self._driver.session(default_access_mode=self._neo4j.READ_ACCESS) as session:
                 return session.execute_read(work)
         except self._neo4j.exceptions.Neo4jError as e:
-            raise QueryError(f"the query failed: {_first_line(e)}; fix the Cypher and try "
+            raise QueryError(f"the query failed: {first_line(e)}; fix the Cypher and try "
                              f"again") from e
 
     def load(self, batch: list[schema.ModelRows], *, drop: list[str] = ()) -> None:
@@ -123,8 +124,3 @@ def _chunks(rows: schema.Rows) -> Iterator[list[dict[str, Any]]]:
     for part in rows.take_parts(BATCH):
         for batch in schema.read_part(part).to_batches(max_chunksize=BATCH):
             yield batch.to_pylist()
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(getattr(e, "message", None) or e).strip()
-    return text.splitlines()[0] if text else type(e).__name__

@@ -21,13 +21,14 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from modelexport import graphml
 from modelexport.archive import schema
+from modelexport.archive.engine import Engine
 from modelexport.archive.errors import ArchiveError, ArchiveOpenError, ModelNameError, QueryError
 from modelexport.archive.store import TensorStore
 from modelexport.converter import (
@@ -40,7 +41,7 @@ from modelexport.converter import (
 )
 from modelexport.converter.decode import Deferred, decode_model_header
 from modelexport.graphml import format as fmt
-from modelexport.graphml.files import pending_files
+from modelexport.graphml.files import check_output_path, pending_files
 
 PathLike = str | os.PathLike
 Progress = Callable[[str], None]
@@ -59,7 +60,7 @@ _LITERALS_RE = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|`[^`]*`|//[^\
 PAGE_ROWS = 32768
 
 
-def _quiet(step: str) -> None:
+def _no_progress(step: str) -> None:
     pass
 
 
@@ -86,7 +87,8 @@ def _libc() -> Any:
 
 @dataclass
 class ModelInfo:
-    """One archived model, as ``list`` shows it."""
+    """One archived model, as ``list`` shows it: each field is the Model node's property
+    of that name (:data:`modelexport.archive.schema.PROPERTIES`)."""
 
     name: str
     ops: int
@@ -209,7 +211,7 @@ class _StoreReader:
 class Archive:
     """Models in a graph database; see :func:`open_archive`."""
 
-    def __init__(self, engine: Any, store: TensorStore) -> None:
+    def __init__(self, engine: Engine, store: TensorStore) -> None:
         self._engine = engine
         self._store = store
         self._recover()
@@ -239,7 +241,7 @@ class Archive:
         One bulk load per table (or per part of a large table) for the whole batch: the
         database's fixed cost per load is paid once, not per model.
         """
-        progress = progress or _quiet
+        progress = progress or _no_progress
         named = [(src, _name_of(src, name)) for src, name in items]
         replaced: dict[str, str] = {}  # name -> uid of the model it replaces
         for i, (_src, name) in enumerate(named):
@@ -362,17 +364,22 @@ class Archive:
         return rows[0]
 
     def list(self) -> Listing:
+        names = [f.name for f in fields(ModelInfo)]  # Model properties (schema.py)
         rows = self._engine.rows(
-            f"MATCH (m:{schema.MODEL}) WHERE m.complete = true RETURN m.name, m.ops, m.modules, "
-            f"m.opsets, m.producer, m.added_at, m.source, m.tensor_bytes, m.new_bytes "
-            f"ORDER BY m.name")
-        models = [ModelInfo(r[0], r[1], r[2], json.loads(r[3] or "{}"), r[4], r[5], r[6], r[7],
-                            r[8]) for r in rows]
+            f"MATCH (m:{schema.MODEL}) WHERE m.complete = true "
+            f"RETURN {', '.join(f'm.{n}' for n in names)} ORDER BY m.name")
+        models = []
+        for r in rows:
+            info = dict(zip(names, r, strict=True))
+            info["opsets"] = json.loads(info["opsets"] or "{}")
+            models.append(ModelInfo(**info))
         return Listing(models, sum(m.tensor_bytes for m in models), self._store.disk_bytes(),
                        self._engine.disk_bytes())
 
-    def document(self, name: str) -> Any:
-        """The GraphML Document stored as ``name`` (and its offset → blob map)."""
+    def document(self, name: str) -> graphml.Document:
+        """The GraphML Document stored as ``name``, as ``archive add`` read it (its
+        sidecar references point into the model's sidecar offsets, which the Model
+        node's ``tensors`` map to tensor-store blobs)."""
         _uid, graph, _tensors = self._require(name)
         # Rows are streamed from the engine into the Document a page of seq numbers at a
         # time, so the engine never holds more than a page of results.
@@ -403,8 +410,8 @@ class Archive:
     def restore(self, name: str, out: PathLike, *, graphml: bool = False,
                 progress: Progress | None = None) -> RestoreResult:
         """Write model ``name`` back as ONNX (or, ``graphml``: GraphML + sidecar) at ``out``."""
-        progress = progress or _quiet
-        out = _check_output(Path(out))
+        progress = progress or _no_progress
+        out = check_output_path(out, error=ArchiveError)
         _uid, _graph, tensors = self._require(name)
         blobs = {int(o): (int(n), sha) for o, n, sha in json.loads(tensors or "[]")}
         progress(f"reading {name}")
@@ -523,14 +530,6 @@ def _model_info(doc: Any, blobs: dict[int, tuple[int, str]], new_bytes: int,
     }
 
 
-def _check_output(path: Path) -> Path:
-    if not path.parent.is_dir():
-        raise ArchiveError(f"output directory {str(path.parent)!r} does not exist; create it "
-                           f"first or choose another path")
-    if path.is_dir():
-        raise ArchiveError(f"output {str(path)!r} is a directory; give a file name")
-    return path
-
 
 def open_archive(db: PathLike, *, tensor_store: PathLike | None = None, user: str | None = None,
                  password: str | None = None, create: bool = True) -> Archive:
@@ -547,7 +546,7 @@ def open_archive(db: PathLike, *, tensor_store: PathLike | None = None, user: st
         if tensor_store is None:
             raise ArchiveOpenError("a server archive keeps tensor bytes outside the database: "
                                    "give --tensor-store DIR")
-        engine: Any = BoltEngine(text, user=user, password=password)
+        engine: Engine = BoltEngine(text, user=user, password=password)
         store_dir = Path(tensor_store)
     else:
         from modelexport.archive.ladybug_engine import LadybugEngine

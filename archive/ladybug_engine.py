@@ -34,6 +34,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from modelexport.archive import schema
+from modelexport.archive.engine import first_line
 from modelexport.archive.errors import ArchiveOpenError, QueryError
 
 T = TypeVar("T")
@@ -90,7 +91,7 @@ class LadybugEngine:
             tables = {row[1] for row in self.rows("CALL show_tables() RETURN *")}
         except RuntimeError as e:
             raise ArchiveOpenError(f"{str(self.path)!r} is not an archive database (LadybugDB "
-                                   f"says: {_first_line(e)}); give the path 'archive add' "
+                                   f"says: {first_line(e)}); give the path 'archive add' "
                                    f"created") from e
         if not tables:
             for statement in schema_statements():
@@ -166,7 +167,7 @@ class LadybugEngine:
             if self._pool and _pool_full(e):
                 raise  # _with_room reopens with more memory and runs it again
             raise QueryError(
-                f"the query failed: {_first_line(e)}; fix the Cypher and try again"
+                f"the query failed: {first_line(e)}; fix the Cypher and try again"
             ) from e
         finally:
             self._rollback()
@@ -303,8 +304,3 @@ def _string_literal(text: str) -> str:
 
 def _pool_full(e: RuntimeError) -> bool:
     return "buffer pool is full" in str(e)
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__

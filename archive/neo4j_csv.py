@@ -11,14 +11,14 @@ property. Files are written beside their targets and renamed when complete.
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from modelexport.archive import schema
+from modelexport.archive.engine import Engine
 from modelexport.archive.errors import ArchiveError
+from modelexport.graphml.files import PendingFiles, pending_files
 
 ID_SPACE = "Node"
 #: neo4j-admin's name for each schema type (a string property needs none).
@@ -65,55 +65,44 @@ def _write(f: io.TextIOBase, header: list[str], types: list[str], rows: list[lis
         f.write(",".join(_format(v, t) for v, t in zip(r, types, strict=True)) + "\n")
 
 
-def export_neo4j(engine: Any, outdir: Path) -> Neo4jExport:
+def _open_text(pending: PendingFiles, target: Path) -> io.TextIOWrapper:
+    """A pending file for ``target``, open for CSV text (UTF-8, newlines as written)."""
+    return open(pending.path(target), "w", encoding="utf-8", newline="")
+
+
+def export_neo4j(engine: Engine, outdir: Path) -> Neo4jExport:
     """Write the CSV files into ``outdir`` (created if its parent exists)."""
     outdir = Path(outdir)
     if not outdir.parent.is_dir():
         raise ArchiveError(f"directory {str(outdir.parent)!r} does not exist; create it first")
     outdir.mkdir(exist_ok=True)
     nodes, rels, counts = [], [], {}
-    for label in schema.LABELS:
-        cols = [n for n, _t in schema.node_columns(label)]
-        where = " WHERE n.complete = true" if label == schema.MODEL else ""
-        rows = engine.rows(f"MATCH (n:{label}){where} RETURN "
-                           + ", ".join(f"n.{c}" for c in cols))
-        path = outdir / f"{label}.csv"
-        types = ["STRING", "STRING"] + [t for n, t in schema.node_columns(label) if n != "uid"]
-        with _atomic_text(path) as f:
-            _write(f, node_header(label), types, ([r[0], label, *r[1:]] for r in rows))
-        nodes.append(path)
-        counts[label] = len(rows)
-    for rel in schema.REL_ENDS:
-        cols = [n for n, _t in schema.rel_columns(rel)]
-        rows = engine.rows(f"MATCH (a)-[r:{rel}]->(b) RETURN a.uid, b.uid"
-                           + "".join(f", r.{c}" for c in cols))
-        path = outdir / f"{rel}.csv"
-        types = ["STRING"] * 3 + [t for _n, t in schema.rel_columns(rel)]
-        with _atomic_text(path) as f:
-            _write(f, rel_header(rel), types, ([r[0], r[1], rel, *r[2:]] for r in rows))
-        rels.append(path)
-        counts[rel] = len(rows)
+    # every file lands together, or none does (graphml.files: the project's one writer)
+    with pending_files() as pending:
+        for label in schema.LABELS:
+            cols = [n for n, _t in schema.node_columns(label)]
+            where = " WHERE n.complete = true" if label == schema.MODEL else ""
+            rows = engine.rows(f"MATCH (n:{label}){where} RETURN "
+                               + ", ".join(f"n.{c}" for c in cols))
+            path = outdir / f"{label}.csv"
+            types = ["STRING", "STRING"] + [t for n, t in schema.node_columns(label)
+                                            if n != "uid"]
+            with _open_text(pending, path) as f:
+                _write(f, node_header(label), types, ([r[0], label, *r[1:]] for r in rows))
+            nodes.append(path)
+            counts[label] = len(rows)
+        for rel in schema.REL_ENDS:
+            cols = [n for n, _t in schema.rel_columns(rel)]
+            rows = engine.rows(f"MATCH (a)-[r:{rel}]->(b) RETURN a.uid, b.uid"
+                               + "".join(f", r.{c}" for c in cols))
+            path = outdir / f"{rel}.csv"
+            types = ["STRING"] * 3 + [t for _n, t in schema.rel_columns(rel)]
+            with _open_text(pending, path) as f:
+                _write(f, rel_header(rel), types, ([r[0], r[1], rel, *r[2:]] for r in rows))
+            rels.append(path)
+            counts[rel] = len(rows)
     command = " ".join(
         ["neo4j-admin database import full --overwrite-destination --multiline-fields=true"]
         + [f"--nodes={p.resolve()}" for p in nodes]
         + [f"--relationships={p.resolve()}" for p in rels] + ["neo4j"])
     return Neo4jExport(nodes, rels, command, counts)
-
-
-class _atomic_text:
-    def __init__(self, target: Path) -> None:
-        self.target = target
-
-    def __enter__(self) -> io.TextIOWrapper:
-        fd, self.tmp = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".tmp",
-                                        dir=self.target.parent)
-        self.f = os.fdopen(fd, "w", encoding="utf-8", newline="")
-        return self.f
-
-    def __exit__(self, exc_type: Any, *rest: Any) -> None:
-        self.f.close()
-        if exc_type is None:
-            os.chmod(self.tmp, 0o644)
-            os.replace(self.tmp, self.target)
-        else:
-            Path(self.tmp).unlink(missing_ok=True)

@@ -128,11 +128,18 @@ class Rows:
     def __post_init__(self) -> None:
         self.values = {name: [] for name, _typ in self.columns}
         self.schema = pa.schema([(name, _ARROW[typ]) for name, typ in self.columns])
+        self._names = frozenset(self.values)
 
     def _pending(self) -> int:
         return len(self.values[self.columns[0][0]])
 
     def add(self, row: dict[str, Any]) -> None:
+        """Append ``row``; a column it leaves out is NULL, a key that is no column (a
+        misspelled property) is an error rather than a silent NULL."""
+        if not self._names.issuperset(row):
+            unknown = sorted(set(row) - self._names)
+            raise KeyError(f"{unknown} are not columns of this table; the columns are "
+                           f"{sorted(self._names)} (archive/schema.py)")
         for name, _typ in self.columns:
             self.values[name].append(row.get(name))
         self.count += 1

@@ -18,8 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from modelexport.archive.errors import ArchiveError
-
-_CHUNK = 1 << 22
+from modelexport.graphml.files import copy_range
 
 
 class BlobWriter:
@@ -137,16 +136,8 @@ class TensorStore:
     def copy_to(self, sha: str, length: int, out_fd: int) -> int:
         """Append a blob to ``out_fd`` (kernel to kernel where it can)."""
         with open(self.path(sha), "rb") as f:
-            fd = f.fileno()
-            done = 0
-            while done < length:
-                n = os.sendfile(out_fd, fd, done, length - done) if hasattr(os, "sendfile") else 0
-                if not n:
-                    chunk = os.pread(fd, min(_CHUNK, length - done), done)
-                    if not chunk:
-                        raise ArchiveError(f"tensor {sha} in {str(self.root)!r} is truncated")
-                    n = os.write(out_fd, chunk)
-                done += n
+            if copy_range(f.fileno(), 0, length, out_fd) < length:
+                raise ArchiveError(f"tensor {sha} in {str(self.root)!r} is truncated")
         return length
 
     def all_blobs(self) -> Iterable[str]:

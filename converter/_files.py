@@ -29,7 +29,7 @@ from modelexport.converter.errors import ConverterError, GraphMLToOnnxError, Onn
 from modelexport.converter.sidecar import SidecarPlan, SidecarWriter, read_sidecar
 from modelexport.converter.verification import RebuiltCheck, validate_rebuilt
 from modelexport.graphml import format as fmt
-from modelexport.graphml.files import PendingFiles, pending_files
+from modelexport.graphml.files import PendingFiles, check_output_path, pending_files
 from modelexport.graphml.layout import gc_paused
 
 #: Protobuf cannot serialize a message of 2 GiB or more; bigger models get external data.
@@ -41,7 +41,7 @@ PathLike = str | os.PathLike
 Progress = Callable[[str], None]
 
 
-def _quiet(step: str) -> None:
+def _no_progress(step: str) -> None:
     pass
 
 
@@ -75,16 +75,6 @@ class ImportResult:
 def _same_file(src: PathLike, *outputs: Path) -> bool:
     source = Path(src).resolve()
     return any(Path(o).resolve() == source for o in outputs)
-
-
-def _check_output(path: Path, what: str) -> Path:
-    parent = path.parent
-    if not parent.is_dir():
-        raise ConverterError(f"output directory {str(parent)!r} for {what} {path.name!r} does "
-                             f"not exist; create it first or choose another path")
-    if path.is_dir():
-        raise ConverterError(f"output {str(path)!r} is a directory; give a file name")
-    return path
 
 
 @contextmanager
@@ -123,8 +113,8 @@ def onnx_to_graphml(src: PathLike | Any, dst: PathLike, *, yed: bool = True,
 
     ``progress(step)``, when given, is told each step as it starts.
     """
-    progress = progress or _quiet
-    dst = _check_output(Path(dst), "the GraphML")
+    progress = progress or _no_progress
+    dst = check_output_path(dst, error=ConverterError, what="the GraphML")
     sidecar = dst.with_suffix(fmt.SIDECAR_SUFFIX)
     if sidecar == dst:
         raise ConverterError(f"output {str(dst)!r} would be its own sidecar; name the GraphML "
@@ -167,7 +157,7 @@ def graphml_to_onnx(src: PathLike, dst: PathLike, *, validate: bool = False,
     :func:`modelexport.converter.verification.validate_rebuilt` on the result, against
     ``reference`` or the original ONNX the GraphML records (when beside it).
     """
-    progress = progress or _quiet
+    progress = progress or _no_progress
     src, dst = _check_import_paths(Path(src), Path(dst))
     with gc_paused():  # the Document and the model hold no cycles
         doc = read_export(src, validate=validate, progress=progress)
@@ -190,7 +180,7 @@ def graphml_to_onnx(src: PathLike, dst: PathLike, *, validate: bool = False,
 
 def _check_import_paths(src: Path, dst: Path) -> tuple[Path, Path]:
     """The GraphML exists, and the output is writable without overwriting it or its sidecar."""
-    dst = _check_output(dst, "the ONNX model")
+    dst = check_output_path(dst, error=ConverterError, what="the ONNX model")
     if not src.is_file():
         raise GraphMLToOnnxError(f"GraphML file {str(src)!r} does not exist")
     if (
@@ -206,7 +196,7 @@ def read_export(src: PathLike, *, validate: bool = False,
                 progress: Progress | None = None) -> graphml.Document:
     """The Document of a GraphML written by export-graphml (validated first, if asked);
     GraphMLToOnnxError for any other GraphML."""
-    src, progress = Path(src), progress or _quiet
+    src, progress = Path(src), progress or _no_progress
     if validate:
         # Validate what is read before trusting it: XSD, dialect rules and the sidecar.
         progress(f"validating {src.name}")

@@ -17,6 +17,7 @@ from typing import Any, BinaryIO
 
 from modelexport.converter.errors import SidecarError
 from modelexport.graphml import format as fmt
+from modelexport.graphml.files import copy_range
 
 _CHUNK = 1 << 22
 
@@ -171,22 +172,8 @@ class SidecarReader:
     def copy_to(self, ref: dict[str, Any], out_fd: int) -> int:
         """Append one reference's bytes to the file ``out_fd``, kernel to kernel if it can."""
         offset, length = self.check(ref)
-        done = 0
-        while done < length:
-            n = 0
-            if hasattr(os, "sendfile"):
-                try:
-                    n = os.sendfile(out_fd, self._fd, offset + done, length - done)
-                except OSError:
-                    n = 0
-            if not n:
-                chunk = os.pread(self._fd, min(_CHUNK, length - done), offset + done)
-                if not chunk:
-                    raise SidecarError(
-                        f"sidecar {self.path.name!r} ended while reading offset {offset}"
-                    )
-                n = os.write(out_fd, chunk)
-            done += n
+        if copy_range(self._fd, offset, length, out_fd) < length:
+            raise SidecarError(f"sidecar {self.path.name!r} ended while reading offset {offset}")
         return length
 
     def close(self) -> None:

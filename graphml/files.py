@@ -2,7 +2,9 @@
 into place only when everything is written (SPEC §7: nothing half-written).
 
 The one implementation for the whole project: the GraphML writer, the converters'
-GraphML + sidecar pairs, and the exporter's and analysis commands' outputs all use it.
+GraphML + sidecar pairs, the archive's restores and CSVs, and the exporter's and
+analysis commands' outputs all use it, and :func:`check_output_path`, the one check of
+an output path a user gave.
 """
 
 from __future__ import annotations
@@ -14,6 +16,49 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
+
+
+def check_output_path(path: str | os.PathLike[str], *, error: type[Exception],
+                      what: str = "") -> Path:
+    """``path`` as an output file, or ``error`` with a one-line message naming the fix:
+    its directory must exist and it must not itself be a directory.
+
+    Each package passes its own error class (its callers catch that); ``what`` names the
+    output in the message (``"the GraphML"``)."""
+    target = Path(path)
+    parent = target.parent if str(target.parent) else Path(".")
+    for_what = f" for {what} {target.name!r}" if what else ""
+    if not parent.is_dir():
+        raise error(f"output directory {str(parent)!r}{for_what} does not exist; create it "
+                    "first or choose another output path")
+    if target.is_dir():
+        raise error(f"output path {str(target)!r} is a directory; give a file name")
+    return target
+
+
+_CHUNK = 1 << 22  # bytes per read where the kernel cannot copy by itself
+
+
+def copy_range(src_fd: int, offset: int, length: int, out_fd: int) -> int:
+    """Append ``length`` bytes of ``src_fd``, from ``offset``, to ``out_fd``: kernel to
+    kernel (sendfile) where it can, else through a buffer. Returns the bytes copied:
+    fewer than ``length`` when ``src_fd`` ends first (the caller says what that means).
+    """
+    done = 0
+    while done < length:
+        n = 0
+        if hasattr(os, "sendfile"):
+            try:
+                n = os.sendfile(out_fd, src_fd, offset + done, length - done)
+            except OSError:
+                n = 0  # a pair of files sendfile does not join: copy through a buffer
+        if not n:
+            chunk = os.pread(src_fd, min(_CHUNK, length - done), offset + done)
+            if not chunk:
+                break
+            n = os.write(out_fd, chunk)
+        done += n
+    return done
 
 
 def file_mode() -> int:

@@ -276,7 +276,11 @@ class _Reader:
             for kid, value in defaults.items():
                 data.setdefault(kid, value)
 
-    def end_graph(self, el: etree._Element) -> None:
+    # The nesting rules of a <graph>, the reader's and the validator's alike.
+
+    def check_graph(self, el: etree._Element) -> str:
+        """A ``<graph>`` sits in a ``<node>`` or the document and says its edgedefault,
+        which is returned."""
         parent = el.getparent()
         if parent is None or parent.tag not in (_T_NODE, _T_GRAPHML):
             self._unexpected(el)
@@ -284,6 +288,18 @@ class _Reader:
         if edgedefault not in ("directed", "undirected"):
             raise GraphMLFormatError(
                 f"{_where(el)}: edgedefault must be 'directed' or 'undirected'")
+        return edgedefault
+
+    @staticmethod
+    def check_depth(el: etree._Element, levels: int) -> None:
+        """At most :data:`MAX_NESTING` graphs nest (``levels`` counts ``el`` too)."""
+        if levels > MAX_NESTING + 1:
+            raise GraphMLParseError(
+                f"{_where(el)}: graphs nested more than {MAX_NESTING} deep; refused")
+
+    def end_graph(self, el: etree._Element) -> None:
+        parent = el.getparent()
+        edgedefault = self.check_graph(el)
         graph = Graph(id=el.get("id", ""), edgedefault=edgedefault)
         height = 1
         done = self.done
@@ -295,9 +311,7 @@ class _Reader:
                     height = max(height, self.heights.pop(item.id) + 1)
             else:
                 graph.edges.append(item)
-        if height > MAX_NESTING + 1:
-            raise GraphMLParseError(
-                f"{_where(el)}: graphs nested more than {MAX_NESTING} deep; refused")
+        self.check_depth(el, height)
         if parent.tag == _T_GRAPHML:
             if self.graph is not None:
                 raise GraphMLFormatError(

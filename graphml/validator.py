@@ -60,7 +60,6 @@ from modelexport.graphml.reader import (
     _T_KEY,
     _T_NODE,
     MAX_BYTES,
-    MAX_NESTING,
     _check_root,
     _Reader,
     _syntax_error,
@@ -426,14 +425,8 @@ class _Scan(_Reader):
 
     def _end_graph(self, el: etree._Element) -> None:
         parent = el.getparent()
-        if parent is None or parent.tag not in (_T_NODE, _T_GRAPHML):
-            self._unexpected(el)
-        if el.get("edgedefault") not in ("directed", "undirected"):
-            raise GraphMLFormatError(
-                f"{_where(el)}: edgedefault must be 'directed' or 'undirected'")
-        if self._depth > MAX_NESTING + 1:
-            raise GraphMLParseError(
-                f"{_where(el)}: graphs nested more than {MAX_NESTING} deep; refused")
+        self.check_graph(el)
+        self.check_depth(el, self._depth)
         self._depth -= 1
         data: dict = {}
         self._read_children(el, "graph", data, (_T_NODE, _T_EDGE))

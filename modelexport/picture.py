@@ -1,4 +1,4 @@
-"""``render``: an ONNX or GraphML file drawn to SVG, PNG or PDF.
+"""An ONNX or GraphML file drawn to SVG, PNG or PDF (what the ``render`` command does).
 
 The file layer around :func:`modelexport.graphml.picture.draw`: read the input (ONNX
 through the converter, without reading its parameters; GraphML through the reader),
@@ -17,9 +17,9 @@ from modelexport.graphml.files import atomic_path
 from modelexport.graphml.picture import FORMATS, Picture, draw
 
 
-def render(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
-           depth: int | None = None, module: str | None = None, layout: str = "auto",
-           progress: Callable[[str], None] | None = None) -> Picture:
+def draw_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
+              depth: int | None = None, module: str | None = None, layout: str = "auto",
+              progress: Callable[[str], None] | None = None) -> Picture:
     """Draw ``src`` (``.onnx`` or ``.graphml``) to ``dst``; the format is ``dst``'s suffix."""
     progress = progress or (lambda step: None)
     src, dst = Path(src), check_output_path(dst)

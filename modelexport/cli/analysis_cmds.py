@@ -70,7 +70,7 @@ def analyze(
     """
     from modelexport._files import check_output_path
     from modelexport.analysis import analyze_model, write_text
-    from modelexport.analysis.render import format_analysis, rich_tree
+    from modelexport.analysis.report import format_analysis, rich_tree
     from modelexport.converter import load_onnx
 
     fmt = "json" if json_output else output_format.value
@@ -122,7 +122,7 @@ def validate(
     """
     from modelexport._files import check_output_path
     from modelexport.analysis import repair_tags, save_model, validate_model
-    from modelexport.analysis.render import format_validation
+    from modelexport.analysis.report import format_validation
     from modelexport.converter import load_onnx
 
     with user_errors(verbose, json_output):
@@ -196,7 +196,7 @@ def compare(
     """
     from modelexport._files import check_output_path
     from modelexport.analysis.compare import compare_models, output_format, write_diff
-    from modelexport.analysis.render import format_comparison, rich_comparison
+    from modelexport.analysis.report import format_comparison, rich_comparison
 
     if output is not None and output_file is not None:
         raise typer.BadParameter("give --output once (--output-file is its old name)",

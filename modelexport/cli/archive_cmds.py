@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from modelexport._text import plural
+from modelexport._text import plural, table_lines
 from modelexport.cli._common import Command, JsonOutput, Verbose, print_json, steps, user_errors
 
 archive_app = typer.Typer(
@@ -211,9 +211,8 @@ def query(
 
 def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     """Left-aligned columns two spaces apart, each as wide as its widest cell."""
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
-    for r in [header, *rows]:
-        typer.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    for line in table_lines(header, rows):
+        typer.echo(line)
 
 
 def _cell(value: Any) -> str:
@@ -278,7 +277,7 @@ def diff(
     """
     from modelexport._files import check_output_path
     from modelexport.analysis.compare import output_format, write_diff
-    from modelexport.analysis.render import format_comparison
+    from modelexport.analysis.report import format_comparison
 
     with user_errors(verbose, json_output):
         if output is not None:

@@ -56,7 +56,7 @@ def render(
 
       modelexport render model.onnx block0.pdf --module /Model/Body/Block.0
     """
-    from modelexport.picture import render as draw_file
+    from modelexport.picture import draw_file
 
     with user_errors(verbose, json_output), steps() as progress:
         check_input(source)

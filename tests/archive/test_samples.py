@@ -1,8 +1,8 @@
 """Every sample export and the whole onnx backend corpus in one archive, and the README's
 example queries checked against answers computed from the ONNX files directly.
 
-Slow: the samples are exported with torch (cached between runs under pytest's cache
-directory), and the corpus is 2,000+ models.
+Slow: the samples are exported with torch (once per session, shared with the other
+folders' tests through tests/conftest.py), and the corpus is 2,000+ models.
 """
 
 from __future__ import annotations
@@ -40,25 +40,20 @@ def fine_tune(src: Path, dst: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def sample_models(request) -> dict[str, Path]:
-    """name -> tagged ONNX: every sample exported, bert-tiny also through TorchScript
-    (``bert-tiny-ts``) and as a fine-tuned variant (``bert-tiny-ft``). The README's
-    archive holds exactly these."""
+def sample_models(tmp_path_factory, exported_sample) -> dict[str, Path]:
+    """name -> tagged ONNX: every sample exported (the session's shared exports), bert-tiny
+    also through TorchScript (``bert-tiny-ts``) and as a fine-tuned variant
+    (``bert-tiny-ft``). The README's archive holds exactly these."""
     pytest.importorskip("torch")
     from modelexport import export_pretrained
 
-    cache = Path(request.config.cache.mkdir("archive-sample-exports"))
-    wanted = [(p.name, p.name, "auto") for p in sorted(SAMPLES.iterdir())
-              if (p / "config.json").exists()] + [("bert-tiny-ts", "bert-tiny", "usage_based")]
-    models = {}
-    for name, sample, strategy in wanted:
-        out = cache / f"{name}.onnx"
-        if not out.exists():
-            tmp = cache / f".{name}.tmp.onnx"
-            export_pretrained(str(SAMPLES / sample), tmp, strategy=strategy)
-            tmp.replace(out)
-        models[name] = out
-    models["bert-tiny-ft"] = fine_tune(models["bert-tiny"], cache / "bert-tiny-ft.onnx")
+    models = {p.name: exported_sample(p.name) for p in sorted(SAMPLES.iterdir())
+              if (p / "config.json").exists()}
+    own = tmp_path_factory.mktemp("archive-samples")
+    export_pretrained(str(SAMPLES / "bert-tiny"), own / "bert-tiny-ts.onnx",
+                      strategy="usage_based")
+    models["bert-tiny-ts"] = own / "bert-tiny-ts.onnx"
+    models["bert-tiny-ft"] = fine_tune(models["bert-tiny"], own / "bert-tiny-ft.onnx")
     return models
 
 
@@ -79,11 +74,19 @@ def _bytes(source: object) -> bytes:
     return model.SerializeToString()
 
 
+#: The samples and the corpus go into this many archives of 500+ models each, which the
+#: test runs can spread over workers (one archive of all 2,000+ restored model by model
+#: takes minutes: each restore's queries scan every model's nodes).
+PARTS = 4
+
+
 @pytest.mark.slow
-def test_every_sample_and_the_whole_corpus_restore_identically_from_one_archive(
-        tmp_path, sample_models):
+@pytest.mark.parametrize("part", range(PARTS))
+def test_every_sample_and_the_whole_corpus_restore_identically_from_a_shared_archive(
+        tmp_path, sample_models, part):
     everything = [(name, path) for name, path in sample_models.items()] + _corpus()
     assert len(everything) > 2000
+    everything = everything[part::PARTS]
     db = tmp_path / "all.lbdb"
     with open_archive(db) as archive:
         for i in range(0, len(everything), 250):

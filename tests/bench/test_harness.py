@@ -8,7 +8,16 @@ import onnx
 import pytest
 
 from bench.__main__ import Row, render, render_targets, scaling
-from bench.harness import Measurement, Sample, growth_exponent, linear_fit, median, ratio, run_stage
+from bench.harness import (
+    Measurement,
+    Sample,
+    StageError,
+    growth_exponent,
+    linear_fit,
+    median,
+    ratio,
+    run_stage,
+)
 from bench.synthetic import make_synthetic_model
 
 
@@ -62,11 +71,16 @@ def test_scaling_compares_time_per_node_at_100k_with_1k():
     assert "export-graphml" in table and "2.00" in table
 
 
-def test_run_stage_times_a_load_save_in_a_fresh_process(tmp_path):
+def test_run_stage_times_only_the_stage_in_a_fresh_process_and_a_dry_run_skips_it(tmp_path):
     src = tmp_path / "m.onnx"
     onnx.save(make_synthetic_model(50), src)
+    dry = run_stage("load-save", dry=True, src=str(src), dst=str(tmp_path / "dry.onnx"))
+    assert dry.seconds == 0.0 and not (tmp_path / "dry.onnx").exists()  # set up, not run
     sample = run_stage("load-save", src=str(src), dst=str(tmp_path / "out.onnx"))
+    assert onnx.load(str(tmp_path / "out.onnx")) == onnx.load(str(src))  # the stage ran
     assert sample.seconds > 0 and sample.hwm_kb >= sample.rss_before_kb > 0
+    with pytest.raises(StageError, match="load-save failed"):
+        run_stage("load-save", src=str(tmp_path / "missing.onnx"), dst=str(tmp_path / "x.onnx"))
     assert (tmp_path / "out.onnx").exists()
 
 

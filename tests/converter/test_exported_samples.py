@@ -31,13 +31,10 @@ def _outputs(path: Path, feeds: dict) -> list:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sample", SAMPLE_DIRS, ids=lambda p: p.name)
-def test_an_exported_sample_round_trips_exactly(tmp_path, sample):
+def test_an_exported_sample_round_trips_exactly(tmp_path, sample, exported_sample):
     import onnxruntime as ort
 
-    modelexport = pytest.importorskip("modelexport")
-    pytest.importorskip("torch")
-    exported = tmp_path / "model.onnx"
-    modelexport.export_pretrained(str(sample), exported)
+    exported = exported_sample(sample.name)
     onnx_to_graphml(exported, tmp_path / "model.graphml")
     graphml_to_onnx(tmp_path / "model.graphml", tmp_path / "back.onnx")
     original = onnx.load(str(exported))

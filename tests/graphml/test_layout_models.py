@@ -4,6 +4,7 @@ yEd geometry draws them too."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import venv
@@ -29,6 +30,7 @@ def assert_readable(graphml: Path, min_columns: int) -> None:
     assert columns(pic) >= min_columns
 
 
+@pytest.mark.slow  # the layout of 5,000 nodes takes seconds
 def test_a_5000_node_graph_opens_as_a_readable_picture(tmp_path):
     import onnx
 
@@ -62,31 +64,30 @@ def _count(svg: bytes) -> int:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sample", SAMPLES)
-def test_a_sample_opens_as_a_picture_and_renders(tmp_path, sample, graphml2svg):
-    pytest.importorskip("torch")
-    import modelexport
-    from modelexport.picture import render
+def test_a_sample_opens_as_a_picture_and_renders(tmp_path, sample, graphml2svg,
+                                                 exported_sample):
+    from modelexport.picture import draw_file
 
     exported = tmp_path / "model.onnx"
-    modelexport.export_pretrained(str(ROOT / "samples" / sample), exported, verify=False)
+    shutil.copyfile(exported_sample(sample), exported)
     graphml = tmp_path / "model.graphml"
     result = onnx_to_graphml(exported, graphml)
     assert result.layout == "dot"
     assert_readable(graphml, min_columns=10)
 
-    full = render(graphml, tmp_path / "full.svg")
+    full = draw_file(graphml, tmp_path / "full.svg")
     svg = (tmp_path / "full.svg").read_bytes()
     assert _count(svg) >= full.boxes + full.edges  # one <g> per node and per edge
-    render(exported, tmp_path / "again.svg")
+    draw_file(exported, tmp_path / "again.svg")
     assert (tmp_path / "again.svg").read_bytes() == svg  # from ONNX as from GraphML, same bytes
-    render(graphml, tmp_path / "full.svg")
+    draw_file(graphml, tmp_path / "full.svg")
     assert (tmp_path / "full.svg").read_bytes() == svg
-    shallow = render(graphml, tmp_path / "shallow.svg", depth=1)
+    shallow = draw_file(graphml, tmp_path / "shallow.svg", depth=1)
     assert shallow.closed >= 1 and shallow.boxes < full.boxes
     assert _count((tmp_path / "shallow.svg").read_bytes()) < _count(svg)
-    render(exported, tmp_path / "model.png")
+    draw_file(exported, tmp_path / "model.png")
     assert (tmp_path / "model.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    render(exported, tmp_path / "model.pdf")
+    draw_file(exported, tmp_path / "model.pdf")
     assert (tmp_path / "model.pdf").read_bytes()[:5] == b"%PDF-"
 
     code = ("import sys; from graphml2svg import Graph; g = Graph(sys.argv[1], sys.argv[2]); "

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from modelexport.analysis import analyze_model
-from modelexport.analysis.render import format_analysis
+from modelexport.analysis.report import format_analysis
 from modelexport.errors import AnalysisError
 
 

@@ -11,7 +11,7 @@ from analysis_models import TREE
 from onnx import numpy_helper
 
 from modelexport import compare_models
-from modelexport.analysis.render import format_comparison
+from modelexport.analysis.report import format_comparison
 from modelexport.converter.tags import MODULE_TREE_KEY, TAG_KEY
 
 

@@ -10,7 +10,7 @@ import json
 from collections import Counter
 from typing import Any
 
-from modelexport._text import module_counts, plural
+from modelexport._text import module_counts, plural, table_lines
 from modelexport.analysis.analyze import Analysis, ModuleStats
 from modelexport.analysis.compare import ModelDiff, ModuleDiff
 from modelexport.analysis.validate import Validation
@@ -218,13 +218,8 @@ def format_comparison(c: ModelDiff, limit: int = 50) -> str:
     """Plain-text tables (the first ``limit`` rows of each)."""
     lines = [comparison_headline(c)]
     for title, columns, rows in comparison_sections(c):
-        widths = [max(len(col), *(len(r[k]) for r in rows[:limit])) for k, col in
-                  enumerate(columns)]
-        widths[-1] = 0  # the last column is not padded
-        head = "  ".join(col.ljust(w) for col, w in zip(columns, widths, strict=True))
-        lines += ["", f"{title} ({len(rows)}):", ("  " + head).rstrip()]
-        lines += ["  " + "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip()
-                  for r in rows[:limit]]
+        lines += ["", f"{title} ({len(rows)}):",
+                  *table_lines(columns, rows[:limit], indent="  ")]
         if len(rows) > limit:
             lines.append(f"  ... and {len(rows) - limit} more (--json lists all)")
     return "\n".join(lines) + "\n"
