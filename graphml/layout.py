@@ -31,7 +31,8 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from array import array
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -125,24 +126,306 @@ def place(roots: list[Box], edges: list[tuple[str, str]], method: str = "auto") 
     """Place ``roots`` (and everything inside them) and route ``edges`` (source, target ids)."""
     if method not in ("auto", "dot", "outline"):
         raise ValueError(f"layout method {method!r} is not one of auto, dot, outline")
-    if method == "auto":
-        n = count_boxes(roots)
-        if n <= DOT_LIMIT:
-            method, reason = "dot", f"dot ({n:,} boxes; auto uses dot up to {DOT_LIMIT:,})"
-        else:
-            method, reason = "outline", (f"outline ({n:,} boxes: more than dot lays out in "
-                                         f"the time budget, {DOT_LIMIT:,}; --layout dot "
-                                         f"forces it)")
-    else:
-        reason = f"{method} (asked for)"
+    engine = {"auto": _by_module, "dot": _dot, "outline": _outline}[method]
     with gc_paused():
-        return (_dot if method == "dot" else _outline)(roots, edges, reason)
+        return engine(roots, edges, f"{method} (asked for)" if method != "auto" else "")
+
+
+# -- auto: one module at a time ---------------------------------------------------------
+
+_ENTRY, _EXIT = -1, -2  # a group's way in (on its top border) and way out (bottom border)
+
+
+@dataclass
+class _Inside:
+    """One group's inside, laid out once and reused by every group with the same inside.
+
+    Coordinates are relative to the top-left of the children's area (below the label
+    bar, inside the insets). ``routes`` holds one flat polyline (x0, y0, x1, y1, ...)
+    per link between children; a link from ``_ENTRY`` starts on the group's top border
+    at ``entry_x``, a link to ``_EXIT`` ends on its bottom border at ``exit_x``.
+    """
+
+    width: float
+    height: float
+    xy: array  # child j's top-left corner at xy[2j], xy[2j + 1]
+    routes: dict[tuple[int, int], array]
+    entry_x: float = 0.0
+    exit_x: float = 0.0
+
+
+class _Tree:
+    """The boxes as flat arrays, indexed in pre-order (a group before what it holds;
+    index 0 is the invisible root holding ``roots``)."""
+
+    def __init__(self, roots: list[Box]) -> None:
+        self.ids: list[str] = [""]
+        self.index: dict[str, int] = {}
+        self.parent = array("i", [-1])
+        self.pos = array("i", [0])  # place among its parent's children
+        self.depth = array("i", [0])
+        self.width = array("d", [0.0])  # the size given: a leaf's, a group's closed one
+        self.height = array("d", [0.0])
+        self.kids: list[list[int] | None] = [[]]
+        stack = [(0, roots)]
+        while stack:
+            group, boxes = stack.pop()
+            kids = self.kids[group]
+            for j, box in enumerate(boxes):
+                i = len(self.ids)
+                self.ids.append(box.id)
+                self.index[box.id] = i
+                self.parent.append(group)
+                self.pos.append(j)
+                self.depth.append(self.depth[group] + 1)
+                self.width.append(box.width)
+                self.height.append(box.height)
+                kids.append(i)
+                if box.children is None:
+                    self.kids.append(None)
+                else:
+                    self.kids.append([])
+                    stack.append((i, box.children))
+
+    def meet(self, s: int, t: int) -> tuple[int, int]:
+        """The children of the group where the ancestor chains of ``s`` and ``t`` meet
+        (equal when one holds the other)."""
+        depth, parent = self.depth, self.parent
+        while depth[s] > depth[t]:
+            s = parent[s]
+        while depth[t] > depth[s]:
+            t = parent[t]
+        while parent[s] != parent[t]:
+            s, t = parent[s], parent[t]
+        return s, t
+
+
+def _by_module(roots: list[Box], edges: list[tuple[str, str]], _reason: str) -> Placement:
+    tree = _Tree(roots)
+    n = len(tree.ids)
+    parent, pos, index = tree.parent, tree.pos, tree.index
+    # Each edge lifted: to the two children of the group where its ends meet (routed
+    # there), and out of / into every group between an end and those children.
+    links: dict[int, set[tuple[int, int]]] = {}
+    ends = array("i")  # per edge: source, target, the meet's two children (or -1s)
+    for source, target in edges:
+        s, t = index.get(source, -1), index.get(target, -1)
+        a = b = -1
+        if s >= 0 and t >= 0:
+            a, b = tree.meet(s, t)
+        if a == b:
+            ends.extend((-1, -1, -1, -1))
+            continue
+        ends.extend((s, t, a, b))
+        x = s
+        while x != a:
+            links.setdefault(parent[x], set()).add((pos[x], _EXIT))
+            x = parent[x]
+        y = t
+        while y != b:
+            links.setdefault(parent[y], set()).add((_ENTRY, pos[y]))
+            y = parent[y]
+        links.setdefault(parent[a], set()).add((pos[a], pos[b]))
+
+    # Inside out: every group's inside from its children's laid-out sizes.
+    width, height = array("d", tree.width), array("d", tree.height)  # open sizes
+    kind = array("i", [-1]) * n  # the group's _Inside, -1 for leaves and empty groups
+    insides: list[_Inside] = []
+    alike: dict[tuple, int] = {}
+    for g in range(n - 1, -1, -1):
+        kids = tree.kids[g]
+        if not kids:
+            continue
+        ordered = tuple(sorted(links.pop(g, ())))
+        key = (tuple((kind[k], width[k], height[k]) for k in kids), ordered)
+        found = alike.get(key)
+        if found is None:
+            found = alike[key] = len(insides)
+            insides.append(_lay_out_inside([(width[k], height[k]) for k in kids], ordered))
+        kind[g] = found
+        inside = insides[found]
+        if g:
+            width[g] = max(inside.width + 2 * INSET, tree.width[g])
+            height[g] = HEADER + inside.height + 2 * INSET
+        else:
+            width[g], height[g] = inside.width, inside.height
+    alike.clear()
+
+    # Outside in: absolute positions.
+    xs, ys = array("d", bytes(8 * n)), array("d", bytes(8 * n))
+    for g in range(n):
+        kids = tree.kids[g]
+        if not kids:
+            continue
+        ox, oy = _origin(g, xs, ys, width, insides[kind[g]])
+        xy = insides[kind[g]].xy
+        for j, k in enumerate(kids):
+            xs[k] = ox + xy[2 * j]
+            ys[k] = oy + xy[2 * j + 1]
+    tree.width, tree.height = width, height
+    reason = (f"auto ({n - 1:,} boxes; each module laid out once by dot, "
+              f"{len(insides):,} distinct insides)")
+    placement = Placement("auto", reason, _Bounds(index, xs, ys, width, height))
+    placement.paths = _ModuleRoutes(tree, ends, kind, insides, xs, ys)
+    return placement
+
+
+def _origin(g: int, xs: array, ys: array, width: array, inside: _Inside) -> Point:
+    """The absolute top-left of group ``g``'s children's area."""
+    if g == 0:
+        return 0.0, 0.0
+    return xs[g] + (width[g] - inside.width) / 2, ys[g] + HEADER + INSET
+
+
+_DOT_GRAPH = ("graph [rankdir=TB, splines=polyline, nodesep=0.25, ranksep=0.4, "
+              "nslimit=2, nslimit1=2, mclimit=0.5];")
+
+
+def _lay_out_inside(sizes: list[tuple[float, float]],
+                    links: tuple[tuple[int, int], ...]) -> _Inside:
+    """Lay out one group's children (fixed-size boxes) and route the links between
+    them with dot."""
+    def name(j: int) -> str:
+        return "in" if j == _ENTRY else "out" if j == _EXIT else f"n{j}"
+
+    out = ["digraph G {", _DOT_GRAPH, 'node [shape=box, fixedsize=true, label=""];']
+    for j, (w, h) in enumerate(sizes):
+        out.append(f"n{j} [width={_inches(w)}, height={_inches(h)}];")
+    used = {j for link in links for j in link}
+    if _ENTRY in used:
+        out.append("subgraph { rank=source; in [shape=point, width=0.05, height=0.05]; }")
+    if _EXIT in used:
+        out.append("subgraph { rank=sink; out [shape=point, width=0.05, height=0.05]; }")
+    for k, (a, b) in enumerate(links):
+        out.append(f"{name(a)} -> {name(b)} [id={k}];")
+    out.append("}")
+    laid = json.loads(run_graphviz("\n".join(out), "dot", "json0"))
+    x0, y0, x1, y1 = (float(v) for v in laid["bb"].split(","))
+    xy = array("d", bytes(16 * len(sizes)))
+    entry_x = exit_x = 0.0
+    for obj in laid.get("objects", ()):
+        if "pos" not in obj:
+            continue
+        cx, cy = (float(v) for v in obj["pos"].split(","))
+        cx, cy = cx - x0, y1 - cy
+        nm = obj["name"]
+        if nm == "in":
+            entry_x = cx
+        elif nm == "out":
+            exit_x = cx
+        else:
+            j = int(nm[1:])
+            w, h = sizes[j]
+            xy[2 * j], xy[2 * j + 1] = cx - w / 2, cy - h / 2
+    inside = _Inside(x1 - x0, y1 - y0, xy, {}, entry_x, exit_x)
+    for edge in laid.get("edges", ()):
+        if "pos" not in edge:
+            continue
+        a, b = links[int(edge["id"])]
+        flat = array("d")
+        if a == _ENTRY:
+            flat.extend((entry_x, -(HEADER + INSET)))
+        for px, py in _points(edge["pos"]):
+            flat.extend((px - x0, y1 - py))
+        if b == _EXIT:
+            flat.extend((exit_x, inside.height + INSET))
+        inside.routes[(a, b)] = flat
+    return inside
+
+
+class _Bounds(Mapping):
+    """Open bounds by box id, read from flat arrays (a dict of tuples would weigh
+    several times more on 100,000 boxes)."""
+
+    def __init__(self, index: dict[str, int], xs: array, ys: array, widths: array,
+                 heights: array) -> None:
+        self._index, self._x, self._y, self._w, self._h = index, xs, ys, widths, heights
+
+    def __getitem__(self, key: str) -> Rect:
+        i = self._index[key]
+        return self._x[i], self._y[i], self._w[i], self._h[i]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+
+class _ModuleRoutes(Sequence):
+    """Each edge's polyline, put together when it is asked for from the routes of the
+    groups it passes: out of each group holding its source (to the bottom border), the
+    route between the two children where its ends meet, into each group holding its
+    target (from the top border)."""
+
+    def __init__(self, tree: _Tree, ends: array, kind: array, insides: list[_Inside],
+                 xs: array, ys: array) -> None:
+        self._tree, self._ends, self._kind, self._insides = tree, ends, kind, insides
+        self._xs, self._ys = xs, ys
+
+    def __len__(self) -> int:
+        return len(self._ends) // 4
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        if not -len(self) <= i < len(self):
+            raise IndexError(i)
+        s, t, a, b = self._ends[4 * (i % len(self)):4 * (i % len(self)) + 4]
+        if a < 0:
+            return None
+        parent, pos = self._tree.parent, self._tree.pos
+        points: list[Point] = []
+        x = s
+        while x != a:
+            self._piece(parent[x], pos[x], _EXIT, x != s, False, points)
+            x = parent[x]
+        self._piece(parent[a], pos[a], pos[b], a != s, b != t, points)
+        down = []
+        y = t
+        while y != b:
+            down.append(y)
+            y = parent[y]
+        for y in reversed(down):
+            self._piece(parent[y], _ENTRY, pos[y], False, y != t, points)
+        return points
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    def _piece(self, g: int, a: int, b: int, from_exit: bool, to_entry: bool,
+               points: list[Point]) -> None:
+        """Append the route of link (a, b) inside group ``g``; start it at child a's way
+        out when the path comes out of a, end it at child b's way in when it goes on."""
+        tree, xs, ys = self._tree, self._xs, self._ys
+        inside = self._insides[self._kind[g]]
+        ox, oy = _origin(g, xs, ys, tree.width, inside)
+        flat = inside.routes.get((a, b))
+        if flat is None:
+            return
+        piece = [(ox + flat[k], oy + flat[k + 1]) for k in range(0, len(flat), 2)]
+        kids = tree.kids[g]
+        if from_exit:
+            c = kids[a]
+            child = self._insides[self._kind[c]]
+            piece[0] = (_origin(c, xs, ys, tree.width, child)[0] + child.exit_x,
+                        ys[c] + tree.height[c])
+        if to_entry:
+            c = kids[b]
+            child = self._insides[self._kind[c]]
+            piece[-1] = (_origin(c, xs, ys, tree.width, child)[0] + child.entry_x, ys[c])
+        if points and points[-1] == piece[0]:
+            piece = piece[1:]
+        points.extend(piece)
 
 
 # -- dot ------------------------------------------------------------------------------
 
-def _q(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def dot_quote(text: str) -> str:
+    """``text`` as a quoted DOT string (ids and labels alike; a newline becomes ``\\n``)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def _inches(px: float) -> str:
@@ -163,12 +446,12 @@ def dot_source(roots: list[Box], edges: list[tuple[str, str]]) -> str:
     def emit(box: Box, indent: str) -> str | None:
         """Write ``box``; return the dot node that stands for it in edges."""
         if box.children is None:
-            out.append(f"{indent}{_q(box.id)} [width={_inches(box.width)}, "
+            out.append(f"{indent}{dot_quote(box.id)} [width={_inches(box.width)}, "
                        f"height={_inches(box.height)}];")
             anchor[box.id] = (box.id, None)
             return box.id
         cluster = "cluster_" + box.id
-        out.append(f"{indent}subgraph {_q(cluster)} {{")
+        out.append(f"{indent}subgraph {dot_quote(cluster)} {{")
         out.append(f'{indent}  label=<<TABLE FIXEDSIZE="TRUE" WIDTH="{max(int(box.width), 1)}" '
                    f'HEIGHT="{int(HEADER)}" BORDER="0" CELLPADDING="0" CELLSPACING="0">'
                    f"<TR><TD></TD></TR></TABLE>>; margin={int(INSET)};")
@@ -178,7 +461,7 @@ def dot_source(roots: list[Box], edges: list[tuple[str, str]]) -> str:
             first = first or stand_in
         if first is None:  # an empty group: a box of its closed size holds its place
             first = "#empty:" + box.id  # '#' is no NMTOKEN character: no clash
-            out.append(f"{indent}  {_q(first)} [width={_inches(box.width)}, "
+            out.append(f"{indent}  {dot_quote(first)} [width={_inches(box.width)}, "
                        f"height={_inches(box.height)}];")
         out.append(f"{indent}}}")
         anchor[box.id] = (first, cluster)
@@ -193,10 +476,10 @@ def dot_source(roots: list[Box], edges: list[tuple[str, str]]) -> str:
         t, t_cluster = anchor[target]
         attrs = [f"id={i}"]
         if s_cluster:
-            attrs.append(f"ltail={_q(s_cluster)}")
+            attrs.append(f"ltail={dot_quote(s_cluster)}")
         if t_cluster:
-            attrs.append(f"lhead={_q(t_cluster)}")
-        out.append(f"{_q(s)} -> {_q(t)} [{', '.join(attrs)}];")
+            attrs.append(f"lhead={dot_quote(t_cluster)}")
+        out.append(f"{dot_quote(s)} -> {dot_quote(t)} [{', '.join(attrs)}];")
     out.append("}")
     return "\n".join(out)
 
@@ -291,7 +574,7 @@ def _dot(roots: list[Box], edges: list[tuple[str, str]], reason: str) -> Placeme
 # -- outline --------------------------------------------------------------------------
 
 @dataclass
-class _Rows:
+class _OutlineRows:
     """A group's children as rows, in the group's own coordinates."""
 
     x: float = 0.0  # the group's absolute position, once known
@@ -345,13 +628,13 @@ def _outline(roots: list[Box], edges: list[tuple[str, str]], reason: str) -> Pla
 
     # Each box's position inside its group, and its size; made absolute below.
     boxes: dict[str, Rect] = {}
-    rows_of: dict[str, _Rows] = {}
+    rows_of: dict[str, _OutlineRows] = {}
     for group in reversed(groups):  # children before their parents
         kids = group.children or []
         if not kids:
             boxes[group.id] = (0.0, 0.0, group.width, group.height)
             continue
-        rows_of[group.id] = info = _Rows()
+        rows_of[group.id] = info = _OutlineRows()
         layer = _layers(kids, links.pop(group.id, ()), order)
         sizes = {c.id: (boxes[c.id][2:] if c.children is not None else (c.width, c.height))
                  for c in kids}
@@ -376,7 +659,7 @@ def _outline(roots: list[Box], edges: list[tuple[str, str]], reason: str) -> Pla
         width = max(inner_w + 2 * side, group.width)
         left = (width - inner_w) / 2
         y = HEADER + INSET if group is not root else 0.0
-        for r, (row, row_w, row_h) in enumerate(zip(rows, widths, heights)):
+        for r, (row, row_w, row_h) in enumerate(zip(rows, widths, heights, strict=True)):
             x = left + (inner_w - row_w) / 2
             gaps = [x - GAP_X / 2]
             for c in row:
@@ -412,7 +695,7 @@ class _Routes(Sequence):
     the polylines of 100,000 edges would outweigh the rest of the layout."""
 
     def __init__(self, edges: list[tuple[str, str]], meets: list[tuple[str, str] | None],
-                 parent: dict[str, str], rows_of: dict[str, _Rows],
+                 parent: dict[str, str], rows_of: dict[str, _OutlineRows],
                  boxes: dict[str, Rect]) -> None:
         self._edges, self._meets = edges, meets
         self._parent, self._rows_of, self._boxes = parent, rows_of, boxes
@@ -432,10 +715,10 @@ class _Routes(Sequence):
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Sequence):
             return NotImplemented
-        return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
 
 
-def _through(info: _Rows, first: int, last: int, x: float, points: list[Point]) -> float:
+def _through(info: _OutlineRows, first: int, last: int, x: float, points: list[Point]) -> float:
     """Go down through rows ``first``..``last`` of a group by the free gaps nearest to
     ``x``; return the x the path leaves at."""
     ox, oy, half = info.x, info.y, GAP_Y / 2
