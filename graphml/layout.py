@@ -148,7 +148,8 @@ class _Inside:
 
     width: float
     height: float
-    xy: array  # child j's top-left corner at xy[2j], xy[2j + 1]
+    xy: array  # the top-left corner of child j's slot at xy[2j], xy[2j + 1]
+    slots: array  # its width and height
     routes: dict[tuple[int, int], array]
     entry_x: float = 0.0
     exit_x: float = 0.0
@@ -227,41 +228,66 @@ def _by_module(roots: list[Box], edges: list[tuple[str, str]], _reason: str) -> 
             y = parent[y]
         links.setdefault(parent[a], set()).add((pos[a], pos[b]))
 
-    # Inside out: every group's inside from its children's laid-out sizes.
+    # Inside out, a level at a time (a group's level is one more than its highest
+    # child's): groups of a level with the same inside (children of the same kinds,
+    # the same links between them) are one class, laid out once. A slot holds the
+    # class's widest box at that place (labels differ: MatMul_9, MatMul_10), so every
+    # member of the class has the same size and its children the same centres.
+    level = array("i", bytes(4 * n))
+    for g in range(n - 1, 0, -1):
+        if level[g] + 1 > level[parent[g]]:
+            level[parent[g]] = level[g] + 1
+    by_level: dict[int, list[int]] = {}
+    for g in range(n):
+        if tree.kids[g]:
+            by_level.setdefault(level[g], []).append(g)
     width, height = array("d", tree.width), array("d", tree.height)  # open sizes
-    kind = array("i", [-1]) * n  # the group's _Inside, -1 for leaves and empty groups
+    kind = array("i", [-1]) * n  # the class of a group's inside; -1: a leaf or empty
     insides: list[_Inside] = []
-    alike: dict[tuple, int] = {}
-    for g in range(n - 1, -1, -1):
-        kids = tree.kids[g]
-        if not kids:
-            continue
-        ordered = tuple(sorted(links.pop(g, ())))
-        key = (tuple((kind[k], width[k], height[k]) for k in kids), ordered)
-        found = alike.get(key)
-        if found is None:
-            found = alike[key] = len(insides)
-            insides.append(_lay_out_inside([(width[k], height[k]) for k in kids], ordered))
-        kind[g] = found
-        inside = insides[found]
-        if g:
-            width[g] = max(inside.width + 2 * INSET, tree.width[g])
-            height[g] = HEADER + inside.height + 2 * INSET
-        else:
-            width[g], height[g] = inside.width, inside.height
-    alike.clear()
+    for lv in sorted(by_level):
+        classes: dict[tuple, list[int]] = {}
+        for g in by_level[lv]:
+            ordered = tuple(sorted(links.pop(g, ())))
+            key = (g == 0, tuple([kind[k] for k in tree.kids[g]]), ordered)
+            classes.setdefault(key, []).append(g)
+        for (root, kinds, ordered), members in classes.items():
+            slots = []
+            for j in range(len(kinds)):
+                w = max(width[tree.kids[g][j]] for g in members)
+                h = max(height[tree.kids[g][j]] for g in members)
+                slots.append((w, h))
+            ports = []
+            for (w, _h), k in zip(slots, kinds, strict=True):
+                if k < 0:
+                    ports.append((w / 2, w / 2))
+                else:
+                    child = insides[k]
+                    shift = (w - child.width) / 2
+                    ports.append((shift + child.entry_x, shift + child.exit_x))
+            inside = _lay_out_inside(slots, ports, ordered)
+            insides.append(inside)
+            if root:
+                w, h = inside.width, inside.height
+            else:
+                w = max(max(tree.width[g] for g in members), inside.width + 2 * INSET)
+                h = HEADER + inside.height + 2 * INSET
+            for g in members:
+                kind[g] = len(insides) - 1
+                width[g], height[g] = w, h
+        classes.clear()
 
-    # Outside in: absolute positions.
+    # Outside in: absolute positions, each box centred in its slot.
     xs, ys = array("d", bytes(8 * n)), array("d", bytes(8 * n))
     for g in range(n):
         kids = tree.kids[g]
         if not kids:
             continue
-        ox, oy = _origin(g, xs, ys, width, insides[kind[g]])
-        xy = insides[kind[g]].xy
+        inside = insides[kind[g]]
+        ox, oy = _origin(g, xs, ys, width, inside)
+        xy, slots = inside.xy, inside.slots
         for j, k in enumerate(kids):
-            xs[k] = ox + xy[2 * j]
-            ys[k] = oy + xy[2 * j + 1]
+            xs[k] = ox + xy[2 * j] + (slots[2 * j] - width[k]) / 2
+            ys[k] = oy + xy[2 * j + 1] + (slots[2 * j + 1] - height[k]) / 2
     tree.width, tree.height = width, height
     reason = (f"auto ({n - 1:,} boxes; each module laid out once by dot, "
               f"{len(insides):,} distinct insides)")
@@ -277,14 +303,68 @@ def _origin(g: int, xs: array, ys: array, width: array, inside: _Inside) -> Poin
     return xs[g] + (width[g] - inside.width) / 2, ys[g] + HEADER + INSET
 
 
-_DOT_GRAPH = ("graph [rankdir=TB, splines=polyline, nodesep=0.25, ranksep=0.4, "
+_DOT_GRAPH = ("graph [rankdir=TB, splines=false, nodesep=0.25, ranksep=0.4, "
               "nslimit=2, nslimit1=2, mclimit=0.5];")
+_SEP = 0.25 * 72  # nodesep in points: the room between two boxes of a rank
 
 
-def _lay_out_inside(sizes: list[tuple[float, float]],
+def _reduced(count: int, links: tuple[tuple[int, int], ...]) -> list[tuple[int, int]]:
+    """The links dot needs to place the boxes: each link whose target is also reached
+    through another of its source's targets is left out (a constant feeding ten
+    chained layers ranks them as well through the first one, and dot's time grows with
+    the rank span of every link). Links that close a cycle are all kept."""
+    def node(j: int) -> int:
+        return count if j == _ENTRY else count + 1 if j == _EXIT else j
+
+    succ: list[list[int]] = [[] for _ in range(count + 2)]
+    for a, b in links:
+        succ[node(a)].append(node(b))
+    state = bytearray(count + 2)  # 0 unseen, 1 on the DFS stack, 2 done
+    back: set[tuple[int, int]] = set()
+    desc = [0] * (count + 2)  # bit set of the nodes below each, over forward links
+    for root in [count, *range(count + 2)]:
+        if state[root]:
+            continue
+        state[root] = 1
+        stack = [(root, 0)]
+        while stack:
+            u, i = stack[-1]
+            if i < len(succ[u]):
+                stack[-1] = (u, i + 1)
+                v = succ[u][i]
+                if state[v] == 1:
+                    back.add((u, v))
+                elif state[v] == 0:
+                    state[v] = 1
+                    stack.append((v, 0))
+                continue
+            stack.pop()
+            state[u] = 2
+            below = 0
+            for v in succ[u]:
+                if (u, v) not in back:
+                    below |= desc[v] | (1 << v)
+            desc[u] = below
+    kept = []
+    for a, b in links:
+        u, v = node(a), node(b)
+        if (u, v) in back:
+            kept.append((a, b))
+            continue
+        through = 0
+        for w in succ[u]:
+            if w != v and (u, w) not in back:
+                through |= desc[w]
+        if not (through >> v) & 1:
+            kept.append((a, b))
+    return kept
+
+
+def _lay_out_inside(sizes: list[tuple[float, float]], ports: list[tuple[float, float]],
                     links: tuple[tuple[int, int], ...]) -> _Inside:
-    """Lay out one group's children (fixed-size boxes) and route the links between
-    them with dot."""
+    """Place one group's children (fixed-size boxes) with dot, and route the links
+    between them. ``ports``: where, from a child's left side, links enter its top and
+    leave its bottom (a child group's own way in and out)."""
     def name(j: int) -> str:
         return "in" if j == _ENTRY else "out" if j == _EXIT else f"n{j}"
 
@@ -296,41 +376,110 @@ def _lay_out_inside(sizes: list[tuple[float, float]],
         out.append("subgraph { rank=source; in [shape=point, width=0.05, height=0.05]; }")
     if _EXIT in used:
         out.append("subgraph { rank=sink; out [shape=point, width=0.05, height=0.05]; }")
-    for k, (a, b) in enumerate(links):
-        out.append(f"{name(a)} -> {name(b)} [id={k}];")
+    for a, b in _reduced(len(sizes), links):
+        out.append(f"{name(a)} -> {name(b)};")
     out.append("}")
     laid = json.loads(run_graphviz("\n".join(out), "dot", "json0"))
     x0, y0, x1, y1 = (float(v) for v in laid["bb"].split(","))
-    xy = array("d", bytes(16 * len(sizes)))
-    entry_x = exit_x = 0.0
+    count = len(sizes)
+    xy = array("d", bytes(16 * (count + 2)))  # the way in and out as two more points
     for obj in laid.get("objects", ()):
         if "pos" not in obj:
             continue
         cx, cy = (float(v) for v in obj["pos"].split(","))
         cx, cy = cx - x0, y1 - cy
         nm = obj["name"]
-        if nm == "in":
-            entry_x = cx
-        elif nm == "out":
-            exit_x = cx
-        else:
-            j = int(nm[1:])
-            w, h = sizes[j]
-            xy[2 * j], xy[2 * j + 1] = cx - w / 2, cy - h / 2
-    inside = _Inside(x1 - x0, y1 - y0, xy, {}, entry_x, exit_x)
-    for edge in laid.get("edges", ()):
-        if "pos" not in edge:
-            continue
-        a, b = links[int(edge["id"])]
-        flat = array("d")
-        if a == _ENTRY:
-            flat.extend((entry_x, -(HEADER + INSET)))
-        for px, py in _points(edge["pos"]):
-            flat.extend((px - x0, y1 - py))
-        if b == _EXIT:
-            flat.extend((exit_x, inside.height + INSET))
-        inside.routes[(a, b)] = flat
+        j = count if nm == "in" else count + 1 if nm == "out" else int(nm[1:])
+        w, h = sizes[j] if j < count else (0.0, 0.0)
+        xy[2 * j], xy[2 * j + 1] = cx - w / 2, cy - h / 2
+    width, height = x1 - x0, y1 - y0
+    inside = _Inside(width, height, xy[:2 * count], array("d", [v for s in sizes for v in s]), {},
+                     xy[2 * count] if _ENTRY in used else width / 2,
+                     xy[2 * count + 2] if _EXIT in used else width / 2)
+    _route_inside(inside, sizes, ports, links, xy, _ENTRY in used, _EXIT in used)
     return inside
+
+
+def _route_inside(inside: _Inside, sizes: list[tuple[float, float]],
+                  ports: list[tuple[float, float]], links: tuple[tuple[int, int], ...],
+                  xy: array, entry: bool, exit_: bool) -> None:
+    """Route every link as a polyline: straight down out of its source to the bottom of
+    the source's rank, through the gap nearest its way in each rank between, and straight
+    down into its target from the top of the target's rank. A link that does not run
+    downwards goes round the right of the boxes."""
+    count = len(sizes)
+    # Ranks: dot puts the centres of a rank's boxes on one line.
+    centre: dict[float, list[int]] = {}
+    for j in range(count + 2):
+        if j < count or (j == count and entry) or (j == count + 1 and exit_):
+            h = sizes[j][1] if j < count else 0.0
+            centre.setdefault(round(xy[2 * j + 1] + h / 2, 2), []).append(j)
+    rank_of = [0] * (count + 2)
+    tops, bottoms, gaps = [], [], []
+    for r, cy in enumerate(sorted(centre)):
+        members = sorted(centre[cy], key=lambda j: xy[2 * j])
+        top, bottom, free = cy, cy, []
+        left = None
+        for j in members:
+            rank_of[j] = r
+            w, h = sizes[j] if j < count else (0.0, 0.0)
+            x, y = xy[2 * j], xy[2 * j + 1]
+            top, bottom = min(top, y), max(bottom, y + h)
+            free.append(x - _SEP / 2 if left is None else (left + x) / 2)
+            left = x + w
+        free.append(left + _SEP / 2)
+        tops.append(top)
+        bottoms.append(bottom)
+        gaps.append(free)
+    half = 0.4 * 72 / 2  # half the room between ranks
+    right = inside.width + INSET / 2
+
+    def way_out(j: int) -> Point:
+        if j == _ENTRY:
+            return inside.entry_x, -(HEADER + INSET)
+        return xy[2 * j] + ports[j][1], xy[2 * j + 1] + sizes[j][1]
+
+    def way_in(j: int) -> Point:
+        if j == _EXIT:
+            return inside.exit_x, inside.height + INSET
+        return xy[2 * j] + ports[j][0], xy[2 * j + 1]
+
+    for a, b in links:
+        ra = rank_of[count if a == _ENTRY else a]
+        rb = rank_of[count + 1 if b == _EXIT else b]
+        (sx, sy), (tx, ty) = way_out(a), way_in(b)
+        flat = array("d", (sx, sy, sx, bottoms[ra]))
+        if rb > ra:
+            x, span = sx, rb - ra
+            for r in range(ra + 1, rb):
+                want = sx + (tx - sx) * (r - ra) / span
+                free = gaps[r]
+                i = bisect.bisect_left(free, want)
+                if i == len(free) or (i > 0 and want - free[i - 1] <= free[i] - want):
+                    i -= 1
+                x = free[i]
+                flat.extend((x, tops[r], x, bottoms[r]))
+        else:
+            below, above = bottoms[ra] + half, tops[rb] - half
+            flat.extend((sx, below, right, below, right, above, tx, above))
+        flat.extend((tx, tops[rb], tx, ty))
+        inside.routes[(a, b)] = _straightened(flat)
+
+
+def _straightened(flat: array) -> array:
+    """A polyline without repeated points or corners that do not turn."""
+    out = array("d", flat[:2])
+    for k in range(2, len(flat), 2):
+        x, y = flat[k], flat[k + 1]
+        if x == out[-2] and y == out[-1]:
+            continue
+        if len(out) >= 4:
+            ax, ay, bx, by = out[-4], out[-3], out[-2], out[-1]
+            if abs((bx - ax) * (y - ay) - (by - ay) * (x - ax)) < 1e-6:
+                out[-2], out[-1] = x, y
+                continue
+        out.extend((x, y))
+    return out
 
 
 class _Bounds(Mapping):
@@ -378,16 +527,16 @@ class _ModuleRoutes(Sequence):
         points: list[Point] = []
         x = s
         while x != a:
-            self._piece(parent[x], pos[x], _EXIT, x != s, False, points)
+            self._piece(parent[x], pos[x], _EXIT, points)
             x = parent[x]
-        self._piece(parent[a], pos[a], pos[b], a != s, b != t, points)
+        self._piece(parent[a], pos[a], pos[b], points)
         down = []
         y = t
         while y != b:
             down.append(y)
             y = parent[y]
         for y in reversed(down):
-            self._piece(parent[y], _ENTRY, pos[y], False, y != t, points)
+            self._piece(parent[y], _ENTRY, pos[y], points)
         return points
 
     def __eq__(self, other: object) -> bool:
@@ -395,30 +544,14 @@ class _ModuleRoutes(Sequence):
             return NotImplemented
         return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
 
-    def _piece(self, g: int, a: int, b: int, from_exit: bool, to_entry: bool,
-               points: list[Point]) -> None:
-        """Append the route of link (a, b) inside group ``g``; start it at child a's way
-        out when the path comes out of a, end it at child b's way in when it goes on."""
-        tree, xs, ys = self._tree, self._xs, self._ys
+    def _piece(self, g: int, a: int, b: int, points: list[Point]) -> None:
+        """Append the route of link (a, b) inside group ``g`` (each piece starts where
+        the one before ended: on a border, at a group's way out or in)."""
         inside = self._insides[self._kind[g]]
-        ox, oy = _origin(g, xs, ys, tree.width, inside)
-        flat = inside.routes.get((a, b))
-        if flat is None:
-            return
-        piece = [(ox + flat[k], oy + flat[k + 1]) for k in range(0, len(flat), 2)]
-        kids = tree.kids[g]
-        if from_exit:
-            c = kids[a]
-            child = self._insides[self._kind[c]]
-            piece[0] = (_origin(c, xs, ys, tree.width, child)[0] + child.exit_x,
-                        ys[c] + tree.height[c])
-        if to_entry:
-            c = kids[b]
-            child = self._insides[self._kind[c]]
-            piece[-1] = (_origin(c, xs, ys, tree.width, child)[0] + child.entry_x, ys[c])
-        if points and points[-1] == piece[0]:
-            piece = piece[1:]
-        points.extend(piece)
+        ox, oy = _origin(g, self._xs, self._ys, self._tree.width, inside)
+        flat = inside.routes[(a, b)]
+        first = 2 if points else 0
+        points.extend([(ox + flat[k], oy + flat[k + 1]) for k in range(first, len(flat), 2)])
 
 
 # -- dot ------------------------------------------------------------------------------
