@@ -9,14 +9,21 @@ follows, from the border of its source to the border of its target.
 
 Engines (``method``):
 
-* ``dot`` — Graphviz ``dot`` through ``pygraphviz`` (imported lazily): a layered
-  layout, data flowing top to bottom, groups as clusters, edges as polylines routed
-  around the boxes (``splines=polyline``, whose points are exactly the bends).
+* ``auto`` — each group laid out once, from the inside out: its children are fixed-size
+  boxes (a child group at its laid-out size), edges between their descendants lifted to
+  the children they leave and enter. Graphviz ``dot`` (through ``pygraphviz``, imported
+  lazily) places the children from the links left after a transitive reduction; the
+  edges are routed here, straight down through the gaps between the boxes of each of
+  dot's ranks. Groups with the same inside (children of the same kinds, the same links)
+  are laid out once and drawn alike; an edge that leaves a group runs to its bottom
+  border and on in the groups around it. Time grows with the number of distinct
+  insides, not with the graph: one layout for every size.
+* ``dot`` — the whole graph in one ``dot`` run, groups as nested clusters, edges as dot's
+  own polylines (``splines=polyline``): fine on small graphs, its time grows faster than
+  the graph (91 s at 2,400 boxes).
 * ``outline`` — a cheap, linear placement in pure Python: inside each group its
   children are layered by the data flow between them (longest path over the edges
-  that meet at that group) and each layer is a row; edges are straight.
-* ``auto`` — ``dot`` while the graph is small enough for dot to stay within the time
-  budget of SPEC §8 (:data:`DOT_LIMIT` boxes), ``outline`` beyond.
+  that meet at that group) and each layer is a row; edges run through the gaps.
 
 Deterministic: the same boxes in the same order give the same numbers.
 """
@@ -38,12 +45,6 @@ from dataclasses import dataclass, field
 
 #: Layout methods a caller may ask for; ``none`` means no geometry at all.
 METHODS = ("auto", "dot", "outline", "none")
-
-#: ``auto`` uses dot up to this many boxes (leaves and groups). dot's time grows
-#: faster than linearly and depends on the graph's shape; measured here (2 cores):
-#: 0.35-0.8 s for the 124M-parameter transformer of bench/ (702 boxes), about 1 s for
-#: 1,700 boxes of bench/synthetic.py, 42 s for 8,552. Past this, the outline placement.
-DOT_LIMIT = 2000
 
 HEADER = 22.0  # height of a group's label bar
 INSET = 15.0  # room between a group's border and its children
@@ -79,8 +80,8 @@ class Placement:
     is read.
     """
 
-    method: str  # the engine that placed the boxes: "dot" or "outline"
-    reason: str  # why this engine (for auto), for the user
+    method: str  # the engine that placed the boxes: "auto", "dot" or "outline"
+    reason: str  # how it was placed, for the user
     boxes: dict[str, Rect] = field(default_factory=dict)
     paths: Sequence[list[Point] | None] = field(default_factory=list)
 
