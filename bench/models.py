@@ -37,6 +37,10 @@ MODELS: dict[str, ModelSpec] = {
     "synth-50k": ModelSpec("synth-50k", "synthetic", 50_000),
     "synth-100k": ModelSpec("synth-100k", "synthetic", 100_000),
     "ext-2.5g": ModelSpec("ext-2.5g", "external"),
+    # real depths, tiny widths (bench/deep_models.py): the layout's models (issue 19)
+    "llama-32": ModelSpec("llama-32", "torch"),
+    "llama-80": ModelSpec("llama-80", "torch"),
+    "bart-12x12": ModelSpec("bart-12x12", "torch"),
 }
 FULL = list(MODELS)
 QUICK = ["bert-tiny", "synth-1k", "synth-10k"]
@@ -47,6 +51,10 @@ def build_torch_model(name: str) -> tuple[Any, dict[str, Any]]:
     import torch
     from transformers import AutoConfig, AutoModel, GPT2Config
 
+    from bench.deep_models import DEEP_MODELS, build_deep_model
+
+    if name in DEEP_MODELS:
+        return build_deep_model(name)
     if name == "bert-tiny":
         config = AutoConfig.from_pretrained(BERT_SAMPLE)
     elif name == "gpt2":
