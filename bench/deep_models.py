@@ -44,19 +44,25 @@ def _llama(layers: int) -> Callable[[], Any]:
     return config
 
 
-def _bart() -> Any:
-    from transformers import BartConfig
+def _bart(layers: int) -> Callable[[], Any]:
+    def config() -> Any:
+        from transformers import BartConfig
 
-    return BartConfig(d_model=32, encoder_layers=12, decoder_layers=12,
-                      encoder_attention_heads=2, decoder_attention_heads=2,
-                      encoder_ffn_dim=64, decoder_ffn_dim=64, vocab_size=128,
-                      max_position_embeddings=64, use_cache=False)
+        return BartConfig(d_model=32, encoder_layers=layers, decoder_layers=layers,
+                          encoder_attention_heads=2, decoder_attention_heads=2,
+                          encoder_ffn_dim=64, decoder_ffn_dim=64, vocab_size=128,
+                          max_position_embeddings=64, use_cache=False)
+
+    return config
 
 
 DEEP_MODELS: dict[str, DeepModel] = {
     "llama-32": DeepModel("llama-32", "32 decoder layers", _llama(32)),
     "llama-80": DeepModel("llama-80", "80 decoder layers", _llama(80)),
-    "bart-12x12": DeepModel("bart-12x12", "12 encoder + 12 decoder layers", _bart),
+    "bart-12x12": DeepModel("bart-12x12", "12 encoder + 12 decoder layers", _bart(12)),
+    # the same families at a depth the test suite can afford to export
+    "llama-8": DeepModel("llama-8", "8 decoder layers", _llama(8)),
+    "bart-3x3": DeepModel("bart-3x3", "3 encoder + 3 decoder layers", _bart(3)),
 }
 
 

@@ -287,7 +287,7 @@ class LongEdges:
 
     edges: int
     median: float
-    long: list[tuple[str, str]]
+    long: list[tuple[str, str]] = field(repr=False)
 
     @property
     def fraction(self) -> float:
@@ -340,7 +340,7 @@ class PairScore:
 
     passed: int
     pairs: int
-    failed: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list, repr=False)
 
     @property
     def fraction(self) -> float:
