@@ -149,8 +149,7 @@ class _Inside:
 
     width: float
     height: float
-    xy: array  # the top-left corner of child j's slot at xy[2j], xy[2j + 1]
-    slots: array  # its width and height
+    xy: array  # child j's top-left corner at xy[2j], xy[2j + 1]
     routes: dict[tuple[int, int], array]
     entry_x: float = 0.0
     exit_x: float = 0.0
@@ -231,9 +230,9 @@ def _by_module(roots: list[Box], edges: list[tuple[str, str]], _reason: str) -> 
 
     # Inside out, a level at a time (a group's level is one more than its highest
     # child's): groups of a level with the same inside (children of the same kinds,
-    # the same links between them) are one class, laid out once. A slot holds the
-    # class's widest box at that place (labels differ: MatMul_9, MatMul_10), so every
-    # member of the class has the same size and its children the same centres.
+    # the same links between them) are one class, laid out once. A slot is as wide as
+    # the class's widest box at that place (labels differ: MatMul_9, MatMul_10) and the
+    # boxes there grow to it, so alike groups are drawn alike, box for box.
     level = array("i", bytes(4 * n))
     for g in range(n - 1, 0, -1):
         if level[g] + 1 > level[parent[g]]:
@@ -257,6 +256,8 @@ def _by_module(roots: list[Box], edges: list[tuple[str, str]], _reason: str) -> 
                 w = max(width[tree.kids[g][j]] for g in members)
                 h = max(height[tree.kids[g][j]] for g in members)
                 slots.append((w, h))
+                for g in members:  # a leaf grows to its slot: alike layers, alike boxes
+                    width[tree.kids[g][j]], height[tree.kids[g][j]] = w, h
             ports = []
             for (w, _h), k in zip(slots, kinds, strict=True):
                 if k < 0:
@@ -277,7 +278,7 @@ def _by_module(roots: list[Box], edges: list[tuple[str, str]], _reason: str) -> 
                 width[g], height[g] = w, h
         classes.clear()
 
-    # Outside in: absolute positions, each box centred in its slot.
+    # Outside in: absolute positions (every box fills its slot).
     xs, ys = array("d", bytes(8 * n)), array("d", bytes(8 * n))
     for g in range(n):
         kids = tree.kids[g]
@@ -285,10 +286,10 @@ def _by_module(roots: list[Box], edges: list[tuple[str, str]], _reason: str) -> 
             continue
         inside = insides[kind[g]]
         ox, oy = _origin(g, xs, ys, width, inside)
-        xy, slots = inside.xy, inside.slots
+        xy = inside.xy
         for j, k in enumerate(kids):
-            xs[k] = ox + xy[2 * j] + (slots[2 * j] - width[k]) / 2
-            ys[k] = oy + xy[2 * j + 1] + (slots[2 * j + 1] - height[k]) / 2
+            xs[k] = ox + xy[2 * j]
+            ys[k] = oy + xy[2 * j + 1]
     tree.width, tree.height = width, height
     reason = (f"auto ({n - 1:,} boxes; each module laid out once by dot, "
               f"{len(insides):,} distinct insides)")
@@ -394,7 +395,7 @@ def _lay_out_inside(sizes: list[tuple[float, float]], ports: list[tuple[float, f
         w, h = sizes[j] if j < count else (0.0, 0.0)
         xy[2 * j], xy[2 * j + 1] = cx - w / 2, cy - h / 2
     width, height = x1 - x0, y1 - y0
-    inside = _Inside(width, height, xy[:2 * count], array("d", [v for s in sizes for v in s]), {},
+    inside = _Inside(width, height, xy[:2 * count], {},
                      xy[2 * count] if _ENTRY in used else width / 2,
                      xy[2 * count + 2] if _EXIT in used else width / 2)
     _route_inside(inside, sizes, ports, links, xy, _ENTRY in used, _EXIT in used)
