@@ -56,7 +56,7 @@ Point = tuple[float, float]
 Rect = tuple[float, float, float, float]  # x, y (top-left), width, height
 
 
-@dataclass
+@dataclass(slots=True)
 class Box:
     """A box to place: a leaf of a fixed size, or a group (``children`` is a list).
 
