@@ -18,7 +18,7 @@ from graphml_documents import build_document
 from lxml import etree
 
 from modelexport.graphml import format as fmt
-from modelexport.graphml import generate_graphml, parse_graphml, picture
+from modelexport.graphml import generate_graphml, layout, parse_graphml, picture
 from modelexport.graphml.errors import GraphMLFormatError
 from modelexport.graphml.layout import Box, count_boxes, dot_quote, place
 
@@ -184,8 +184,9 @@ def test_links_that_form_a_cycle_are_still_placed_and_routed():
     assert overlapping_boxes(placement) == []
 
 
-def overlapping_boxes(placement) -> list[tuple[str, str]]:
-    items = list(placement.boxes.items())
+def overlapping_boxes(placement, ids=None) -> list[tuple[str, str]]:
+    """Pairs of boxes (of ``ids``, default all) that overlap."""
+    items = [(i, placement.boxes[i]) for i in (placement.boxes if ids is None else ids)]
     return [(a, b) for i, (a, (ax, ay, aw, ah)) in enumerate(items)
             for b, (bx, by, bw, bh) in items[i + 1:]
             if ax < bx + bw and bx < ax + aw and ay < by + bh and by < ay + ah]
@@ -194,6 +195,26 @@ def overlapping_boxes(placement) -> list[tuple[str, str]]:
 def test_one_dot_quoting_for_layout_and_picture():
     assert dot_quote('a "b"\\\nc') == '"a \\"b\\"\\\\\\nc"'
     assert picture.dot_quote is dot_quote
+
+
+def test_a_group_too_big_for_dot_is_layered_in_python_with_the_same_guarantees(monkeypatch):
+    monkeypatch.setattr(layout, "DOT_MOST", 3)  # every group of _blocks has more
+    roots, edges = _blocks(4)
+    placement = place(roots, edges)
+    assert overlapping_boxes(placement, [b.id for b in _leaves(roots)]) == []
+    stack = list(roots)
+    while stack:
+        box = stack.pop()
+        for child in box.children or []:
+            assert _inside(placement.boxes[child.id], placement.boxes[box.id]), child.id
+            stack.append(child)
+    leaves = {b.id: placement.boxes[b.id] for b in _leaves(roots)}
+    for (s, t), path in zip(edges, placement.paths, strict=True):
+        assert path[-1][1] > path[0][1], (s, t)  # downwards
+        for p, q in pairwise(path):
+            for other, rect in leaves.items():
+                assert other in (s, t) or not _crosses(p, q, rect), (s, t, other)
+    assert place(*_blocks(4)) == placement
 
 
 def test_an_empty_group_keeps_its_closed_size_and_edges_to_unknown_boxes_are_left_alone():
