@@ -11,16 +11,16 @@ Engines (``method``):
 
 * ``auto`` — each group laid out once, from the inside out: its children are fixed-size
   boxes (a child group at its laid-out size), edges between their descendants lifted to
-  the children they leave and enter. Graphviz ``dot`` (through ``pygraphviz``, imported
-  lazily) places the children from the links left after a transitive reduction; the
-  edges are routed here, straight down through the gaps between the boxes of each of
-  dot's ranks. Groups with the same inside (children of the same kinds, the same links)
-  are laid out once and drawn alike; an edge that leaves a group runs to its bottom
-  border and on in the groups around it. Time grows with the number of distinct
-  insides, not with the graph: one layout for every size.
-* ``dot`` — the whole graph in one ``dot`` run, groups as nested clusters, edges as dot's
-  own polylines (``splines=polyline``): fine on small graphs, its time grows faster than
-  the graph (91 s at 2,400 boxes).
+  the children they leave and enter. :func:`_layered` places the children in ranks, in
+  pure Python and linear time; the edges are routed straight down through the gaps
+  between the boxes of each rank. Groups with the same inside (children of the same
+  kinds, the same links) are laid out once and drawn alike; an edge that leaves a group
+  runs to its bottom border and on in the groups around it, one that enters comes in
+  at its top. One layout for every size.
+* ``dot`` — the same, but Graphviz ``dot`` (through ``pygraphviz``, imported lazily)
+  places each inside of up to :data:`DOT_MOST` children, from the links left after a
+  transitive reduction; a fixed cost for loading Graphviz, and time that grows faster
+  than the biggest module.
 * ``outline`` — a cheap, linear placement in pure Python: inside each group its
   children are layered by the data flow between them (longest path over the edges
   that meet at that group) and each layer is a row; edges run through the gaps.
@@ -127,9 +127,10 @@ def place(roots: list[Box], edges: list[tuple[str, str]], method: str = "auto") 
     """Place ``roots`` (and everything inside them) and route ``edges`` (source, target ids)."""
     if method not in ("auto", "dot", "outline"):
         raise ValueError(f"layout method {method!r} is not one of auto, dot, outline")
-    engine = {"auto": _by_module, "dot": _dot, "outline": _outline}[method]
     with gc_paused():
-        return engine(roots, edges, f"{method} (asked for)" if method != "auto" else "")
+        if method == "outline":
+            return _outline(roots, edges, "outline (asked for)")
+        return _by_module(roots, edges, method)
 
 
 # -- auto: one module at a time ---------------------------------------------------------
@@ -201,7 +202,7 @@ class _Tree:
         return s, t
 
 
-def _by_module(roots: list[Box], edges: list[tuple[str, str]], _reason: str) -> Placement:
+def _by_module(roots: list[Box], edges: list[tuple[str, str]], method: str) -> Placement:
     tree = _Tree(roots)
     n = len(tree.ids)
     parent, pos, index = tree.parent, tree.pos, tree.index
@@ -266,7 +267,7 @@ def _by_module(roots: list[Box], edges: list[tuple[str, str]], _reason: str) -> 
                     child = insides[k]
                     shift = (w - child.width) / 2
                     ports.append((shift + child.entry_x, shift + child.exit_x))
-            inside = _lay_out_inside(slots, ports, ordered)
+            inside = _lay_out_inside(slots, ports, ordered, method == "dot")
             insides.append(inside)
             if root:
                 w, h = inside.width, inside.height
@@ -291,9 +292,10 @@ def _by_module(roots: list[Box], edges: list[tuple[str, str]], _reason: str) -> 
             xs[k] = ox + xy[2 * j]
             ys[k] = oy + xy[2 * j + 1]
     tree.width, tree.height = width, height
-    reason = (f"auto ({n - 1:,} boxes; each module laid out once by dot, "
+    how = "by Graphviz dot" if method == "dot" else "in layers"
+    reason = (f"{method} ({n - 1:,} boxes; each module laid out once {how}, "
               f"{len(insides):,} distinct insides)")
-    placement = Placement("auto", reason, _Bounds(index, xs, ys, width, height))
+    placement = Placement(method, reason, _Bounds(index, xs, ys, width, height))
     placement.paths = _ModuleRoutes(tree, ends, kind, insides, xs, ys)
     return placement
 
@@ -310,9 +312,9 @@ _DOT_GRAPH = ("graph [rankdir=TB, splines=false, nodesep=0.25, ranksep=0.4, "
 _SEP = 0.25 * 72  # nodesep in points: the room between two boxes of a rank
 
 
-#: An inside with more children than this is placed by :func:`_layered` (pure Python,
-#: linear) instead of dot, whose time grows faster than the group: measured here, a flat
-#: group of 1,408 boxes took dot 0.6 s of CPU, one of 7,060 took 26 s.
+#: ``dot`` places an inside with more children than this by :func:`_layered` too: dot's
+#: time grows faster than the group (measured here: a flat group of 1,408 boxes took dot
+#: 0.6 s of CPU, one of 7,060 took 26 s; _layered 0.17 s).
 DOT_MOST = 1500
 _RANKSEP = 0.4 * 72  # room between two ranks, in points (dot's ranksep)
 
@@ -502,15 +504,15 @@ def _layered(sizes: list[tuple[float, float]], links: tuple[tuple[int, int], ...
 
 
 def _lay_out_inside(sizes: list[tuple[float, float]], ports: list[tuple[float, float]],
-                    links: tuple[tuple[int, int], ...]) -> _Inside:
-    """Place one group's children (fixed-size boxes) with dot (:func:`_layered` past
-    :data:`DOT_MOST`), and route the links between them. ``ports``: where, from a
-    child's left side, links enter its top and leave its bottom (a child group's own way
-    in and out)."""
+                    links: tuple[tuple[int, int], ...], use_dot: bool = False) -> _Inside:
+    """Place one group's children (fixed-size boxes) in layers (:func:`_layered`, or
+    Graphviz dot when ``use_dot`` and the group has at most :data:`DOT_MOST` children),
+    and route the links between them. ``ports``: where, from a child's left side, links
+    enter its top and leave its bottom (a child group's own way in and out)."""
     used = {j for link in links for j in link}
     entry, exit_ = _ENTRY in used, _EXIT in used
     count = len(sizes)
-    engine = _dot_positions if count <= DOT_MOST else _layered
+    engine = _dot_positions if use_dot and count <= DOT_MOST else _layered
     xy, width, height = engine(sizes, links, entry, exit_)
     inside = _Inside(width, height, xy[:2 * count], {},
                      xy[2 * count] if entry else width / 2,
@@ -684,75 +686,6 @@ def _inches(px: float) -> str:
     return f"{px / 72.0:.4f}"
 
 
-def dot_source(roots: list[Box], edges: list[tuple[str, str]]) -> str:
-    """The graph as DOT text for the layout: fixed-size, unlabelled boxes (no fonts are
-    measured, so the result does not depend on the fonts installed)."""
-    out = [
-        "digraph G {",
-        "graph [rankdir=TB, splines=polyline, compound=true, nodesep=0.25, ranksep=0.4, "
-        "nslimit=0.5, nslimit1=0.5, mclimit=0.01, remincross=false];",
-        'node [shape=box, fixedsize=true, label=""];',
-    ]
-    anchor: dict[str, tuple[str, str | None]] = {}  # box id -> (dot node, cluster or None)
-
-    def emit(box: Box, indent: str) -> str | None:
-        """Write ``box``; return the dot node that stands for it in edges."""
-        if box.children is None:
-            out.append(f"{indent}{dot_quote(box.id)} [width={_inches(box.width)}, "
-                       f"height={_inches(box.height)}];")
-            anchor[box.id] = (box.id, None)
-            return box.id
-        cluster = "cluster_" + box.id
-        out.append(f"{indent}subgraph {dot_quote(cluster)} {{")
-        out.append(f'{indent}  label=<<TABLE FIXEDSIZE="TRUE" WIDTH="{max(int(box.width), 1)}" '
-                   f'HEIGHT="{int(HEADER)}" BORDER="0" CELLPADDING="0" CELLSPACING="0">'
-                   f"<TR><TD></TD></TR></TABLE>>; margin={int(INSET)};")
-        first = None
-        for child in box.children:
-            stand_in = emit(child, indent + "  ")
-            first = first or stand_in
-        if first is None:  # an empty group: a box of its closed size holds its place
-            first = "#empty:" + box.id  # '#' is no NMTOKEN character: no clash
-            out.append(f"{indent}  {dot_quote(first)} [width={_inches(box.width)}, "
-                       f"height={_inches(box.height)}];")
-        out.append(f"{indent}}}")
-        anchor[box.id] = (first, cluster)
-        return first
-
-    for box in roots:
-        emit(box, "")
-    for i, (source, target) in enumerate(edges):
-        if source not in anchor or target not in anchor:
-            continue  # an edge to nowhere is the writer's to refuse
-        s, s_cluster = anchor[source]
-        t, t_cluster = anchor[target]
-        attrs = [f"id={i}"]
-        if s_cluster:
-            attrs.append(f"ltail={dot_quote(s_cluster)}")
-        if t_cluster:
-            attrs.append(f"lhead={dot_quote(t_cluster)}")
-        out.append(f"{dot_quote(s)} -> {dot_quote(t)} [{', '.join(attrs)}];")
-    out.append("}")
-    return "\n".join(out)
-
-
-def _points(pos: str) -> list[Point]:
-    """A dot ``pos`` of a polyline edge as its corner points (source end to target end)."""
-    spline = pos.split(";")[0].split()
-    end = None
-    coords = []
-    for item in spline:
-        if item.startswith("e,"):
-            end = item[2:]
-        elif not item.startswith("s,"):
-            coords.append(item)
-    pts = [tuple(float(v) for v in c.split(",")) for c in coords]
-    corners = [pts[k] for k in range(0, len(pts), 3)]
-    if end is not None:
-        corners[-1] = tuple(float(v) for v in end.split(","))
-    return corners  # type: ignore[return-value]
-
-
 def run_graphviz(source: str, prog: str, output_format: str) -> bytes:
     """Lay out DOT ``source`` with Graphviz's ``prog`` (``dot``; ``nop2`` keeps given
     positions) and render it as ``output_format`` (json0, svg, png, pdf), in process."""
@@ -798,29 +731,6 @@ def _stderr_caught() -> Iterator[io.BytesIO]:
             held.seek(0)
             caught.write(held.read())
             caught.seek(0)
-
-
-def _dot(roots: list[Box], edges: list[tuple[str, str]], reason: str) -> Placement:
-    laid = json.loads(run_graphviz(dot_source(roots, edges), "dot", "json0"))
-    top = float(laid["bb"].split(",")[3])
-    placement = Placement("dot", reason)
-    boxes = placement.boxes
-    sizes = {box.id: (box.width, box.height) for box in walk(roots)}
-    for obj in laid.get("objects", ()):
-        name = obj["name"]
-        if "bb" in obj and name.startswith("cluster_"):
-            x0, y0, x1, y1 = (float(v) for v in obj["bb"].split(","))
-            boxes[name[len("cluster_"):]] = (x0, top - y1, x1 - x0, y1 - y0)
-        elif "pos" in obj and not name.startswith("#empty:") and name in sizes:
-            cx, cy = (float(v) for v in obj["pos"].split(","))
-            w, h = sizes[name]
-            boxes[name] = (cx - w / 2, top - cy - h / 2, w, h)
-    paths: list[list[Point] | None] = [None] * len(edges)
-    for edge in laid.get("edges", ()):
-        if "pos" in edge:
-            paths[int(edge["id"])] = [(x, top - y) for x, y in _points(edge["pos"])]
-    placement.paths = paths
-    return placement
 
 
 # -- outline --------------------------------------------------------------------------

@@ -8,7 +8,7 @@ so yEd shows them as collapsible groups; edges become ``y:PolyLineEdge``s with a
 arrow and a label giving the tensor's dtype and shape.
 
 Geometry comes from :func:`modelexport.graphml.layout.place` (by default each module
-laid out once by Graphviz dot, alike modules alike): every node's open bounds,
+laid out once in layers, alike modules alike): every node's open bounds,
 each group's closed size, and each edge's bend points (``y:Path`` / ``y:Point``), so
 the file opens in yEd as a readable picture. ``render`` draws the same placement.
 """

@@ -69,9 +69,9 @@ class LayoutMethod(str, Enum):
 
 Layout = Annotated[LayoutMethod, typer.Option(
     "--layout", metavar="<str>", help="Geometry of the yEd markup: auto (each module laid "
-    "out once by Graphviz dot, modules with the same inside drawn alike, edges routed around "
-    "nodes; for every size), dot (the whole graph in one dot run: slow past a few thousand "
-    "nodes), outline (cheap rows by data flow), none (sizes only).")]
+    "out once in layers, modules with the same inside drawn alike, edges routed around "
+    "nodes; for every size), dot (the same, each module placed by Graphviz dot: slower), "
+    "outline (cheap rows by data flow), none (sizes only).")]
 
 
 def _error_types() -> tuple[type[BaseException], ...]:

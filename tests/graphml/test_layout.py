@@ -3,7 +3,10 @@ readable picture."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from itertools import pairwise
+from pathlib import Path
 
 import pytest
 from geometry import (
@@ -215,6 +218,18 @@ def test_a_group_too_big_for_dot_is_layered_in_python_with_the_same_guarantees(m
             for other, rect in leaves.items():
                 assert other in (s, t) or not _crosses(p, q, rect), (s, t, other)
     assert place(*_blocks(4)) == placement
+
+
+def test_auto_never_loads_graphviz_and_dot_places_each_module_with_it():
+    # loading Graphviz alone costs more than exporting a small model (bench/)
+    code = ("import sys; from modelexport.graphml import generate_graphml; "
+            "sys.path.insert(0, sys.argv[1]); from graphml_documents import build_document; "
+            "generate_graphml(build_document()); print('pygraphviz' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code, str(Path(__file__).parent)],
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+    placement = place(*_blocks(2), "dot")
+    assert placement.method == "dot" and "Graphviz dot" in placement.reason
 
 
 def test_an_empty_group_keeps_its_closed_size_and_edges_to_unknown_boxes_are_left_alone():
