@@ -472,7 +472,7 @@ def _layered(sizes: list[tuple[float, float]], links: tuple[tuple[int, int], ...
         right = None
         shift, wanted = 0.0, 0
         for u in row:
-            feeds = pred[u]
+            feeds = [v for v in pred[u] if v != count]  # the way in is placed last
             want = sum(centre[v] for v in feeds) / len(feeds) if feeds else None
             lowest = None if right is None else right + _SEP + width[u] / 2
             c = want if want is not None else (lowest if lowest is not None else 0.0)
