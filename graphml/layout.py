@@ -76,13 +76,14 @@ class Placement:
 
     ``paths[i]`` belongs to the i-th edge given to :func:`place`: its points from the
     source's border to the target's, or None for a straight line between the centres
-    (and for an edge to a box that is not there). The outline routes each path when it
-    is read.
+    (and for an edge to a box that is not there). Each path is put together when it is
+    read, and ``boxes`` reads flat arrays: held as tuples, 100,000 boxes and their edges'
+    polylines would outweigh the rest of the layout.
     """
 
     method: str  # the engine that placed the boxes: "auto", "dot" or "outline"
     reason: str  # how it was placed, for the user
-    boxes: dict[str, Rect] = field(default_factory=dict)
+    boxes: Mapping[str, Rect] = field(default_factory=dict)
     paths: Sequence[list[Point] | None] = field(default_factory=list)
 
     @property
@@ -419,8 +420,8 @@ def _dot_positions(sizes: list[tuple[float, float]], links: tuple[tuple[int, int
 
 def _layered(sizes: list[tuple[float, float]], links: tuple[tuple[int, int], ...],
              entry: bool, exit_: bool) -> tuple[array, float, float]:
-    """A layered placement in pure Python, linear in the group, for groups too big for
-    dot (same result shape as :func:`_dot_positions`): ranks by longest path (a box that
+    """A layered placement in pure Python, linear in the group (the same result as
+    :func:`_dot_positions`): ranks by longest path (a box that
     only feeds others sits just above the first it feeds), the order within each rank
     by barycentres (four sweeps), each box centred under the boxes feeding it as far as
     its neighbours allow."""
