@@ -25,8 +25,8 @@ from bench.harness import (
 )
 from bench.models import CACHE, FULL, MODELS, QUICK, ModelSpec, cache_dir
 
-STAGES = ("export", "export-graphml", "import-onnx", "validate-graphml", "layout",
-          "archive-add", "archive-restore", "compare")
+STAGES = ("export", "export-graphml", "import-onnx", "validate-graphml", "layout", "layout-share",
+          "archive-add", "archive-restore")
 CONVERTERS = ("export-graphml", "import-onnx")
 
 # SPEC §8, per stage and model. Time: stage / (onnx.load + onnx.save). Memory: work MB
@@ -48,6 +48,10 @@ LINEAR_TARGET = 1.5  # time per node at 100k nodes / at 1k nodes
 # SPEC §8: compare of two 124M-parameter models ≤ 1 × load + save of one, peak memory
 # ≤ 0.2 × one model. model -> (time, memory × model size)
 COMPARE_TARGETS = {"gpt2": (1.0, 0.2)}
+# SPEC §8: export-graphml ≤ 2 × export-graphml --layout none on every model (the
+# layout-share row), and the layout's time per box at 100k ≤ 1.5 × per box at 1k.
+LAYOUT_SHARE_TARGET = 2.0
+LAYOUT_PER_BOX_TARGET = 1.5
 # The XML floors of each GraphML, measured in the run. lxml-read (iterparse reading
 # every element's data, nothing else) is not a SPEC target: it shows how much of a
 # converter's time any lxml-based reader of the same file would spend.
@@ -64,6 +68,7 @@ class Row:
     baseline: Measurement
     graphml_mb: float = math.nan
     floors: dict[str, Measurement] | None = None
+    boxes: int = 0  # nodes of the written GraphML (leaves and groups): layout-share only
 
     @property
     def ratio(self) -> float:
@@ -98,6 +103,8 @@ class Row:
     def time_target(self) -> float | None:
         if self.stage == "export":
             return EXPORT_TARGET
+        if self.stage == "layout-share":
+            return LAYOUT_SHARE_TARGET
         if self.stage.startswith("archive-"):
             return ARCHIVE_TIME_TARGET if self.model in ARCHIVE_TARGET_MODELS else None
         if self.stage == "compare":
@@ -108,7 +115,7 @@ class Row:
     def mem_target(self) -> tuple[str, float] | None:
         """("size" or "gml", the bound) that this row's memory is held to, if any."""
         # the layout is a part of export-graphml, measured on its own: no command of its own
-        if self.model in NODE_HEAVY and self.stage not in ("export", "layout"):
+        if self.model in NODE_HEAVY and self.stage not in ("export", "layout", "layout-share"):
             return "gml", GRAPHML_MEM_TARGET
         if self.model in WEIGHT_HEAVY and self.stage in CONVERTERS:
             return "size", WEIGHT_MEM_TARGET
@@ -148,6 +155,7 @@ class Row:
             "floor_target_met": self.floor_met(),
             "measured": self.measured.to_json(), "baseline": self.baseline.to_json(),
             "floors": {k: m.to_json() for k, m in (self.floors or {}).items()},
+            "boxes": self.boxes,
         }
 
 
@@ -177,19 +185,23 @@ def bench_model(spec: ModelSpec, stages: list[str], repeat: int, refresh: bool, 
     out = work / spec.name
     out.mkdir()
 
-    def row(stage: str, options: dict, baseline: str, base_options: dict, size: float) -> None:
-        _log(f"[{spec.name}] {stage}: {repeat} × (baseline, stage) ...")
+    def row(stage: str, options: dict, baseline: str, base_options: dict, size: float,
+            label: str | None = None) -> Row:
+        """Measure ``stage`` against ``baseline``; the row is named ``label`` (the stage)."""
+        label = label or stage
+        _log(f"[{spec.name}] {label}: {repeat} × (baseline, stage) ...")
         measured, base = measure_pair(stage, options, baseline, base_options, repeat)
         if profile_dir is not None and not measured.error:
-            prof = profile_dir / f"{spec.name}.{stage}.prof"
-            _log(f"[{spec.name}] {stage}: one more run under cProfile → {prof}")
+            prof = profile_dir / f"{spec.name}.{label}.prof"
+            _log(f"[{spec.name}] {label}: one more run under cProfile → {prof}")
             run_stage(stage, profile=str(prof), **options)
-        rows.append(Row(spec.name, stage, nodes, size, measured, base))
+        rows.append(Row(spec.name, label, nodes, size, measured, base))
         for m in (measured, base):
             if m.error:
                 _log(f"[{spec.name}]   {m.error}")
+        return rows[-1]
 
-    if "export" in stages and spec.is_torch:
+    if "export" in stages and spec.is_torch and spec.export:
         exported = out / "export" / "model.onnx"
         exported.parent.mkdir()
         row("export", {"model": spec.name, "dst": str(exported)},
@@ -208,6 +220,15 @@ def bench_model(spec: ModelSpec, stages: list[str], repeat: int, refresh: bool, 
         row("validate-graphml", {"src": str(graphml)}, "load-save", base_opts, size_mb)
     if "layout" in stages and graphml.exists():
         row("layout", {"src": str(graphml)}, "load-save", base_opts, size_mb)
+    if "layout-share" in stages:
+        # export-graphml with its default layout against the same with --layout none
+        laid_out = out / "laid-out.graphml"
+        share = row("export-graphml", {"src": str(src), "dst": str(laid_out)}, "export-graphml",
+                    {"src": str(src), "dst": str(out / "unlaid.graphml"), "layout": "none"},
+                    size_mb, label="layout-share")
+        if laid_out.exists():
+            share.boxes = count_boxes(laid_out)
+            share.graphml_mb = laid_out.stat().st_size / 2**20
     if {"archive-add", "archive-restore"} & set(stages):
         _bench_archive(spec, stages, src, out, row, size_mb, rows)
     if "compare" in stages:
@@ -228,6 +249,39 @@ def bench_model(spec: ModelSpec, stages: list[str], repeat: int, refresh: bool, 
             if r.stage != "export":
                 r.graphml_mb, r.floors = graphml_mb, floors
     return rows
+
+
+def count_boxes(graphml: Path) -> int:
+    """How many boxes (leaves and groups) a GraphML file holds: its ``<node`` elements,
+    counted in the bytes as they stream by."""
+    count, tail = 0, b""
+    with open(graphml, "rb") as f:
+        while chunk := f.read(1 << 22):
+            data = tail + chunk
+            count += data.count(b"<node ")
+            tail = data[-5:]  # a match across chunks; "<node " cannot fit in 5 bytes
+    return count
+
+
+def layout_seconds(r: Row) -> float:
+    """A layout-share row's layout time: export-graphml's with it minus without."""
+    return r.measured.seconds - r.baseline.seconds
+
+
+def layout_scaling(rows: list[Row]) -> dict | None:
+    """The layout's time per box at the largest synthetic graph over the smallest."""
+    points = sorted((r.boxes, layout_seconds(r), r.model) for r in rows
+                    if r.stage == "layout-share" and r.model.startswith("synth-") and r.boxes
+                    and not math.isnan(layout_seconds(r)))
+    if len(points) < 2:
+        return None
+    (b0, t0, m0), (b1, t1, m1) = points[0], points[-1]
+    per_box = ratio(t1 / b1, t0 / b0)
+    binding = (m0, m1) == ("synth-1k", "synth-100k")
+    return {"small": m0, "large": m1, "small_boxes": b0, "large_boxes": b1,
+            "small_s": t0, "large_s": t1, "per_box_ratio": per_box,
+            "met": per_box <= LAYOUT_PER_BOX_TARGET if binding and not math.isnan(per_box)
+            else None}
 
 
 def _compare_tensors(name: str, original: Path, rebuilt: Path) -> str:
@@ -385,6 +439,17 @@ def render_targets(rows: list[Row], scale: list[dict]) -> str:
                      f"{mem_target} × model size, on {model}: "
                      + verdict([ok for r in these for ok in r.met()]) + "  "
                      + ", ".join(f"{r.ratio:.2f}, memory {r.mem_ratio:.3f}" for r in these))
+    shares = [r for r in rows if r.stage == "layout-share" and not math.isnan(r.ratio)]
+    lines.append("  layout: export-graphml / export-graphml --layout none ≤ "
+                 f"{LAYOUT_SHARE_TARGET}, every model: "
+                 + verdict([r.met()[0] for r in shares]) + "  "
+                 + ", ".join(f"{r.model} {r.ratio:.2f}" for r in shares))
+    per_box = layout_scaling(rows)
+    lines.append(f"  layout time per box, 100k / 1k ≤ {LAYOUT_PER_BOX_TARGET}: "
+                 + (verdict([per_box["met"]]) + f"  {per_box['large']} / {per_box['small']} "
+                    f"{_fmt(per_box['per_box_ratio'], '.2f')} ({per_box['large_s']:.3f} s / "
+                    f"{per_box['large_boxes']:,} boxes vs {per_box['small_s']:.3f} s / "
+                    f"{per_box['small_boxes']:,})" if per_box else "not measured"))
     linear = [s for s in scale if s["stage"] in CONVERTERS]
     lines.append("  100k nodes both ways, time per node 100k / 1k ≤ 1.5: "
                  + verdict([s["met"] for s in linear]) + "  "
@@ -430,7 +495,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3,
                         help="repetitions per stage (median reported)")
     parser.add_argument("--models", nargs="+", choices=list(MODELS),
-                        help="models to run (default: all)")
+                        help="models to run (default: all but the deep models)")
     parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
     parser.add_argument("--json", type=Path, help="write every measurement here")
     parser.add_argument("--refresh", action="store_true", help="rebuild the cached model files")
@@ -472,6 +537,7 @@ def main(argv: list[str] | None = None) -> int:
         print(render_archive(rows))
     if args.json:
         args.json.write_text(json.dumps({"rows": [r.to_json() for r in rows], "scaling": scale,
+                                         "layout_scaling": layout_scaling(rows),
                                          "notes": notes, "repeat": args.repeat}, indent=2))
     return 0
 

@@ -23,6 +23,7 @@ class ModelSpec:
     name: str
     kind: str  # "torch" | "synthetic" | "external" (weights past 2 GB as external data)
     nodes: int = 0  # synthetic only
+    export: bool = True  # torch: whether the export stage runs on it (deep models: not)
 
     @property
     def is_torch(self) -> bool:
@@ -37,8 +38,14 @@ MODELS: dict[str, ModelSpec] = {
     "synth-50k": ModelSpec("synth-50k", "synthetic", 50_000),
     "synth-100k": ModelSpec("synth-100k", "synthetic", 100_000),
     "ext-2.5g": ModelSpec("ext-2.5g", "external"),
+    # real depths, tiny widths (bench/deep_models.py): the layout's models (issue 19)
+    "llama-32": ModelSpec("llama-32", "torch", export=False),
+    "llama-80": ModelSpec("llama-80", "torch", export=False),
+    "bart-12x12": ModelSpec("bart-12x12", "torch", export=False),
 }
-FULL = list(MODELS)
+DEEP = ["llama-32", "llama-80", "bart-12x12"]
+# the deep models take minutes to lay out with dot: run them by name (bench/README.md)
+FULL = [name for name in MODELS if name not in DEEP]
 QUICK = ["bert-tiny", "synth-1k", "synth-10k"]
 
 
@@ -47,6 +54,10 @@ def build_torch_model(name: str) -> tuple[Any, dict[str, Any]]:
     import torch
     from transformers import AutoConfig, AutoModel, GPT2Config
 
+    from bench.deep_models import DEEP_MODELS, build_deep_model
+
+    if name in DEEP_MODELS:
+        return build_deep_model(name)
     if name == "bert-tiny":
         config = AutoConfig.from_pretrained(BERT_SAMPLE)
     elif name == "gpt2":

@@ -1,6 +1,7 @@
 """Run one benchmark stage in this (fresh) process and print its measurements as JSON.
 
     python -m bench.run_stage STAGE [--model NAME] [--src IN] [--dst OUT] [--other IN2]
+                                    [--layout METHOD]
                                     [--dry] [--profile OUT.prof]
 
 Set-up (imports, building the torch model and its inputs) happens before the clock
@@ -81,7 +82,9 @@ def _setup(args: argparse.Namespace) -> Callable[[], object]:
     if stage == "export-graphml":
         from modelexport.converter import onnx_to_graphml
 
-        return lambda: onnx_to_graphml(args.src, args.dst)
+        # --layout: the yEd layout method; the converter's default when not given
+        options = {"layout": args.layout} if args.layout else {}
+        return lambda: onnx_to_graphml(args.src, args.dst, **options)
     if stage == "import-onnx":
         from modelexport.converter import graphml_to_onnx
 
@@ -254,6 +257,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dst", help="output file")
     parser.add_argument("--other", help="the second input file (compare)")
     parser.add_argument("--strategy", default="htp", help="modelexport strategy (export stages)")
+    parser.add_argument("--layout", help="export-graphml: the layout method (default: the "
+                        "converter's default)")
     parser.add_argument("--dry", action="store_true", help="set up, then skip the timed call")
     parser.add_argument("--profile", help="write a cProfile of the timed call here")
     args = parser.parse_args(argv)

@@ -9,14 +9,21 @@ follows, from the border of its source to the border of its target.
 
 Engines (``method``):
 
-* ``dot`` — Graphviz ``dot`` through ``pygraphviz`` (imported lazily): a layered
-  layout, data flowing top to bottom, groups as clusters, edges as polylines routed
-  around the boxes (``splines=polyline``, whose points are exactly the bends).
+* ``auto`` — each group laid out once, from the inside out: its children are fixed-size
+  boxes (a child group at its laid-out size), edges between their descendants lifted to
+  the children they leave and enter. :func:`_layered` places the children in ranks, in
+  pure Python and linear time; the edges are routed straight down through the gaps
+  between the boxes of each rank. Groups with the same inside (children of the same
+  kinds, the same links) are laid out once and drawn alike; an edge that leaves a group
+  runs to its bottom border and on in the groups around it, one that enters comes in
+  at its top. One layout for every size.
+* ``dot`` — the same, but Graphviz ``dot`` (through ``pygraphviz``, imported lazily)
+  places each inside of up to :data:`DOT_MOST` children, from the links left after a
+  transitive reduction; a fixed cost for loading Graphviz, and time that grows faster
+  than the biggest module.
 * ``outline`` — a cheap, linear placement in pure Python: inside each group its
   children are layered by the data flow between them (longest path over the edges
-  that meet at that group) and each layer is a row; edges are straight.
-* ``auto`` — ``dot`` while the graph is small enough for dot to stay within the time
-  budget of SPEC §8 (:data:`DOT_LIMIT` boxes), ``outline`` beyond.
+  that meet at that group) and each layer is a row; edges run through the gaps.
 
 Deterministic: the same boxes in the same order give the same numbers.
 """
@@ -31,18 +38,13 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from array import array
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 #: Layout methods a caller may ask for; ``none`` means no geometry at all.
 METHODS = ("auto", "dot", "outline", "none")
-
-#: ``auto`` uses dot up to this many boxes (leaves and groups). dot's time grows
-#: faster than linearly and depends on the graph's shape; measured here (2 cores):
-#: 0.35-0.8 s for the 124M-parameter transformer of bench/ (702 boxes), about 1 s for
-#: 1,700 boxes of bench/synthetic.py, 42 s for 8,552. Past this, the outline placement.
-DOT_LIMIT = 2000
 
 HEADER = 22.0  # height of a group's label bar
 INSET = 15.0  # room between a group's border and its children
@@ -54,7 +56,7 @@ Point = tuple[float, float]
 Rect = tuple[float, float, float, float]  # x, y (top-left), width, height
 
 
-@dataclass
+@dataclass(slots=True)
 class Box:
     """A box to place: a leaf of a fixed size, or a group (``children`` is a list).
 
@@ -74,13 +76,14 @@ class Placement:
 
     ``paths[i]`` belongs to the i-th edge given to :func:`place`: its points from the
     source's border to the target's, or None for a straight line between the centres
-    (and for an edge to a box that is not there). The outline routes each path when it
-    is read.
+    (and for an edge to a box that is not there). Each path is put together when it is
+    read, and ``boxes`` reads flat arrays: held as tuples, 100,000 boxes and their edges'
+    polylines would outweigh the rest of the layout.
     """
 
-    method: str  # the engine that placed the boxes: "dot" or "outline"
-    reason: str  # why this engine (for auto), for the user
-    boxes: dict[str, Rect] = field(default_factory=dict)
+    method: str  # the engine that placed the boxes: "auto", "dot" or "outline"
+    reason: str  # how it was placed, for the user
+    boxes: Mapping[str, Rect] = field(default_factory=dict)
     paths: Sequence[list[Point] | None] = field(default_factory=list)
 
     @property
@@ -125,97 +128,563 @@ def place(roots: list[Box], edges: list[tuple[str, str]], method: str = "auto") 
     """Place ``roots`` (and everything inside them) and route ``edges`` (source, target ids)."""
     if method not in ("auto", "dot", "outline"):
         raise ValueError(f"layout method {method!r} is not one of auto, dot, outline")
-    if method == "auto":
-        n = count_boxes(roots)
-        if n <= DOT_LIMIT:
-            method, reason = "dot", f"dot ({n:,} boxes; auto uses dot up to {DOT_LIMIT:,})"
-        else:
-            method, reason = "outline", (f"outline ({n:,} boxes: more than dot lays out in "
-                                         f"the time budget, {DOT_LIMIT:,}; --layout dot "
-                                         f"forces it)")
-    else:
-        reason = f"{method} (asked for)"
     with gc_paused():
-        return (_dot if method == "dot" else _outline)(roots, edges, reason)
+        if method == "outline":
+            return _outline(roots, edges, "outline (asked for)")
+        return _by_module(roots, edges, method)
+
+
+# -- auto: one module at a time ---------------------------------------------------------
+
+_ENTRY, _EXIT = -1, -2  # a group's way in (on its top border) and way out (bottom border)
+
+
+@dataclass
+class _Inside:
+    """One group's inside, laid out once and reused by every group with the same inside.
+
+    Coordinates are relative to the top-left of the children's area (below the label
+    bar, inside the insets). ``routes`` holds one flat polyline (x0, y0, x1, y1, ...)
+    per link between children; a link from ``_ENTRY`` starts on the group's top border
+    at ``entry_x``, a link to ``_EXIT`` ends on its bottom border at ``exit_x``.
+    """
+
+    width: float
+    height: float
+    xy: array  # child j's top-left corner at xy[2j], xy[2j + 1]
+    routes: dict[tuple[int, int], array]
+    entry_x: float = 0.0
+    exit_x: float = 0.0
+
+
+class _Tree:
+    """The boxes as flat arrays, indexed in pre-order (a group before what it holds;
+    index 0 is the invisible root holding ``roots``)."""
+
+    def __init__(self, roots: list[Box]) -> None:
+        self.ids: list[str] = [""]
+        self.index: dict[str, int] = {}
+        self.parent = array("i", [-1])
+        self.pos = array("i", [0])  # place among its parent's children
+        self.depth = array("i", [0])
+        self.width = array("d", [0.0])  # the size given: a leaf's, a group's closed one
+        self.height = array("d", [0.0])
+        self.kids: list[list[int] | None] = [[]]
+        stack = [(0, roots)]
+        while stack:
+            group, boxes = stack.pop()
+            kids = self.kids[group]
+            for j, box in enumerate(boxes):
+                i = len(self.ids)
+                self.ids.append(box.id)
+                self.index[box.id] = i
+                self.parent.append(group)
+                self.pos.append(j)
+                self.depth.append(self.depth[group] + 1)
+                self.width.append(box.width)
+                self.height.append(box.height)
+                kids.append(i)
+                if box.children is None:
+                    self.kids.append(None)
+                else:
+                    self.kids.append([])
+                    stack.append((i, box.children))
+
+    def meet(self, s: int, t: int) -> tuple[int, int]:
+        """The children of the group where the ancestor chains of ``s`` and ``t`` meet
+        (equal when one holds the other)."""
+        depth, parent = self.depth, self.parent
+        while depth[s] > depth[t]:
+            s = parent[s]
+        while depth[t] > depth[s]:
+            t = parent[t]
+        while parent[s] != parent[t]:
+            s, t = parent[s], parent[t]
+        return s, t
+
+
+def _by_module(roots: list[Box], edges: list[tuple[str, str]], method: str) -> Placement:
+    tree = _Tree(roots)
+    n = len(tree.ids)
+    parent, pos, index = tree.parent, tree.pos, tree.index
+    # Each edge lifted: to the two children of the group where its ends meet (routed
+    # there), and out of / into every group between an end and those children.
+    links: dict[int, set[tuple[int, int]]] = {}
+    ends = array("i")  # per edge: source, target, the meet's two children (or -1s)
+    for source, target in edges:
+        s, t = index.get(source, -1), index.get(target, -1)
+        a = b = -1
+        if s >= 0 and t >= 0:
+            a, b = tree.meet(s, t)
+        if a == b:
+            ends.extend((-1, -1, -1, -1))
+            continue
+        ends.extend((s, t, a, b))
+        x = s
+        while x != a:
+            links.setdefault(parent[x], set()).add((pos[x], _EXIT))
+            x = parent[x]
+        y = t
+        while y != b:
+            links.setdefault(parent[y], set()).add((_ENTRY, pos[y]))
+            y = parent[y]
+        links.setdefault(parent[a], set()).add((pos[a], pos[b]))
+
+    # Inside out, a level at a time (a group's level is one more than its highest
+    # child's): groups of a level with the same inside (children of the same kinds,
+    # the same links between them) are one class, laid out once. A slot is as wide as
+    # the class's widest box at that place (labels differ: MatMul_9, MatMul_10) and the
+    # boxes there grow to it, so alike groups are drawn alike, box for box.
+    level = array("i", bytes(4 * n))
+    for g in range(n - 1, 0, -1):
+        if level[g] + 1 > level[parent[g]]:
+            level[parent[g]] = level[g] + 1
+    by_level: dict[int, list[int]] = {}
+    for g in range(n):
+        if tree.kids[g]:
+            by_level.setdefault(level[g], []).append(g)
+    width, height = array("d", tree.width), array("d", tree.height)  # open sizes
+    kind = array("i", [-1]) * n  # the class of a group's inside; -1: a leaf or empty
+    insides: list[_Inside] = []
+    for lv in sorted(by_level):
+        classes: dict[tuple, list[int]] = {}
+        for g in by_level[lv]:
+            ordered = tuple(sorted(links.pop(g, ())))
+            key = (g == 0, tuple([kind[k] for k in tree.kids[g]]), ordered)
+            classes.setdefault(key, []).append(g)
+        for (root, kinds, ordered), members in classes.items():
+            slots = []
+            for j in range(len(kinds)):
+                w = max(width[tree.kids[g][j]] for g in members)
+                h = max(height[tree.kids[g][j]] for g in members)
+                slots.append((w, h))
+                for g in members:  # a leaf grows to its slot: alike layers, alike boxes
+                    width[tree.kids[g][j]], height[tree.kids[g][j]] = w, h
+            ports = []
+            for (w, _h), k in zip(slots, kinds, strict=True):
+                if k < 0:
+                    ports.append((w / 2, w / 2))
+                else:
+                    child = insides[k]
+                    shift = (w - child.width) / 2
+                    ports.append((shift + child.entry_x, shift + child.exit_x))
+            inside = _lay_out_inside(slots, ports, ordered, method == "dot")
+            insides.append(inside)
+            if root:
+                w, h = inside.width, inside.height
+            else:
+                w = max(max(tree.width[g] for g in members), inside.width + 2 * INSET)
+                h = HEADER + inside.height + 2 * INSET
+            for g in members:
+                kind[g] = len(insides) - 1
+                width[g], height[g] = w, h
+        classes.clear()
+
+    # Outside in: absolute positions (every box fills its slot).
+    xs, ys = array("d", bytes(8 * n)), array("d", bytes(8 * n))
+    for g in range(n):
+        kids = tree.kids[g]
+        if not kids:
+            continue
+        inside = insides[kind[g]]
+        ox, oy = _origin(g, xs, ys, width, inside)
+        xy = inside.xy
+        for j, k in enumerate(kids):
+            xs[k] = ox + xy[2 * j]
+            ys[k] = oy + xy[2 * j + 1]
+    tree.width, tree.height = width, height
+    how = "by Graphviz dot" if method == "dot" else "in layers"
+    reason = (f"{method} ({n - 1:,} boxes; each module laid out once {how}, "
+              f"{len(insides):,} distinct insides)")
+    placement = Placement(method, reason, _Bounds(index, xs, ys, width, height))
+    placement.paths = _ModuleRoutes(tree, ends, kind, insides, xs, ys)
+    return placement
+
+
+def _origin(g: int, xs: array, ys: array, width: array, inside: _Inside) -> Point:
+    """The absolute top-left of group ``g``'s children's area."""
+    if g == 0:
+        return 0.0, 0.0
+    return xs[g] + (width[g] - inside.width) / 2, ys[g] + HEADER + INSET
+
+
+_DOT_GRAPH = ("graph [rankdir=TB, splines=false, nodesep=0.25, ranksep=0.4, "
+              "nslimit=2, nslimit1=2, mclimit=0.5];")
+_SEP = 0.25 * 72  # nodesep in points: the room between two boxes of a rank
+
+
+#: ``dot`` places an inside with more children than this by :func:`_layered` too: dot's
+#: time grows faster than the group (measured here: a flat group of 1,408 boxes took dot
+#: 0.6 s of CPU, one of 7,060 took 26 s; _layered 0.17 s).
+DOT_MOST = 1500
+_RANKSEP = 0.4 * 72  # room between two ranks, in points (dot's ranksep)
+
+
+def _node(count: int, j: int) -> int:
+    """A link end as a node number: the children, then the way in, then the way out."""
+    return count if j == _ENTRY else count + 1 if j == _EXIT else j
+
+
+def _walk_links(count: int, links: tuple[tuple[int, int], ...]
+                ) -> tuple[list[list[int]], set[tuple[int, int]], list[int]]:
+    """The links as successor lists over node numbers, the links that close a cycle
+    (found depth first, the way in first, then in child order), and the nodes in the
+    order the walk finished them (every node after all it reaches by other links)."""
+    succ: list[list[int]] = [[] for _ in range(count + 2)]
+    for a, b in links:
+        succ[_node(count, a)].append(_node(count, b))
+    state = bytearray(count + 2)  # 0 unseen, 1 on the walk's stack, 2 done
+    back: set[tuple[int, int]] = set()
+    finished: list[int] = []
+    for root in [count, *range(count + 2)]:
+        if state[root]:
+            continue
+        state[root] = 1
+        stack = [(root, 0)]
+        while stack:
+            u, i = stack[-1]
+            if i < len(succ[u]):
+                stack[-1] = (u, i + 1)
+                v = succ[u][i]
+                if state[v] == 1:
+                    back.add((u, v))
+                elif state[v] == 0:
+                    state[v] = 1
+                    stack.append((v, 0))
+                continue
+            stack.pop()
+            state[u] = 2
+            finished.append(u)
+    return succ, back, finished
+
+
+def _reduced(count: int, links: tuple[tuple[int, int], ...]) -> list[tuple[int, int]]:
+    """The links dot needs to place the boxes: each link whose target is also reached
+    through another of its source's targets is left out (a constant feeding ten
+    chained layers ranks them as well through the first one, and dot's time grows with
+    the rank span of every link). Links that close a cycle are all kept."""
+    succ, back, finished = _walk_links(count, links)
+    desc = [0] * (count + 2)  # bit set of the nodes below each, over forward links
+    for u in finished:
+        below = 0
+        for v in succ[u]:
+            if (u, v) not in back:
+                below |= desc[v] | (1 << v)
+        desc[u] = below
+    kept = []
+    for a, b in links:
+        u, v = _node(count, a), _node(count, b)
+        if (u, v) in back:
+            kept.append((a, b))
+            continue
+        through = 0
+        for w in succ[u]:
+            if w != v and (u, w) not in back:
+                through |= desc[w]
+        if not (through >> v) & 1:
+            kept.append((a, b))
+    return kept
+
+
+def _dot_positions(sizes: list[tuple[float, float]], links: tuple[tuple[int, int], ...],
+                   entry: bool, exit_: bool) -> tuple[array, float, float]:
+    """dot's placement of the children and of the ways in and out (as points): top-left
+    corners, and the width and height of the whole."""
+    def name(j: int) -> str:
+        return "in" if j == _ENTRY else "out" if j == _EXIT else f"n{j}"
+
+    out = ["digraph G {", _DOT_GRAPH, 'node [shape=box, fixedsize=true, label=""];']
+    for j, (w, h) in enumerate(sizes):
+        out.append(f"n{j} [width={_inches(w)}, height={_inches(h)}];")
+    if entry:
+        out.append("subgraph { rank=source; in [shape=point, width=0.05, height=0.05]; }")
+    if exit_:
+        out.append("subgraph { rank=sink; out [shape=point, width=0.05, height=0.05]; }")
+    for a, b in _reduced(len(sizes), links):
+        out.append(f"{name(a)} -> {name(b)};")
+    out.append("}")
+    laid = json.loads(run_graphviz("\n".join(out), "dot", "json0"))
+    x0, _y0, x1, y1 = (float(v) for v in laid["bb"].split(","))
+    count = len(sizes)
+    xy = array("d", bytes(16 * (count + 2)))
+    for obj in laid.get("objects", ()):
+        if "pos" not in obj:
+            continue
+        cx, cy = (float(v) for v in obj["pos"].split(","))
+        nm = obj["name"]
+        j = count if nm == "in" else count + 1 if nm == "out" else int(nm[1:])
+        w, h = sizes[j] if j < count else (0.0, 0.0)
+        xy[2 * j], xy[2 * j + 1] = cx - x0 - w / 2, y1 - cy - h / 2
+    return xy, x1 - x0, y1 - _y0
+
+
+def _layered(sizes: list[tuple[float, float]], links: tuple[tuple[int, int], ...],
+             entry: bool, exit_: bool) -> tuple[array, float, float]:
+    """A layered placement in pure Python, linear in the group (the same result as
+    :func:`_dot_positions`): ranks by longest path (a box that
+    only feeds others sits just above the first it feeds), the order within each rank
+    by barycentres (four sweeps), each box centred under the boxes feeding it as far as
+    its neighbours allow."""
+    count = len(sizes)
+    n = count + 2
+    succ, back, finished = _walk_links(count, links)
+    pred: list[list[int]] = [[] for _ in range(n)]
+    for u in range(n):
+        succ[u] = [v for v in succ[u] if (u, v) not in back]
+        for v in succ[u]:
+            pred[v].append(u)
+    present = [True] * count + [entry, exit_]
+    order = [u for u in reversed(finished) if present[u]]  # every link runs forward
+    first = 1 if entry else 0
+    rank = [first] * n
+    rank[count] = 0
+    for u in order:
+        for v in succ[u]:
+            if v != count + 1 and rank[u] + 1 > rank[v]:
+                rank[v] = rank[u] + 1
+    for u in order:
+        below = [rank[v] for v in succ[u] if v != count + 1]
+        if u < count and not pred[u] and below:
+            rank[u] = max(first, min(below) - 1)
+    last = max((rank[u] for u in range(count)), default=first)
+    rank[count + 1] = last + 1
+    rows: list[list[int]] = [[] for _ in range(last + 2)]
+    for u in range(n):
+        if present[u]:
+            rows[rank[u]].append(u)
+    place = [0.0] * n  # a node's place in its row, from 0 to 1
+    for row in rows:
+        for i, u in enumerate(row):
+            place[u] = (i + 0.5) / len(row)
+    for sweep in range(4):
+        down = sweep % 2 == 0
+        for row in rows if down else reversed(rows):
+            near = pred if down else succ
+            key = {}
+            for u in row:
+                others = near[u]
+                key[u] = sum(place[v] for v in others) / len(others) if others else place[u]
+            row.sort(key=lambda u: (key[u], place[u]))
+            for i, u in enumerate(row):
+                place[u] = (i + 0.5) / len(row)
+    width = [w for w, _h in sizes] + [0.0, 0.0]
+    centre = [0.0] * n
+    for row in rows:
+        right = None
+        shift, wanted = 0.0, 0
+        for u in row:
+            feeds = [v for v in pred[u] if v != count]  # the way in is placed last
+            want = sum(centre[v] for v in feeds) / len(feeds) if feeds else None
+            lowest = None if right is None else right + _SEP + width[u] / 2
+            c = want if want is not None else (lowest if lowest is not None else 0.0)
+            if lowest is not None and c < lowest:
+                c = lowest
+            if want is not None:
+                shift += c - want
+                wanted += 1
+            centre[u] = c
+            right = c + width[u] / 2
+        if wanted:
+            for u in row:
+                centre[u] -= shift / wanted
+    if entry:
+        below = succ[count]
+        centre[count] = sum(centre[v] for v in below) / len(below) if below else 0.0
+    left = min(centre[u] - width[u] / 2 for u in range(n) if present[u])
+    xy = array("d", bytes(16 * n))
+    top = 0.0
+    for row in rows:
+        tall = max((sizes[u][1] if u < count else 0.0) for u in row) if row else 0.0
+        for u in row:
+            h = sizes[u][1] if u < count else 0.0
+            xy[2 * u] = centre[u] - width[u] / 2 - left
+            xy[2 * u + 1] = top + (tall - h) / 2
+        top += tall + _RANKSEP
+    right = max(centre[u] + width[u] / 2 - left for u in range(n) if present[u])
+    return xy, right, top - _RANKSEP
+
+
+def _lay_out_inside(sizes: list[tuple[float, float]], ports: list[tuple[float, float]],
+                    links: tuple[tuple[int, int], ...], use_dot: bool = False) -> _Inside:
+    """Place one group's children (fixed-size boxes) in layers (:func:`_layered`, or
+    Graphviz dot when ``use_dot`` and the group has at most :data:`DOT_MOST` children),
+    and route the links between them. ``ports``: where, from a child's left side, links
+    enter its top and leave its bottom (a child group's own way in and out)."""
+    used = {j for link in links for j in link}
+    entry, exit_ = _ENTRY in used, _EXIT in used
+    count = len(sizes)
+    engine = _dot_positions if use_dot and count <= DOT_MOST else _layered
+    xy, width, height = engine(sizes, links, entry, exit_)
+    inside = _Inside(width, height, xy[:2 * count], {},
+                     xy[2 * count] if entry else width / 2,
+                     xy[2 * count + 2] if exit_ else width / 2)
+    _route_inside(inside, sizes, ports, links, xy, entry, exit_)
+    return inside
+
+
+def _route_inside(inside: _Inside, sizes: list[tuple[float, float]],
+                  ports: list[tuple[float, float]], links: tuple[tuple[int, int], ...],
+                  xy: array, entry: bool, exit_: bool) -> None:
+    """Route every link as a polyline: straight down out of its source to the bottom of
+    the source's rank, through the gap nearest its way in each rank between, and straight
+    down into its target from the top of the target's rank. A link that does not run
+    downwards goes round the right of the boxes."""
+    count = len(sizes)
+    # Ranks: dot puts the centres of a rank's boxes on one line.
+    centre: dict[float, list[int]] = {}
+    for j in range(count + 2):
+        if j < count or (j == count and entry) or (j == count + 1 and exit_):
+            h = sizes[j][1] if j < count else 0.0
+            centre.setdefault(round(xy[2 * j + 1] + h / 2, 2), []).append(j)
+    rank_of = [0] * (count + 2)
+    tops, bottoms, gaps = [], [], []
+    for r, cy in enumerate(sorted(centre)):
+        members = sorted(centre[cy], key=lambda j: xy[2 * j])
+        top, bottom, free = cy, cy, []
+        left = None
+        for j in members:
+            rank_of[j] = r
+            w, h = sizes[j] if j < count else (0.0, 0.0)
+            x, y = xy[2 * j], xy[2 * j + 1]
+            top, bottom = min(top, y), max(bottom, y + h)
+            free.append(x - _SEP / 2 if left is None else (left + x) / 2)
+            left = x + w
+        free.append(left + _SEP / 2)
+        tops.append(top)
+        bottoms.append(bottom)
+        gaps.append(free)
+    half = _RANKSEP / 2
+    right = inside.width + INSET / 2
+
+    def way_out(j: int) -> Point:
+        if j == _ENTRY:
+            return inside.entry_x, -(HEADER + INSET)
+        return xy[2 * j] + ports[j][1], xy[2 * j + 1] + sizes[j][1]
+
+    def way_in(j: int) -> Point:
+        if j == _EXIT:
+            return inside.exit_x, inside.height + INSET
+        return xy[2 * j] + ports[j][0], xy[2 * j + 1]
+
+    for a, b in links:
+        ra = rank_of[count if a == _ENTRY else a]
+        rb = rank_of[count + 1 if b == _EXIT else b]
+        (sx, sy), (tx, ty) = way_out(a), way_in(b)
+        flat = array("d", (sx, sy, sx, bottoms[ra]))
+        if rb > ra:
+            x, span = sx, rb - ra
+            for r in range(ra + 1, rb):
+                want = sx + (tx - sx) * (r - ra) / span
+                free = gaps[r]
+                i = bisect.bisect_left(free, want)
+                if i == len(free) or (i > 0 and want - free[i - 1] <= free[i] - want):
+                    i -= 1
+                x = free[i]
+                flat.extend((x, tops[r], x, bottoms[r]))
+        else:
+            below, above = bottoms[ra] + half, tops[rb] - half
+            flat.extend((sx, below, right, below, right, above, tx, above))
+        flat.extend((tx, tops[rb], tx, ty))
+        inside.routes[(a, b)] = _straightened(flat)
+
+
+def _straightened(flat: array) -> array:
+    """A polyline without repeated points or corners that do not turn."""
+    out = array("d", flat[:2])
+    for k in range(2, len(flat), 2):
+        x, y = flat[k], flat[k + 1]
+        if x == out[-2] and y == out[-1]:
+            continue
+        if len(out) >= 4:
+            ax, ay, bx, by = out[-4], out[-3], out[-2], out[-1]
+            if abs((bx - ax) * (y - ay) - (by - ay) * (x - ax)) < 1e-6:
+                out[-2], out[-1] = x, y
+                continue
+        out.extend((x, y))
+    return out
+
+
+class _Bounds(Mapping):
+    """Open bounds by box id, read from flat arrays (a dict of tuples would weigh
+    several times more on 100,000 boxes)."""
+
+    def __init__(self, index: dict[str, int], xs: array, ys: array, widths: array,
+                 heights: array) -> None:
+        self._index, self._x, self._y, self._w, self._h = index, xs, ys, widths, heights
+
+    def __getitem__(self, key: str) -> Rect:
+        i = self._index[key]
+        return self._x[i], self._y[i], self._w[i], self._h[i]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+
+class _ModuleRoutes(Sequence):
+    """Each edge's polyline, put together when it is asked for from the routes of the
+    groups it passes: out of each group holding its source (to the bottom border), the
+    route between the two children where its ends meet, into each group holding its
+    target (from the top border)."""
+
+    def __init__(self, tree: _Tree, ends: array, kind: array, insides: list[_Inside],
+                 xs: array, ys: array) -> None:
+        self._tree, self._ends, self._kind, self._insides = tree, ends, kind, insides
+        self._xs, self._ys = xs, ys
+
+    def __len__(self) -> int:
+        return len(self._ends) // 4
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        if not -len(self) <= i < len(self):
+            raise IndexError(i)
+        s, t, a, b = self._ends[4 * (i % len(self)):4 * (i % len(self)) + 4]
+        if a < 0:
+            return None
+        parent, pos = self._tree.parent, self._tree.pos
+        points: list[Point] = []
+        x = s
+        while x != a:
+            self._piece(parent[x], pos[x], _EXIT, points)
+            x = parent[x]
+        self._piece(parent[a], pos[a], pos[b], points)
+        down = []
+        y = t
+        while y != b:
+            down.append(y)
+            y = parent[y]
+        for y in reversed(down):
+            self._piece(parent[y], _ENTRY, pos[y], points)
+        return points
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    def _piece(self, g: int, a: int, b: int, points: list[Point]) -> None:
+        """Append the route of link (a, b) inside group ``g`` (each piece starts where
+        the one before ended: on a border, at a group's way out or in)."""
+        inside = self._insides[self._kind[g]]
+        ox, oy = _origin(g, self._xs, self._ys, self._tree.width, inside)
+        flat = inside.routes[(a, b)]
+        first = 2 if points else 0
+        points.extend([(ox + flat[k], oy + flat[k + 1]) for k in range(first, len(flat), 2)])
 
 
 # -- dot ------------------------------------------------------------------------------
 
-def _q(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def dot_quote(text: str) -> str:
+    """``text`` as a quoted DOT string (ids and labels alike; a newline becomes ``\\n``)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def _inches(px: float) -> str:
     return f"{px / 72.0:.4f}"
-
-
-def dot_source(roots: list[Box], edges: list[tuple[str, str]]) -> str:
-    """The graph as DOT text for the layout: fixed-size, unlabelled boxes (no fonts are
-    measured, so the result does not depend on the fonts installed)."""
-    out = [
-        "digraph G {",
-        "graph [rankdir=TB, splines=polyline, compound=true, nodesep=0.25, ranksep=0.4, "
-        "nslimit=0.5, nslimit1=0.5, mclimit=0.01, remincross=false];",
-        'node [shape=box, fixedsize=true, label=""];',
-    ]
-    anchor: dict[str, tuple[str, str | None]] = {}  # box id -> (dot node, cluster or None)
-
-    def emit(box: Box, indent: str) -> str | None:
-        """Write ``box``; return the dot node that stands for it in edges."""
-        if box.children is None:
-            out.append(f"{indent}{_q(box.id)} [width={_inches(box.width)}, "
-                       f"height={_inches(box.height)}];")
-            anchor[box.id] = (box.id, None)
-            return box.id
-        cluster = "cluster_" + box.id
-        out.append(f"{indent}subgraph {_q(cluster)} {{")
-        out.append(f'{indent}  label=<<TABLE FIXEDSIZE="TRUE" WIDTH="{max(int(box.width), 1)}" '
-                   f'HEIGHT="{int(HEADER)}" BORDER="0" CELLPADDING="0" CELLSPACING="0">'
-                   f"<TR><TD></TD></TR></TABLE>>; margin={int(INSET)};")
-        first = None
-        for child in box.children:
-            stand_in = emit(child, indent + "  ")
-            first = first or stand_in
-        if first is None:  # an empty group: a box of its closed size holds its place
-            first = "#empty:" + box.id  # '#' is no NMTOKEN character: no clash
-            out.append(f"{indent}  {_q(first)} [width={_inches(box.width)}, "
-                       f"height={_inches(box.height)}];")
-        out.append(f"{indent}}}")
-        anchor[box.id] = (first, cluster)
-        return first
-
-    for box in roots:
-        emit(box, "")
-    for i, (source, target) in enumerate(edges):
-        if source not in anchor or target not in anchor:
-            continue  # an edge to nowhere is the writer's to refuse
-        s, s_cluster = anchor[source]
-        t, t_cluster = anchor[target]
-        attrs = [f"id={i}"]
-        if s_cluster:
-            attrs.append(f"ltail={_q(s_cluster)}")
-        if t_cluster:
-            attrs.append(f"lhead={_q(t_cluster)}")
-        out.append(f"{_q(s)} -> {_q(t)} [{', '.join(attrs)}];")
-    out.append("}")
-    return "\n".join(out)
-
-
-def _points(pos: str) -> list[Point]:
-    """A dot ``pos`` of a polyline edge as its corner points (source end to target end)."""
-    spline = pos.split(";")[0].split()
-    end = None
-    coords = []
-    for item in spline:
-        if item.startswith("e,"):
-            end = item[2:]
-        elif not item.startswith("s,"):
-            coords.append(item)
-    pts = [tuple(float(v) for v in c.split(",")) for c in coords]
-    corners = [pts[k] for k in range(0, len(pts), 3)]
-    if end is not None:
-        corners[-1] = tuple(float(v) for v in end.split(","))
-    return corners  # type: ignore[return-value]
 
 
 def run_graphviz(source: str, prog: str, output_format: str) -> bytes:
@@ -265,33 +734,10 @@ def _stderr_caught() -> Iterator[io.BytesIO]:
             caught.seek(0)
 
 
-def _dot(roots: list[Box], edges: list[tuple[str, str]], reason: str) -> Placement:
-    laid = json.loads(run_graphviz(dot_source(roots, edges), "dot", "json0"))
-    top = float(laid["bb"].split(",")[3])
-    placement = Placement("dot", reason)
-    boxes = placement.boxes
-    sizes = {box.id: (box.width, box.height) for box in walk(roots)}
-    for obj in laid.get("objects", ()):
-        name = obj["name"]
-        if "bb" in obj and name.startswith("cluster_"):
-            x0, y0, x1, y1 = (float(v) for v in obj["bb"].split(","))
-            boxes[name[len("cluster_"):]] = (x0, top - y1, x1 - x0, y1 - y0)
-        elif "pos" in obj and not name.startswith("#empty:") and name in sizes:
-            cx, cy = (float(v) for v in obj["pos"].split(","))
-            w, h = sizes[name]
-            boxes[name] = (cx - w / 2, top - cy - h / 2, w, h)
-    paths: list[list[Point] | None] = [None] * len(edges)
-    for edge in laid.get("edges", ()):
-        if "pos" in edge:
-            paths[int(edge["id"])] = [(x, top - y) for x, y in _points(edge["pos"])]
-    placement.paths = paths
-    return placement
-
-
 # -- outline --------------------------------------------------------------------------
 
 @dataclass
-class _Rows:
+class _OutlineRows:
     """A group's children as rows, in the group's own coordinates."""
 
     x: float = 0.0  # the group's absolute position, once known
@@ -345,13 +791,13 @@ def _outline(roots: list[Box], edges: list[tuple[str, str]], reason: str) -> Pla
 
     # Each box's position inside its group, and its size; made absolute below.
     boxes: dict[str, Rect] = {}
-    rows_of: dict[str, _Rows] = {}
+    rows_of: dict[str, _OutlineRows] = {}
     for group in reversed(groups):  # children before their parents
         kids = group.children or []
         if not kids:
             boxes[group.id] = (0.0, 0.0, group.width, group.height)
             continue
-        rows_of[group.id] = info = _Rows()
+        rows_of[group.id] = info = _OutlineRows()
         layer = _layers(kids, links.pop(group.id, ()), order)
         sizes = {c.id: (boxes[c.id][2:] if c.children is not None else (c.width, c.height))
                  for c in kids}
@@ -376,7 +822,7 @@ def _outline(roots: list[Box], edges: list[tuple[str, str]], reason: str) -> Pla
         width = max(inner_w + 2 * side, group.width)
         left = (width - inner_w) / 2
         y = HEADER + INSET if group is not root else 0.0
-        for r, (row, row_w, row_h) in enumerate(zip(rows, widths, heights)):
+        for r, (row, row_w, row_h) in enumerate(zip(rows, widths, heights, strict=True)):
             x = left + (inner_w - row_w) / 2
             gaps = [x - GAP_X / 2]
             for c in row:
@@ -412,7 +858,7 @@ class _Routes(Sequence):
     the polylines of 100,000 edges would outweigh the rest of the layout."""
 
     def __init__(self, edges: list[tuple[str, str]], meets: list[tuple[str, str] | None],
-                 parent: dict[str, str], rows_of: dict[str, _Rows],
+                 parent: dict[str, str], rows_of: dict[str, _OutlineRows],
                  boxes: dict[str, Rect]) -> None:
         self._edges, self._meets = edges, meets
         self._parent, self._rows_of, self._boxes = parent, rows_of, boxes
@@ -432,10 +878,10 @@ class _Routes(Sequence):
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Sequence):
             return NotImplemented
-        return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
 
 
-def _through(info: _Rows, first: int, last: int, x: float, points: list[Point]) -> float:
+def _through(info: _OutlineRows, first: int, last: int, x: float, points: list[Point]) -> float:
     """Go down through rows ``first``..``last`` of a group by the free gaps nearest to
     ``x``; return the x the path leaves at."""
     ox, oy, half = info.x, info.y, GAP_Y / 2

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from modelexport.graphml import format as fmt
 from modelexport.graphml import yed
 from modelexport.graphml.errors import GraphMLError
-from modelexport.graphml.layout import Box, Placement, place, run_graphviz
+from modelexport.graphml.layout import Box, Placement, dot_quote, place, run_graphviz
 from modelexport.graphml.model import Document, Node
 
 #: Picture formats by file suffix.
@@ -115,10 +115,6 @@ def _select(doc: Document, depth: int | None, module: str | None) -> _Shown:
     return shown
 
 
-def _q(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-
-
 def _n(x: float) -> str:
     return f"{x:.2f}"
 
@@ -177,19 +173,19 @@ def _dot_of(shown: _Shown, placement: Placement) -> str:
                                         ",dotted" if border == "dotted" else "")
             if nid in shown.closed:
                 label = shown.closed[nid]
-                out.append(f'{_q(nid)} [shape=box, style="{style}", fillcolor="{fill}", '
-                           f'color="#666666", label={_q(label)}, fontname="{_FONT} Bold", '
+                out.append(f'{dot_quote(nid)} [shape=box, style="{style}", fillcolor="{fill}", '
+                           f'color="#666666", label={dot_quote(label)}, fontname="{_FONT} Bold", '
                            f"{common}];")
             else:
-                out.append(f'{_q(nid)} [shape=box, style="{style}", fillcolor="{fill}", '
-                           f'color="#666666", label={_q(yed.node_text(node))}, labelloc=t, '
+                out.append(f'{dot_quote(nid)} [shape=box, style="{style}", fillcolor="{fill}", '
+                           f'color="#666666", label={dot_quote(yed.node_text(node))}, labelloc=t, '
                            f'labeljust=l, fontname="{_FONT} Bold", {common}];')
             continue
         fill, shape = yed.fill_of(node)
         dot_shape = {"ellipse": "ellipse", "rectangle": "box"}.get(shape, "box")
         style = "filled" if shape != "roundrectangle" else "rounded,filled"
-        out.append(f'{_q(nid)} [shape={dot_shape}, style="{style}", fillcolor="{fill}", '
-                   f"label={_q(yed.node_text(node))}, {common}];")
+        out.append(f'{dot_quote(nid)} [shape={dot_shape}, style="{style}", fillcolor="{fill}", '
+                   f"label={dot_quote(yed.node_text(node))}, {common}];")
     paths = placement.paths
     for i, (s, t, label) in enumerate(shown.edges):
         points = paths[i] if i < len(paths) else None
@@ -201,9 +197,9 @@ def _dot_of(shown: _Shown, placement: Placement) -> str:
             mid = len(points) // 2
             (ax, ay), (bx, by) = points[mid - 1], points[mid]
             lx, ly = (ax + bx) / 2, (ay + by) / 2
-            attrs.append(f"label={_q(label)}, "
+            attrs.append(f"label={dot_quote(label)}, "
                          f'lp="{_n(lx + 4 + 2.6 * len(label))},{_n(height - ly)}"')
-        out.append(f"{_q(s)} -> {_q(t)} [{', '.join(attrs)}];")
+        out.append(f"{dot_quote(s)} -> {dot_quote(t)} [{', '.join(attrs)}];")
     out.append("}")
     return "\n".join(out)
 

@@ -7,8 +7,8 @@ become ``y:ProxyAutoBoundsNode``s with an open and a closed ``y:GroupNode`` real
 so yEd shows them as collapsible groups; edges become ``y:PolyLineEdge``s with an
 arrow and a label giving the tensor's dtype and shape.
 
-Geometry comes from :func:`modelexport.graphml.layout.place` (a layered layout by
-Graphviz dot, or the cheap outline placement on big graphs): every node's open bounds,
+Geometry comes from :func:`modelexport.graphml.layout.place` (by default each module
+laid out once in layers, alike modules alike): every node's open bounds,
 each group's closed size, and each edge's bend points (``y:Path`` / ``y:Point``), so
 the file opens in yEd as a readable picture. ``render`` draws the same placement.
 """

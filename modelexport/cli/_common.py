@@ -67,17 +67,11 @@ class LayoutMethod(str, Enum):
     none = "none"
 
 
-Layout = Annotated[
-    LayoutMethod,
-    typer.Option(
-        "--layout",
-        metavar="<str>",
-        help="Geometry of the yEd markup: dot (Graphviz, layered, edges routed "
-        "around nodes), outline (cheap rows by data flow, for big graphs), none (sizes only), "
-        "or auto (dot while the graph is small enough for the time budget, outline beyond; "
-        "the output says which).",
-    ),
-]
+Layout = Annotated[LayoutMethod, typer.Option(
+    "--layout", metavar="<str>", help="Geometry of the yEd markup: auto (each module laid "
+    "out once in layers, modules with the same inside drawn alike, edges routed around "
+    "nodes; for every size), dot (the same, each module placed by Graphviz dot: slower), "
+    "outline (cheap rows by data flow), none (sizes only).")]
 
 
 def _error_types() -> tuple[type[BaseException], ...]:

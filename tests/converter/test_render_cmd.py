@@ -20,7 +20,7 @@ def invoke(*args):
 def test_export_graphml_says_how_it_laid_out_the_file(tmp_path, tagged_file):
     result = invoke("export-graphml", tagged_file, tmp_path / "net.graphml")
     assert result.exit_code == 0, result.output
-    assert "layout: dot (" in result.output
+    assert "layout: auto (" in result.output
     result = invoke("export-graphml", tagged_file, tmp_path / "o.graphml", "--layout", "outline",
                     "--json")
     assert json.loads(result.output)["layout"] == "outline"
@@ -32,7 +32,7 @@ def test_render_draws_onnx_and_graphml_alike(tmp_path, tagged_file):
     a = invoke("render", tagged_file, tmp_path / "a.svg")
     b = invoke("render", tmp_path / "net.graphml", tmp_path / "b.svg")
     assert a.exit_code == 0 and b.exit_code == 0, a.output + b.output
-    assert "dot layout" in a.output
+    assert "auto layout" in a.output
     svg = (tmp_path / "a.svg").read_bytes()
     assert svg == (tmp_path / "b.svg").read_bytes()
     texts = {t.text for t in etree.fromstring(svg).iter(f"{SVG}text")}

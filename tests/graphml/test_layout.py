@@ -1,6 +1,12 @@
-"""graphml.layout: boxes in, positions out; dot and outline both give a readable picture."""
+"""graphml.layout: boxes in, positions out; auto (dot per module), dot and outline all give a
+readable picture."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
+from itertools import pairwise
+from pathlib import Path
 
 import pytest
 from geometry import (
@@ -15,9 +21,9 @@ from graphml_documents import build_document
 from lxml import etree
 
 from modelexport.graphml import format as fmt
-from modelexport.graphml import generate_graphml, parse_graphml
+from modelexport.graphml import generate_graphml, layout, parse_graphml, picture
 from modelexport.graphml.errors import GraphMLFormatError
-from modelexport.graphml.layout import DOT_LIMIT, Box, count_boxes, place
+from modelexport.graphml.layout import Box, count_boxes, dot_quote, place
 
 
 def _blocks(n: int) -> tuple[list[Box], list[tuple[str, str]]]:
@@ -55,14 +61,15 @@ def _inside(inner, outer) -> bool:
     return gx - 0.5 <= x and gy - 0.5 <= y and x + w <= gx + gw + 0.5 and y + h <= gy + gh + 0.5
 
 
-@pytest.mark.parametrize("method", ["dot", "outline"])
+@pytest.mark.parametrize("method", ["auto", "dot", "outline"])
 def test_every_box_is_placed_at_its_size_and_groups_hold_their_children(method):
     roots, edges = _blocks(3)
     placement = place(roots, edges, method)
     assert placement.method == method
     assert len(placement.boxes) == count_boxes(roots)
-    for leaf in _leaves(roots):
-        assert placement.boxes[leaf.id][2:] == (leaf.width, leaf.height)
+    for leaf in _leaves(roots):  # auto grows a leaf to the widest of its alike places
+        w, h = placement.boxes[leaf.id][2:]
+        assert (w, h) == (leaf.width, leaf.height) or method == "auto" and w >= leaf.width
     stack = list(roots)
     while stack:
         box = stack.pop()
@@ -73,7 +80,7 @@ def test_every_box_is_placed_at_its_size_and_groups_hold_their_children(method):
             assert placement.boxes[box.id][2] >= box.width  # room for the label
 
 
-@pytest.mark.parametrize("method", ["dot", "outline"])
+@pytest.mark.parametrize("method", ["auto", "dot", "outline"])
 def test_edges_run_from_the_source_border_to_the_target_border_downwards(method):
     roots, edges = _blocks(2)
     placement = place(roots, edges, method)
@@ -90,23 +97,145 @@ def test_edges_run_from_the_source_border_to_the_target_border_downwards(method)
 
 def test_the_same_boxes_give_the_same_placement():
     roots, edges = _blocks(3)
-    for method in ("dot", "outline"):
+    for method in ("auto", "dot", "outline"):
         assert place(roots, edges, method) == place(*_blocks(3), method)
 
 
-def test_auto_takes_dot_for_small_graphs_and_the_outline_past_the_limit():
-    small = place(*_blocks(2))
-    assert small.method == "dot" and "auto uses dot" in small.reason
-    roots, edges = _blocks(DOT_LIMIT // 7 + 1)
-    assert count_boxes(roots) > DOT_LIMIT
-    big = place(roots, edges)
-    assert big.method == "outline" and "--layout dot" in big.reason
+def _centres(placement, ids) -> list[tuple[float, float]]:
+    return [(x + w / 2, y + h / 2) for x, y, w, h in (placement.boxes[i] for i in ids)]
+
+
+def test_auto_lays_out_alike_modules_once_drawn_alike_and_stacked_in_order():
+    roots, edges = _blocks(6)
+    placement = place(roots, edges)
+    assert placement.method == "auto" and "distinct insides" in placement.reason
+    blocks = [box for box in roots if box.children]
+    shapes = []
+    for block in blocks[1:]:  # the first block's input comes from a box, not a block
+        gx, gy, gw, gh = placement.boxes[block.id]
+        shapes.append([(round(cx - gx, 1), round(cy - gy, 1))
+                       for cx, cy in _centres(placement, [c.id for c in block.children])])
+    assert all(shape == shapes[0] for shape in shapes)
+    for upper, lower in pairwise(blocks):
+        _, uy, _, uh = placement.boxes[upper.id]
+        assert placement.boxes[lower.id][1] >= uy + uh  # below, in index order
+
+
+def test_a_box_feeding_every_layer_of_a_deep_stack_leaves_them_stacked_and_routes_around():
+    # like a shared constant: one box outside, an edge into every one of 40 chained layers
+    layers, edges = [], []
+    for i in range(40):
+        layers.append(Box(f"L{i}", 80, 40, [Box(f"L{i}a", 60, 30), Box(f"L{i}b", 60, 30)]))
+        edges += [(f"L{i}a", f"L{i}b"), ("shared", f"L{i}b")]
+        if i:
+            edges.append((f"L{i - 1}b", f"L{i}a"))
+    roots = [Box("shared", 70, 30), Box("stack", 100, 40, layers)]
+    placement = place(roots, edges)
+    tops = [placement.boxes[f"L{i}"][1] for i in range(40)]
+    assert tops == sorted(tops)  # one column, in index order (layer 0 has no layer above it)
+    assert len({round(placement.boxes[f"L{i}"][0]) for i in range(1, 40)}) == 1
+    leaves = {b.id: placement.boxes[b.id] for b in _leaves(roots)}
+    for (s, t), path in zip(edges, placement.paths, strict=True):
+        assert all(q[1] >= p[1] for p, q in pairwise(path)), (s, t)  # never back up
+        for p, q in pairwise(path):
+            for other, rect in leaves.items():
+                assert other in (s, t) or not _crosses(p, q, rect), (s, t, other)
+
+
+def _crosses(p, q, rect) -> bool:
+    """Whether segment p-q passes through the inside of ``rect`` (1 px in from its border)."""
+    x, y, w, h = rect
+    lo, hi = [x + 1, y + 1], [x + w - 1, y + h - 1]
+    t0, t1 = 0.0, 1.0
+    for axis in (0, 1):
+        d = q[axis] - p[axis]
+        if abs(d) < 1e-9:
+            if not lo[axis] < p[axis] < hi[axis]:
+                return False
+            continue
+        a, b = sorted(((lo[axis] - p[axis]) / d, (hi[axis] - p[axis]) / d))
+        t0, t1 = max(t0, a), min(t1, b)
+        if t0 >= t1:
+            return False
+    return True
+
+
+def test_an_edge_out_of_nested_groups_joins_its_pieces_at_the_group_borders():
+    inner = Box("inner", 60, 40, [Box("src", 50, 30), Box("mid", 50, 30)])
+    outer = Box("outer", 80, 40, [inner, Box("side", 50, 30)])
+    deep = Box("deep", 60, 40, [Box("dst", 50, 30)])
+    roots = [outer, Box("between", 50, 30), Box("into", 80, 40, [deep])]
+    edges = [("src", "mid"), ("mid", "side"), ("src", "between"), ("between", "dst"),
+             ("src", "dst")]
+    placement = place(roots, edges)
+    path = placement.paths[4]
+    _, iy, _, ih = placement.boxes["inner"]
+    _, oy, _, oh = placement.boxes["outer"]
+    _, ty, _, _ = placement.boxes["into"]
+    _, dy, _, _ = placement.boxes["deep"]
+    ys = [y for _x, y in path]
+    for border in (iy + ih, oy + oh, ty, dy):  # out through bottoms, in through tops
+        assert any(abs(y - border) < 1e-6 for y in ys), border
+    assert ys == sorted(ys)
+
+
+def test_links_that_form_a_cycle_are_still_placed_and_routed():
+    roots = [Box("a", 50, 30), Box("b", 50, 30), Box("c", 50, 30)]
+    edges = [("a", "b"), ("b", "c"), ("c", "a")]
+    placement = place(roots, edges)
+    assert len(placement.boxes) == 3 and all(len(p) >= 2 for p in placement.paths)
+    assert overlapping_boxes(placement) == []
+
+
+def overlapping_boxes(placement, ids=None) -> list[tuple[str, str]]:
+    """Pairs of boxes (of ``ids``, default all) that overlap."""
+    items = [(i, placement.boxes[i]) for i in (placement.boxes if ids is None else ids)]
+    return [(a, b) for i, (a, (ax, ay, aw, ah)) in enumerate(items)
+            for b, (bx, by, bw, bh) in items[i + 1:]
+            if ax < bx + bw and bx < ax + aw and ay < by + bh and by < ay + ah]
+
+
+def test_one_dot_quoting_for_layout_and_picture():
+    assert dot_quote('a "b"\\\nc') == '"a \\"b\\"\\\\\\nc"'
+    assert picture.dot_quote is dot_quote
+
+
+def test_a_group_too_big_for_dot_is_layered_in_python_with_the_same_guarantees(monkeypatch):
+    monkeypatch.setattr(layout, "DOT_MOST", 3)  # every group of _blocks has more
+    roots, edges = _blocks(4)
+    placement = place(roots, edges)
+    assert overlapping_boxes(placement, [b.id for b in _leaves(roots)]) == []
+    stack = list(roots)
+    while stack:
+        box = stack.pop()
+        for child in box.children or []:
+            assert _inside(placement.boxes[child.id], placement.boxes[box.id]), child.id
+            stack.append(child)
+    leaves = {b.id: placement.boxes[b.id] for b in _leaves(roots)}
+    for (s, t), path in zip(edges, placement.paths, strict=True):
+        assert path[-1][1] > path[0][1], (s, t)  # downwards
+        for p, q in pairwise(path):
+            for other, rect in leaves.items():
+                assert other in (s, t) or not _crosses(p, q, rect), (s, t, other)
+    assert place(*_blocks(4)) == placement
+
+
+def test_auto_never_loads_graphviz_and_dot_places_each_module_with_it():
+    # loading Graphviz alone costs more than exporting a small model (bench/)
+    code = ("import sys; from modelexport.graphml import generate_graphml; "
+            "sys.path.insert(0, sys.argv[1]); from graphml_documents import build_document; "
+            "generate_graphml(build_document()); print('pygraphviz' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code, str(Path(__file__).parent)],
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+    placement = place(*_blocks(2), "dot")
+    assert placement.method == "dot" and "Graphviz dot" in placement.reason
 
 
 def test_an_empty_group_keeps_its_closed_size_and_edges_to_unknown_boxes_are_left_alone():
     roots = [Box("a", 40, 30), Box("g", 120, 40, []), Box("b", 40, 30)]
     edges = [("a", "g"), ("g", "b"), ("a", "nowhere")]
-    for method in ("dot", "outline"):
+    for method in ("auto", "dot", "outline"):
         placement = place(roots, edges, method)
         assert placement.boxes["g"][2] >= 120 and placement.boxes["g"][3] >= 40
         assert placement.paths[2] is None
@@ -122,7 +251,7 @@ def test_an_unknown_method_is_refused():
 def test_the_graphml_geometry_is_a_picture_with_bends_and_says_how_it_was_placed():
     data = generate_graphml(build_document())
     pic = read_picture(data)
-    assert pic.layout == "dot"
+    assert pic.layout == "auto"
     assert overlapping_leaves(pic) == []
     assert outside_parent(pic) == []
     assert edges_through_nodes(pic) == []

@@ -39,8 +39,8 @@ def test_a_5000_node_graph_opens_as_a_readable_picture(tmp_path):
 
     onnx.save(make_synthetic_model(5_000), str(tmp_path / "synth.onnx"))
     result = onnx_to_graphml(tmp_path / "synth.onnx", tmp_path / "synth.graphml")
-    assert result.layout == "outline"  # past dot's budget: the output says so
-    assert "outline" in result.layout_reason
+    assert result.layout == "auto"  # one layout for every size: the output says how
+    assert "distinct insides" in result.layout_reason
     assert_readable(tmp_path / "synth.graphml", min_columns=20)
 
 
@@ -72,7 +72,7 @@ def test_a_sample_opens_as_a_picture_and_renders(tmp_path, sample, graphml2svg,
     shutil.copyfile(exported_sample(sample), exported)
     graphml = tmp_path / "model.graphml"
     result = onnx_to_graphml(exported, graphml)
-    assert result.layout == "dot"
+    assert result.layout == "auto"
     assert_readable(graphml, min_columns=10)
 
     full = draw_file(graphml, tmp_path / "full.svg")
