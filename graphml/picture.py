@@ -2,7 +2,7 @@
 placed by the same :func:`modelexport.graphml.layout.place`.
 
 :func:`draw` picks what to show (``module``: one module's subtree; ``depth``: modules
-deeper than that drawn closed, one box with the class name and op count), sizes the
+deeper than that drawn closed, one box with the instance name and op count), sizes the
 boxes as :mod:`modelexport.graphml.yed` does, places them, and hands Graphviz a graph
 whose positions are all given (its ``nop2`` engine), so Graphviz only draws: cairo for
 PNG and PDF, its own SVG writer for SVG. The same Document gives the same bytes.
@@ -77,6 +77,12 @@ def _select(doc: Document, depth: int | None, module: str | None) -> _Shown:
             raise GraphMLError(f"module {module!r} is not in the model; give a module's "
                                f"hierarchy tag, e.g. {hint or 'none: the model has no modules'}")
         tops = found[:1]
+    # A module's depth counts the model's own module as 0 (as analyze does): the chosen
+    # module starts at its own depth, so --depth means the same with or without --module.
+    first = 0
+    if module is not None:
+        tag = tops[0].data.get("hierarchy_tag")
+        first = max(str(tag).count("/") - 1, 0) if isinstance(tag, str) and tag else 0
     shown = _Shown([], [], {}, {})
     owner: dict[str, str] = {}  # every node below a closed group -> that group
 
@@ -91,8 +97,8 @@ def _select(doc: Document, depth: int | None, module: str | None) -> _Shown:
         if node.graph is None:
             return Box(node.id, *yed.leaf_size(node))
         if depth is not None and level > depth:
-            label = f"{node.data.get('module_class') or yed.node_text(node)}\n" \
-                    f"{_ops_below(node)} ops"
+            ops = _ops_below(node)
+            label = f"{yed.node_text(node)}\n{ops} op{'' if ops == 1 else 's'}"
             shown.closed[node.id] = label
             for child in node.graph.nodes:
                 box(child, level + 1, node.id)
@@ -101,7 +107,7 @@ def _select(doc: Document, depth: int | None, module: str | None) -> _Shown:
         kids = [b for b in (box(c, level + 1, None) for c in node.graph.nodes) if b]
         return Box(node.id, *yed.closed_size(node), kids)
 
-    shown.roots = [b for b in (box(n, 1, None) for n in tops) if b]
+    shown.roots = [b for b in (box(n, first, None) for n in tops) if b]
     seen: set[tuple[str, str, str]] = set()
     for edge in doc.iter_edges():
         s = owner.get(edge.source, edge.source)
@@ -133,7 +139,7 @@ def _bezier(points: list[tuple[float, float]], height: float) -> str:
     stop = (bx - (bx - ax) * cut, by - (by - ay) * cut)
     body = pts[:-1] + [stop]
     spline = [body[0]]
-    for p, q in zip(body, body[1:]):
+    for p, q in zip(body, body[1:], strict=False):
         spline += [p, q, q]
     return f"e,{_n(bx)},{_n(by)} " + " ".join(f"{_n(x)},{_n(y)}" for x, y in spline)
 
@@ -213,9 +219,10 @@ def draw(doc: Document, output_format: str, *, depth: int | None = None,
          progress: Callable[[str], None] | None = None) -> Picture:
     """Draw ``doc`` as ``output_format`` (svg, png, pdf).
 
-    ``depth``: modules deeper than this are drawn closed (top-level modules are at depth
-    1); ``module``: draw only the module with this hierarchy tag (or node id) and what
-    it holds. ``layout`` as for the GraphML (``auto``, ``dot``, ``outline``).
+    ``depth``: modules deeper than this are drawn closed, each one box with its instance
+    name and op count (the top-level module, the model itself, is at depth 0, as
+    ``analyze`` counts); ``module``: draw only the module with this hierarchy tag (or
+    node id) and what it holds. ``layout`` as for the GraphML (``auto``, ``dot``, ``outline``).
     """
     progress = progress or (lambda step: None)
     if output_format not in FORMATS:

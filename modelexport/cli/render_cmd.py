@@ -26,8 +26,9 @@ PictureOutput = Annotated[Path, typer.Argument(
     show_default=False)]
 
 Depth = Annotated[int | None, typer.Option(
-    "--depth", min=0, help="Draw modules deeper than N closed: one box with the class name "
-    "and op count (top-level modules are at depth 1).", show_default=False)]
+    "--depth", min=0, help="Draw modules deeper than N closed: one box with the instance "
+    "name and op count. The model's own module is depth 0, as analyze counts.",
+    show_default=False)]
 Module = Annotated[str | None, typer.Option(
     "--module", help="Draw only this module (its hierarchy tag, e.g. /Model/Layer.0) and "
     "what it holds.", show_default=False)]
@@ -52,7 +53,7 @@ def render(
 
       modelexport render model.onnx model.svg
 
-      modelexport render model.graphml model.png --depth 2
+      modelexport render model.graphml model.png --depth 1
 
       modelexport render model.onnx block0.pdf --module /Model/Body/Block.0
     """

@@ -41,11 +41,16 @@ def test_render_draws_onnx_and_graphml_alike(tmp_path, tagged_file):
 
 
 def test_render_depth_closes_modules_and_module_draws_one_subtree(tmp_path, tagged_file):
-    result = invoke("render", tagged_file, tmp_path / "d.svg", "--depth", "1", "--json")
+    # depth counts the model's own module (/Net) as 0, as analyze does
+    result = invoke("render", tagged_file, tmp_path / "d.svg", "--depth", "0", "--json")
     summary = json.loads(result.output)
     assert summary["closed_modules"] == 2  # Block.0 and Head, below the top module
     texts = {t.text for t in etree.parse(str(tmp_path / "d.svg")).iter(f"{SVG}text")}
-    assert "Relu" not in texts and {"4 ops", "2 ops"} <= texts
+    assert "Relu" not in texts and {"Block.0", "4 ops", "Head", "2 ops"} <= texts
+    result = invoke("render", tagged_file, tmp_path / "d1.svg", "--depth", "1", "--json")
+    assert json.loads(result.output)["closed_modules"] == 2  # Proj and Act, at depth 2
+    texts = {t.text for t in etree.parse(str(tmp_path / "d1.svg")).iter(f"{SVG}text")}
+    assert {"Proj", "3 ops", "Act", "1 op"} <= texts and "Relu" not in texts
     result = invoke("render", tagged_file, tmp_path / "m.svg", "--module", "/Net/Head", "--json")
     assert json.loads(result.output)["boxes"] == 4  # Head, its two ops, its weight
 
