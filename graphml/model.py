@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Union
 
-Value = Union[str, int, float, bool]
+Value = str | int | float | bool
 
 
 @dataclass
@@ -23,7 +22,7 @@ class Key:
     id: str
     domain: str  # "graph" | "node" | "edge" | "graphml"
     name: str
-    type: str  # boolean | int | long | float | double | string
+    type: str  # boolean | int | long | float | double | string, or format.INT64
 
 
 @dataclass(slots=True)

@@ -76,7 +76,7 @@ MAX_XSD_FINDINGS = 50
 #: this size; beyond it the errors are reported as the streaming validator gives them.
 XSD_TREE_LIMIT = 64 * 1024**2
 
-_G = "{%s}" % fmt.GRAPHML_NS
+_G = f"{{{fmt.GRAPHML_NS}}}"
 
 
 @dataclass(frozen=True)
@@ -223,7 +223,8 @@ def _xsd_findings(path: Path, xsd: etree.XMLSchema, schema: str, streamed: list,
     """Findings for a file that failed the XSD: from a whole-tree validation, which
     names elements and lines, when the file is small enough; else as streamed."""
     if path.stat().st_size > XSD_TREE_LIMIT:
-        return [Finding("xsd", "", err.line or None, f"schema {schema}: {_xsd_message(err.message)}")
+        return [Finding("xsd", "", err.line or None,
+                        f"schema {schema}: {_xsd_message(err.message)}")
                 for err in streamed[:MAX_XSD_FINDINGS]]
     root = parse_xml(read_bytes(path, max_bytes=max_bytes), max_bytes=max_bytes)
     xsd.validate(root)
@@ -501,7 +502,8 @@ def _tensor_refs(data: dict) -> tuple[list, list]:
             dims = json.loads(data.get("shape", "null"))
         except (ValueError, TypeError, RecursionError):
             pass
-        refs.append(("initializer", data.get("offset"), data.get("length"), data.get("dtype"), dims))
+        refs.append(("initializer", data.get("offset"), data.get("length"), data.get("dtype"),
+                     dims))
     for key in ("tensor", "attributes"):
         raw = data.get(key)
         if not isinstance(raw, str) or fmt.SIDECAR_REF not in raw:
@@ -585,7 +587,7 @@ class _Checker:
             if spec is None:
                 continue
             got = (attrs.get("for"), attrs.get("attr.name"), attrs.get("attr.type"))
-            want = (spec.domain, spec.name, spec.type)
+            want = (spec.domain, spec.name, fmt.graphml_type(spec.type))
             if got != want:
                 self.finding("dialect", None,
                              f"declared for={got[0]!r} attr.name={got[1]!r} attr.type={got[2]!r}; "
@@ -673,7 +675,9 @@ class _Checker:
             if not isinstance(tag, str) or not tag:
                 continue
             enclosing = next((a for a in self._ancestors(rec) if a.kind == fmt.KIND_MODULE), None)
-            etag = (enclosing.tag if enclosing.tag is not None else "") if enclosing is not None else ""
+            etag = ""
+            if enclosing is not None and enclosing.tag is not None:
+                etag = enclosing.tag
             if enclosing is not None and isinstance(etag, str) and etag:
                 below = fmt.tag_within(tag, etag) and (kind == fmt.KIND_OP or tag != etag)
                 if not below:
