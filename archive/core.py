@@ -134,7 +134,8 @@ class QueryResult:
     rows: list[list[Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
-        return {"columns": self.columns, "rows": [dict(zip(self.columns, r)) for r in self.rows]}
+        return {"columns": self.columns,
+                "rows": [dict(zip(self.columns, r, strict=True)) for r in self.rows]}
 
 
 class _Discard:
@@ -293,6 +294,7 @@ class Archive:
         if not src.is_file():
             raise ArchiveError(f"GraphML file {str(src)!r} does not exist")
         doc = read_export(src)
+        graphml.remove_refs(doc)  # the archive keeps the data flow; boxes are drawing
         data = doc.graph.data
         blobs: dict[int, tuple[int, str]] = {}
         new_bytes = 0
@@ -439,6 +441,7 @@ class Archive:
                     f.seek(0, os.SEEK_END)
                     position = offset + length
                 f.write(b"\0" * (size - position))
+            graphml.add_refs(doc)  # drawn as export-graphml draws it
             with pending.open(out) as g:
                 graphml.write_graphml(doc, g)
                 written = g.tell()

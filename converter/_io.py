@@ -1,9 +1,9 @@
 """The file layer: paths in, files out, atomically; the conversions themselves are pure.
 
 ``onnx_to_graphml`` loads ONNX without its initializers' bytes, streams them (in-file
-or external data) into the sidecar while the Document is built, then writes the GraphML. ``graphml_to_onnx``
-reads the GraphML, checks the sidecar it names, rebuilds the model and writes it.
-Every output goes to a temporary file in the target directory and is renamed into
+or external data) into the sidecar while the Document is built, then writes the GraphML.
+``graphml_to_onnx`` reads the GraphML, checks the sidecar it names, rebuilds the model
+and writes it. Every output goes to a temporary file in the target directory and is renamed into
 place only when all outputs are complete: on any error nothing is left behind.
 """
 
@@ -57,6 +57,7 @@ class ExportResult:
     sidecar_bytes: int
     layout: str = "none"  # how the yEd geometry was placed: dot, outline or none
     layout_reason: str = ""
+    refs: int = 0  # reference boxes among the nodes (shared constants beside consumers)
 
 
 @dataclass
@@ -119,6 +120,9 @@ def onnx_to_graphml(src: PathLike | Any, dst: PathLike, *, yed: bool = True,
 
     ``layout`` places the yEd geometry: ``auto``, ``dot``, ``outline`` or ``none``
     (see :mod:`modelexport.graphml.layout`); without ``yed`` there is no geometry.
+    With ``yed`` the file is a picture, and shared constants get a reference box beside
+    each consumer (:func:`modelexport.graphml.add_refs`); without it every data-flow
+    edge is direct.
 
     ``progress(step)``, when given, is told each step as it starts.
     """
@@ -142,6 +146,7 @@ def onnx_to_graphml(src: PathLike | Any, dst: PathLike, *, yed: bool = True,
             writer = SidecarWriter(f)
             doc = model_to_document(model, writer, flat=flat, source_onnx=source, lazy=lazy)
         doc.graph.data["sidecar"] = sidecar.name
+        refs = graphml.add_refs(doc) if yed else 0
         progress(f"laying out and writing {dst.name}" if yed else f"writing {dst.name}")
         with out.open(dst) as f:
             placement = graphml.write_graphml(doc, f, yed=yed, layout=layout)
@@ -153,7 +158,7 @@ def onnx_to_graphml(src: PathLike | Any, dst: PathLike, *, yed: bool = True,
     edges = sum(1 for _ in doc.iter_edges())
     return ExportResult(dst, sidecar, nodes, edges, modules, graphml_bytes, writer.size,
                         placement.method if placement else "none",
-                        placement.reason if placement else "none (no yEd markup)")
+                        placement.reason if placement else "none (no yEd markup)", refs)
 
 
 def graphml_to_onnx(src: PathLike, dst: PathLike, *, validate: bool = False,
@@ -161,10 +166,10 @@ def graphml_to_onnx(src: PathLike, dst: PathLike, *, validate: bool = False,
                     progress: Progress | None = None) -> ImportResult:
     """Rebuild ONNX at ``dst`` from the GraphML ``src`` and the sidecar it names.
 
-    ``validate``: first validate the GraphML (:func:`modelexport.graphml.validate_graphml`; an
-    invalid file is refused with its first finding), then run
-    :func:`modelexport.converter.verification.validate_rebuilt` on the result, against ``reference`` or
-    the original ONNX the GraphML records (when beside it).
+    ``validate``: first validate the GraphML (:func:`modelexport.graphml.validate_graphml`;
+    an invalid file is refused with its first finding), then run
+    :func:`modelexport.converter.verification.validate_rebuilt` on the result, against
+    ``reference`` or the original ONNX the GraphML records (when beside it).
     """
     progress = progress or _quiet
     src, dst = _check_import_paths(Path(src), Path(dst))
@@ -192,7 +197,8 @@ def _check_import_paths(src: Path, dst: Path) -> tuple[Path, Path]:
     dst = _check_output(dst, "the ONNX model")
     if not src.is_file():
         raise GraphMLToOnnxError(f"GraphML file {str(src)!r} does not exist")
-    if _same_file(src, dst, src.with_suffix(fmt.SIDECAR_SUFFIX)) or dst.suffix == fmt.SIDECAR_SUFFIX:
+    if _same_file(src, dst, src.with_suffix(fmt.SIDECAR_SUFFIX)) \
+            or dst.suffix == fmt.SIDECAR_SUFFIX:
         raise ConverterError(f"output {str(dst)!r} would overwrite the GraphML or its sidecar; "
                              f"choose another output path")
     return src, dst
@@ -262,7 +268,7 @@ def _write_with_external_data(dst: Path, header: Any, graph: Any, deferred: Defe
     with out.open(data_path) as f:
         f.flush()
         fd = f.fileno()
-        for tensor, ref in zip(deferred.initializers.initializer, deferred.refs):
+        for tensor, ref in zip(deferred.initializers.initializer, deferred.refs, strict=True):
             if ref is None:
                 continue
             pad = -position % EXTERNAL_ALIGNMENT

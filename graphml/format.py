@@ -82,7 +82,15 @@ KIND_INPUT = "input"  # a graph input (ValueInfoProto)
 KIND_OUTPUT = "output"  # a graph output (ValueInfoProto)
 KIND_INITIALIZER = "initializer"  # a TensorProto in graph.initializer
 KIND_SUBGRAPH = "subgraph"  # a GRAPH/GRAPHS attribute of an op: a group inside the op
-NODE_KINDS = (KIND_OP, KIND_MODULE, KIND_INPUT, KIND_OUTPUT, KIND_INITIALIZER, KIND_SUBGRAPH)
+#: A reference box: a shared constant drawn again beside one of its consumers (see
+#: graphml.refs); its ``ref`` data names the node it stands for. Presentation only:
+#: no ONNX element, and edges leaving it leave that node in the data flow.
+KIND_REF = "ref"
+NODE_KINDS = (KIND_OP, KIND_MODULE, KIND_INPUT, KIND_OUTPUT, KIND_INITIALIZER, KIND_SUBGRAPH,
+              KIND_REF)
+
+#: The key of a reference box naming the node it stands for.
+REF_KEY = "ref"
 
 _KEYS = [
     # -- the root graph: the model --------------------------------------------------
@@ -120,6 +128,8 @@ _KEYS = [
     KeySpec("index", "node", "index", "int", "position in its ONNX list (nodes, inputs, ...)"),
     KeySpec("doc_string", "node", "doc_string", "string"),
     KeySpec("metadata_props", "node", "metadata_props", "string", "JSON [[key, value], ...]"),
+    KeySpec("ref", "node", "ref", "string",
+            "kind ref: id of the node this reference box stands for"),
     # -- modules --------------------------------------------------------------------
     KeySpec("module_path", "node", "module_path", "string", "dotted module path"),
     KeySpec("module_class", "node", "module_class", "string", "module class name"),

@@ -194,6 +194,8 @@ def _dot_of(shown: _Shown, placement: Placement) -> str:
         fill, shape = yed.fill_of(node)
         dot_shape = {"ellipse": "ellipse", "rectangle": "box"}.get(shape, "box")
         style = "filled" if shape != "roundrectangle" else "rounded,filled"
+        if yed.border_of(node) == "dashed":
+            style += ",dashed"
         out.append(f'{_q(nid)} [shape={dot_shape}, style="{style}", fillcolor="{fill}", '
                    f"label={_q(yed.node_text(node))}, {common}];")
     paths = placement.paths

@@ -39,6 +39,7 @@ _KIND_STYLE = {  # kind -> (fill, shape)
     fmt.KIND_INPUT: ("#C8E6C9", "ellipse"),
     fmt.KIND_OUTPUT: ("#FFCDD2", "ellipse"),
     fmt.KIND_INITIALIZER: ("#EEEEEE", "rectangle"),
+    fmt.KIND_REF: ("#EEEEEE", "rectangle"),  # drawn with a dashed border: see border_of
 }
 _GROUP_STYLE = {  # kind -> (fill, label background, border type)
     fmt.KIND_MODULE: ("#F5F5F5", "#E0E0E0", "dashed"),
@@ -133,6 +134,12 @@ def fill_of(node: Node) -> tuple[str, str]:
     return _op_fill(str(node.data.get("op_type", ""))), "roundrectangle"
 
 
+def border_of(node: Node) -> str:
+    """A leaf's border type: dashed for a reference box (a constant drawn again beside
+    its consumer), a plain line for everything else."""
+    return "dashed" if node.data.get("kind") == fmt.KIND_REF else "line"
+
+
 @functools.lru_cache(maxsize=1024)
 def _op_fill(op_type: str) -> str:
     return _OP_FILLS[zlib.crc32(op_type.encode()) % len(_OP_FILLS)]
@@ -162,7 +169,7 @@ def node_graphics(node: Node, box: tuple[float, float, float, float] | None) -> 
         return (
             f'<y:ShapeNode>{_geometry(x, y, w, h)}'
             f'<y:Fill color="{fill}" transparent="false"/>'
-            '<y:BorderStyle color="#000000" type="line" width="1.0"/>'
+            f'<y:BorderStyle color="#000000" type="{border_of(node)}" width="1.0"/>'
             '<y:NodeLabel alignment="center" autoSizePolicy="content" fontFamily="Dialog" '
             'fontSize="12" fontStyle="plain" modelName="internal" modelPosition="c" '
             f'textColor="#000000" visible="true">{text}</y:NodeLabel>'

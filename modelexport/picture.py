@@ -13,6 +13,7 @@ from pathlib import Path
 
 from modelexport._files import check_output_path
 from modelexport.errors import UserInputError
+from modelexport.graphml import add_refs
 from modelexport.graphml.files import atomic_path
 from modelexport.graphml.picture import FORMATS, Picture, draw
 
@@ -42,6 +43,7 @@ def render(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
         from modelexport.converter import onnx_document
 
         doc = onnx_document(src)  # parameters are not read: a picture needs none
+        add_refs(doc)  # shared constants beside their consumers, as export-graphml draws
     picture = draw(doc, output_format, depth=depth, module=module, layout=layout,
                    progress=progress)
     with atomic_path(dst) as temp:

@@ -52,7 +52,7 @@ def test_render_depth_closes_modules_and_module_draws_one_subtree(tmp_path, tagg
     texts = {t.text for t in etree.parse(str(tmp_path / "d1.svg")).iter(f"{SVG}text")}
     assert {"Proj", "3 ops", "Act", "1 op"} <= texts and "Relu" not in texts
     result = invoke("render", tagged_file, tmp_path / "m.svg", "--module", "/Net/Head", "--json")
-    assert json.loads(result.output)["boxes"] == 4  # Head, its two ops, its weight
+    assert json.loads(result.output)["boxes"] == 5  # Head, its two ops, its weight, a box
 
 
 def test_render_refuses_what_it_cannot_draw_in_one_line(tmp_path, tagged_file):
