@@ -153,6 +153,8 @@ _KEYS = [
     KeySpec("tensor", "node", "tensor", "string", "JSON TensorProto without its data"),
     KeySpec("offset", "node", "offset", INT64, "byte offset of the data in the sidecar"),
     KeySpec("length", "node", "length", INT64, "byte length of the data in the sidecar"),
+    KeySpec("parameter", "node", "parameter", "string",
+            "initializer: JSON list of the parameter names it holds, as the export recorded"),
     # -- edges ----------------------------------------------------------------------
     KeySpec("e_tensor", "edge", "tensor", "string", "tensor name"),
     KeySpec("e_dtype", "edge", "dtype", "string"),

@@ -209,12 +209,19 @@ def _centre(box: tuple[float, float, float, float]) -> tuple[float, float]:
 
 @functools.lru_cache(maxsize=4096)
 def _edge_label(text: str) -> str:
-    """An edge's label markup (labels repeat: each is built once)."""
+    """An edge's label markup (labels repeat: each is built once).
+
+    yEd's side slider model puts the label beside the edge, ``ratio`` of the way along
+    it: halfway, to the right, so it sits in the gap between the layers the edge joins
+    instead of on the source or target (the ``six_pos`` tail position overlapped the
+    source node).
+    """
     if not text:
         return ""
-    return ('<y:EdgeLabel alignment="center" fontFamily="Dialog" fontSize="10" '
-            'fontStyle="plain" modelName="six_pos" modelPosition="tail" '
-            f'textColor="#333333" visible="true">{_esc(text)}</y:EdgeLabel>')
+    return ('<y:EdgeLabel alignment="center" distance="2.0" fontFamily="Dialog" '
+            'fontSize="10" fontStyle="plain" hasBackgroundColor="false" '
+            'hasLineColor="false" modelName="side_slider" preferredPlacement="right" '
+            f'ratio="0.5" textColor="#333333" visible="true">{_esc(text)}</y:EdgeLabel>')
 
 
 def edge_graphics(edge: Edge, path: list[tuple[float, float]] | None = None,
