@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from modelexport.graphml import format as fmt
 from modelexport.graphml import yed
 from modelexport.graphml.errors import GraphMLError
+from modelexport.graphml.geometry import StoredGeometry
 from modelexport.graphml.layout import Box, Placement, place, run_graphviz
 from modelexport.graphml.model import Document, Node
 
@@ -52,6 +53,7 @@ class _Shown:
     edges: list[tuple[str, str, str]]  # source, target, label
     nodes: dict[str, Node]
     closed: dict[str, str]  # group id -> its closed label
+    edge_ids: list[str | None] = field(default_factory=list)  # None: lifted to a closed box
 
 
 def _ops_below(node: Node) -> int:
@@ -114,10 +116,12 @@ def _select(doc: Document, depth: int | None, module: str | None) -> _Shown:
         t = owner.get(edge.target, edge.target)
         if s == t or s not in shown.nodes or t not in shown.nodes:
             continue
-        item = (s, t, yed.edge_text(edge) if (s, t) == (edge.source, edge.target) else "")
+        direct = (s, t) == (edge.source, edge.target)
+        item = (s, t, yed.edge_text(edge) if direct else "")
         if item not in seen:
             seen.add(item)
             shown.edges.append(item)
+            shown.edge_ids.append(edge.id if direct else None)
     return shown
 
 
@@ -216,15 +220,38 @@ def _dot_of(shown: _Shown, placement: Placement) -> str:
     return "\n".join(out)
 
 
+def _stored_placement(shown: _Shown, geometry: StoredGeometry) -> Placement | None:
+    """The stored geometry of what is shown, moved to the origin; None when some shown
+    box has no stored position."""
+    boxes = {nid: geometry.boxes.get(nid) for nid in shown.nodes}
+    if any(b is None for b in boxes.values()):
+        return None
+    left = min(b[0] for b in boxes.values())  # type: ignore[index]
+    top = min(b[1] for b in boxes.values())  # type: ignore[index]
+    placement = geometry.placement([e or "" for e in shown.edge_ids])
+    placement.boxes = {nid: (x - left, y - top, w, h)
+                       for nid, (x, y, w, h) in boxes.items()}  # type: ignore[misc]
+    placement.paths = [None if p is None else [(x - left, y - top) for x, y in p]
+                       for p in placement.paths]
+    return placement
+
+
 def draw(doc: Document, output_format: str, *, depth: int | None = None,
          module: str | None = None, layout: str = "auto",
+         geometry: StoredGeometry | None = None,
          progress: Callable[[str], None] | None = None) -> Picture:
     """Draw ``doc`` as ``output_format`` (svg, png, pdf).
 
     ``depth``: modules deeper than this are drawn closed, each one box with its instance
     name and op count (the top-level module, the model itself, is at depth 0, as
     ``analyze`` counts); ``module``: draw only the module with this hierarchy tag (or
-    node id) and what it holds. ``layout`` as for the GraphML (``auto``, ``dot``, ``outline``).
+    node id) and what it holds. ``layout`` as for the GraphML (``auto``, ``dot``,
+    ``outline``).
+
+    ``geometry``: the geometry stored in the GraphML the Document was read from
+    (:func:`~modelexport.graphml.geometry.read_geometry`); what is shown is drawn where
+    it stands there, unless ``depth`` closes modules (closed boxes have no stored place:
+    then it is laid out again, by ``layout``).
     """
     progress = progress or (lambda step: None)
     if output_format not in FORMATS:
@@ -232,9 +259,13 @@ def draw(doc: Document, output_format: str, *, depth: int | None = None,
     if depth is not None and depth < 0:
         raise GraphMLError(f"depth {depth} is negative; give 0 or more")
     shown = _select(doc, depth, module)
-    progress(f"laying out {len(shown.nodes):,} boxes")
-    placement = place(shown.roots, [(s, t) for s, t, _ in shown.edges],
-                      "auto" if layout == "none" else layout)
+    placement = None
+    if geometry is not None and not shown.closed:
+        placement = _stored_placement(shown, geometry)
+    if placement is None:
+        progress(f"laying out {len(shown.nodes):,} boxes")
+        placement = place(shown.roots, [(s, t) for s, t, _ in shown.edges],
+                          "auto" if layout == "none" else layout)
     progress(f"drawing {output_format.upper()}")
     try:
         data = run_graphviz(_dot_of(shown, placement), "nop2", output_format)

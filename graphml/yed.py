@@ -146,8 +146,10 @@ def _op_fill(op_type: str) -> str:
 
 
 def _geometry(x: float | None, y: float | None, w: float, h: float) -> str:
-    where = "" if x is None else f' x="{x:.1f}" y="{y:.1f}"'
-    return f'<y:Geometry height="{h:.1f}" width="{w:.1f}"{where}/>'
+    """A ``y:Geometry``; without a placement (``--layout none``) at 0, 0, as yEd's
+    schema requires x and y (the root graph's ``layout`` data then says ``none``)."""
+    return (f'<y:Geometry height="{h:.1f}" width="{w:.1f}" x="{x or 0.0:.1f}" '
+            f'y="{y or 0.0:.1f}"/>')
 
 
 def group_style(node: Node) -> tuple[str, str, str]:

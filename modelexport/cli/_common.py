@@ -68,10 +68,10 @@ class LayoutMethod(str, Enum):
 
 
 Layout = Annotated[LayoutMethod, typer.Option(
-    "--layout", metavar="<str>", help="Geometry of the yEd markup: dot (Graphviz, layered, edges routed "
-    "around nodes), outline (cheap rows by data flow, for big graphs), none (sizes only), "
-    "or auto (dot while the graph is small enough for the time budget, outline beyond; "
-    "the output says which).")]
+    "--layout", metavar="<str>", help="Geometry of the yEd markup: dot (Graphviz, layered, "
+    "edges routed around nodes), outline (cheap rows by data flow, for big graphs), none "
+    "(sizes only, every box at 0, 0), or auto (dot while the graph is small enough for the "
+    "time budget, outline beyond; the output says which).")]
 
 
 def _error_types() -> tuple[type[BaseException], ...]:

@@ -78,7 +78,7 @@ def test_edges_run_from_the_source_border_to_the_target_border_downwards(method)
     roots, edges = _blocks(2)
     placement = place(roots, edges, method)
     assert len(placement.paths) == len(edges)
-    for (s, t), path in zip(edges, placement.paths):
+    for (s, t), path in zip(edges, placement.paths, strict=True):
         assert path and len(path) >= 2
         sx, sy, sw, sh = placement.boxes[s]
         tx, ty, tw, th = placement.boxes[t]
@@ -134,7 +134,9 @@ def test_the_graphml_geometry_is_a_picture_with_bends_and_says_how_it_was_placed
 def test_layout_none_writes_sizes_only_and_outline_writes_positions():
     none = etree.fromstring(generate_graphml(build_document(), layout="none"))
     geometries = none.xpath("//y:Geometry", namespaces=NS)
-    assert geometries and all(g.get("x") is None and g.get("width") for g in geometries)
+    # sizes, and x and y at 0 (yEd's schema requires them; the layout key says none)
+    assert geometries and all(g.get("x") == g.get("y") == "0.0" and g.get("width")
+                              for g in geometries)
     assert none.xpath("string(/g:graphml/g:graph/g:data[@key='layout'])", namespaces=NS) == "none"
     pic = read_picture(generate_graphml(build_document(), layout="outline"))
     assert pic.layout == "outline" and overlapping_leaves(pic) == [] and outside_parent(pic) == []
