@@ -56,7 +56,8 @@ def test_keys_of_other_tools_are_matched_by_name_and_defaults_applied() -> None:
     assert a.data == {"hierarchy_tag": "/M"} and b.data == {}
     edge = doc.graph.edges[0]
     assert edge.id == "e0" and edge.data == {"d1": 1.5}
-    assert [(k.id, k.name) for k in doc.keys] == [("hierarchy_tag", "hierarchy_tag"), ("d1", "weight")]
+    assert [(k.id, k.name) for k in doc.keys] == [("hierarchy_tag", "hierarchy_tag"),
+                                                  ("d1", "weight")]
 
 
 @pytest.mark.parametrize("data, message", [
@@ -74,11 +75,13 @@ def test_unsafe_or_non_graphml_input_is_a_parse_error(data: bytes, message: str)
 
 
 @pytest.mark.parametrize("body, keys, message", [
-    ('<node id="a"><data key="k">x</data></node>', "", r"node 'a' \(line 4\): data key 'k' is not declared"),
+    ('<node id="a"><data key="k">x</data></node>', "",
+     r"node 'a' \(line 4\): data key 'k' is not declared"),
     ('<node id="a"/><node id="a"/>', "", "duplicate node id 'a'"),
     ('<node id="a"/><edge id="e" source="a" target="b"/>', "", r"edge 'e' \(line 4\): target 'b'"),
     ('<node id="a"><data key="i">x1</data></node>',
-     '<key id="i" for="node" attr.name="i" attr.type="int"/>', "declared int but 'x1' is not an int"),
+     '<key id="i" for="node" attr.name="i" attr.type="int"/>',
+     "declared int but 'x1' is not an int"),
     ('<node id="a"><data key="i">1</data></node>',
      '<key id="i" for="edge" attr.name="i" attr.type="int"/>', "declared for edge, not for node"),
     ('<node id="a"><data key="i">1</data></node>',
@@ -118,7 +121,8 @@ def test_unusual_data_is_refused_in_document_order(body: str, message: str) -> N
 
 
 def test_nesting_and_size_are_bounded() -> None:
-    deep = "".join(f'<node id="n{i}"><graph edgedefault="directed">' for i in range(MAX_NESTING + 5))
+    deep = "".join(f'<node id="n{i}"><graph edgedefault="directed">'
+                   for i in range(MAX_NESTING + 5))
     deep += "</graph></node>" * (MAX_NESTING + 5)
     with pytest.raises(GraphMLParseError, match="deep"):
         parse_graphml(_doc(deep))
@@ -137,7 +141,10 @@ def test_a_string_is_refused_with_a_hint() -> None:
 
 def test_a_file_saved_by_yed_reads_without_its_graphics() -> None:
     data = b'''<?xml version="1.0" encoding="UTF-8" standalone="no"?>
-<graphml xmlns="http://graphml.graphdrawing.org/xmlns" xmlns:java="http://www.yworks.com/xml/yfiles-common/1.0/java" xmlns:y="http://www.yworks.com/xml/graphml" xmlns:yed="http://www.yworks.com/xml/yed/3" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<graphml xmlns="http://graphml.graphdrawing.org/xmlns"
+    xmlns:java="http://www.yworks.com/xml/yfiles-common/1.0/java"
+    xmlns:y="http://www.yworks.com/xml/graphml" xmlns:yed="http://www.yworks.com/xml/yed/3"
+    xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
   <!--Created by yEd-->
   <key for="graphml" id="d0" yfiles.type="resources"/>
   <key attr.name="hierarchy_tag" attr.type="string" for="node" id="d4"/>
@@ -148,9 +155,11 @@ def test_a_file_saved_by_yed_reads_without_its_graphics() -> None:
     <node id="n0" yfiles.foldertype="group">
       <data key="d4"><![CDATA[/M]]></data>
       <data key="d5" xml:space="preserve"/>
-      <data key="d6"><y:ProxyAutoBoundsNode><y:Realizers active="0"><y:GroupNode/></y:Realizers></y:ProxyAutoBoundsNode></data>
+      <data key="d6"><y:ProxyAutoBoundsNode><y:Realizers active="0"><y:GroupNode/>
+        </y:Realizers></y:ProxyAutoBoundsNode></data>
       <graph edgedefault="directed" id="n0:">
-        <node id="n0::n0"><data key="d6"><y:ShapeNode><y:NodeLabel>a</y:NodeLabel></y:ShapeNode></data></node>
+        <node id="n0::n0"><data key="d6"><y:ShapeNode><y:NodeLabel>a</y:NodeLabel>
+          </y:ShapeNode></data></node>
       </graph>
     </node>
     <node id="n1"/>

@@ -17,7 +17,7 @@ from modelexport.cli import app
 from modelexport.graphml import GraphMLValidationError, validate_graphml
 from modelexport.graphml import format as fmt
 
-G = "{%s}" % fmt.GRAPHML_NS
+G = f"{{{fmt.GRAPHML_NS}}}"
 
 
 # -- helpers that corrupt a valid file -----------------------------------------------------
