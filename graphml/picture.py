@@ -87,10 +87,13 @@ def _select(doc: Document, depth: int | None, module: str | None) -> _Shown:
         first = max(str(tag).count("/") - 1, 0) if isinstance(tag, str) and tag else 0
     shown = _Shown([], [], {}, {})
     owner: dict[str, str] = {}  # every node below a closed group -> that group
+    hidden_refs: dict[str, str] = {}  # reference box below a closed group -> its original
 
     def box(node: Node, level: int, closed_by: str | None) -> Box | None:
         if closed_by is not None:
             owner[node.id] = closed_by
+            if node.data.get("kind") == fmt.KIND_REF:
+                hidden_refs[node.id] = str(node.data.get(fmt.REF_KEY, ""))
             if node.graph is not None:
                 for child in node.graph.nodes:
                     box(child, level + 1, closed_by)
@@ -112,7 +115,10 @@ def _select(doc: Document, depth: int | None, module: str | None) -> _Shown:
     shown.roots = [b for b in (box(n, first, None) for n in tops) if b]
     seen: set[tuple[str, str, str]] = set()
     for edge in doc.iter_edges():
-        s = owner.get(edge.source, edge.source)
+        source = edge.source
+        if source in hidden_refs:  # a box closed away: the edge leaves what it stands for
+            source = hidden_refs[source]
+        s = owner.get(source, source)
         t = owner.get(edge.target, edge.target)
         if s == t or s not in shown.nodes or t not in shown.nodes:
             continue

@@ -161,3 +161,18 @@ def test_a_box_is_drawn_dashed_beside_its_consumer_in_the_yed_markup(tmp_path, t
     box = root.xpath("//g:node[g:data[@key='kind']='ref']", namespaces=ns)[0]
     assert box.xpath(".//y:BorderStyle/@type", namespaces=ns) == ["dashed"]
     assert box.xpath(".//y:NodeLabel/text()", namespaces=ns) == ["shared.scale"]
+
+
+def test_a_picture_with_closed_modules_draws_a_constant_into_the_boxes_that_use_it():
+    from modelexport.graphml.picture import draw
+
+    doc = model_to_document(constant_model())
+    add_refs(doc)  # the Constant's boxes sit inside /Net/A and /Net/B
+    picture = draw(doc, "svg", depth=0)
+    assert picture.closed == 2
+    const = next(n.id for n, _ in doc.iter_nodes() if n.data.get("op_type") == "Constant")
+    groups = {n.data["hierarchy_tag"]: n.id for n, _ in doc.iter_nodes()
+              if n.data.get("kind") == fmt.KIND_MODULE}
+    svg = etree.fromstring(picture.data)
+    titles = {t.text for t in svg.iter("{http://www.w3.org/2000/svg}title")}
+    assert {f"{const}->{groups['/Net/A']}", f"{const}->{groups['/Net/B']}"} <= titles
