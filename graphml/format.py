@@ -11,7 +11,11 @@ Ground rules of the dialect:
   node that contains it, ``""`` at the top). ``parent`` is authoritative; the nesting
   of ``<graph>`` elements presents the same hierarchy for yEd and must agree with it.
   Flat output (``--flat``) drops the nesting and keeps ``parent``.
-* Values that are lists or records are JSON text in a ``string`` key (noted below).
+* Values that are lists or records are JSON text in a ``string`` key (noted below);
+  64-bit integers are decimal text in a ``string`` key (:data:`INT64`).
+* A reference box (:data:`KIND_REF`) draws a shared constant again beside a consumer;
+  its ``ref`` names the node it stands for, and its edges are that node's in the data
+  flow (see :mod:`modelexport.graphml.refs`).
 * Tensor bytes live in the ``.onnxdata`` sidecar beside the GraphML; nodes that own
   bytes record ``offset`` and ``length`` into it.
 """
