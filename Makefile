@@ -23,7 +23,7 @@ demo: $(BIN)/modelexport
 	mkdir -p out
 	$(BIN)/modelexport export samples/bert-tiny out/bert.onnx --with-graphml --with-report
 	$(BIN)/modelexport render out/bert_hierarchical_graph.graphml out/bert.svg
-	$(BIN)/modelexport render out/bert_hierarchical_graph.graphml out/bert_depth2.png --depth 2
+	$(BIN)/modelexport render out/bert_hierarchical_graph.graphml out/bert_depth1.png --depth 1
 	$(BIN)/modelexport archive add out/models.lbdb out/bert.onnx --name bert --replace
 	$(BIN)/modelexport archive list out/models.lbdb
 	$(BIN)/modelexport archive query out/models.lbdb \

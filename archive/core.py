@@ -298,6 +298,7 @@ class Archive:
         if not src.is_file():
             raise ArchiveError(f"GraphML file {str(src)!r} does not exist")
         doc = read_export(src)
+        graphml.remove_refs(doc)  # the archive keeps the data flow; boxes are drawing
         data = doc.graph.data
         blobs: dict[int, tuple[int, str]] = {}
         new_bytes = 0
@@ -449,6 +450,7 @@ class Archive:
                     f.seek(0, os.SEEK_END)
                     position = offset + length
                 f.write(b"\0" * (size - position))
+            graphml.add_refs(doc)  # drawn as export-graphml draws it
             with pending.open(out) as g:
                 graphml.write_graphml(doc, g)
                 written = g.tell()

@@ -1,10 +1,9 @@
 """The file layer: paths in, files out, atomically; the conversions themselves are pure.
 
 ``onnx_to_graphml`` loads ONNX without its initializers' bytes, streams them (in-file
-or external data) into the sidecar while the Document is built, then writes the
-GraphML. ``graphml_to_onnx`` reads the GraphML, checks the sidecar it names, rebuilds
-the model and writes it.
-Every output goes to a temporary file in the target directory and is renamed into
+or external data) into the sidecar while the Document is built, then writes the GraphML.
+``graphml_to_onnx`` reads the GraphML, checks the sidecar it names, rebuilds the model
+and writes it. Every output goes to a temporary file in the target directory and is renamed into
 place only when all outputs are complete: on any error nothing is left behind.
 """
 
@@ -58,6 +57,7 @@ class ExportResult:
     sidecar_bytes: int
     layout: str = "none"  # how the yEd geometry was placed: dot, outline or none
     layout_reason: str = ""
+    refs: int = 0  # reference boxes among the nodes (shared constants beside consumers)
 
 
 @dataclass
@@ -110,6 +110,9 @@ def onnx_to_graphml(src: PathLike | Any, dst: PathLike, *, yed: bool = True,
 
     ``layout`` places the yEd geometry: ``auto``, ``dot``, ``outline`` or ``none``
     (see :mod:`modelexport.graphml.layout`); without ``yed`` there is no geometry.
+    With ``yed`` the file is a picture, and shared constants get a reference box beside
+    each consumer (:func:`modelexport.graphml.add_refs`); without it every data-flow
+    edge is direct.
 
     ``progress(step)``, when given, is told each step as it starts.
     """
@@ -133,6 +136,7 @@ def onnx_to_graphml(src: PathLike | Any, dst: PathLike, *, yed: bool = True,
             writer = SidecarWriter(f)
             doc = model_to_document(model, writer, flat=flat, source_onnx=source, lazy=lazy)
         doc.graph.data["sidecar"] = sidecar.name
+        refs = graphml.add_refs(doc) if yed else 0
         progress(f"laying out and writing {dst.name}" if yed else f"writing {dst.name}")
         with out.open(dst) as f:
             placement = graphml.write_graphml(doc, f, yed=yed, layout=layout)
@@ -144,7 +148,7 @@ def onnx_to_graphml(src: PathLike | Any, dst: PathLike, *, yed: bool = True,
     edges = sum(1 for _ in doc.iter_edges())
     return ExportResult(dst, sidecar, nodes, edges, modules, graphml_bytes, writer.size,
                         placement.method if placement else "none",
-                        placement.reason if placement else "none (no yEd markup)")
+                        placement.reason if placement else "none (no yEd markup)", refs)
 
 
 def graphml_to_onnx(src: PathLike, dst: PathLike, *, validate: bool = False,

@@ -41,7 +41,7 @@ from modelexport.converter.decode import (
 )
 from modelexport.converter.hierarchy import ModuleInfo, derive_hierarchy
 from modelexport.converter.sidecar import SidecarWriter
-from modelexport.converter.tags import ROOT, common_tag, lineage
+from modelexport.converter.tags import ROOT, common_tag, lineage, parameter_names
 from modelexport.graphml import format as fmt
 from modelexport.graphml.model import Document, Edge, Graph, Key, Node
 
@@ -100,6 +100,14 @@ def type_summary(tp: Any) -> tuple[str, list | None]:
     return "", None
 
 
+def parameter_label(names: list[str]) -> str:
+    """An initializer's label from the parameters it holds: the first one's last two
+    name parts (``q_proj.weight`` of ``model.layers.0.self_attn.q_proj.weight``), and
+    how many it holds when the exporter merged several (``LayerNorm.bias ×16``)."""
+    tail = ".".join(names[0].split(".")[-2:])
+    return tail if len(names) == 1 else f"{tail} \u00d7{len(names)}"
+
+
 def _safe(text: str) -> str:
     """Display text for XML: characters XML cannot carry become U+FFFD."""
     return pj.XML_ILLEGAL.sub("\ufffd", text)
@@ -155,8 +163,10 @@ def _used_names(node: Any, into: set[str]) -> None:
 
 
 class _Builder:
-    def __init__(self, sink: SidecarWriter) -> None:
+    def __init__(self, sink: SidecarWriter, parameters: dict[str, list[str]] | None = None) -> None:
         self.sink = sink
+        # initializer name -> the parameter names the export recorded it holds
+        self.parameters = parameters or {}
         self.counters: dict[str, int] = {}
         self.edges: list[Edge] = []
         self.types: dict[str, tuple[str, list | None]] = {}
@@ -206,6 +216,10 @@ class _Builder:
         name = self.safe(tensor.name)
         data: dict[str, Any] = {"kind": fmt.KIND_INITIALIZER, "label": name or "initializer",
                                 "parent": parent, "name": name, "index": index}
+        held = self.parameters.get(tensor.name)
+        if held:
+            data["label"] = _safe(parameter_label(held))
+            data["parameter"] = _safe(dumps(held))
         if tag is not None:
             data["hierarchy_tag"] = self.share(tag)
         data["dtype"] = dtype
@@ -225,9 +239,8 @@ class _Builder:
 
     # -- ops -----------------------------------------------------------------------
 
-    def attribute_json(
-        self, attr: Any, a: int, containers: dict[tuple[int, int | None], str]
-    ) -> dict[str, Any]:
+    def attribute_json(self, attr: Any, a: int,
+                       containers: dict[tuple[int, int | None], str]) -> dict[str, Any]:
         """One attribute: readable and checked, tensors maybe in the sidecar, graphs by id."""
         obj: dict[str, Any] | None = None
         heavy = attr.HasField("t") or attr.HasField("g") or len(attr.tensors) or len(attr.graphs)
@@ -244,9 +257,8 @@ class _Builder:
             if attr.HasField("t"):
                 obj["t"] = self.tensor_json(attr.t, ATTRIBUTE_TENSOR_SIDECAR_BYTES)
             if len(attr.tensors):
-                obj["tensors"] = [
-                    self.tensor_json(t, ATTRIBUTE_TENSOR_SIDECAR_BYTES) for t in attr.tensors
-                ]
+                obj["tensors"] = [self.tensor_json(t, ATTRIBUTE_TENSOR_SIDECAR_BYTES)
+                                  for t in attr.tensors]
         if attr.HasField("g"):
             obj["g"] = {"subgraph": containers[(a, None)]}
         if len(attr.graphs):
@@ -297,9 +309,8 @@ class _Builder:
             op.graph = Graph(f"{nid}:", nodes=inner)
         return op
 
-    def ops(
-        self, graph: Any, parents: list[str], tags: list[str | None], scope: _Scope
-    ) -> list[Node]:
+    def ops(self, graph: Any, parents: list[str], tags: list[str | None],
+            scope: _Scope) -> list[Node]:
         """Op nodes of ``graph`` in order; every output is known before inputs are wired."""
         ids = [self.new_id("n") for _ in graph.node]
         for nid, node in zip(ids, graph.node, strict=True):
@@ -427,9 +438,8 @@ def encode_node_fields(node: Any) -> dict[str, Any]:
             data["metadata_props"] = dumps_pairs(pairs)
             texts.append(data["metadata_props"])
         if len(node.device_configurations):
-            extra = {
-                "device_configurations": [pj.encode_message(c) for c in node.device_configurations]
-            }
+            extra = {"device_configurations": [pj.encode_message(c)
+                                               for c in node.device_configurations]}
             data["node_extra"] = dumps(extra)
             texts.append(data["node_extra"])
             pj.decode_message(extra, rebuilt)
@@ -551,7 +561,7 @@ def model_to_document(model: Any, sink: SidecarWriter | None = None, *, flat: bo
     """
     if sink is None:
         sink = SidecarWriter(io.BytesIO())
-    b = _Builder(sink)
+    b = _Builder(sink, parameter_names({p.key: p.value for p in model.metadata_props}))
     graph = model.graph
     root = _root_graph(model, source_onnx)
     b.note_types(graph)

@@ -40,6 +40,11 @@ MODULE_PATH_KEY = "module_path"
 MODULE_CLASS_KEY = "module_class"
 MODULE_TREE_KEY = "modelexport.module_tree"
 STRATEGY_KEY = "modelexport.strategy"
+#: Model metadata the exporter writes: JSON ``{initializer: [[module tag, parameter
+#: elements, parameter name], ...]}``, the parameters each initializer holds (several
+#: when the exporter merged equal parameters into one initializer; files written before
+#: the name was recorded hold pairs).
+PARAMETER_OWNERS_KEY = "modelexport.parameter_owners"
 
 #: The root of every hierarchy; not a module, the graph itself.
 ROOT = "/"
@@ -53,6 +58,18 @@ NAMESPACE_KEY = "namespace"
 #: Module classes defined in these packages are torch's building blocks (Linear,
 #: LayerNorm, containers), which SPEC §5 leaves out of tags.
 _BUILTIN_PACKAGE = "torch.nn"
+
+
+def parameter_names(props: Mapping[str, str]) -> dict[str, list[str]]:
+    """The parameter names each initializer holds, as the export recorded them in the
+    model metadata ``props`` (key :data:`PARAMETER_OWNERS_KEY`); ``{}`` when it recorded
+    none or the record is not readable (names are for display: never an error)."""
+    try:
+        data = json.loads(props.get(PARAMETER_OWNERS_KEY) or "{}")
+        return {str(init): [str(entry[2]) for entry in held if len(entry) > 2]
+                for init, held in data.items() if any(len(entry) > 2 for entry in held)}
+    except (ValueError, TypeError, AttributeError, IndexError):
+        return {}
 
 
 def normalize_tag(tag: str | None) -> str | None:

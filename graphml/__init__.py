@@ -7,10 +7,11 @@
     report = validate_graphml("m.graphml")   # XSD, dialect and sidecar checks
     report.ok, report.findings           # returns a report; raises only if the file
     report.raise_if_invalid()            # cannot be read -- or on request, here
+    add_refs(doc); remove_refs(doc)      # shared constants beside each consumer, and back
 
 Modules: :mod:`modelexport.graphml.model` (the XML-free Document),
 :mod:`modelexport.graphml.format` (the dialect's facts: namespaces, fixed keys, kinds,
-dtypes), :mod:`modelexport.graphml.writer`,
+dtypes), :mod:`modelexport.graphml.refs` (reference boxes), :mod:`modelexport.graphml.writer`,
 :mod:`modelexport.graphml.reader`, :mod:`modelexport.graphml.yed` (styling derived at write time),
 :mod:`modelexport.graphml.layout` (where the yEd geometry puts every box; Graphviz dot),
 :mod:`modelexport.graphml.picture` (the same picture as SVG, PNG, PDF),
@@ -29,6 +30,7 @@ from modelexport.graphml.errors import (
 )
 from modelexport.graphml.model import Document, Edge, Graph, Key, Node
 from modelexport.graphml.reader import parse_graphml, read_graphml
+from modelexport.graphml.refs import add_refs, remove_refs
 from modelexport.graphml.validator import Finding, ValidationReport, validate_graphml
 from modelexport.graphml.writer import generate_graphml, write_graphml
 from modelexport.schemas import schema_path
@@ -38,6 +40,8 @@ __all__ = [
     "Document", "Graph", "Node", "Edge", "Key",
     # writing and reading
     "generate_graphml", "write_graphml", "parse_graphml", "read_graphml",
+    # reference boxes: shared constants beside their consumers, and back
+    "add_refs", "remove_refs",
     # validation
     "validate_graphml", "ValidationReport", "Finding", "schema_path",
     # errors

@@ -11,7 +11,11 @@ Ground rules of the dialect:
   node that contains it, ``""`` at the top). ``parent`` is authoritative; the nesting
   of ``<graph>`` elements presents the same hierarchy for yEd and must agree with it.
   Flat output (``--flat``) drops the nesting and keeps ``parent``.
-* Values that are lists or records are JSON text in a ``string`` key (noted below).
+* Values that are lists or records are JSON text in a ``string`` key (noted below);
+  64-bit integers are decimal text in a ``string`` key (:data:`INT64`).
+* A reference box (:data:`KIND_REF`) draws a shared constant again beside a consumer;
+  its ``ref`` names the node it stands for, and its edges are that node's in the data
+  flow (see :mod:`modelexport.graphml.refs`).
 * Tensor bytes live in the ``.onnxdata`` sidecar beside the GraphML; nodes that own
   bytes record ``offset`` and ``length`` into it.
 """
@@ -44,6 +48,22 @@ ATTR_TYPES: dict[str, type] = {
     "string": str,
 }
 
+#: The dialect's own value type: a 64-bit integer kept as decimal text in a ``string``
+#: key. yEd refuses ``attr.type="long"`` (a dialog on every open: "type long ... not
+#: supported") and ``int`` is 32-bit in XSD, while offsets, sizes and ``ir_version``
+#: need 64 bits; a ``double`` would round past 2**53. So such keys are declared
+#: ``string`` and their text is an optional ``-`` and decimal digits, no more than a
+#: signed 64-bit integer holds; readers of this dialect give back the exact ``int``.
+INT64 = "int64"
+
+#: The Python type each value type of the dialect carries (GraphML's six and INT64).
+VALUE_TYPES: dict[str, type] = {**ATTR_TYPES, INT64: int}
+
+
+def graphml_type(value_type: str) -> str:
+    """The ``attr.type`` a key of ``value_type`` is declared with (INT64: ``string``)."""
+    return "string" if value_type == INT64 else value_type
+
 #: Sidecar suffix; the sidecar sits beside the GraphML with the same stem.
 SIDECAR_SUFFIX = ".onnxdata"
 
@@ -55,7 +75,7 @@ class KeySpec:
     id: str
     domain: str  # "graph" | "node" | "edge"
     name: str
-    type: str  # one of ATTR_TYPES
+    type: str  # one of VALUE_TYPES; declared as graphml_type(type)
     doc: str = ""
 
 
@@ -66,17 +86,25 @@ KIND_INPUT = "input"  # a graph input (ValueInfoProto)
 KIND_OUTPUT = "output"  # a graph output (ValueInfoProto)
 KIND_INITIALIZER = "initializer"  # a TensorProto in graph.initializer
 KIND_SUBGRAPH = "subgraph"  # a GRAPH/GRAPHS attribute of an op: a group inside the op
-NODE_KINDS = (KIND_OP, KIND_MODULE, KIND_INPUT, KIND_OUTPUT, KIND_INITIALIZER, KIND_SUBGRAPH)
+#: A reference box: a shared constant drawn again beside one of its consumers (see
+#: graphml.refs); its ``ref`` data names the node it stands for. Presentation only:
+#: no ONNX element, and edges leaving it leave that node in the data flow.
+KIND_REF = "ref"
+NODE_KINDS = (KIND_OP, KIND_MODULE, KIND_INPUT, KIND_OUTPUT, KIND_INITIALIZER, KIND_SUBGRAPH,
+              KIND_REF)
+
+#: The key of a reference box naming the node it stands for.
+REF_KEY = "ref"
 
 _KEYS = [
     # -- the root graph: the model --------------------------------------------------
     KeySpec("format", "graph", "format", "string", "dialect version, FORMAT_VERSION"),
-    KeySpec("ir_version", "graph", "ir_version", "long"),
+    KeySpec("ir_version", "graph", "ir_version", INT64),
     KeySpec("opset_import", "graph", "opset_import", "string", "JSON [[domain, version], ...]"),
     KeySpec("producer_name", "graph", "producer_name", "string"),
     KeySpec("producer_version", "graph", "producer_version", "string"),
     KeySpec("model_domain", "graph", "model_domain", "string"),
-    KeySpec("model_version", "graph", "model_version", "long"),
+    KeySpec("model_version", "graph", "model_version", INT64),
     KeySpec("model_doc_string", "graph", "model_doc_string", "string"),
     KeySpec("model_metadata_props", "graph", "model_metadata_props", "string",
             "JSON [[key, value], ...]"),
@@ -89,7 +117,7 @@ _KEYS = [
     KeySpec("value_info", "graph", "value_info", "string", "JSON list of ValueInfoProto"),
     KeySpec("sidecar", "graph", "sidecar", "string",
             "file name of the sidecar, beside the GraphML"),
-    KeySpec("sidecar_size", "graph", "sidecar_size", "long", "size of the sidecar in bytes"),
+    KeySpec("sidecar_size", "graph", "sidecar_size", INT64, "size of the sidecar in bytes"),
     KeySpec("sidecar_sha256", "graph", "sidecar_sha256", "string", "hex SHA-256 of the sidecar"),
     KeySpec("source_onnx", "graph", "source_onnx", "string",
             "the ONNX file converted, relative to the GraphML"),
@@ -104,6 +132,8 @@ _KEYS = [
     KeySpec("index", "node", "index", "int", "position in its ONNX list (nodes, inputs, ...)"),
     KeySpec("doc_string", "node", "doc_string", "string"),
     KeySpec("metadata_props", "node", "metadata_props", "string", "JSON [[key, value], ...]"),
+    KeySpec("ref", "node", "ref", "string",
+            "kind ref: id of the node this reference box stands for"),
     # -- modules --------------------------------------------------------------------
     KeySpec("module_path", "node", "module_path", "string", "dotted module path"),
     KeySpec("module_class", "node", "module_class", "string", "module class name"),
@@ -127,8 +157,10 @@ _KEYS = [
     KeySpec("shape", "node", "shape", "string", "JSON list of dims (int or symbolic name)"),
     KeySpec("type", "node", "type", "string", "JSON TypeProto, exact"),
     KeySpec("tensor", "node", "tensor", "string", "JSON TensorProto without its data"),
-    KeySpec("offset", "node", "offset", "long", "byte offset of the data in the sidecar"),
-    KeySpec("length", "node", "length", "long", "byte length of the data in the sidecar"),
+    KeySpec("offset", "node", "offset", INT64, "byte offset of the data in the sidecar"),
+    KeySpec("length", "node", "length", INT64, "byte length of the data in the sidecar"),
+    KeySpec("parameter", "node", "parameter", "string",
+            "initializer: JSON list of the parameter names it holds, as the export recorded"),
     # -- edges ----------------------------------------------------------------------
     KeySpec("e_tensor", "edge", "tensor", "string", "tensor name"),
     KeySpec("e_dtype", "edge", "dtype", "string"),
@@ -206,13 +238,14 @@ XML_ILLEGAL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\ufff
 INT_RANGES: dict[str, tuple[int, int]] = {
     "int": (-(2**31), 2**31 - 1),
     "long": (-(2**63), 2**63 - 1),
+    INT64: (-(2**63), 2**63 - 1),
 }
 
 #: Longest text value a reader may accept: libxml2's per-text-node limit when
 #: ``huge_tree`` is off, as it is for untrusted input. The writer refuses longer values.
 MAX_TEXT_BYTES = 10_000_000
 
-_ARTICLE = {"int": "an", "long": "a"}
+_ARTICLE = {"int": "an", "long": "a", INT64: "an"}
 _FLOAT_TEXT = {"NaN": math.nan, "INF": math.inf, "-INF": -math.inf}
 
 
@@ -249,7 +282,7 @@ def format_value(attr_type: str, value: object) -> str:
             raise ValueError(f"expected an int, got {type(value).__name__}")
         lo, hi = INT_RANGES[attr_type]
         if not lo <= value <= hi:
-            raise ValueError(f"{value} is outside the range of GraphML type {attr_type!r}")
+            raise ValueError(f"{value} is outside the range of type {attr_type!r}")
         return str(value)
     if attr_type in ("float", "double"):
         if not isinstance(value, (int, float)) or isinstance(value, bool):
@@ -260,7 +293,8 @@ def format_value(attr_type: str, value: object) -> str:
         if math.isinf(value):
             return "INF" if value > 0 else "-INF"
         return repr(value)
-    raise ValueError(f"GraphML has no attr.type {attr_type!r}; use one of {', '.join(ATTR_TYPES)}")
+    raise ValueError(f"GraphML has no attr.type {attr_type!r}; use one of "
+                     f"{', '.join(VALUE_TYPES)}")
 
 
 def parse_value(attr_type: str, text: str) -> str | int | float | bool:
@@ -280,7 +314,7 @@ def parse_value(attr_type: str, text: str) -> str | int | float | bool:
         except ValueError as e:
             raise ValueError(f"{t!r} is not {_ARTICLE[attr_type]} {attr_type}") from e
         lo, hi = INT_RANGES[attr_type]
-        if not lo <= value <= hi or "_" in t:
+        if not lo <= value <= hi or "_" in t or (attr_type == INT64 and t.lstrip("-")[:1] == "+"):
             raise ValueError(f"{t!r} is not {_ARTICLE[attr_type]} {attr_type}")
         return value
     if attr_type in ("float", "double"):

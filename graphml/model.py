@@ -22,7 +22,7 @@ class Key:
     id: str
     domain: str  # "graph" | "node" | "edge" | "graphml"
     name: str
-    type: str  # boolean | int | long | float | double | string
+    type: str  # boolean | int | long | float | double | string, or format.INT64
 
 
 @dataclass(slots=True)

@@ -2,7 +2,7 @@
 placed by the same :func:`modelexport.graphml.layout.place`.
 
 :func:`draw` picks what to show (``module``: one module's subtree; ``depth``: modules
-deeper than that drawn closed, one box with the class name and op count), sizes the
+deeper than that drawn closed, one box with the instance name and op count), sizes the
 boxes as :mod:`modelexport.graphml.yed` does, places them, and hands Graphviz a graph
 whose positions are all given (its ``nop2`` engine), so Graphviz only draws: cairo for
 PNG and PDF, its own SVG writer for SVG. The same Document gives the same bytes.
@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from modelexport.graphml import format as fmt
 from modelexport.graphml import yed
 from modelexport.graphml.errors import GraphMLError
+from modelexport.graphml.geometry import StoredGeometry
 from modelexport.graphml.layout import Box, Placement, dot_quote, place, run_graphviz
 from modelexport.graphml.model import Document, Node
 
@@ -52,6 +53,7 @@ class _Shown:
     edges: list[tuple[str, str, str]]  # source, target, label
     nodes: dict[str, Node]
     closed: dict[str, str]  # group id -> its closed label
+    edge_ids: list[str | None] = field(default_factory=list)  # None: lifted to a closed box
 
 
 def _ops_below(node: Node) -> int:
@@ -77,12 +79,21 @@ def _select(doc: Document, depth: int | None, module: str | None) -> _Shown:
             raise GraphMLError(f"module {module!r} is not in the model; give a module's "
                                f"hierarchy tag, e.g. {hint or 'none: the model has no modules'}")
         tops = found[:1]
+    # A module's depth counts the model's own module as 0 (as analyze does): the chosen
+    # module starts at its own depth, so --depth means the same with or without --module.
+    first = 0
+    if module is not None:
+        tag = tops[0].data.get("hierarchy_tag")
+        first = max(str(tag).count("/") - 1, 0) if isinstance(tag, str) and tag else 0
     shown = _Shown([], [], {}, {})
     owner: dict[str, str] = {}  # every node below a closed group -> that group
+    hidden_refs: dict[str, str] = {}  # reference box below a closed group -> its original
 
     def box(node: Node, level: int, closed_by: str | None) -> Box | None:
         if closed_by is not None:
             owner[node.id] = closed_by
+            if node.data.get("kind") == fmt.KIND_REF:
+                hidden_refs[node.id] = str(node.data.get(fmt.REF_KEY, ""))
             if node.graph is not None:
                 for child in node.graph.nodes:
                     box(child, level + 1, closed_by)
@@ -91,8 +102,8 @@ def _select(doc: Document, depth: int | None, module: str | None) -> _Shown:
         if node.graph is None:
             return Box(node.id, *yed.leaf_size(node))
         if depth is not None and level > depth:
-            label = f"{node.data.get('module_class') or yed.node_text(node)}\n" \
-                    f"{_ops_below(node)} ops"
+            ops = _ops_below(node)
+            label = f"{yed.node_text(node)}\n{ops} op{'' if ops == 1 else 's'}"
             shown.closed[node.id] = label
             for child in node.graph.nodes:
                 box(child, level + 1, node.id)
@@ -101,17 +112,22 @@ def _select(doc: Document, depth: int | None, module: str | None) -> _Shown:
         kids = [b for b in (box(c, level + 1, None) for c in node.graph.nodes) if b]
         return Box(node.id, *yed.closed_size(node), kids)
 
-    shown.roots = [b for b in (box(n, 1, None) for n in tops) if b]
+    shown.roots = [b for b in (box(n, first, None) for n in tops) if b]
     seen: set[tuple[str, str, str]] = set()
     for edge in doc.iter_edges():
-        s = owner.get(edge.source, edge.source)
+        source = edge.source
+        if source in hidden_refs:  # a box closed away: the edge leaves what it stands for
+            source = hidden_refs[source]
+        s = owner.get(source, source)
         t = owner.get(edge.target, edge.target)
         if s == t or s not in shown.nodes or t not in shown.nodes:
             continue
-        item = (s, t, yed.edge_text(edge) if (s, t) == (edge.source, edge.target) else "")
+        direct = (s, t) == (edge.source, edge.target)
+        item = (s, t, yed.edge_text(edge) if direct else "")
         if item not in seen:
             seen.add(item)
             shown.edges.append(item)
+            shown.edge_ids.append(edge.id if direct else None)
     return shown
 
 
@@ -129,7 +145,7 @@ def _bezier(points: list[tuple[float, float]], height: float) -> str:
     stop = (bx - (bx - ax) * cut, by - (by - ay) * cut)
     body = pts[:-1] + [stop]
     spline = [body[0]]
-    for p, q in zip(body, body[1:]):
+    for p, q in zip(body, body[1:], strict=False):
         spline += [p, q, q]
     return f"e,{_n(bx)},{_n(by)} " + " ".join(f"{_n(x)},{_n(y)}" for x, y in spline)
 
@@ -184,6 +200,8 @@ def _dot_of(shown: _Shown, placement: Placement) -> str:
         fill, shape = yed.fill_of(node)
         dot_shape = {"ellipse": "ellipse", "rectangle": "box"}.get(shape, "box")
         style = "filled" if shape != "roundrectangle" else "rounded,filled"
+        if yed.border_of(node) == "dashed":
+            style += ",dashed"
         out.append(f'{dot_quote(nid)} [shape={dot_shape}, style="{style}", fillcolor="{fill}", '
                    f"label={dot_quote(yed.node_text(node))}, {common}];")
     paths = placement.paths
@@ -204,14 +222,38 @@ def _dot_of(shown: _Shown, placement: Placement) -> str:
     return "\n".join(out)
 
 
+def _stored_placement(shown: _Shown, geometry: StoredGeometry) -> Placement | None:
+    """The stored geometry of what is shown, moved to the origin; None when some shown
+    box has no stored position."""
+    boxes = {nid: geometry.boxes.get(nid) for nid in shown.nodes}
+    if any(b is None for b in boxes.values()):
+        return None
+    left = min(b[0] for b in boxes.values())  # type: ignore[index]
+    top = min(b[1] for b in boxes.values())  # type: ignore[index]
+    placement = geometry.placement([e or "" for e in shown.edge_ids])
+    placement.boxes = {nid: (x - left, y - top, w, h)
+                       for nid, (x, y, w, h) in boxes.items()}  # type: ignore[misc]
+    placement.paths = [None if p is None else [(x - left, y - top) for x, y in p]
+                       for p in placement.paths]
+    return placement
+
+
 def draw(doc: Document, output_format: str, *, depth: int | None = None,
          module: str | None = None, layout: str = "auto",
+         geometry: StoredGeometry | None = None,
          progress: Callable[[str], None] | None = None) -> Picture:
     """Draw ``doc`` as ``output_format`` (svg, png, pdf).
 
-    ``depth``: modules deeper than this are drawn closed (top-level modules are at depth
-    1); ``module``: draw only the module with this hierarchy tag (or node id) and what
-    it holds. ``layout`` as for the GraphML (``auto``, ``dot``, ``outline``).
+    ``depth``: modules deeper than this are drawn closed, each one box with its instance
+    name and op count (the top-level module, the model itself, is at depth 0, as
+    ``analyze`` counts); ``module``: draw only the module with this hierarchy tag (or
+    node id) and what it holds. ``layout`` as for the GraphML (``auto``, ``dot``,
+    ``outline``).
+
+    ``geometry``: the geometry stored in the GraphML the Document was read from
+    (:func:`~modelexport.graphml.geometry.read_geometry`); what is shown is drawn where
+    it stands there, unless ``depth`` closes modules (closed boxes have no stored place:
+    then it is laid out again, by ``layout``).
     """
     progress = progress or (lambda step: None)
     if output_format not in FORMATS:
@@ -219,9 +261,13 @@ def draw(doc: Document, output_format: str, *, depth: int | None = None,
     if depth is not None and depth < 0:
         raise GraphMLError(f"depth {depth} is negative; give 0 or more")
     shown = _select(doc, depth, module)
-    progress(f"laying out {len(shown.nodes):,} boxes")
-    placement = place(shown.roots, [(s, t) for s, t, _ in shown.edges],
-                      "auto" if layout == "none" else layout)
+    placement = None
+    if geometry is not None and not shown.closed:
+        placement = _stored_placement(shown, geometry)
+    if placement is None:
+        progress(f"laying out {len(shown.nodes):,} boxes")
+        placement = place(shown.roots, [(s, t) for s, t, _ in shown.edges],
+                          "auto" if layout == "none" else layout)
     progress(f"drawing {output_format.upper()}")
     try:
         data = run_graphviz(_dot_of(shown, placement), "nop2", output_format)

@@ -9,7 +9,9 @@ nesting depth are bounded. What is not safe, well-formed GraphML raises
 raises :class:`GraphMLFormatError` naming the element and its line.
 
 Files from other tools are read too: keys are matched to the dialect by
-(``for``, ``attr.name``) via ``format.KEYS_BY_NAME`` whatever their ids, unknown keys
+(``for``, ``attr.name``) via ``format.KEYS_BY_NAME`` whatever their ids (a dialect key
+gives its values the dialect's type: a ``format.INT64`` key, declared ``string``, reads
+as the exact ``int``), unknown keys
 are kept under their own ids (listed in ``Document.keys``), ``<default>`` values are
 applied, and yFiles graphics (``yfiles.type`` keys) are skipped.
 
@@ -180,11 +182,14 @@ class _Reader:
                 f"of {', '.join(fmt.ATTR_TYPES)}")
         for d in domains:
             spec = fmt.KEYS_BY_NAME.get((d, name))
-            if spec is not None and fmt.ATTR_TYPES[spec.type] is fmt.ATTR_TYPES[attr_type]:
-                model_id = spec.id
+            if spec is not None and (fmt.VALUE_TYPES[spec.type] is fmt.ATTR_TYPES[attr_type]
+                                     or fmt.graphml_type(spec.type) == attr_type):
+                # the dialect's key: its values read as the dialect types them (an INT64
+                # key declared string, or long as files before it were, gives an int)
+                model_id, value_type = spec.id, spec.type
                 key = Key(spec.id, spec.domain, spec.name, spec.type)
             else:
-                model_id = kid
+                model_id, value_type = kid, attr_type
                 while model_id in self.taken:
                     model_id += "_"
                 key = Key(model_id, d, name, attr_type)
@@ -192,18 +197,19 @@ class _Reader:
                 self.keys.append(key)
                 self.key_ids.add(model_id)
             self.taken.add(model_id)
-            self.keymaps.setdefault(d, {})[kid] = (model_id, attr_type)
+            self.keymaps.setdefault(d, {})[kid] = (model_id, value_type)
             default = el.find(_T_DEFAULT)
             if default is not None and d in self.defaults:
-                self.defaults[d][model_id] = self._value(el, kid, attr_type, default.text or "")
+                self.defaults[d][model_id] = self._value(el, kid, value_type, default.text or "")
 
     @staticmethod
     def _value(el: etree._Element, kid: str, attr_type: str, text: str) -> object:
         try:
             return fmt.parse_value(attr_type, text)
         except ValueError as e:
-            raise GraphMLFormatError(
-                f"{_where(el)}: data '{kid}' is declared {attr_type} but {e}") from e
+            declared = ("holds a 64-bit integer as decimal text" if attr_type == fmt.INT64
+                        else f"is declared {attr_type}")
+            raise GraphMLFormatError(f"{_where(el)}: data '{kid}' {declared} but {e}") from e
 
     def read_data(self, owner: etree._Element, el: etree._Element, domain: str,
                   data: dict) -> None:

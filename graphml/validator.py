@@ -16,6 +16,8 @@ Checks, in order:
    ``kind`` and ``parent`` on every node and ``parent`` agreeing with nesting, edges
    on the root graph after the nodes, tags agreeing with nesting, modules not empty,
    every op input produced in scope, edges matching their tensors, no cycles;
+   reference boxes (kind ``ref``) leaves naming an existing value node, never fed, their
+   edges checked as edges of the node they stand for;
 5. the sidecar: a plain file name beside the GraphML, of the recorded size and
    SHA-256 (streamed), and every tensor reference inside it, aligned, and as long
    as its dtype and dims say.
@@ -82,7 +84,7 @@ _G = f"{{{fmt.GRAPHML_NS}}}"
 class Finding:
     """One problem: the element it concerns, its line, and what is wrong."""
 
-    check: str  # which check found it: parse, xsd, model, dialect, tags, inputs, sidecar
+    check: str  # which check found it: parse, xsd, model, dialect, tags, refs, inputs, sidecar
     element: str  # e.g. "node 'op3'", "key 'dtype'", "sidecar"; "" for the whole file
     line: int | None
     message: str
@@ -222,10 +224,9 @@ def _xsd_findings(path: Path, xsd: etree.XMLSchema, schema: str, streamed: list,
     """Findings for a file that failed the XSD: from a whole-tree validation, which
     names elements and lines, when the file is small enough; else as streamed."""
     if path.stat().st_size > XSD_TREE_LIMIT:
-        return [
-            Finding("xsd", "", err.line or None, f"schema {schema}: {_xsd_message(err.message)}")
-            for err in streamed[:MAX_XSD_FINDINGS]
-        ]
+        return [Finding("xsd", "", err.line or None,
+                        f"schema {schema}: {_xsd_message(err.message)}")
+                for err in streamed[:MAX_XSD_FINDINGS]]
     root = parse_xml(read_bytes(path, max_bytes=max_bytes), max_bytes=max_bytes)
     xsd.validate(root)
     errors = list(xsd.error_log)[:MAX_XSD_FINDINGS]
@@ -256,7 +257,7 @@ class _Record:
     """What the semantic checks need of one node; strings shared through ``_Scan.intern``."""
 
     __slots__ = ("id", "line", "kind", "parent", "owner", "group", "tag", "name", "dtype",
-                 "ins", "outs", "refs", "bad_json")
+                 "ins", "outs", "refs", "bad_json", "points")
 
     def __init__(self, nid: str, line: int, owner: str | None) -> None:
         self.id, self.line, self.owner = nid, line, owner
@@ -265,6 +266,7 @@ class _Record:
         self.ins = self.outs = None  # tuple of tensor names, _BAD, or None (no data)
         self.refs = ()  # (where, offset, length, dtype, dims) of each sidecar reference
         self.bad_json = ()  # data keys that hold sidecar references but are not JSON
+        self.points = None  # kind ref: the id its 'ref' data names
 
 
 _BAD = "bad"  # marker: the data is not a JSON list of tensor names
@@ -455,6 +457,8 @@ class _Scan(_Reader):
         if rec.kind == fmt.KIND_OP:
             rec.outs = self._names(data.get("outputs"))
             rec.ins = self._names(data.get("inputs"))
+        elif rec.kind == fmt.KIND_REF:
+            rec.points = intern(data.get(fmt.REF_KEY))
         refs, bad = _tensor_refs(data)
         if refs:
             rec.refs = tuple(refs)
@@ -496,9 +500,8 @@ def _tensor_refs(data: dict) -> tuple[list, list]:
             dims = json.loads(data.get("shape", "null"))
         except (ValueError, TypeError, RecursionError):
             pass
-        refs.append(
-            ("initializer", data.get("offset"), data.get("length"), data.get("dtype"), dims)
-        )
+        refs.append(("initializer", data.get("offset"), data.get("length"), data.get("dtype"),
+                     dims))
     for key in ("tensor", "attributes"):
         raw = data.get(key)
         if not isinstance(raw, str) or fmt.SIDECAR_REF not in raw:
@@ -565,6 +568,7 @@ class _Checker:
         self.check_layout()
         self.check_nodes()
         self.check_tags()
+        self.check_refs()
         self.check_dataflow()
         self.check_sidecar_and_tensors()
 
@@ -582,7 +586,7 @@ class _Checker:
             if spec is None:
                 continue
             got = (attrs.get("for"), attrs.get("attr.name"), attrs.get("attr.type"))
-            want = (spec.domain, spec.name, spec.type)
+            want = (spec.domain, spec.name, fmt.graphml_type(spec.type))
             if got != want:
                 self.finding("dialect", None,
                              f"declared for={got[0]!r} attr.name={got[1]!r} attr.type={got[2]!r}; "
@@ -670,11 +674,9 @@ class _Checker:
             if not isinstance(tag, str) or not tag:
                 continue
             enclosing = next((a for a in self._ancestors(rec) if a.kind == fmt.KIND_MODULE), None)
-            etag = (
-                (enclosing.tag if enclosing.tag is not None else "")
-                if enclosing is not None
-                else ""
-            )
+            etag = ""
+            if enclosing is not None and enclosing.tag is not None:
+                etag = enclosing.tag
             if enclosing is not None and isinstance(etag, str) and etag:
                 below = fmt.tag_within(tag, etag) and (kind == fmt.KIND_OP or tag != etag)
                 if not below:
@@ -689,6 +691,46 @@ class _Checker:
                     self.finding("tags", nid, f"hierarchy_tag {tag!r} is module '{home}', but "
                                  f"the op sits {where}; each op belongs in the group of "
                                  "its tag")
+
+    # -- reference boxes -------------------------------------------------------------------
+
+    #: What a reference box may stand for: a node that produces a value.
+    _VALUE_KINDS = (fmt.KIND_INITIALIZER, fmt.KIND_OP, fmt.KIND_INPUT)
+
+    def check_refs(self) -> None:
+        """A reference box is a leaf naming an existing value node; it feeds, never is fed."""
+        boxes = {}
+        for rec in self.scan.records:
+            if rec.kind != fmt.KIND_REF:
+                continue
+            boxes[rec.id] = rec
+            points = rec.points
+            target = self.nodes.get(points) if isinstance(points, str) else None
+            if rec.group:
+                self.finding("refs", rec.id, "a reference box must be a leaf, not a group")
+            if points is None:
+                self.finding("refs", rec.id, f"has no '{fmt.REF_KEY}' data; a reference box "
+                             "names the node it stands for")
+            elif target is None:
+                self.finding("refs", rec.id, f"'{fmt.REF_KEY}' names {points!r}, which is not "
+                             "a node of the document")
+            elif target.kind not in self._VALUE_KINDS:
+                self.finding("refs", rec.id, f"'{fmt.REF_KEY}' names '{points}' of kind "
+                             f"{target.kind!r}; a reference box stands for an initializer, "
+                             "an op or a graph input")
+        if boxes:
+            for eid, _source, target, line, _tensor, _dtype in self.scan.edges:
+                if target in boxes:
+                    self.edge_finding("refs", eid, line, f"enters reference box '{target}'; "
+                                      "a reference box only feeds the ops beside it")
+
+    def _standing_for(self, node_id: str) -> str:
+        """The node a reference box stands for; any other node is itself."""
+        rec = self.nodes.get(node_id)
+        if rec is not None and rec.kind == fmt.KIND_REF and isinstance(rec.points, str) \
+                and rec.points in self.nodes:
+            return rec.points
+        return node_id
 
     # -- dataflow: inputs produced, edges matching tensors, no cycles --------------------
 
@@ -765,6 +807,7 @@ class _Checker:
         nodes = self.nodes
         for eid, source, target, line, tensor, dtype in self.scan.edges:
             succ[source].append(target)
+            source = self._standing_for(source)  # a box's edges leave what it stands for
             if isinstance(tensor, str) and source in nodes and target in nodes:
                 bad = None
                 if not _has(producers, tensor, source):

@@ -6,7 +6,8 @@ never leaves a half-written GraphML behind.
 
 The output follows the dialect of :mod:`modelexport.graphml.format`: only the keys in use are
 declared, in the fixed order of ``format.KEYS`` (then any extra keys of the document
-in their order); every data value is formatted by its key's type; ids must be NMTOKENs;
+in their order); every data value is formatted by its key's type (64-bit integers as
+decimal text in ``string`` keys: ``format.INT64``); ids must be NMTOKENs;
 group nodes carry ``yfiles.foldertype="group"`` (networkx and yEd descend into nested
 graphs only then) and their nested ``<graph>``; each graph's edges follow its nodes.
 No ``<port>``, no ``for="all"``, no ``<default>``, no DOCTYPE, no per-edge
@@ -75,10 +76,10 @@ def _declared_keys(doc: Document) -> dict[str, Key]:
         if key.domain not in _DOMAIN_NAMES:
             raise GraphMLFormatError(
                 f"key '{key.id}': for={key.domain!r} is not written; use node, edge or graph")
-        if key.type not in fmt.ATTR_TYPES:
+        if key.type not in fmt.VALUE_TYPES:
             raise GraphMLFormatError(
                 f"key '{key.id}': GraphML has no attr.type {key.type!r}; "
-                f"use one of {', '.join(fmt.ATTR_TYPES)}")
+                f"use one of {', '.join(fmt.VALUE_TYPES)}")
         if not fmt.is_nmtoken(key.id) or not fmt.is_nmtoken(key.name):
             raise GraphMLFormatError(
                 f"key '{key.id}': id and attr.name must be XML NMTOKENs "
@@ -314,7 +315,8 @@ class _Writer:
         for kid, key in self.keys.items():
             if kid in used:
                 out.append(f'  <key id="{kid}" for="{key.domain}" '
-                           f'attr.name="{_esc_attr(key.name)}" attr.type="{key.type}"/>\n')
+                           f'attr.name="{_esc_attr(key.name)}" '
+                           f'attr.type="{fmt.graphml_type(key.type)}"/>\n')
         if fmt.YED_NODE_GRAPHICS_KEY in used:
             out.append(f'  <key id="{fmt.YED_NODE_GRAPHICS_KEY}" for="node" '
                        'attr.name="nodegraphics" attr.type="string" yfiles.type="nodegraphics"/>\n')

@@ -39,6 +39,7 @@ _KIND_STYLE = {  # kind -> (fill, shape)
     fmt.KIND_INPUT: ("#C8E6C9", "ellipse"),
     fmt.KIND_OUTPUT: ("#FFCDD2", "ellipse"),
     fmt.KIND_INITIALIZER: ("#EEEEEE", "rectangle"),
+    fmt.KIND_REF: ("#EEEEEE", "rectangle"),  # drawn with a dashed border: see border_of
 }
 #: ``compare``'s colours by a node's ``diff`` data: (leaf fill, group fill, group label
 #: bar). What is the same is grey, so that what differs stands out.
@@ -144,14 +145,22 @@ def fill_of(node: Node) -> tuple[str, str]:
     return _op_fill(str(node.data.get("op_type", ""))), "roundrectangle"
 
 
+def border_of(node: Node) -> str:
+    """A leaf's border type: dashed for a reference box (a constant drawn again beside
+    its consumer), a plain line for everything else."""
+    return "dashed" if node.data.get("kind") == fmt.KIND_REF else "line"
+
+
 @functools.lru_cache(maxsize=1024)
 def _op_fill(op_type: str) -> str:
     return _OP_FILLS[zlib.crc32(op_type.encode()) % len(_OP_FILLS)]
 
 
 def _geometry(x: float | None, y: float | None, w: float, h: float) -> str:
-    where = "" if x is None else f' x="{x:.1f}" y="{y:.1f}"'
-    return f'<y:Geometry height="{h:.1f}" width="{w:.1f}"{where}/>'
+    """A ``y:Geometry``; without a placement (``--layout none``) at 0, 0, as yEd's
+    schema requires x and y (the root graph's ``layout`` data then says ``none``)."""
+    return (f'<y:Geometry height="{h:.1f}" width="{w:.1f}" x="{x or 0.0:.1f}" '
+            f'y="{y or 0.0:.1f}"/>')
 
 
 def group_style(node: Node) -> tuple[str, str, str]:
@@ -176,7 +185,7 @@ def node_graphics(node: Node, box: tuple[float, float, float, float] | None) -> 
         return (
             f'<y:ShapeNode>{_geometry(x, y, w, h)}'
             f'<y:Fill color="{fill}" transparent="false"/>'
-            '<y:BorderStyle color="#000000" type="line" width="1.0"/>'
+            f'<y:BorderStyle color="#000000" type="{border_of(node)}" width="1.0"/>'
             '<y:NodeLabel alignment="center" autoSizePolicy="content" fontFamily="Dialog" '
             'fontSize="12" fontStyle="plain" modelName="internal" modelPosition="c" '
             f'textColor="#000000" visible="true">{text}</y:NodeLabel>'
@@ -216,12 +225,19 @@ def _centre(box: tuple[float, float, float, float]) -> tuple[float, float]:
 
 @functools.lru_cache(maxsize=4096)
 def _edge_label(text: str) -> str:
-    """An edge's label markup (labels repeat: each is built once)."""
+    """An edge's label markup (labels repeat: each is built once).
+
+    yEd's side slider model puts the label beside the edge, ``ratio`` of the way along
+    it: halfway, to the right, so it sits in the gap between the layers the edge joins
+    instead of on the source or target (the ``six_pos`` tail position overlapped the
+    source node).
+    """
     if not text:
         return ""
-    return ('<y:EdgeLabel alignment="center" fontFamily="Dialog" fontSize="10" '
-            'fontStyle="plain" modelName="six_pos" modelPosition="tail" '
-            f'textColor="#333333" visible="true">{_esc(text)}</y:EdgeLabel>')
+    return ('<y:EdgeLabel alignment="center" distance="2.0" fontFamily="Dialog" '
+            'fontSize="10" fontStyle="plain" hasBackgroundColor="false" '
+            'hasLineColor="false" modelName="side_slider" preferredPlacement="right" '
+            f'ratio="0.5" textColor="#333333" visible="true">{_esc(text)}</y:EdgeLabel>')
 
 
 def edge_graphics(edge: Edge, path: list[tuple[float, float]] | None = None,

@@ -13,14 +13,21 @@ from pathlib import Path
 
 from modelexport._files import check_output_path
 from modelexport.errors import UserInputError
+from modelexport.graphml import add_refs
 from modelexport.graphml.files import atomic_path
 from modelexport.graphml.picture import FORMATS, Picture, draw
 
 
 def draw_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
-              depth: int | None = None, module: str | None = None, layout: str = "auto",
+              depth: int | None = None, module: str | None = None, layout: str | None = None,
               progress: Callable[[str], None] | None = None) -> Picture:
-    """Draw ``src`` (``.onnx`` or ``.graphml``) to ``dst``; the format is ``dst``'s suffix."""
+    """Draw ``src`` (``.onnx`` or ``.graphml``) to ``dst``; the format is ``dst``'s suffix.
+
+    A GraphML is drawn with the geometry stored in it (as yEd shows it), unless
+    ``layout`` asks for a layout (``auto``, ``dot``, ``outline``), the file has none
+    (``--no-yed``, ``--layout none``), or ``depth`` closes modules; then, and for ONNX,
+    it is laid out (``auto`` unless asked).
+    """
     progress = progress or (lambda step: None)
     src, dst = Path(src), check_output_path(dst)
     output_format = dst.suffix.lower().lstrip(".")
@@ -34,16 +41,21 @@ def draw_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
         raise UserInputError(f"output {str(dst)!r} would overwrite the input; choose another "
                              "path")
     progress(f"reading {src.name}")
+    geometry = None
     if src.suffix.lower() == ".graphml":
         from modelexport.graphml import read_graphml
+        from modelexport.graphml.geometry import read_geometry
 
         doc = read_graphml(src)
+        if layout is None:
+            geometry = read_geometry(src)
     else:
         from modelexport.converter import onnx_document
 
         doc = onnx_document(src)  # parameters are not read: a picture needs none
-    picture = draw(doc, output_format, depth=depth, module=module, layout=layout,
-                   progress=progress)
+        add_refs(doc)  # shared constants beside their consumers, as export-graphml draws
+    picture = draw(doc, output_format, depth=depth, module=module, layout=layout or "auto",
+                   geometry=geometry, progress=progress)
     with atomic_path(dst) as temp:
         temp.write_bytes(picture.data)
     return picture

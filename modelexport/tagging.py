@@ -18,6 +18,7 @@ from modelexport.converter.tags import (
     MODULE_CLASS_KEY,
     MODULE_PATH_KEY,
     MODULE_TREE_KEY,
+    PARAMETER_OWNERS_KEY,
     STRATEGY_KEY,
     TAG_KEY,
     fill_missing_tags,
@@ -26,10 +27,6 @@ from modelexport.converter.tags import (
 from modelexport.hierarchy import ModuleTree
 
 _OWN_KEYS = {TAG_KEY, MODULE_PATH_KEY, MODULE_CLASS_KEY}
-#: Model metadata: JSON ``{initializer: [[module tag, parameter elements], ...]}``, the
-#: modules whose parameters each initializer holds (several when the exporter merged
-#: equal parameters into one initializer).
-PARAMETER_OWNERS_KEY = "modelexport.parameter_owners"
 
 
 @dataclass
@@ -41,7 +38,8 @@ class TaggingResult:
     direct: int
     filled: int
     nodes_per_tag: dict[str, int] = field(default_factory=dict)
-    # initializer -> [[module tag, parameter elements], ...] (see parameter_owners)
+    # initializer -> [[module tag, parameter elements, parameter name], ...]
+    # (see parameter_owners)
     parameter_owners: dict[str, list[list]] = field(default_factory=dict)
 
     @property
@@ -120,7 +118,8 @@ def _array_head(array: Any) -> tuple:
 
 def parameter_owners(model: Any, torch_model: Any, tree: ModuleTree) -> dict[str, list[list]]:
     """For each initializer holding parameters of ``torch_model``: the module tags owning
-    them and their element counts, found from the module tree, never from consumers.
+    them, their element counts and the parameters' names, found from the module tree,
+    never from consumers. The names let a picture label ``val_63`` as the parameter it is.
 
     An initializer named after a parameter holds it. A parameter with no initializer of
     its name was merged or renamed by the exporter: it belongs to the one initializer
@@ -138,19 +137,19 @@ def parameter_owners(model: Any, torch_model: Any, tree: ModuleTree) -> dict[str
         module_tag = tree.tag_of(name.rpartition(".")[0])
         held = initializers.get(name)
         if held is not None and tuple(held.dims) == tuple(param.shape):
-            owners.setdefault(name, []).append([module_tag, param.numel()])
+            owners.setdefault(name, []).append([module_tag, param.numel(), name])
         else:
-            leftover.append((module_tag, param))
+            leftover.append((module_tag, name, param))
     if not leftover:
         return owners
 
-    shapes = {tuple(p.shape) for _, p in leftover}
-    shapes |= {tuple(reversed(p.shape)) for _, p in leftover if p.dim() == 2}
+    shapes = {tuple(p.shape) for _, _, p in leftover}
+    shapes |= {tuple(reversed(p.shape)) for _, _, p in leftover if p.dim() == 2}
     by_head: dict[tuple, list[str]] = {}
     for name, tensor in initializers.items():
         if tuple(tensor.dims) in shapes:
             by_head.setdefault(_head(tensor), []).append(name)
-    for module_tag, param in leftover:
+    for module_tag, param_name, param in leftover:
         try:
             value = param.detach().cpu().numpy()
         except TypeError:  # a dtype numpy lacks (bfloat16): left to the consumers' rule
@@ -159,7 +158,7 @@ def parameter_owners(model: Any, torch_model: Any, tree: ModuleTree) -> dict[str
                    for name in by_head.get(_array_head(form), ())
                    if np.array_equal(numpy_helper.to_array(initializers[name]), form)}
         if len(held_by) == 1:
-            owners.setdefault(held_by.pop(), []).append([module_tag, param.numel()])
+            owners.setdefault(held_by.pop(), []).append([module_tag, param.numel(), param_name])
     return owners
 
 

@@ -104,9 +104,10 @@ def _recorded_owners(props: dict[str, str]) -> dict[str, list[tuple[str, int]]]:
         return {}
     try:
         data = json.loads(text)
-        return {str(name): [(str(tag), int(count)) for tag, count in held]
+        # entries are [tag, count, parameter name]; older exports wrote [tag, count]
+        return {str(name): [(str(entry[0]), int(entry[1])) for entry in held]
                 for name, held in data.items()}
-    except (ValueError, TypeError, AttributeError) as e:
+    except (ValueError, TypeError, AttributeError, IndexError) as e:
         raise AnalysisError(f"model metadata {PARAMETER_OWNERS_KEY!r} is not valid ({e}); "
                             "re-export the model or remove that entry") from e
 
@@ -176,13 +177,11 @@ def analyze_model(model: onnx.ModelProto, filter_tag: str | None = None) -> Anal
 
     if filter_tag is None:
         selected = index.nodes
-        untagged_types = Counter(
-            n.op_type for n, t in zip(index.nodes, index.tags, strict=True) if t is None
-        )
+        untagged_types = Counter(n.op_type for n, t in zip(index.nodes, index.tags, strict=True)
+                                 if t is None)
     else:
-        selected = [
-            n for n, t in zip(index.nodes, index.tags, strict=True) if t and within(t, filter_tag)
-        ]
+        selected = [n for n, t in zip(index.nodes, index.tags, strict=True)
+                    if t and within(t, filter_tag)]
         untagged_types = Counter()
     return Analysis(
         graph_name=model.graph.name,

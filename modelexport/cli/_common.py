@@ -71,7 +71,7 @@ Layout = Annotated[LayoutMethod, typer.Option(
     "--layout", metavar="<str>", help="Geometry of the yEd markup: auto (each module laid "
     "out once in layers, modules with the same inside drawn alike, edges routed around "
     "nodes; for every size), dot (the same, each module placed by Graphviz dot: slower), "
-    "outline (cheap rows by data flow), none (sizes only).")]
+    "outline (cheap rows by data flow), none (sizes only, every box at 0, 0).")]
 
 
 def _error_types() -> tuple[type[BaseException], ...]:

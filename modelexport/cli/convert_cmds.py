@@ -97,6 +97,10 @@ def export_graphml(
     typer.echo(f"wrote {result.sidecar} ({plural(result.sidecar_bytes, 'byte')} of parameters)")
     if not no_yed:
         typer.echo(f"layout: {result.layout_reason}")
+    if result.refs:
+        boxes = "1 reference box draws" if result.refs == 1 else \
+            f"{result.refs:,} reference boxes draw"
+        typer.echo(f"{boxes} shared constants beside their consumers (--no-yed: direct edges)")
 
 
 def import_onnx(

@@ -10,7 +10,6 @@ import typer
 from modelexport.cli._common import (
     Command,
     JsonOutput,
-    Layout,
     LayoutMethod,
     Verbose,
     check_input,
@@ -26,8 +25,13 @@ PictureOutput = Annotated[Path, typer.Argument(
     show_default=False)]
 
 Depth = Annotated[int | None, typer.Option(
-    "--depth", min=0, help="Draw modules deeper than N closed: one box with the class name "
-    "and op count (top-level modules are at depth 1).", show_default=False)]
+    "--depth", min=0, help="Draw modules deeper than N closed: one box with the instance "
+    "name and op count. The model's own module is depth 0, as analyze counts.",
+    show_default=False)]
+RenderLayout = Annotated[LayoutMethod | None, typer.Option(
+    "--layout", help="Lay the picture out again: dot, outline or auto. Without it a GraphML "
+    "is drawn with the geometry stored in it (as yEd shows it) and ONNX is laid out by auto.",
+    show_default=False)]
 Module = Annotated[str | None, typer.Option(
     "--module", help="Draw only this module (its hierarchy tag, e.g. /Model/Layer.0) and "
     "what it holds.", show_default=False)]
@@ -38,7 +42,7 @@ def render(
     output: PictureOutput,
     depth: Depth = None,
     module: Module = None,
-    layout: Layout = LayoutMethod.auto,
+    layout: RenderLayout = None,
     json_output: JsonOutput = False,
     verbose: Verbose = False,
 ) -> None:
@@ -46,13 +50,15 @@ def render(
 
     The picture has the yEd markup's styling and layout: op-type colours,
     module boxes with class names, dtype and shape on the edges, data
-    flowing top to bottom. The same input gives the same SVG bytes.
+    flowing top to bottom. A GraphML is drawn where its stored geometry puts
+    each box (--layout lays it out again). The same input gives the same SVG
+    bytes.
 
     Examples:
 
       modelexport render model.onnx model.svg
 
-      modelexport render model.graphml model.png --depth 2
+      modelexport render model.graphml model.png --depth 1
 
       modelexport render model.onnx block0.pdf --module /Model/Body/Block.0
     """
@@ -60,7 +66,8 @@ def render(
 
     with user_errors(verbose, json_output), steps() as progress:
         check_input(source)
-        picture = draw_file(source, output, depth=depth, module=module, layout=layout.value,
+        picture = draw_file(source, output, depth=depth, module=module,
+                            layout=layout.value if layout is not None else None,
                             progress=progress)
     summary = {"output": str(output), "format": picture.format, "boxes": picture.boxes,
                "edges": picture.edges, "closed_modules": picture.closed,

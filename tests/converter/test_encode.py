@@ -44,9 +44,8 @@ def test_every_op_sits_in_the_group_of_its_tag(tagged):
 
 def test_modules_carry_label_path_and_class(tagged):
     doc = model_to_document(tagged)
-    block = next(
-        m for m in _kind(doc, fmt.KIND_MODULE) if m.data["hierarchy_tag"] == "/Net/Block.0"
-    )
+    block = next(m for m in _kind(doc, fmt.KIND_MODULE)
+                 if m.data["hierarchy_tag"] == "/Net/Block.0")
     assert block.data["label"] == "Block.0"
     assert block.data["module_path"] == "block.0"
     assert block.data["module_class"] == "Block"
@@ -234,3 +233,27 @@ def test_the_document_holds_only_graphml_values_never_protobuf(tagged, with_subg
         for edge in doc.iter_edges():
             values.extend(edge.data.values())
         assert {type(v) for v in values} <= {str, int, float, bool}
+
+
+def test_an_initializer_is_labelled_with_the_parameters_the_export_recorded(tmp_path, tagged):
+    from modelexport.converter.tags import PARAMETER_OWNERS_KEY
+
+    owners = {"block.0.proj.weight": [["/Net/Block.0/Proj", 32, "block.0.proj.weight"]],
+              "block.0.proj.bias": [["/Net/Block.0/Proj", 8, "block.0.proj.bias"],
+                                    ["/Net/Head", 8, "head.bias"]],
+              "head.weight": [["/Net/Head", 24]]}  # an older record: no name, no label
+    entry = tagged.metadata_props.add()
+    entry.key, entry.value = PARAMETER_OWNERS_KEY, json.dumps(owners)
+    doc = model_to_document(tagged)
+    inits = {n.data["name"]: n.data for n, _ in doc.iter_nodes()
+             if n.data.get("kind") == "initializer"}
+    assert inits["block.0.proj.weight"]["label"] == "proj.weight"
+    assert inits["block.0.proj.bias"]["label"] == "proj.bias \u00d72"
+    assert json.loads(inits["block.0.proj.bias"]["parameter"]) == ["block.0.proj.bias",
+                                                                   "head.bias"]
+    assert inits["head.weight"]["label"] == "head.weight"
+    assert "parameter" not in inits["head.weight"]
+    onnx.save(tagged, str(tmp_path / "m.onnx"))  # labels are display: the model is exact
+    onnx_to_graphml(tmp_path / "m.onnx", tmp_path / "m.graphml")
+    graphml_to_onnx(tmp_path / "m.graphml", tmp_path / "back.onnx")
+    assert (tmp_path / "back.onnx").read_bytes() == (tmp_path / "m.onnx").read_bytes()

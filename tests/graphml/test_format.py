@@ -13,7 +13,28 @@ def test_key_ids_are_unique_nmtokens_with_graphml_types() -> None:
     assert len(fmt.KEYS) == len(fmt.KEYS_BY_NAME)
     for key in fmt.KEYS.values():
         assert fmt.is_nmtoken(key.id) and fmt.is_nmtoken(key.name)
-        assert key.type in fmt.ATTR_TYPES and key.domain in ("graph", "node", "edge")
+        assert fmt.graphml_type(key.type) in fmt.ATTR_TYPES
+        assert key.domain in ("graph", "node", "edge")
+
+
+def test_no_key_is_declared_long_which_yed_refuses_with_a_dialog() -> None:
+    declared = {fmt.graphml_type(key.type) for key in fmt.KEYS.values()}
+    assert "long" not in declared
+    assert fmt.KEYS["offset"].type == fmt.INT64 and fmt.graphml_type(fmt.INT64) == "string"
+
+
+@pytest.mark.parametrize("value", [0, 2**63 - 1, -(2**63), 2**53 + 1])
+def test_int64_values_are_exact_decimal_text(value: int) -> None:
+    text = fmt.format_value(fmt.INT64, value)
+    assert text == str(value)
+    back = fmt.parse_value(fmt.INT64, text)
+    assert back == value and type(back) is int
+
+
+@pytest.mark.parametrize("text", ["2**63", "9223372036854775808", "+5", "1_0", "1.0", "", "0x10"])
+def test_int64_text_that_is_not_a_64_bit_decimal_is_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        fmt.parse_value(fmt.INT64, text)
 
 
 @pytest.mark.parametrize("text, ok", [

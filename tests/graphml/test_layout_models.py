@@ -75,13 +75,15 @@ def test_a_sample_opens_as_a_picture_and_renders(tmp_path, sample, graphml2svg,
     assert result.layout == "auto"
     assert_readable(graphml, min_columns=10)
 
-    full = draw_file(graphml, tmp_path / "full.svg")
+    # laid out again (layout="auto"; without it the stored geometry, rounded, is drawn)
+    full = draw_file(graphml, tmp_path / "full.svg", layout="auto")
     svg = (tmp_path / "full.svg").read_bytes()
     assert _count(svg) >= full.boxes + full.edges  # one <g> per node and per edge
     draw_file(exported, tmp_path / "again.svg")
     assert (tmp_path / "again.svg").read_bytes() == svg  # from ONNX as from GraphML, same bytes
-    draw_file(graphml, tmp_path / "full.svg")
+    draw_file(graphml, tmp_path / "full.svg", layout="auto")
     assert (tmp_path / "full.svg").read_bytes() == svg
+    assert draw_file(graphml, tmp_path / "stored.svg").layout == "stored (dot)"
     shallow = draw_file(graphml, tmp_path / "shallow.svg", depth=1)
     assert shallow.closed >= 1 and shallow.boxes < full.boxes
     assert _count((tmp_path / "shallow.svg").read_bytes()) < _count(svg)

@@ -144,9 +144,8 @@ def test_unusual_data_is_refused_in_document_order(body: str, message: str) -> N
 
 
 def test_nesting_and_size_are_bounded() -> None:
-    deep = "".join(
-        f'<node id="n{i}"><graph edgedefault="directed">' for i in range(MAX_NESTING + 5)
-    )
+    deep = "".join(f'<node id="n{i}"><graph edgedefault="directed">'
+                   for i in range(MAX_NESTING + 5))
     deep += "</graph></node>" * (MAX_NESTING + 5)
     with pytest.raises(GraphMLParseError, match="deep"):
         parse_graphml(_doc(deep))
@@ -179,12 +178,11 @@ def test_a_file_saved_by_yed_reads_without_its_graphics() -> None:
     <node id="n0" yfiles.foldertype="group">
       <data key="d4"><![CDATA[/M]]></data>
       <data key="d5" xml:space="preserve"/>
-      <data key="d6"><y:ProxyAutoBoundsNode><y:Realizers active="0"><y:GroupNode/></y:Realizers>
-        </y:ProxyAutoBoundsNode></data>
+      <data key="d6"><y:ProxyAutoBoundsNode><y:Realizers active="0"><y:GroupNode/>
+        </y:Realizers></y:ProxyAutoBoundsNode></data>
       <graph edgedefault="directed" id="n0:">
-        <node id="n0::n0">
-          <data key="d6"><y:ShapeNode><y:NodeLabel>a</y:NodeLabel></y:ShapeNode></data>
-        </node>
+        <node id="n0::n0"><data key="d6"><y:ShapeNode><y:NodeLabel>a</y:NodeLabel>
+          </y:ShapeNode></data></node>
       </graph>
     </node>
     <node id="n1"/>
@@ -198,3 +196,22 @@ def test_a_file_saved_by_yed_reads_without_its_graphics() -> None:
     assert group.data == {"hierarchy_tag": "/M", "d5": ""}
     assert group.graph.nodes[0].id == "n0::n0" and group.graph.nodes[0].data == {}
     assert [(e.source, e.target, e.data) for e in doc.graph.edges] == [("n0::n0", "n1", {})]
+
+
+@pytest.mark.parametrize("declared", ["string", "long"])
+def test_64_bit_keys_read_as_exact_ints_whether_declared_string_or_long(declared: str) -> None:
+    # string is what the writer declares (yEd refuses long); long is what older files say
+    big = 2**63 - 1
+    keys = f'<key id="offset" for="node" attr.name="offset" attr.type="{declared}"/>\n'
+    doc = parse_graphml(_doc(f'<node id="n"><data key="offset">{big}</data></node>', keys))
+    value = doc.graph.nodes[0].data["offset"]
+    assert value == big and type(value) is int
+    written = generate_graphml(doc, yed=False).decode()
+    assert 'attr.name="offset" attr.type="string"' in written and "long" not in written
+    assert parse_graphml(written.encode()).graph.nodes[0].data["offset"] == big
+
+
+def test_a_64_bit_key_holding_other_text_is_refused_by_name() -> None:
+    keys = '<key id="offset" for="node" attr.name="offset" attr.type="string"/>\n'
+    with pytest.raises(GraphMLFormatError, match="'offset' holds a 64-bit integer as decimal"):
+        parse_graphml(_doc('<node id="n"><data key="offset">12 bytes</data></node>', keys))

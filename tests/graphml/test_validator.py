@@ -172,7 +172,7 @@ MUTATIONS: dict[str, tuple[Callable[[Path, Path], None], str]] = {
     "absolute sidecar path": (_graph_data("sidecar", "/etc/passwd"), "absolute path"),
     "sidecar path with ..": (_graph_data("sidecar", "../model.onnxdata"), "'..'"),
     "sidecar in a subdirectory": (_graph_data("sidecar", "sub/model.onnxdata"), "subdirectory"),
-    "wrong key type value": (_graph_data("sidecar_size", "two hundred"), "declared long"),
+    "wrong key type value": (_graph_data("sidecar_size", "two hundred"), "is not an int64"),
     "key declared with another type": (
         lambda p, s: _replace(p, 'attr.name="op_type" attr.type="string"',
                               'attr.name="op_type" attr.type="int"'), "is not an int"),

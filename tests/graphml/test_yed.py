@@ -69,6 +69,9 @@ def test_edges_are_polylines_with_an_arrow_and_the_shape_as_label() -> None:
         assert line.find("y:Arrows", NS).get("target") == "standard"
     e0 = root.xpath("//g:edge[@id='e1']//y:EdgeLabel", namespaces=NS)[0]
     assert e0.text == "FLOAT[4,4]"
+    # beside the edge, halfway along it: not on the source or target node
+    assert (e0.get("modelName"), e0.get("preferredPlacement"), e0.get("ratio")) == \
+        ("side_slider", "right", "0.5")
 
 
 def test_yed_keys_are_declared_for_yfiles_and_nothing_yfiles_without_yed() -> None:

@@ -1,0 +1,132 @@
+"""Reference boxes: a shared constant drawn beside each op that reads it.
+
+A weight shared by ten layers, or a shape constant read across the model, would draw
+ten edges across the whole picture. :func:`add_refs` gives each of its consumers a
+small node of kind ``ref`` (:data:`~modelexport.graphml.format.KIND_REF`) in the
+consumer's own graph, just before it, whose ``ref`` data names the node it stands for;
+the edges to that consumer then leave the reference box instead. The original node
+stays where it was, once. :func:`remove_refs` is the inverse: every edge leaving a
+reference box leaves the node it names again, and the boxes go, so the document is
+exactly what it was (node order, edge ids and data included).
+
+Which values get boxes is decided by structure alone: a *constant* is an initializer,
+or an op (a leaf) that no edge enters; it gets boxes when it has two or more
+consumers, or a consumer in another group than its own (``parent`` differs).
+
+The converter adds boxes to the files it draws (with yEd markup) and leaves them out of
+``--no-yed`` files, whose every data-flow edge stays direct; the archive stores the
+data flow without them. Reading the true data flow from a file that has them: follow
+``ref`` (as :func:`remove_refs` does, or with networkx as the README shows).
+"""
+
+from __future__ import annotations
+
+from modelexport.graphml import format as fmt
+from modelexport.graphml.errors import GraphMLFormatError
+from modelexport.graphml.model import Document, Edge, Graph, Node
+
+
+def _is_constant(node: Node, entered: set[str]) -> bool:
+    kind = node.data.get("kind")
+    if kind == fmt.KIND_INITIALIZER:
+        return True
+    return kind == fmt.KIND_OP and node.graph is None and node.id not in entered
+
+
+def _ref_label(source: Node, edge: Edge) -> str:
+    """What a box says: the initializer's label (its parameter's name where known), or
+    the last part of the tensor's name for an op's output."""
+    if source.data.get("kind") == fmt.KIND_INITIALIZER:
+        return str(source.data.get("label") or source.data.get("name") or source.id)
+    tensor = str(edge.data.get("e_tensor") or source.data.get("label") or source.id)
+    return tensor.rsplit("/", 1)[-1] or tensor
+
+
+def add_refs(doc: Document) -> int:
+    """Give each consumer of a shared constant a reference box; return how many boxes.
+
+    A document that already has boxes gains none for the constants they stand for
+    (their edges leave the boxes already).
+    """
+    where: dict[str, Graph] = {}  # node id -> the graph holding it
+    nodes: dict[str, Node] = {}
+    for graph, node in _placed(doc):
+        where[node.id] = graph
+        nodes[node.id] = node
+    edges = list(doc.iter_edges())
+    entered = {e.target for e in edges}
+    uses: dict[str, dict[str, list[Edge]]] = {}  # constant -> consumer -> its edges
+    for edge in edges:
+        source = nodes.get(edge.source)
+        if source is not None and edge.target in nodes and _is_constant(source, entered):
+            uses.setdefault(edge.source, {}).setdefault(edge.target, []).append(edge)
+    taken = set(nodes)
+    before: dict[str, list[Node]] = {}  # consumer id -> the boxes placed before it
+    made = 0
+    for source_id, consumers in uses.items():
+        source = nodes[source_id]
+        home = source.data.get("parent")
+        if len(consumers) < 2 and all(nodes[t].data.get("parent") == home for t in consumers):
+            continue
+        for target_id, feeding in consumers.items():
+            target = nodes[target_id]
+            rid = f"{source_id}.{target_id}"
+            while rid in taken:
+                rid += "_"
+            taken.add(rid)
+            data: dict = {"kind": fmt.KIND_REF, "label": _ref_label(source, feeding[0]),
+                          "parent": target.data.get("parent", "")}
+            data[fmt.REF_KEY] = source_id
+            before.setdefault(target_id, []).append(Node(rid, data))
+            for edge in feeding:
+                edge.source = rid
+            made += 1
+    if before:
+        for graph in {id(where[t]): where[t] for t in before}.values():
+            placed: list[Node] = []
+            for node in graph.nodes:
+                placed.extend(before.get(node.id, ()))
+                placed.append(node)
+            graph.nodes = placed
+    return made
+
+
+def remove_refs(doc: Document) -> int:
+    """Undo :func:`add_refs`: edges leave the nodes the boxes name, the boxes go; return
+    how many boxes were removed."""
+    points: dict[str, str] = {}
+    graphs: list[Graph] = []
+    for graph, node in _placed(doc):
+        if node.data.get("kind") == fmt.KIND_REF:
+            points[node.id] = str(node.data.get(fmt.REF_KEY, ""))
+            graphs.append(graph)
+    if not points:
+        return 0
+    named = {node.id for _graph, node in _placed(doc)}
+    for rid, target in points.items():
+        if target not in named or target in points:
+            raise GraphMLFormatError(f"node '{rid}': a reference box must name a node that "
+                                     f"is not itself a box in its 'ref' data, not {target!r}")
+    for edge in doc.iter_edges():
+        if edge.source in points:
+            edge.source = points[edge.source]
+    for graph in {id(g): g for g in graphs}.values():
+        graph.nodes = [n for n in graph.nodes if n.id not in points]
+    return len(points)
+
+
+def _placed(doc: Document):
+    """(graph holding it, node) for every node, depth first in document order."""
+    stack: list[tuple[Graph, int]] = [(doc.graph, 0)]
+    while stack:
+        graph, i = stack.pop()
+        if i >= len(graph.nodes):
+            continue
+        node = graph.nodes[i]
+        stack.append((graph, i + 1))
+        yield graph, node
+        if node.graph is not None:
+            stack.append((node.graph, 0))
+
+
+__all__ = ["add_refs", "remove_refs"]

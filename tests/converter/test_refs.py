@@ -1,0 +1,178 @@
+"""Reference boxes in real files: shared constants drawn beside their consumers, the
+model still rebuilt exactly, the validator knowing the kind, --no-yed files direct."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import onnx
+import pytest
+from lxml import etree
+from onnx import TensorProto, helper, numpy_helper
+
+from modelexport.converter import graphml_to_onnx, model_to_document, onnx_to_graphml
+from modelexport.converter.tags import TAG_KEY
+from modelexport.graphml import (
+    add_refs,
+    generate_graphml,
+    read_graphml,
+    remove_refs,
+    validate_graphml,
+)
+from modelexport.graphml import format as fmt
+
+
+def constant_model() -> onnx.ModelProto:
+    """A Constant op of /Net read by ops of /Net/A and /Net/B, and an initializer read by
+    one op of its own module."""
+    def tagged(node, tag):
+        prop = node.metadata_props.add()
+        prop.key, prop.value = TAG_KEY, tag
+        return node
+
+    w = numpy_helper.from_array(np.ones(4, dtype=np.float32), "a.w")
+    nodes = [
+        tagged(helper.make_node("Constant", [], ["c"], name="/Constant",
+                                value=numpy_helper.from_array(np.full(4, 2.0, np.float32))),
+               "/Net"),
+        tagged(helper.make_node("Mul", ["x", "a.w"], ["h0"], name="/a/Mul"), "/Net/A"),
+        tagged(helper.make_node("Add", ["h0", "c"], ["h1"], name="/a/Add"), "/Net/A"),
+        tagged(helper.make_node("Add", ["h1", "c"], ["y"], name="/b/Add"), "/Net/B"),
+    ]
+    graph = helper.make_graph(
+        nodes, "net", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])], [w])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 9
+    return model
+
+
+def _boxes(doc):
+    return {n.id: n for n, _owner in doc.iter_nodes() if n.data.get("kind") == fmt.KIND_REF}
+
+
+def test_a_constant_read_in_two_modules_gets_a_box_beside_each_consumer(tmp_path, tagged_file):
+    result = onnx_to_graphml(tagged_file, tmp_path / "net.graphml")
+    doc = read_graphml(tmp_path / "net.graphml")
+    boxes = _boxes(doc)
+    assert result.refs == len(boxes) == 2
+    nodes = {n.id: n for n, _owner in doc.iter_nodes()}
+    shared = next(n for n in nodes.values() if n.data.get("name") == "shared.scale")
+    assert shared.data["kind"] == fmt.KIND_INITIALIZER
+    edges = list(doc.iter_edges())
+    assert not any(e.source == shared.id for e in edges)  # its edges leave the boxes
+    for box in boxes.values():
+        assert box.data["ref"] == shared.id and box.data["label"] == "shared.scale"
+        (edge,) = [e for e in edges if e.source == box.id]
+        consumer = nodes[edge.target]
+        assert consumer.data["op_type"] == "Mul"
+        assert box.data["parent"] == consumer.data["parent"] != shared.data["parent"]
+    # a weight read by one op of its own module stays a direct edge
+    weight = next(n for n in nodes.values() if n.data.get("name") == "head.weight")
+    assert [e.target for e in edges if e.source == weight.id]
+
+
+def test_an_op_that_nothing_feeds_is_a_constant_too_and_one_consumer_gets_one_box():
+    doc = model_to_document(constant_model())
+    assert add_refs(doc) == 2  # the Constant, for /a/Add and /b/Add; a.w stays direct
+    boxes = _boxes(doc).values()
+    assert sorted(b.data["label"] for b in boxes) == ["c", "c"]
+    nodes = {n.id: n for n, _owner in doc.iter_nodes()}
+    const = next(n for n in nodes.values() if n.data.get("op_type") == "Constant")
+    assert {b.data["ref"] for b in boxes} == {const.id}
+    assert not any(e.source == const.id for e in doc.iter_edges())
+    weight = next(n for n in nodes.values() if n.data.get("kind") == fmt.KIND_INITIALIZER)
+    assert len([e for e in doc.iter_edges() if e.source == weight.id]) == 1
+
+
+@pytest.mark.parametrize("source", ["tagged", "constant"])
+def test_add_refs_then_remove_refs_gives_back_the_same_document(request, source):
+    model = constant_model() if source == "constant" else request.getfixturevalue(source)
+    doc = model_to_document(model)
+    before = generate_graphml(doc, yed=False)
+    assert add_refs(doc) >= 1
+    assert add_refs(doc) == 0  # the constants' edges already leave boxes
+    assert generate_graphml(doc, yed=False) != before
+    assert remove_refs(doc) >= 1
+    assert generate_graphml(doc, yed=False) == before
+
+
+@pytest.mark.parametrize("source", ["tagged", "constant", "with_subgraphs"])
+def test_the_default_file_validates_and_rebuilds_the_exact_model(tmp_path, request, source):
+    model = constant_model() if source == "constant" else request.getfixturevalue(source)
+    onnx.save(model, str(tmp_path / "m.onnx"))
+    refs = onnx_to_graphml(tmp_path / "m.onnx", tmp_path / "m.graphml").refs
+    assert refs == {"tagged": 2, "constant": 2, "with_subgraphs": 0}[source]
+    report = validate_graphml(tmp_path / "m.graphml")
+    assert report.ok, [str(f) for f in report.findings]
+    graphml_to_onnx(tmp_path / "m.graphml", tmp_path / "back.onnx")
+    assert (tmp_path / "back.onnx").read_bytes() == (tmp_path / "m.onnx").read_bytes()
+
+
+def test_the_flat_no_yed_file_has_only_direct_edges_and_passes_the_official_schema(
+        tmp_path, tagged_file):
+    result = onnx_to_graphml(tagged_file, tmp_path / "flat.graphml", yed=False, flat=True)
+    assert result.refs == 0
+    doc = read_graphml(tmp_path / "flat.graphml")
+    assert not _boxes(doc)
+    shared = next(n.id for n, _ in doc.iter_nodes() if n.data.get("name") == "shared.scale")
+    assert len([e for e in doc.iter_edges() if e.source == shared]) == 2
+    assert validate_graphml(tmp_path / "flat.graphml", schema="official").ok
+    # and the default file's data flow, boxes followed, is this one's
+    onnx_to_graphml(tagged_file, tmp_path / "net.graphml")
+    drawn = read_graphml(tmp_path / "net.graphml")
+    points = {b.id: b.data["ref"] for b in _boxes(drawn).values()}
+    flow = sorted((points.get(e.source, e.source), e.target, e.data["e_tensor"])
+                  for e in drawn.iter_edges())
+    assert flow == sorted((e.source, e.target, e.data["e_tensor"]) for e in doc.iter_edges())
+
+
+def _mutated(path, pattern, replacement):
+    text = path.read_text()
+    changed, count = re.subn(pattern, replacement, text, count=1)
+    assert count == 1, pattern
+    path.write_text(changed)
+
+
+@pytest.mark.parametrize("name, pattern, replacement, message", [
+    ("names no node", r'<data key="ref">[^<]+</data>', '<data key="ref">nowhere</data>',
+     "'ref' names 'nowhere', which is not a node"),
+    ("names a module", r'<data key="ref">[^<]+</data>', '<data key="ref">m0</data>',
+     "of kind 'module'; a reference box stands for"),
+    ("has no ref", r'<data key="ref">[^<]+</data>', "", "has no 'ref' data"),
+    ("is fed", r'(<edge id="e0" source="[^"]+" target=")[^"]+(")', r"\1t3.n2\2",
+     "enters reference box 't3.n2'"),
+])
+def test_the_validator_refuses_a_broken_reference_box_by_name(tmp_path, tagged_file, name,
+                                                              pattern, replacement, message):
+    path = tmp_path / "net.graphml"
+    onnx_to_graphml(tagged_file, path, layout="none")
+    assert validate_graphml(path).ok
+    _mutated(path, pattern, replacement)
+    findings = [str(f) for f in validate_graphml(path).findings]
+    assert any(message in f for f in findings), f"{name}: {findings}"
+
+
+def test_a_box_is_drawn_dashed_beside_its_consumer_in_the_yed_markup(tmp_path, tagged_file):
+    onnx_to_graphml(tagged_file, tmp_path / "net.graphml")
+    root = etree.parse(str(tmp_path / "net.graphml")).getroot()
+    ns = {"g": fmt.GRAPHML_NS, "y": fmt.YFILES_NS}
+    box = root.xpath("//g:node[g:data[@key='kind']='ref']", namespaces=ns)[0]
+    assert box.xpath(".//y:BorderStyle/@type", namespaces=ns) == ["dashed"]
+    assert box.xpath(".//y:NodeLabel/text()", namespaces=ns) == ["shared.scale"]
+
+
+def test_a_picture_with_closed_modules_draws_a_constant_into_the_boxes_that_use_it():
+    from modelexport.graphml.picture import draw
+
+    doc = model_to_document(constant_model())
+    add_refs(doc)  # the Constant's boxes sit inside /Net/A and /Net/B
+    picture = draw(doc, "svg", depth=0)
+    assert picture.closed == 2
+    const = next(n.id for n, _ in doc.iter_nodes() if n.data.get("op_type") == "Constant")
+    groups = {n.data["hierarchy_tag"]: n.id for n, _ in doc.iter_nodes()
+              if n.data.get("kind") == fmt.KIND_MODULE}
+    svg = etree.fromstring(picture.data)
+    titles = {t.text for t in svg.iter("{http://www.w3.org/2000/svg}title")}
+    assert {f"{const}->{groups['/Net/A']}", f"{const}->{groups['/Net/B']}"} <= titles
