@@ -62,10 +62,11 @@ from modelexport.converter.tags import (
     normalize_tag,
     parent_tag,
 )
+from modelexport.graphml import format as fmt
 from modelexport.graphml.files import pending_files
 
 #: The domain of fold's functions, with its own opset_import entry.
-DOMAIN = "modelexport.modules"
+DOMAIN = fmt.FUNCTION_DOMAIN
 DOMAIN_VERSION = 1
 #: Model metadata key holding what unfold needs.
 RECORD_KEY = "modelexport.fold"

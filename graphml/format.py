@@ -46,6 +46,9 @@ ATTR_TYPES: dict[str, type] = {
 
 #: Sidecar suffix; the sidecar sits beside the GraphML with the same stem.
 SIDECAR_SUFFIX = ".onnxdata"
+#: The ONNX domain of the functions ``fold`` makes, one per module body: an op of this
+#: domain is a call standing for its whole module (drawn in the call style).
+FUNCTION_DOMAIN = "modelexport.modules"
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,9 @@ _KIND_STYLE = {  # kind -> (fill, shape)
     fmt.KIND_OUTPUT: ("#FFCDD2", "ellipse"),
     fmt.KIND_INITIALIZER: ("#EEEEEE", "rectangle"),
 }
+#: A call of a folded module's function (domain FUNCTION_DOMAIN): drawn as the module's
+#: box, in the module colour with a bold frame, not as one more op.
+_CALL_STYLE = ("#E0E0E0", "rectangle")
 _GROUP_STYLE = {  # kind -> (fill, label background, border type)
     fmt.KIND_MODULE: ("#F5F5F5", "#E0E0E0", "dashed"),
     fmt.KIND_SUBGRAPH: ("#FFF8E1", "#FFE082", "dotted"),
@@ -130,6 +133,8 @@ def fill_of(node: Node) -> tuple[str, str]:
     kind = node.data.get("kind", fmt.KIND_OP)
     if kind in _KIND_STYLE:
         return _KIND_STYLE[kind]
+    if node.data.get("domain") == fmt.FUNCTION_DOMAIN:
+        return _CALL_STYLE
     return _op_fill(str(node.data.get("op_type", ""))), "roundrectangle"
 
 
