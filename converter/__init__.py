@@ -3,10 +3,12 @@
     onnx_to_graphml("m.onnx", "m.graphml")      # also writes m.onnxdata
     graphml_to_onnx("m.graphml", "m2.onnx")     # reads the sidecar the GraphML names
 
-Layers: :mod:`modelexport.converter.encode` and :mod:`modelexport.converter.decode` are pure
-(ModelProto ↔ :class:`modelexport.graphml.Document`), :mod:`modelexport.converter.sidecar` streams tensor
-bytes, :mod:`modelexport.converter.hierarchy` finds module tags, and a thin file layer writes
-everything atomically. Imports onnx and graphml, never torch.
+Layers: :mod:`modelexport.converter.encode` and :mod:`modelexport.converter.decode` are
+pure (ModelProto ↔ :class:`modelexport.graphml.Document`),
+:mod:`modelexport.converter.sidecar` streams tensor bytes,
+:mod:`modelexport.converter.hierarchy` finds module tags, and a thin file layer writes
+everything atomically. :mod:`modelexport.converter.functions` folds modules into ONNX
+local functions and back. Imports onnx and graphml, never torch.
 """
 
 from __future__ import annotations
@@ -30,6 +32,13 @@ from modelexport.converter.errors import (
     OnnxLoadError,
     SidecarError,
 )
+from modelexport.converter.functions import (
+    FoldError,
+    FoldResult,
+    UnfoldResult,
+    fold_modules,
+    unfold_modules,
+)
 from modelexport.converter.hierarchy import Hierarchy, derive_hierarchy
 from modelexport.converter.sidecar import SidecarReader, SidecarWriter, read_sidecar, write_sidecar
 from modelexport.converter.testing import assert_models_equal, diff_models
@@ -40,10 +49,12 @@ __all__ = [
     "read_export", "write_rebuilt", "ExportResult", "ImportResult",
     # in memory
     "model_to_document", "document_to_model", "derive_hierarchy", "Hierarchy",
+    # modules as local functions (SPEC §11)
+    "fold_modules", "unfold_modules", "FoldResult", "UnfoldResult",
     # the sidecar
     "write_sidecar", "read_sidecar", "SidecarWriter", "SidecarReader",
     # comparing models
     "diff_models", "assert_models_equal",
     # errors
-    "ConverterError", "OnnxLoadError", "SidecarError", "GraphMLToOnnxError",
+    "ConverterError", "OnnxLoadError", "SidecarError", "GraphMLToOnnxError", "FoldError",
 ]

@@ -237,14 +237,16 @@ class _Folder:
             raise FoldError(f"class {unknown[0]!r} is not a module class of this model; "
                             f"known classes: {', '.join(sorted(known))}")
         if depth is not None and depth < 0:
-            raise FoldError(f"depth {depth} is negative; give 1 or more (the model's own "
-                            "module is depth 0)")
+            raise FoldError(f"depth {depth} is negative; give 2 or more (top-level modules "
+                            "are at depth 1)")
+        # a top-level module holding every op is the graph itself: folded only by --class
+        tops = {lineage(t)[0] for t in self.tags if t != "/"}
+        whole = next(iter(tops)) if len(tops) == 1 and "/" not in self.tags else None
 
         def chosen(tag: str) -> bool:
-            level = len(lineage(tag)) - 1
-            if depth is not None and level > depth:
+            if depth is not None and len(lineage(tag)) > depth:
                 return False
-            return self.info[tag][0] in classes if classes else level >= 1
+            return self.info[tag][0] in classes if classes else tag != whole
 
         first = {}
         for i, tag in enumerate(self.tags):
@@ -253,8 +255,8 @@ class _Folder:
         self.chosen = sorted((t for t in modules if chosen(t)),
                              key=lambda t: (-len(lineage(t)), first[t]))
         if not self.chosen:
-            raise FoldError("no module to fold: the model's own module (depth 0) is the graph "
-                            "itself; give --depth 1 or more, or a --class below it")
+            raise FoldError(f"no module to fold down to depth {depth}: {whole or 'the root'} "
+                            "(depth 1) holds the whole graph; give --depth 2 or more")
 
         self.graph_outputs = {o.name for o in graph.output}
         # items: 0..N-1 the original nodes, then calls as they are made
@@ -773,7 +775,9 @@ def fold_modules(src: PathLike | ModelProto, dst: PathLike | None = None, *,
     dst: where to write the folded model (needed for a path; optional for a ModelProto,
         whose folded copy is ``result.model``).
     classes: fold only modules of these classes (any depth).
-    depth: fold only modules down to this depth (the model's own module is depth 0).
+    depth: fold only modules down to this depth (top-level modules are at depth 1, as
+        for ``render``; a top-level module holding every op is the graph itself and is
+        folded only when its class is named).
 
     Returns a :class:`FoldResult`. Raises :class:`FoldError` (one line) for a model
     without tags, an unknown class, nothing to fold; ``OnnxLoadError`` for a file that
