@@ -36,6 +36,8 @@ STAGES = (
     "make-onnx",
     "archive-add",
     "archive-restore",
+    "fold",
+    "unfold",
 )
 
 
@@ -127,6 +129,14 @@ def _setup(args: argparse.Namespace) -> Callable[[], object]:
                 archive.restore("model", args.dst)
 
         return restore
+    if stage == "fold":
+        from modelexport.converter.functions import fold_modules
+
+        return lambda: fold_modules(args.src, args.dst)
+    if stage == "unfold":
+        from modelexport.converter.functions import unfold_modules
+
+        return lambda: unfold_modules(args.src, args.dst)
     raise SystemExit(f"unknown stage {stage!r}; choose one of {', '.join(STAGES)}")
 
 
