@@ -233,3 +233,23 @@ def test_the_record_is_model_metadata_that_names_the_original_hash(layers_file, 
     fold_modules(layers_file, tmp_path / "fn.onnx")
     record = json.loads(metadata(onnx.load(tmp_path / "fn.onnx"))[RECORD_KEY])
     assert record["format"] == 1 and len(record["sha256"]) == 64
+
+
+def test_a_model_with_external_data_keeps_its_references(tmp_path):
+    source = tmp_path / "ext.onnx"
+    onnx.save_model(layers_model(), str(source), save_as_external_data=True,
+                    all_tensors_to_one_file=True, location="ext.data", size_threshold=0)
+    data_before = (tmp_path / "ext.data").read_bytes()
+    fold_modules(source, tmp_path / "fn.onnx")
+    folded = onnx.load(tmp_path / "fn.onnx", load_external_data=False)
+    locations = {e.value for t in folded.graph.initializer for e in t.external_data
+                 if e.key == "location"}
+    assert locations == {"ext.data"} and (tmp_path / "ext.data").read_bytes() == data_before
+    for a, b in zip(_run(onnx.load(source), _feeds()),
+                    _run(onnx.load(tmp_path / "fn.onnx"), _feeds()), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    assert unfold_modules(tmp_path / "fn.onnx", tmp_path / "back.onnx").exact
+    assert (tmp_path / "back.onnx").read_bytes() == source.read_bytes()
+    (tmp_path / "elsewhere").mkdir()
+    with pytest.raises(FoldError, match="same directory"):
+        fold_modules(source, tmp_path / "elsewhere" / "fn.onnx")
