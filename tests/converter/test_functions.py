@@ -253,3 +253,20 @@ def test_a_model_with_external_data_keeps_its_references(tmp_path):
     (tmp_path / "elsewhere").mkdir()
     with pytest.raises(FoldError, match="same directory"):
         fold_modules(source, tmp_path / "elsewhere" / "fn.onnx")
+
+
+def test_a_call_is_an_op_in_its_module_group_drawn_apart_from_ops(layers_file, tmp_path):
+    from modelexport.converter import onnx_document
+    from modelexport.graphml import yed
+
+    fold_modules(layers_file, tmp_path / "fn.onnx", classes=["Proj", "Act"])
+    doc = onnx_document(tmp_path / "fn.onnx")
+    calls = {n.data["hierarchy_tag"]: (n, owner) for n, owner in doc.iter_nodes()
+             if n.data.get("domain") == DOMAIN}
+    assert len(calls) == 8
+    node, owner = calls["/Net/Layer.2/Proj"]
+    assert owner.data.get("hierarchy_tag") == "/Net/Layer.2/Proj"  # the module's own group
+    ops = [n for n, _ in doc.iter_nodes() if n.data.get("kind") == "op"
+           and n.data.get("domain") != DOMAIN]
+    assert {op.data["op_type"] for op in ops} == {"ReduceMean", "Mul", "Add", "Sigmoid"}
+    assert yed.fill_of(node) not in {yed.fill_of(op) for op in ops}
