@@ -197,12 +197,6 @@ def _set_props(node: Any, pairs: list[tuple[str, str]] | list[list[str]]) -> Non
 
 # ---------------------------------------------------------------- the fold itself
 
-@dataclass
-class _Function:
-    proto: FunctionProto
-    internal: int  # number of inner values (t0 …)
-
-
 class _Folder:
     """One fold of one graph: items (original nodes, then calls) collapsed bottom-up."""
 
@@ -266,19 +260,15 @@ class _Folder:
         self.records: dict[int, dict[str, Any]] = {}
         self.slot = list(range(len(self.nodes)))
         self.order: list[int | None] = list(range(len(self.nodes)))
-        self.producer: dict[str, int] = {}
         self.consumers: dict[str, list[int]] = {}
         for i in range(len(self.nodes)):
-            for name in self.writes[i]:
-                if name:
-                    self.producer[name] = i
             for name in self.reads[i]:
                 if name:
                     self.consumers.setdefault(name, []).append(i)
         self.owned: dict[str, list[int]] = {}
         for i, tag in enumerate(self.tags):
             self.owned.setdefault(tag, []).append(i)
-        self.functions: dict[tuple[str, bytes], _Function] = {}
+        self.functions: dict[tuple[str, bytes], FunctionProto] = {}  # (class, body key)
         self.names_by_class: dict[str, int] = {}
         self.function_order: list[FunctionProto] = []
         self.unfolded: list[str] = []
@@ -376,15 +366,15 @@ class _Folder:
             key.update(len(data).to_bytes(8, "little") + data)
         function = self.functions.get((cls, key.digest()))
         if function is None:
-            function = self._new_function(cls, nodes, len(inputs), escaping, len(inner))
+            function = self._new_function(cls, nodes, len(inputs), len(escaping))
             self.functions[(cls, key.digest())] = function
         record: dict[str, Any] = {"v": inner, "b": []}
-        for i, shared in zip(body, function.proto.node, strict=True):
+        for i, shared in zip(body, function.node, strict=True):
             if i in self.records:
                 record["b"].append(self.records.pop(i))
             else:
                 record["b"].append(_node_entry(i, self.protos[i], shared))
-        node = onnx.helper.make_node(function.proto.name, list(inputs), escaping, name=tag,
+        node = onnx.helper.make_node(function.name, list(inputs), escaping, name=tag,
                                      domain=DOMAIN)
         _set_props(node, [(TAG_KEY, tag), (MODULE_PATH_KEY, path or ""),
                           (MODULE_CLASS_KEY, cls)] if path is not None
@@ -396,31 +386,27 @@ class _Folder:
         self.slot.append(-1)  # placed by the caller
         self.records[call] = record
         self.calls += 1
-        for v in produced:
-            if v in esc:
-                self.producer[v] = call
-            else:
-                self.producer.pop(v, None)
-                self.consumers.pop(v, None)
+        for v in inner:
+            self.consumers.pop(v, None)
         for v in inputs:
             self.consumers[v] = [c for c in self.consumers.get(v, ()) if c not in inside] + [call]
         return call
 
     def _new_function(self, cls: str, nodes: list[NodeProto], n_inputs: int,
-                      escaping: list[str], n_inner: int) -> _Function:
+                      n_outputs: int) -> FunctionProto:
         count = self.names_by_class.get(cls, 0)
         self.names_by_class[cls] = count + 1
         proto = FunctionProto()
         proto.name = cls if count == 0 else f"{cls}_{count}"
         proto.domain = DOMAIN
         proto.input.extend(f"x{k}" for k in range(n_inputs))
-        proto.output.extend(f"y{k}" for k in range(len(escaping)))
+        proto.output.extend(f"y{k}" for k in range(n_outputs))
         proto.node.extend(nodes)
         for domain in sorted(_domains(nodes, set())):
             version = DOMAIN_VERSION if domain == DOMAIN else self.opsets.get(domain, 1)
             proto.opset_import.add(domain=domain, version=version)
         self.function_order.append(proto)
-        return _Function(proto, n_inner)
+        return proto
 
 
 def _node_entry(index: int, original: NodeProto, shared: NodeProto) -> Any:
