@@ -38,6 +38,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -153,6 +154,20 @@ def _rename_free(graph: GraphProto, names: dict[str, str]) -> None:
     for out in graph.output:
         if out.name not in local and out.name in names:
             out.name = names[out.name]
+
+
+def _local_names(graph: GraphProto) -> Iterator[str]:
+    """Every name a subgraph defines, its own subgraphs' included."""
+    yield from (v.name for v in graph.input)
+    yield from (t.name for t in graph.initializer)
+    for node in graph.node:
+        yield from node.output
+        for sub in _subgraphs(node):
+            yield from _local_names(sub)
+
+
+#: The names values get inside a body: inputs x0 …, outputs y0 …, inner values t0 ….
+_CANONICAL = re.compile(r"[xyt][0-9]+")
 
 
 def _node_reads(node: NodeProto) -> list[str]:
@@ -315,6 +330,12 @@ class _Folder:
                             self.owned.get(parent_tag(tag) or "/", []) + items
                         return
                     todo.append(c)
+        if any(_CANONICAL.fullmatch(name) for i in items for sub in _subgraphs(self.protos[i])
+               for name in _local_names(sub)):
+            self.unfolded.append(f"{tag}: not folded, a subgraph of its ops defines a name "
+                                 "like those a function body gives its values (x0, y0, t0)")
+            self.owned.setdefault(parent_tag(tag) or "/", []).extend(items)
+            return
         if not any(v for i in items for v in self.writes[i]):
             self.unfolded.append(f"{tag}: not folded, it computes nothing")
             self.owned.setdefault(parent_tag(tag) or "/", []).extend(items)

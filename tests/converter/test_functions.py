@@ -270,3 +270,27 @@ def test_a_call_is_an_op_in_its_module_group_drawn_apart_from_ops(layers_file, t
            and n.data.get("domain") != DOMAIN]
     assert {op.data["op_type"] for op in ops} == {"ReduceMean", "Mul", "Add", "Sigmoid"}
     assert yed.fill_of(node) not in {yed.fill_of(op) for op in ops}
+
+
+def test_a_module_whose_subgraph_defines_a_body_name_stays_unfolded(tmp_path):
+    then_g = helper.make_graph([helper.make_node("Neg", ["a"], ["t0"])], "then", [],
+                               [helper.make_tensor_value_info("t0", TensorProto.FLOAT, [2])])
+    else_g = helper.make_graph([helper.make_node("Abs", ["a"], ["e"])], "else", [],
+                               [helper.make_tensor_value_info("e", TensorProto.FLOAT, [2])])
+    nodes = [
+        tagged(helper.make_node("Relu", ["x"], ["a"], name="relu"), "/Net/Pre"),
+        tagged(helper.make_node("If", ["flag"], ["y"], name="if", then_branch=then_g,
+                                else_branch=else_g), "/Net/Branch"),
+    ]
+    graph = helper.make_graph(nodes, "g", [
+        helper.make_tensor_value_info("x", TensorProto.FLOAT, [2]),
+        helper.make_tensor_value_info("flag", TensorProto.BOOL, [])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
+    source = tmp_path / "clash.onnx"
+    onnx.save_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]),
+                    str(source))
+    result = fold_modules(source, tmp_path / "fn.onnx")
+    assert result.functions == ["Pre"]
+    assert result.unfolded[0].startswith("/Net/Branch: not folded, a subgraph")
+    assert unfold_modules(tmp_path / "fn.onnx", tmp_path / "back.onnx").exact
+    assert (tmp_path / "back.onnx").read_bytes() == source.read_bytes()
