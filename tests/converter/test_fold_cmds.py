@@ -87,3 +87,8 @@ def test_fold_help_has_examples():
     result = invoke("fold", "--help")
     assert result.exit_code == 0
     assert "modelexport fold model.onnx model_fn.onnx" in result.output
+
+
+def test_export_refuses_class_and_depth_without_fold(tmp_path):
+    result = invoke("export", "samples/gpt2-tiny", tmp_path / "m.onnx", "--class", "GPT2Block")
+    _refused(result, "--class and --depth choose what --fold folds; add --fold", tmp_path, [])

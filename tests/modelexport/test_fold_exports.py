@@ -128,3 +128,22 @@ def test_identical_layers_share_a_body_and_class_folds_only_them(name, bodies, e
     assert all(f.name.startswith(cls) for f in model.functions)
     assert len(result.functions) <= bodies, result.functions
     assert not any(n.domain == DOMAIN for f in model.functions for n in f.node)
+
+
+def test_export_with_fold_writes_the_folded_model(tmp_path):
+    from typer.testing import CliRunner
+
+    from modelexport.cli import app
+
+    out = tmp_path / "gpt2_fn.onnx"
+    result = CliRunner().invoke(app, ["export", str(Path(__file__).parents[2] / "samples" /
+                                                     "gpt2-tiny"), str(out), "--fold",
+                                      "--class", "GPT2Block", "--no-verify"])
+    assert result.exit_code == 0, result.output
+    assert "note: folded 2 modules into 2 functions" in result.output
+    model = onnx.load(out)
+    onnx.checker.check_model(model, full_check=True)
+    assert [f.name for f in model.functions] == ["GPT2Block", "GPT2Block_1"]
+    assert unfold_modules(out, tmp_path / "unfolded.onnx").exact
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "gpt2_fn.onnx", "gpt2_fn_htp_metadata.json", "unfolded.onnx"]
