@@ -232,7 +232,7 @@ class _Folder:
         self.tags: list[str] = tags  # type: ignore[assignment]
         tree = {e["tag"]: e for e in (module_tree(model) or []) if isinstance(e, dict)}
         modules: dict[str, None] = {}
-        for tag in self.tags:
+        for tag in dict.fromkeys(self.tags):
             for t in lineage(tag):
                 modules[t] = None
         self.info = {t: (tree.get(t, {}).get("class") or t.rsplit("/", 1)[-1].split(".")[0],
@@ -249,7 +249,7 @@ class _Folder:
             raise FoldError(f"depth {depth} is negative; give 2 or more (top-level modules "
                             "are at depth 1)")
         # a top-level module holding every op is the graph itself: folded only by --class
-        tops = {lineage(t)[0] for t in self.tags if t != "/"}
+        tops = {lineage(t)[0] for t in dict.fromkeys(self.tags) if t != "/"}
         whole = next(iter(tops)) if len(tops) == 1 and "/" not in self.tags else None
 
         def chosen(tag: str) -> bool:
@@ -257,12 +257,13 @@ class _Folder:
                 return False
             return self.info[tag][0] in classes if classes else tag != whole
 
-        first = {}
+        first: dict[str, int] = {}
         for i, tag in enumerate(self.tags):
-            for t in lineage(tag):
-                first.setdefault(t, i)
+            if tag not in first:
+                for t in lineage(tag):
+                    first.setdefault(t, i)
         self.chosen = sorted((t for t in modules if chosen(t)),
-                             key=lambda t: (-len(lineage(t)), first[t]))
+                             key=lambda t: (-t.count("/"), first[t]))
         if not self.chosen:
             raise FoldError(f"no module to fold down to depth {depth}: {whole or 'the root'} "
                             "(depth 1) holds the whole graph; give --depth 2 or more")
@@ -374,19 +375,14 @@ class _Folder:
         names = {v: f"x{k}" for k, v in enumerate(inputs)}
         names.update({v: f"y{k}" for k, v in enumerate(escaping)})
         names.update({v: f"t{k}" for k, v in enumerate(inner)})
-        nodes = [_renamed(self.protos[i], names) for i in body]
         cls, path = self.info[tag]
         key = hashlib.sha256()
         key.update(f"{len(inputs)}/{len(escaping)}/".encode())
-        for node in nodes:
-            bare = NodeProto()
-            bare.CopyFrom(node)
-            for name in ("name", "doc_string", "metadata_props"):
-                bare.ClearField(name)
-            data = bare.SerializeToString(deterministic=True)
-            key.update(len(data).to_bytes(8, "little") + data)
+        for i in body:
+            key.update(_body_key(self.protos[i], names))
         function = self.functions.get((cls, key.digest()))
         if function is None:
+            nodes = [_renamed(self.protos[i], names) for i in body]
             function = self._new_function(cls, nodes, len(inputs), len(escaping))
             self.functions[(cls, key.digest())] = function
         record: dict[str, Any] = {"v": inner, "b": []}
@@ -430,6 +426,20 @@ class _Folder:
         return proto
 
 
+def _body_key(node: NodeProto, names: dict[str, str]) -> bytes:
+    """What makes a node the same as another in a body: op, domain, attributes and wiring
+    with values renamed by ``names``; never its name, doc string or metadata."""
+    if any(True for _ in _subgraphs(node)):
+        attributes = _renamed(node, names).attribute
+    else:
+        attributes = node.attribute
+    wiring = "\0".join([node.domain, node.op_type, node.overload, *(
+        names.get(v, v) for v in node.input), "->", *(names.get(v, v) for v in node.output)])
+    data = wiring.encode() + b"".join(a.SerializeToString(deterministic=True)
+                                      for a in attributes)
+    return len(data).to_bytes(8, "little") + data
+
+
 def _node_entry(index: int, original: NodeProto, shared: NodeProto) -> Any:
     """How one inlined node differs from the shared body's: its index alone when only
     its wiring does (restored from the call's names)."""
@@ -438,6 +448,8 @@ def _node_entry(index: int, original: NodeProto, shared: NodeProto) -> Any:
         diff["n"] = original.name
     if original.doc_string != shared.doc_string:
         diff["d"] = original.doc_string
+    if original.metadata_props == shared.metadata_props:
+        return [index, diff] if diff else index
     mine, theirs = _props(original), _props(shared)
     if mine != theirs:
         if [k for k, _ in mine] == [k for k, _ in theirs]:
