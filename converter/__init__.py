@@ -28,12 +28,12 @@ from modelexport.converter.decode import document_to_model
 from modelexport.converter.encode import model_to_document
 from modelexport.converter.errors import (
     ConverterError,
+    FoldError,
     GraphMLToOnnxError,
     OnnxLoadError,
     SidecarError,
 )
 from modelexport.converter.functions import (
-    FoldError,
     FoldResult,
     UnfoldResult,
     fold_modules,
