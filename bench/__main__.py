@@ -26,7 +26,7 @@ from bench.harness import (
 from bench.models import CACHE, FULL, MODELS, QUICK, ModelSpec, cache_dir
 
 STAGES = ("export", "export-graphml", "import-onnx", "validate-graphml", "layout", "layout-share",
-          "archive-add", "archive-restore")
+          "archive-add", "archive-restore", "compare", "fold", "unfold")
 CONVERTERS = ("export-graphml", "import-onnx")
 
 # SPEC §8, per stage and model. Time: stage / (onnx.load + onnx.save). Memory: work MB
@@ -44,6 +44,8 @@ FLOOR_TARGETS = {"export-graphml": 1.5, "import-onnx": 1.5, "validate-graphml": 
 # those rows), set on GPT-2 and on the 100k-node synthetic graph.
 ARCHIVE_TIME_TARGET = 2.0
 ARCHIVE_TARGET_MODELS = ("gpt2", "synth-100k")
+# SPEC §8: fold and unfold of a 124M-parameter model ≤ 1 × onnx load + save each.
+FOLD_TIME_TARGETS = {"gpt2": 1.0}
 LINEAR_TARGET = 1.5  # time per node at 100k nodes / at 1k nodes
 # SPEC §8: compare of two 124M-parameter models ≤ 1 × load + save of one, peak memory
 # ≤ 0.2 × one model. model -> (time, memory × model size)
@@ -109,6 +111,8 @@ class Row:
             return ARCHIVE_TIME_TARGET if self.model in ARCHIVE_TARGET_MODELS else None
         if self.stage == "compare":
             return COMPARE_TARGETS[self.model][0] if self.model in COMPARE_TARGETS else None
+        if self.stage in ("fold", "unfold"):
+            return FOLD_TIME_TARGETS.get(self.model)
         return CONVERTER_TIME_TARGETS.get(self.model) if self.stage in CONVERTERS else None
 
     @property
@@ -237,6 +241,8 @@ def bench_model(spec: ModelSpec, stages: list[str], repeat: int, refresh: bool, 
         variant.parent.mkdir()
         run_stage("make-variant", src=str(src), dst=str(variant))
         row("compare", {"src": str(src), "other": str(variant)}, "load-save", base_opts, size_mb)
+    if {"fold", "unfold"} & set(stages):
+        _bench_fold(spec, stages, src, out, row, size_mb, base_opts)
     if graphml.exists():
         floors = {}
         for floor in FLOORS:  # the XML floors of this GraphML, in the same run
@@ -323,6 +329,55 @@ def _bench_archive(spec: ModelSpec, stages: list[str], src: Path, out: Path, row
         "store_mb": sum(p.stat().st_size for p in store.rglob("*") if p.is_file()) / mb,
         "graphml_mb": graphml.stat().st_size / mb,
     }
+
+
+#: Per model: the original and the folded file's sizes, and whether unfold gave back
+#: the original bytes.
+FOLD_SIZES: dict[str, dict[str, float | bool]] = {}
+
+
+def _bench_fold(spec: ModelSpec, stages: list[str], src: Path, out: Path, row, size_mb: float,
+                base_opts: dict) -> None:
+    """fold and unfold, each against onnx load + save of the same model."""
+    folded, unfolded = out / "folded.onnx", out / "unfolded.onnx"
+    if "fold" in stages:
+        row("fold", {"src": str(src), "dst": str(folded)}, "load-save", base_opts, size_mb)
+    if not folded.exists():  # unfold alone: its input, made once, untimed
+        run_stage("fold", src=str(src), dst=str(folded))
+    if "unfold" in stages:
+        row("unfold", {"src": str(folded), "dst": str(unfolded)}, "load-save", base_opts,
+            size_mb)
+    if not unfolded.exists():
+        run_stage("unfold", src=str(folded), dst=str(unfolded))
+    FOLD_SIZES[spec.name] = {
+        "original_mb": src.stat().st_size / 2**20, "folded_mb": folded.stat().st_size / 2**20,
+        "exact": _same_bytes(src, unfolded)}
+
+
+def _same_bytes(a: Path, b: Path) -> bool:
+    if a.stat().st_size != b.stat().st_size:
+        return False
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        while True:
+            x, y = fa.read(1 << 22), fb.read(1 << 22)
+            if x != y:
+                return False
+            if not x:
+                return True
+
+
+def render_fold(rows: list[Row]) -> str:
+    """fold / unfold against load + save, the folded file's size, unfold's exactness."""
+    lines = ["Fold (SPEC §8: fold and unfold ≤ 1 × onnx load + save on gpt2; the folded file "
+             "no larger than the original):"]
+    for model, sizes in FOLD_SIZES.items():
+        times = ", ".join(f"{r.stage} {r.ratio:.2f} × load+save" for r in rows
+                          if r.model == model and r.stage in ("fold", "unfold"))
+        larger = "no larger" if sizes["folded_mb"] <= sizes["original_mb"] else "LARGER"
+        lines.append(f"  {model}: {times or 'not timed'}; folded file {sizes['folded_mb']:.2f} "
+                     f"MB vs original {sizes['original_mb']:.2f} MB ({larger}); unfold gives "
+                     f"back the original bytes: {'yes' if sizes['exact'] else 'NO'}")
+    return "\n".join(lines)
 
 
 def _fmt(value: float, spec: str) -> str:
@@ -450,6 +505,11 @@ def render_targets(rows: list[Row], scale: list[dict]) -> str:
                     f"{_fmt(per_box['per_box_ratio'], '.2f')} ({per_box['large_s']:.3f} s / "
                     f"{per_box['large_boxes']:,} boxes vs {per_box['small_s']:.3f} s / "
                     f"{per_box['small_boxes']:,})" if per_box else "not measured"))
+    for model, target in FOLD_TIME_TARGETS.items():
+        folds = [r for r in rows if r.stage in ("fold", "unfold") and r.model == model]
+        lines.append(f"  fold, unfold / (onnx.load + onnx.save) ≤ {target} on {model}: "
+                     + verdict([r.met()[0] for r in folds]) + "  "
+                     + ", ".join(f"{r.stage} {r.ratio:.2f}" for r in folds))
     linear = [s for s in scale if s["stage"] in CONVERTERS]
     lines.append("  100k nodes both ways, time per node 100k / 1k ≤ 1.5: "
                  + verdict([s["met"] for s in linear]) + "  "
@@ -535,6 +595,9 @@ def main(argv: list[str] | None = None) -> int:
     if ARCHIVE_SIZES:
         print()
         print(render_archive(rows))
+    if FOLD_SIZES:
+        print()
+        print(render_fold(rows))
     if args.json:
         args.json.write_text(json.dumps({"rows": [r.to_json() for r in rows], "scaling": scale,
                                          "layout_scaling": layout_scaling(rows),

@@ -40,6 +40,8 @@ STAGES = (
     "archive-restore",
     "compare",
     "make-variant",
+    "fold",
+    "unfold",
 )
 
 
@@ -140,6 +142,14 @@ def _setup(args: argparse.Namespace) -> Callable[[], object]:
         return lambda: compare_models(args.src, args.other)
     if stage == "make-variant":
         return lambda: make_variant(args.src, args.dst)
+    if stage == "fold":
+        from modelexport.converter.functions import fold_modules
+
+        return lambda: fold_modules(args.src, args.dst)
+    if stage == "unfold":
+        from modelexport.converter.functions import unfold_modules
+
+        return lambda: unfold_modules(args.src, args.dst)
     raise SystemExit(f"unknown stage {stage!r}; choose one of {', '.join(STAGES)}")
 
 

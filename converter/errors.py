@@ -6,7 +6,10 @@
         ├── SidecarError        the .onnxdata sidecar is missing, truncated, tampered,
         │                       outside the GraphML's directory, or a tensor's offset /
         │                       length does not fit it or its dtype x dims
-        └── GraphMLToOnnxError  the GraphML does not describe a rebuildable ONNX model
+        ├── GraphMLToOnnxError  the GraphML does not describe a rebuildable ONNX model
+        └── FoldError           fold / unfold cannot do what was asked: no tags, an
+                                unknown class, nothing to fold or unfold, a record
+                                that does not match its model
 
 GraphML parsing errors come from ``graphml.errors`` and pass through unchanged.
 """
@@ -30,3 +33,7 @@ class SidecarError(ConverterError):
 
 class GraphMLToOnnxError(ConverterError):
     """The GraphML cannot be turned back into an ONNX model."""
+
+
+class FoldError(ConverterError):
+    """The model cannot be folded into functions, or unfolded, as asked."""

@@ -66,6 +66,9 @@ def graphml_type(value_type: str) -> str:
 
 #: Sidecar suffix; the sidecar sits beside the GraphML with the same stem.
 SIDECAR_SUFFIX = ".onnxdata"
+#: The ONNX domain of the functions ``fold`` makes, one per module body: an op of this
+#: domain is a call standing for its whole module (drawn in the call style).
+FUNCTION_DOMAIN = "modelexport.modules"
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,9 @@ DIFF_COLOURS = {
     "removed": ("#EF5350", "#FFEBEE", "#EF5350"),
     "changed": ("#FFB300", "#FFF8E1", "#FFB300"),
 }
+#: A call of a folded module's function (domain FUNCTION_DOMAIN): drawn as the module's
+#: box, in the module colour with a bold frame, not as one more op.
+_CALL_STYLE = ("#E0E0E0", "rectangle")
 _GROUP_STYLE = {  # kind -> (fill, label background, border type)
     fmt.KIND_MODULE: ("#F5F5F5", "#E0E0E0", "dashed"),
     fmt.KIND_SUBGRAPH: ("#FFF8E1", "#FFE082", "dotted"),
@@ -142,6 +145,8 @@ def fill_of(node: Node) -> tuple[str, str]:
         return (diff[0], _KIND_STYLE[kind][1]) if diff else _KIND_STYLE[kind]
     if diff:
         return diff[0], "roundrectangle"
+    if node.data.get("domain") == fmt.FUNCTION_DOMAIN:
+        return _CALL_STYLE
     return _op_fill(str(node.data.get("op_type", ""))), "roundrectangle"
 
 

@@ -2,6 +2,8 @@
 
     import modelexport
     report = modelexport.export_model(model, example_inputs, "out.onnx", strategy="auto")
+    modelexport.fold_modules("out.onnx", "out_fn.onnx")     # modules as local functions
+    modelexport.unfold_modules("out_fn.onnx", "out2.onnx")  # the same bytes as out.onnx
 
 torch and transformers load only when an export runs: importing this package is cheap.
 """
@@ -18,6 +20,9 @@ __all__ = [
     "ExportReport",
     # looking inside
     "compare_models",
+    # modules as ONNX local functions
+    "fold_modules",
+    "unfold_modules",
     # errors
     "ModelExportError",
     "UserInputError",
@@ -33,6 +38,8 @@ _LAZY = {
     "UnifiedExporter": "modelexport.exporter",
     "ExportReport": "modelexport.exporter",
     "compare_models": "modelexport.analysis.compare",
+    "fold_modules": "modelexport.converter.functions",
+    "unfold_modules": "modelexport.converter.functions",
 }
 
 from modelexport.errors import (  # noqa: E402
@@ -46,6 +53,7 @@ from modelexport.errors import (  # noqa: E402
 
 if _typing.TYPE_CHECKING:
     from modelexport.analysis.compare import compare_models
+    from modelexport.converter.functions import fold_modules, unfold_modules
     from modelexport.exporter import ExportReport, UnifiedExporter, export_model, export_pretrained
 
 

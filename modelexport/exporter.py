@@ -324,11 +324,32 @@ def _graphml_tools() -> tuple[Any, Any]:
     return onnx_to_graphml, validate_graphml
 
 
+def _fold_in_place(target: Path, classes: Any, depth: int | None) -> str:
+    """Replace the exported file by its folded model; what was folded, in words."""
+    from modelexport.converter.functions import fold_modules
+
+    folded = target.with_name(f".{target.name}.folding")
+    try:
+        result = fold_modules(target, folded, classes=tuple(classes), depth=depth)
+        os.replace(folded, target)
+    finally:
+        folded.unlink(missing_ok=True)
+    return (f"folded {result.calls} modules into {len(result.functions)} functions; main "
+            f"graph {result.nodes_after} of {result.nodes_before} nodes "
+            "(modelexport unfold gives back the unfolded model)")
+
+
 def export_pretrained(source: str, path: str | os.PathLike[str], *,
                       input_text: str | None = None, input_shape: str | None = None,
                       strategy: str = "auto", with_graphml: bool = False,
-                      layout: str = "auto", **options: Any) -> ExportReport:
+                      layout: str = "auto", fold: bool = False,
+                      fold_classes: tuple[str, ...] | list[str] = (),
+                      fold_depth: int | None = None, **options: Any) -> ExportReport:
     """Load ``source`` (hub id or local directory), build its inputs, export it to ``path``.
+
+    With ``fold``, the file written is the folded model (its modules as ONNX local
+    functions, see :func:`modelexport.fold_modules`, with ``fold_classes`` and
+    ``fold_depth``), after the tagged model was checked and verified.
 
     With ``with_graphml``, also writes ``<stem>_hierarchical_graph.graphml`` (and its
     ``.onnxdata`` sidecar) beside the ONNX, its yEd geometry placed by ``layout``, and
@@ -352,6 +373,11 @@ def export_pretrained(source: str, path: str | os.PathLike[str], *,
     inputs = build_inputs(loaded.model, loaded.tokenizer, input_text, shape)
     report = exporter.export(loaded.model, inputs, target, notes=[loaded.note])
     report.timings["load"] = round(load_seconds, 4)
+    if fold:
+        start = time.perf_counter()
+        step("folding modules into functions")
+        report.notes.append(_fold_in_place(target, fold_classes, fold_depth))
+        report.timings["fold"] = round(time.perf_counter() - start, 4)
 
     if tools is not None:
         onnx_to_graphml, validate_graphml = tools

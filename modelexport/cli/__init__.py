@@ -46,12 +46,13 @@ def _register() -> None:
         archive_cmds,
         convert_cmds,
         export_cmd,
+        fold_cmds,
         render_cmd,
         validate_cmd,
     )
 
-    for module in (export_cmd, convert_cmds, validate_cmd, render_cmd, analysis_cmds,
-                   archive_cmds):
+    for module in (export_cmd, convert_cmds, validate_cmd, render_cmd, fold_cmds,
+                   analysis_cmds, archive_cmds):
         module.register(app)
 
 

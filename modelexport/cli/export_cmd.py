@@ -20,6 +20,7 @@ from modelexport.cli._common import (
     show_progress,
     user_errors,
 )
+from modelexport.cli.fold_cmds import FoldClass, FoldDepth
 
 
 def _report_text(report: Any) -> str:
@@ -87,6 +88,11 @@ def export(
     keep_torch_modules: Annotated[bool, typer.Option(
         "--keep-torch-modules", help="Keep built-in torch.nn modules (Linear, LayerNorm, "
         "...) in tags.")] = False,
+    fold: Annotated[bool, typer.Option(
+        "--fold", help="Write the folded model: modules as ONNX local functions, identical "
+        "layers sharing one (as modelexport fold does; --class and --depth as there).")] = False,
+    fold_classes: FoldClass = None,
+    fold_depth: FoldDepth = None,
     json_output: JsonOutput = False,
     verbose: Verbose = False,
 ) -> None:
@@ -106,10 +112,16 @@ def export(
       modelexport export ./image-model out/model.onnx --input-shape 1,3,32,32 --strategy htp
 
       modelexport export org/model-name out/model.onnx --json
+
+      modelexport export ./my-model out/model_fn.onnx --fold --class GPT2Block
     """
     with user_errors(verbose, json_output, command="modelexport export"):
+        from modelexport.errors import UserInputError
         from modelexport.exporter import export_pretrained
         from modelexport.graphml.files import write_text_atomic
+
+        if (fold_classes or fold_depth is not None) and not fold:
+            raise UserInputError("--class and --depth choose what --fold folds; add --fold")
 
         status: Any = nullcontext()
         progress = None
@@ -126,7 +138,8 @@ def export(
                 model, output, input_text=input_text, input_shape=input_shape,
                 strategy=strategy, with_graphml=with_graphml, layout=layout.value,
                 opset_version=opset_version, temp_dir=temp_dir, verify=verify,
-                keep_builtins=keep_torch_modules, verbose=verbose, progress=progress)
+                keep_builtins=keep_torch_modules, verbose=verbose, progress=progress,
+                fold=fold, fold_classes=tuple(fold_classes or ()), fold_depth=fold_depth)
         text = _report_text(report)
         if with_report:
             target = Path(report.output)

@@ -26,6 +26,8 @@ FILE_COMMANDS = {
     "validate": lambda missing, out: ["validate", missing],
     "compare": lambda missing, out: ["compare", missing, missing],
     "extract": lambda missing, out: ["extract", missing, "--tag", "/M", out / "m.onnx"],
+    "fold": lambda missing, out: ["fold", missing, out / "m.onnx"],
+    "unfold": lambda missing, out: ["unfold", missing, out / "m.onnx"],
 }
 
 
@@ -100,6 +102,8 @@ def test_version_prints_the_installed_version():
     ("validate", "validate [OPTIONS] IN.onnx"),
     ("compare", "compare [OPTIONS] A.onnx B.onnx"),
     ("extract", "extract [OPTIONS] IN.onnx OUT.onnx"),
+    ("fold", "fold [OPTIONS] IN.onnx OUT.onnx"),
+    ("unfold", "unfold [OPTIONS] IN.onnx OUT.onnx"),
 ])
 def test_usage_lines_name_the_arguments_plainly(command, usage):
     result = _invoke(command, "--help")
