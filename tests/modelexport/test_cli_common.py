@@ -131,3 +131,35 @@ def test_a_one_of_everything_result_says_so_in_the_singular(tmp_path, monkeypatc
     back = _invoke("import-onnx", "m.graphml", "back.onnx")
     assert "1 initializer," in back.stdout, back.stdout
     assert "1 initializers" not in graphml.stdout + back.stdout
+
+
+# Every command that reads an ONNX model, with the arguments it needs around it.
+MODEL_COMMANDS = {
+    "analyze": lambda model, out: ["analyze", model],
+    "validate": lambda model, out: ["validate", model],
+    "compare": lambda model, out: ["compare", model, model],
+    "render": lambda model, out: ["render", model, out / "m.svg"],
+    "export-graphml": lambda model, out: ["export-graphml", model, out / "m.graphml"],
+    "extract": lambda model, out: ["extract", model, "--tag", "/M", out / "m.onnx"],
+    "archive add": lambda model, out: ["archive", "add", out / "a.lbdb", model],
+}
+
+
+@pytest.mark.parametrize("command", sorted(MODEL_COMMANDS))
+@pytest.mark.parametrize("name, text, kind", [
+    ("m_metadata.json", '{"format": "modelexport.metadata", "modules": []}\n', "a JSON file"),
+    ("m.textproto", "ir_version: 8\ngraph { name: \"g\" }\n", "a text file"),
+])
+def test_a_json_or_text_file_given_as_a_model_is_refused_in_one_line(tmp_path, command, name,
+                                                                     text, kind):
+    given = tmp_path / name
+    given.write_text(text)
+    out = tmp_path / "out"
+    out.mkdir()
+    result = _invoke(*MODEL_COMMANDS[command](given, out))
+    assert result.exit_code == 1, result.output
+    assert result.stderr == (f"error: {str(given)!r} is not an ONNX model (it is {kind}); "
+                             "give a binary .onnx file\n")
+    as_json = _invoke(*MODEL_COMMANDS[command](given, out), "--json")
+    assert as_json.exit_code == 1
+    assert "is not an ONNX model" in json.loads(as_json.stdout)["error"]
