@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import nullcontext
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,6 +21,15 @@ from modelexport.cli._common import (
     show_progress,
     user_errors,
 )
+
+
+class Strategy(str, Enum):
+    """How module context is captured (modelexport.exporter.STRATEGY_CHOICES)."""
+
+    auto = "auto"
+    htp = "htp"
+    usage_based = "usage_based"
+    fx = "fx"
 
 
 def _report_text(report: Any) -> str:
@@ -63,9 +73,11 @@ def export(
     input_shape: Annotated[str | None, typer.Option(
         "--input-shape", help="Shape of the generated main input, e.g. 1,16 for token ids "
         "or 1,3,224,224 for images.", show_default=False)] = None,
-    strategy: Annotated[str, typer.Option(
-        "--strategy", "-s", help="auto, htp, usage_based or fx: how module context is "
-        "captured; auto tries htp, usage_based, fx in turn.")] = "auto",
+    strategy: Annotated[Strategy, typer.Option(
+        "--strategy", "-s", metavar="<choice>", help="auto, htp, usage_based or fx: how "
+        "module context is captured (htp: torch.export's module stack; usage_based: forward "
+        "hooks with TorchScript; fx: torch.fx); auto tries them in that order.")
+    ] = Strategy.auto,
     opset_version: Annotated[int | None, typer.Option(
         "--opset-version", help="ONNX opset (default: the exporter's).",
         show_default=False)] = None,
@@ -124,7 +136,7 @@ def export(
         with status:
             report = export_pretrained(
                 model, output, input_text=input_text, input_shape=input_shape,
-                strategy=strategy, with_graphml=with_graphml, layout=layout.value,
+                strategy=strategy.value, with_graphml=with_graphml, layout=layout.value,
                 opset_version=opset_version, temp_dir=temp_dir, verify=verify,
                 keep_builtins=keep_torch_modules, verbose=verbose, progress=progress)
         text = _report_text(report)

@@ -108,6 +108,28 @@ def test_usage_lines_name_the_arguments_plainly(command, usage):
     assert "{" not in result.stdout.split("\n\n")[0] + result.stdout.splitlines()[1]
 
 
+def _all_commands(group=None, path=()):
+    import typer
+
+    group = group or typer.main.get_command(app)
+    yield path
+    for name, command in getattr(group, "commands", {}).items():
+        yield from _all_commands(command, (*path, name))
+
+
+@pytest.mark.parametrize("command", list(_all_commands()), ids=" ".join)
+def test_help_shows_no_value_type_beside_a_flag(command):
+    result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "160"})
+    assert result.exit_code == 0
+    assert "--help" in result.stdout
+    assert "<bool>" not in result.stdout
+
+
+def test_analyze_help_shows_the_output_format_choices():
+    result = runner.invoke(app, ["analyze", "--help"], env={"COLUMNS": "160"})
+    assert "<summary|detailed|json|csv>" in result.stdout
+
+
 def test_export_help_shows_the_graphml_file_name_whole_on_a_narrow_terminal():
     result = runner.invoke(app, ["export", "--help"], env={"COLUMNS": "80"}, terminal_width=80)
     assert result.exit_code == 0
@@ -163,3 +185,38 @@ def test_a_json_or_text_file_given_as_a_model_is_refused_in_one_line(tmp_path, c
     as_json = _invoke(*MODEL_COMMANDS[command](given, out), "--json")
     assert as_json.exit_code == 1
     assert "is not an ONNX model" in json.loads(as_json.stdout)["error"]
+
+
+def _registered_commands(typer_app=app, path=()):
+    """(command path, typer CommandInfo) of every command, sub-groups included."""
+    for info in typer_app.registered_commands:
+        name = info.name or info.callback.__name__.replace("_", "-")
+        yield (*path, name), info
+    for group in typer_app.registered_groups:
+        yield from _registered_commands(group.typer_instance, (*path, group.name
+                                                               or group.typer_instance.info.name))
+
+
+@pytest.mark.parametrize("command, info", list(_registered_commands()),
+                         ids=[" ".join(p) for p, _ in _registered_commands()])
+def test_ctrl_c_anywhere_in_a_command_exits_130_saying_interrupted(command, info, monkeypatch):
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(info, "callback", interrupted)
+    monkeypatch.setattr(info, "name", command[-1])
+    result = _invoke(*command)
+    assert result.exit_code == 130, result.output
+    assert result.stderr == "error: interrupted\n"
+
+
+def test_ctrl_c_while_validate_prints_its_report_exits_130(tmp_path, monkeypatch):
+    from modelexport.analysis import render
+
+    def interrupted(report):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(render, "format_validation", interrupted)
+    result = _invoke("validate", _tiny_onnx(tmp_path / "m.onnx"))
+    assert result.exit_code == 130, result.output
+    assert result.stderr == "error: interrupted\n"

@@ -33,11 +33,30 @@ def test_help_lists_the_options_and_examples():
     assert "modelexport export ./my-model out/model.onnx" in result.output
 
 
-def test_an_unknown_strategy_is_one_line_and_writes_nothing(samples, tmp_path):
-    result = _export(samples / "bert-tiny", tmp_path / "m.onnx", "--strategy", "magic")
-    assert result.exit_code == 1
-    assert "unknown strategy 'magic'" in _one_line_error(result)
+@pytest.mark.parametrize("option", ["--strategy", "--layout"])
+def test_an_unknown_choice_is_bad_usage_naming_the_choices_and_writes_nothing(samples, tmp_path,
+                                                                              option):
+    result = _export(samples / "bert-tiny", tmp_path / "m.onnx", option, "magic")
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for '{option}'" in result.output
+    assert "'magic' is not one of" in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_strategy_choices_of_the_command_line_are_the_exporters():
+    from modelexport.cli.export_cmd import Strategy
+    from modelexport.exporter import STRATEGY_CHOICES
+
+    assert tuple(s.value for s in Strategy) == STRATEGY_CHOICES
+
+
+def test_help_shows_the_choices_of_strategy_and_layout():
+    result = runner.invoke(app, ["export", "--help"], env={"COLUMNS": "200"})
+    lines = result.output.splitlines()
+    strategy = next(line for line in lines if "--strategy " in line and "<" in line)
+    layout = next(line for line in lines if "--layout" in line)
+    assert "<choice>" in strategy and "auto, htp, usage_based or fx:" in strategy
+    assert "<choice>" in layout and "auto, dot, outline or none:" in layout
 
 
 def test_a_missing_output_directory_is_one_line_and_writes_nothing(samples, tmp_path):
