@@ -39,7 +39,7 @@ def test_analyze_prints_a_plain_tree_on_a_pipe(net_file):
 @pytest.mark.parametrize("fmt", ["summary", "detailed", "json", "csv"])
 def test_analyze_writes_every_format_to_a_file(net_file, tmp_path, fmt):
     out = tmp_path / f"report.{fmt}"
-    result = invoke("analyze", net_file, "--output-format", fmt, "--output-file", out)
+    result = invoke("analyze", net_file, "--output-format", fmt, "--output", out)
     assert result.exit_code == 0, result.output
     text = out.read_text()
     if fmt == "json":
@@ -49,6 +49,39 @@ def test_analyze_writes_every_format_to_a_file(net_file, tmp_path, fmt):
     else:
         assert text.splitlines()[1].startswith("/Net  ops 12")
     assert "Relu×1" in text or fmt != "detailed"
+
+
+@pytest.mark.parametrize("name, check", [
+    ("r.json", lambda text: json.loads(text)["node_count"] == 12),
+    ("r.csv", lambda text: len(list(csv.DictReader(io.StringIO(text)))) == 8),
+    ("r.txt", lambda text: text.splitlines()[1].startswith("/Net  ops 12")),
+])
+def test_analyze_output_takes_its_format_from_the_file_name(net_file, tmp_path, name, check):
+    result = invoke("analyze", net_file, "-o", tmp_path / name)
+    assert result.exit_code == 0, result.output
+    assert check((tmp_path / name).read_text())
+
+
+def test_analyze_still_accepts_the_former_output_file_name_without_showing_it(net_file,
+                                                                            tmp_path):
+    result = invoke("analyze", net_file, "--output-file", tmp_path / "r.json")
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "r.json").read_text())["node_count"] == 12
+    assert "--output-file" not in invoke("analyze", "--help").output
+
+
+@pytest.mark.parametrize("command", ["analyze", "validate"])
+def test_the_file_a_command_writes_is_named_with_output(command):
+    help_text = runner.invoke(app, [command, "--help"], env={"COLUMNS": "160"}).output
+    assert "--output " in help_text and "-o " in help_text
+
+
+def test_analyze_json_with_another_format_is_bad_usage(net_file):
+    result = invoke("analyze", net_file, "--json", "-f", "csv")
+    assert result.exit_code == 2
+    assert "--json prints JSON; it cannot be combined with --output-format csv" in " ".join(
+        line.strip("│ ") for line in result.output.splitlines())
+    assert invoke("analyze", net_file, "--json", "-f", "json").exit_code == 0
 
 
 def test_analyze_json_with_filter_tag(net_file):
@@ -120,7 +153,7 @@ def test_extract_writes_a_checked_model(net_file, tmp_path):
     (["validate", "{net}", "--repair", "--output", "{nodir}/x.onnx"], "does not exist"),
     (["extract", "{net}", "--tag", "/Net/Nope", "{out}"], "no module '/Net/Nope'"),
     (["extract", "{net}", "--tag", "/Net", "{nodir}/x.onnx"], "does not exist"),
-    (["analyze", "{net}", "--output-file", "{nodir}/r.json"], "does not exist"),
+    (["analyze", "{net}", "--output", "{nodir}/r.json"], "does not exist"),
     (["compare", "{net}", "{text}", "--output-file", "{out}"], "is not an ONNX model"),
     (["analyze", "{net}", "--filter-tag", "/Nope"], "no module '/Nope'"),
 ])
@@ -171,7 +204,7 @@ def test_running_the_commands_loads_neither_torch_nor_transformers(net_file, tmp
 def test_written_files_get_ordinary_permissions(net_file, tmp_path):
     import os
 
-    invoke("analyze", net_file, "--output-format", "json", "--output-file", tmp_path / "r.json")
+    invoke("analyze", net_file, "--output-format", "json", "--output", tmp_path / "r.json")
     invoke("extract", net_file, "--tag", "/Net/Stack/Layer.0", tmp_path / "layer.onnx")
     umask = os.umask(0)
     os.umask(umask)
