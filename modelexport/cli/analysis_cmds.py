@@ -173,6 +173,7 @@ def validate(
     if not json_output:
         if fixed is not None:
             typer.echo(f"repaired {plural(len(fixed.repaired), 'untagged node')}; wrote {target}")
+            _echo_repairs(fixed.repaired)
         typer.echo(format_validation(report), nl=False)
     if not report.valid:
         if json_output:
@@ -181,6 +182,18 @@ def validate(
         raise typer.Exit(1)
     if json_output:
         print_json(payload)
+
+
+# Repairs listed one per line up to this many; --json lists them all.
+_REPAIRS_SHOWN = 20
+
+
+def _echo_repairs(repaired: dict[str, str]) -> None:
+    """Where each repaired node went: ``  node → /Model/Tag``."""
+    for label, tag in list(repaired.items())[:_REPAIRS_SHOWN]:
+        typer.echo(f"  {label} → {tag}")
+    if len(repaired) > _REPAIRS_SHOWN:
+        typer.echo(f"  ... and {len(repaired) - _REPAIRS_SHOWN} more (--json lists them all)")
 
 
 def compare(

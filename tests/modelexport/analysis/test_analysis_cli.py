@@ -122,6 +122,14 @@ def test_validate_repair_writes_a_valid_copy(net, save, tmp_path):
     assert invoke("validate", path, "--repair", "--output", out).exit_code == 0 and out.exists()
 
 
+def test_validate_repair_says_where_each_node_went_as_json_does(net, save):
+    path = save(set_tag(net, "L1/Relu", None), "bad.onnx")
+    text = invoke("validate", path, "--repair").output
+    repaired = json.loads(invoke("validate", path, "--repair", "--json").output)["repair"]
+    assert list(repaired["repaired"]) == ["L1/Relu"]
+    assert f"  L1/Relu → {repaired['repaired']['L1/Relu']}\n" in text
+
+
 def test_compare_self_says_no_differences(net_file, tmp_path):
     out = tmp_path / "diff.json"
     result = invoke("compare", net_file, net_file, "--output-file", out)
