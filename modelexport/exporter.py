@@ -1,5 +1,5 @@
 """The export pipeline: inputs → capture (one strategy, or the auto chain) → tags →
-atomic write → optional verification → the ``<stem>_htp_metadata.json`` sidecar.
+atomic write → optional verification → the ``<stem>_metadata.json`` sidecar.
 
     report = export_model(model, example_inputs, "out.onnx", strategy="auto")
 
@@ -80,7 +80,9 @@ class ExportReport:
 
 
 def metadata_path_for(onnx_path: Path) -> Path:
-    return onnx_path.with_name(f"{onnx_path.stem}_htp_metadata.json")
+    """``<stem>_metadata.json`` beside the model, whatever the strategy (before version 2
+    of the document it was ``<stem>_htp_metadata.json``)."""
+    return onnx_path.with_name(f"{onnx_path.stem}_metadata.json")
 
 
 def graphml_path_for(onnx_path: Path) -> Path:
@@ -131,12 +133,12 @@ def _parameter_bytes(model: Any) -> int:
 
 def build_metadata(report: ExportReport, tree: ModuleTree, tagging: TaggingResult,
                    model: Any) -> dict[str, Any]:
-    """The ``<stem>_htp_metadata.json`` document: module tree, node→tag map, statistics."""
+    """The ``<stem>_metadata.json`` document: module tree, node→tag map, statistics."""
     counts = tagging.nodes_per_tag
     modules = [{**m.as_record(), "node_count": counts.get(m.tag, 0)} for m in tree.modules]
     return {
-        "format": "modelexport.htp_metadata",
-        "version": 1,
+        "format": "modelexport.metadata",  # version 1: "modelexport.htp_metadata"
+        "version": 2,
         "onnx_file": Path(report.output).name,
         "model_class": type(model).__name__,
         "strategy": report.strategy,
@@ -169,7 +171,8 @@ class UnifiedExporter:
     them in that order and reports each attempt. ``keep_builtins`` keeps ``torch.nn``
     modules in tags. Every attempt's model must pass onnx.checker (full check) before
     the file is put in place; ``verify`` also compares onnxruntime with PyTorch. A
-    model that fails either is a failed attempt: ``auto`` goes on along its chain. ``write_metadata`` writes the JSON sidecar.
+    model that fails either is a failed attempt: ``auto`` goes on along its chain.
+    ``write_metadata`` writes the JSON sidecar.
     """
 
     def __init__(self, strategy: str = "auto", *, opset_version: int | None = None,

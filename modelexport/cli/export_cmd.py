@@ -104,7 +104,7 @@ def export(
 ) -> None:
     """Export a transformers model to ONNX in which every node carries its module's tag.
 
-    Writes OUT.onnx and, beside it, <stem>_htp_metadata.json (module tree, node→tag
+    Writes OUT.onnx and, beside it, <stem>_metadata.json (module tree, node→tag
     map, statistics); with --with-graphml also <stem>_hierarchical_graph.graphml and
     <stem>_hierarchical_graph.onnxdata, with --with-report <stem>_export_report.txt.
     A directory with only config.json gives a seeded random-init model.

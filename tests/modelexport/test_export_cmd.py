@@ -106,7 +106,7 @@ def test_export_writes_the_model_sidecar_and_report_and_prints_json(samples, tmp
     assert report["inputs"]["input_ids"] == [1, 6]
     assert "random-init BertModel" in report["notes"][0]
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "bert.onnx", "bert_export_report.txt", "bert_htp_metadata.json"]
+        "bert.onnx", "bert_export_report.txt", "bert_metadata.json"]
     model = onnx.load(tmp_path / "bert.onnx")
     assert all(node_tag(n) for n in model.graph.node)
     text = (tmp_path / "bert_export_report.txt").read_text()
@@ -120,7 +120,7 @@ def test_export_with_graphml_writes_and_validates_the_graph(samples, tmp_path):
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["cnn.onnx", "cnn_hierarchical_graph.graphml",
-                     "cnn_hierarchical_graph.onnxdata", "cnn_htp_metadata.json"]
+                     "cnn_hierarchical_graph.onnxdata", "cnn_metadata.json"]
     from modelexport.graphml import validate_graphml
 
     validate_graphml(str(tmp_path / "cnn_hierarchical_graph.graphml"))
@@ -193,5 +193,5 @@ def test_the_export_summary_analyze_and_metadata_count_modules_alike(samples, tm
     assert "18 modules, 13 holding ops" in analyzed.stdout.splitlines()[0]
     as_json = json.loads(runner.invoke(app, ["analyze", str(out), "--json"]).stdout)
     assert (as_json["module_count"], as_json["modules_holding_ops"]) == (18, 13)
-    stats = json.loads(out.with_name("bert_htp_metadata.json").read_text())["statistics"]
+    stats = json.loads(out.with_name("bert_metadata.json").read_text())["statistics"]
     assert (stats["module_count"], stats["modules_holding_ops"]) == (18, 13)

@@ -120,8 +120,10 @@ def test_validate_names_the_nodes_broken_in_an_export(exports):
     # A node inside layer 0 whose producers and consumers are all in layer 0 too.
     inner = next(i for i, t in enumerate(index.tags) if ".0" in t and (
         index.producer_tags(i) and index.consumer_tags(i)
-        and all(x.startswith(layer_of(t)) for x in index.producer_tags(i) + index.consumer_tags(i))))
-    moved = layer_of(index.tags[inner])[:-1] + "1" + index.tags[inner][len(layer_of(index.tags[inner])):]
+        and all(x.startswith(layer_of(t))
+                for x in index.producer_tags(i) + index.consumer_tags(i))))
+    layer = layer_of(index.tags[inner])
+    moved = layer[:-1] + "1" + index.tags[inner][len(layer):]
     last, before_last = len(index.nodes) - 1, len(index.nodes) - 2
     for i, tag in ((last, None), (before_last, "/Nowhere/Module"), (inner, moved)):
         props = model.graph.node[i].metadata_props
@@ -260,6 +262,6 @@ def test_parameters_of_merged_initializers_belong_to_the_modules_owning_them(tmp
         assert [m.own_parameters for m in result.modules if m.module_class == cls] == want
     text = runner.invoke(app, ["analyze", str(out)]).stdout
     assert "holds the equal parameters of 5 modules" in text
-    meta = json.loads(out.with_name("llama_htp_metadata.json").read_text())
+    meta = json.loads(out.with_name("llama_metadata.json").read_text())
     assert sum(len(v) for v in meta["parameter_owners"].values()) == len(
         list(model.parameters()))
