@@ -65,6 +65,7 @@ class ExportReport:
     timings: dict[str, float]
     metadata_path: str | None = None
     graphml_path: str | None = None
+    sidecar_path: str | None = None  # the GraphML's .onnxdata
     checker: str | None = None
     verification: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
@@ -365,4 +366,5 @@ def export_pretrained(source: str, path: str | os.PathLike[str], *,
         validate_graphml(str(graphml)).raise_if_invalid()
         report.timings["graphml"] = round(time.perf_counter() - start, 4)
         report.graphml_path = str(graphml)
+        report.sidecar_path = str(result.sidecar)
     return report

@@ -58,7 +58,8 @@ def _report_text(report: Any) -> str:
     if report.metadata_path:
         lines.append(f"metadata:  {report.metadata_path}")
     if report.graphml_path:
-        lines.append(f"graphml:   {report.graphml_path}")
+        lines.append(f"graphml:   {report.graphml_path} (parameters in "
+                     f"{Path(report.sidecar_path or '').name})")
     return "\n".join(lines) + "\n"
 
 
@@ -153,6 +154,11 @@ def export(
                        f"{report.coverage:.0%} tagged, "
                        f"{module_counts(report.module_count, report.modules_holding_ops)}, "
                        f"strategy {report.strategy}")
+            if report.graphml_path:
+                typer.echo(f"wrote {report.graphml_path} (parameters in "
+                           f"{Path(report.sidecar_path or '').name}; open it in yEd)")
+            if report.metadata_path:
+                typer.echo(f"wrote {report.metadata_path} (module tree, node tags, statistics)")
             if any(not attempt.ok for attempt in report.attempts):
                 typer.echo(f"note: {report.reason}")
             for note in report.notes:

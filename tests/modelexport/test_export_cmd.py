@@ -114,13 +114,17 @@ def test_export_writes_the_model_sidecar_and_report_and_prints_json(samples, tmp
 
 
 @pytest.mark.slow
-def test_export_with_graphml_writes_and_validates_the_graph(samples, tmp_path):
+def test_export_with_graphml_writes_validates_and_names_the_graph(samples, tmp_path):
     result = _export(samples / "resnet-tiny", tmp_path / "cnn.onnx", "--with-graphml",
                      "--strategy", "usage_based", "--no-verify")
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["cnn.onnx", "cnn_hierarchical_graph.graphml",
                      "cnn_hierarchical_graph.onnxdata", "cnn_metadata.json"]
+    graphml = tmp_path / "cnn_hierarchical_graph.graphml"
+    assert (f"wrote {graphml} (parameters in cnn_hierarchical_graph.onnxdata; open it in yEd)"
+            in result.stdout.splitlines())
+    assert f"wrote {tmp_path / 'cnn_metadata.json'} (" in result.stdout
     from modelexport.graphml import validate_graphml
 
     validate_graphml(str(tmp_path / "cnn_hierarchical_graph.graphml"))
