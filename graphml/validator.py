@@ -76,7 +76,7 @@ MAX_XSD_FINDINGS = 50
 #: this size; beyond it the errors are reported as the streaming validator gives them.
 XSD_TREE_LIMIT = 64 * 1024**2
 
-_G = "{%s}" % fmt.GRAPHML_NS
+_G = f"{{{fmt.GRAPHML_NS}}}"
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,8 @@ class ValidationReport:
     findings: list[Finding] = field(default_factory=list)
     nodes: int = 0
     edges: int = 0
+    # schema findings past MAX_XSD_FINDINGS: counted, not listed
+    omitted: int = 0
 
     @property
     def ok(self) -> bool:
@@ -119,7 +121,8 @@ class ValidationReport:
     def to_dict(self) -> dict:
         return {"path": self.path, "schema": self.schema, "ok": self.ok,
                 "nodes": self.nodes, "edges": self.edges,
-                "findings": [asdict(f) for f in self.findings]}
+                "findings": [asdict(f) for f in self.findings],
+                "omitted_findings": self.omitted}
 
 
 @cache
@@ -197,7 +200,9 @@ def _validate(path: Path, check_sidecar: bool, schema: str, max_bytes: int) -> V
                 line, f"Element 'graph': Duplicate key-sequence ['{gid}'] in unique "
                 "identity-constraint 'graph_id_unique'.")]
         try:
-            report.findings.extend(_xsd_findings(path, xsd, schema, xsd_errors, max_bytes))
+            findings, report.omitted = _xsd_findings(path, xsd, schema, xsd_errors,
+                                                     max_bytes)
+            report.findings.extend(findings)
         except GraphMLError as e:
             add(Finding("parse", "", None, str(e)))
             return report
@@ -219,18 +224,23 @@ class _StreamedError:
 
 
 def _xsd_findings(path: Path, xsd: etree.XMLSchema, schema: str, streamed: list,
-                  max_bytes: int) -> list[Finding]:
-    """Findings for a file that failed the XSD: from a whole-tree validation, which
-    names elements and lines, when the file is small enough; else as streamed."""
+                  max_bytes: int) -> tuple[list[Finding], int]:
+    """Findings for a file that failed the XSD, the first MAX_XSD_FINDINGS of them, and
+    how many more there are: from a whole-tree validation, which names elements and
+    lines, when the file is small enough; else as streamed."""
     if path.stat().st_size > XSD_TREE_LIMIT:
-        return [Finding("xsd", "", err.line or None, f"schema {schema}: {_xsd_message(err.message)}")
-                for err in streamed[:MAX_XSD_FINDINGS]]
+        return ([Finding("xsd", "", err.line or None,
+                         f"schema {schema}: {_xsd_message(err.message)}")
+                 for err in streamed[:MAX_XSD_FINDINGS]],
+                max(0, len(streamed) - MAX_XSD_FINDINGS))
     root = parse_xml(read_bytes(path, max_bytes=max_bytes), max_bytes=max_bytes)
     xsd.validate(root)
-    errors = list(xsd.error_log)[:MAX_XSD_FINDINGS]
+    every = list(xsd.error_log)
+    errors = every[:MAX_XSD_FINDINGS]
     owners = _elements_at({e.line for e in errors}, root)
-    return [Finding("xsd", owners.get(err.line, ""), err.line,
-                    f"schema {schema}: {_xsd_message(err.message)}") for err in errors]
+    return ([Finding("xsd", owners.get(err.line, ""), err.line,
+                     f"schema {schema}: {_xsd_message(err.message)}") for err in errors],
+            len(every) - len(errors))
 
 
 def _elements_at(lines: set[int], root: etree._Element) -> dict[int, str]:
@@ -501,7 +511,8 @@ def _tensor_refs(data: dict) -> tuple[list, list]:
             dims = json.loads(data.get("shape", "null"))
         except (ValueError, TypeError, RecursionError):
             pass
-        refs.append(("initializer", data.get("offset"), data.get("length"), data.get("dtype"), dims))
+        refs.append(("initializer", data.get("offset"), data.get("length"), data.get("dtype"),
+                     dims))
     for key in ("tensor", "attributes"):
         raw = data.get(key)
         if not isinstance(raw, str) or fmt.SIDECAR_REF not in raw:
@@ -673,7 +684,8 @@ class _Checker:
             if not isinstance(tag, str) or not tag:
                 continue
             enclosing = next((a for a in self._ancestors(rec) if a.kind == fmt.KIND_MODULE), None)
-            etag = (enclosing.tag if enclosing.tag is not None else "") if enclosing is not None else ""
+            etag = ((enclosing.tag if enclosing.tag is not None else "")
+                    if enclosing is not None else "")
             if enclosing is not None and isinstance(etag, str) and etag:
                 below = fmt.tag_within(tag, etag) and (kind == fmt.KIND_OP or tag != etag)
                 if not below:

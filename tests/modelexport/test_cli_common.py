@@ -220,3 +220,32 @@ def test_ctrl_c_while_validate_prints_its_report_exits_130(tmp_path, monkeypatch
     result = _invoke("validate", _tiny_onnx(tmp_path / "m.onnx"))
     assert result.exit_code == 130, result.output
     assert result.stderr == "error: interrupted\n"
+
+
+def _relu_chain(path, length):
+    nodes = [helper.make_node("Relu", [f"t{i}"], [f"t{i + 1}"], name=f"relu{i}")
+             for i in range(length)]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("t0", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info(f"t{length}", TensorProto.FLOAT, [2])])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return path
+
+
+def test_the_official_schema_on_a_default_file_names_the_limit_and_the_flags_it_needs(
+        tmp_path):
+    model = _relu_chain(tmp_path / "m.onnx", 80)
+    assert _invoke("export-graphml", model, tmp_path / "m.graphml").exit_code == 0
+    result = _invoke("validate-graphml", tmp_path / "m.graphml", "--schema", "official")
+    assert result.exit_code == 1
+    notes = [line for line in result.stdout.splitlines() if line.startswith("note: ")]
+    assert notes[0].startswith("note: stopped at 50 schema findings (the limit); ")
+    assert "--flat --no-yed" in notes[1]
+    payload = json.loads(_invoke("validate-graphml", tmp_path / "m.graphml", "--schema",
+                                 "official", "--json").stdout)
+    assert len(payload["findings"]) == 50 and payload["omitted_findings"] > 0
+    assert payload["notes"] == [n.removeprefix("note: ") for n in notes]
+    # the file the hint names passes
+    flat = tmp_path / "flat.graphml"
+    assert _invoke("export-graphml", model, flat, "--flat", "--no-yed").exit_code == 0
+    assert _invoke("validate-graphml", flat, "--schema", "official").exit_code == 0
