@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
@@ -78,16 +79,21 @@ _KEYS = [
     KeySpec("model_domain", "graph", "model_domain", "string"),
     KeySpec("model_version", "graph", "model_version", "long"),
     KeySpec("model_doc_string", "graph", "model_doc_string", "string"),
-    KeySpec("model_metadata_props", "graph", "model_metadata_props", "string", "JSON [[key, value], ...]"),
-    KeySpec("model_extra", "graph", "model_extra", "string", "JSON: ModelProto fields not carried elsewhere"),
+    KeySpec("model_metadata_props", "graph", "model_metadata_props", "string",
+            "JSON [[key, value], ...]"),
+    KeySpec("model_extra", "graph", "model_extra", "string",
+            "JSON: ModelProto fields not carried elsewhere"),
     KeySpec("graph_name", "graph", "graph_name", "string"),
     KeySpec("graph_doc_string", "graph", "graph_doc_string", "string"),
-    KeySpec("graph_extra", "graph", "graph_extra", "string", "JSON: GraphProto fields not carried elsewhere"),
+    KeySpec("graph_extra", "graph", "graph_extra", "string",
+            "JSON: GraphProto fields not carried elsewhere"),
     KeySpec("value_info", "graph", "value_info", "string", "JSON list of ValueInfoProto"),
-    KeySpec("sidecar", "graph", "sidecar", "string", "file name of the sidecar, beside the GraphML"),
+    KeySpec("sidecar", "graph", "sidecar", "string",
+            "file name of the sidecar, beside the GraphML"),
     KeySpec("sidecar_size", "graph", "sidecar_size", "long", "size of the sidecar in bytes"),
     KeySpec("sidecar_sha256", "graph", "sidecar_sha256", "string", "hex SHA-256 of the sidecar"),
-    KeySpec("source_onnx", "graph", "source_onnx", "string", "the ONNX file converted, relative to the GraphML"),
+    KeySpec("source_onnx", "graph", "source_onnx", "string",
+            "the ONNX file converted, relative to the GraphML"),
     KeySpec("layout", "graph", "layout", "string",
             "how the yEd geometry was placed: dot, outline or none (styling, not model data)"),
     # -- every node -----------------------------------------------------------------
@@ -109,10 +115,12 @@ _KEYS = [
     KeySpec("inputs", "node", "inputs", "string", "JSON list of input tensor names, '' = omitted"),
     KeySpec("outputs", "node", "outputs", "string", "JSON list of output tensor names"),
     KeySpec("attributes", "node", "attributes", "string", "JSON list of attributes"),
-    KeySpec("node_extra", "node", "node_extra", "string", "JSON: NodeProto fields not carried elsewhere"),
+    KeySpec("node_extra", "node", "node_extra", "string",
+            "JSON: NodeProto fields not carried elsewhere"),
     # -- subgraph containers --------------------------------------------------------
     KeySpec("attribute_name", "node", "attribute_name", "string", "attribute holding the subgraph"),
-    KeySpec("attribute_index", "node", "attribute_index", "int", "position within a GRAPHS attribute"),
+    KeySpec("attribute_index", "node", "attribute_index", "int",
+            "position within a GRAPHS attribute"),
     # -- tensors (inputs, outputs, initializers) ------------------------------------
     KeySpec("dtype", "node", "dtype", "string", "element type name, e.g. FLOAT"),
     KeySpec("shape", "node", "shape", "string", "JSON list of dims (int or symbolic name)"),
@@ -214,6 +222,46 @@ def tag_within(tag: str, prefix: str) -> bool:
     ``/`` contains every tag. :mod:`modelexport.converter.tags` names this ``within``.
     """
     return tag == prefix or prefix == "/" or tag.startswith(prefix + "/")
+
+
+def resolve_tag(given: str, known: Iterable[str]) -> tuple[str | None, str]:
+    """The module tag a user meant by ``given``, among the ``known`` tags.
+
+    ``given`` itself when known (blanks and extra slashes aside). A tag written without
+    its leading modules (``Layer.0``, ``Stack/Layer.0``: no leading ``/``) is resolved
+    when exactly one known tag ends with those segments. Otherwise returns None and a
+    sentence for the error: the candidates when several tags match, else the closest
+    tags (``did you mean``), else the first few.
+    """
+    import difflib
+
+    tags = list(dict.fromkeys(known))
+    parts = [p for p in given.strip().split("/") if p]
+    whole = "/" + "/".join(parts) if parts else "/"
+    if whole in tags:
+        return whole, ""
+    relative = bool(parts) and not given.strip().startswith("/")
+    if relative:
+        ends = [t for t in tags if t.endswith("/" + "/".join(parts))]
+        if len(ends) == 1:
+            return ends[0], ""
+        if ends:
+            shown = ", ".join(ends[:5]) + (", ..." if len(ends) > 5 else "")
+            return None, (f"{given!r} matches {len(ends)} modules ({shown}); give the whole "
+                          "tag, from the root")
+    # Near misses: whole tags, or for a relative tag, tags' last segments alike.
+    if relative:
+        tails = {"/".join(t.split("/")[-len(parts):]): t for t in reversed(tags)
+                 if t.count("/") >= len(parts)}
+        close = [tails[m] for m in difflib.get_close_matches("/".join(parts), tails, n=3)]
+    else:
+        close = difflib.get_close_matches(whole, tags, n=3)
+    if close:
+        return None, (f"no module {given!r} in the model; did you mean "
+                      + " or ".join(repr(t) for t in close) + "?")
+    shown = ", ".join(tags[:5]) + (", ..." if len(tags) > 5 else "")
+    return None, (f"no module {given!r} in the model (modules: "
+                  f"{shown or 'none: the model has no tags'})")
 
 
 def is_nmtoken(text: str) -> bool:

@@ -21,7 +21,14 @@ from modelexport.analysis._graph import (
     recorded_tree,
     tensor_size,
 )
-from modelexport.converter.tags import STRATEGY_KEY, TAG_KEY, metadata, normalize_tag, within
+from modelexport.converter.tags import (
+    STRATEGY_KEY,
+    TAG_KEY,
+    metadata,
+    normalize_tag,
+    resolve_tag,
+    within,
+)
 from modelexport.errors import AnalysisError
 from modelexport.tagging import PARAMETER_OWNERS_KEY
 
@@ -118,7 +125,7 @@ def analyze_model(model: onnx.ModelProto, filter_tag: str | None = None) -> Anal
     sources = Counter(
         "metadata_props" if any(p.key == TAG_KEY and p.value for p in n.metadata_props)
         else "doc_string"
-        for n, t in zip(index.nodes, index.tags) if t is not None
+        for n, t in zip(index.nodes, index.tags, strict=True) if t is not None
     )
     tagged = sum(t is not None for t in index.tags)
     params = {name: tensor_size(t) for name, t in index.initializers.items()}
@@ -129,17 +136,13 @@ def analyze_model(model: onnx.ModelProto, filter_tag: str | None = None) -> Anal
 
     modules = modules_of(model, index.tags) if tagged or recorded_tree(model) else []
     if filter_tag is not None:
-        filter_tag = normalize_tag(filter_tag)
-        if not any(m.tag == filter_tag for m in modules):
-            known = ", ".join(m.tag for m in modules[:5]) or "none: the model has no tags"
-            raise AnalysisError(
-                f"no module {filter_tag!r} in the model (modules: {known}"
-                f"{', ...' if len(modules) > 5 else ''}); run 'modelexport analyze' to list them"
-            )
+        filter_tag, why = resolve_tag(filter_tag, [m.tag for m in modules])
+        if filter_tag is None:
+            raise AnalysisError(f"{why}; run 'modelexport analyze' to list them")
         modules = [m for m in modules if within(m.tag, filter_tag)]
 
     own_ops: dict[str, Counter[str]] = {m.tag: Counter() for m in modules}
-    for node, tag in zip(index.nodes, index.tags):
+    for node, tag in zip(index.nodes, index.tags, strict=True):
         if tag in own_ops:
             own_ops[tag][node.op_type] += 1
     own_params: Counter[str] = Counter()
@@ -176,9 +179,11 @@ def analyze_model(model: onnx.ModelProto, filter_tag: str | None = None) -> Anal
 
     if filter_tag is None:
         selected = index.nodes
-        untagged_types = Counter(n.op_type for n, t in zip(index.nodes, index.tags) if t is None)
+        untagged_types = Counter(n.op_type for n, t in zip(index.nodes, index.tags, strict=True)
+                                 if t is None)
     else:
-        selected = [n for n, t in zip(index.nodes, index.tags) if t and within(t, filter_tag)]
+        selected = [n for n, t in zip(index.nodes, index.tags, strict=True)
+                    if t and within(t, filter_tag)]
         untagged_types = Counter()
     return Analysis(
         graph_name=model.graph.name,

@@ -130,6 +130,36 @@ def test_validate_repair_says_where_each_node_went_as_json_does(net, save):
     assert f"  L1/Relu → {repaired['repaired']['L1/Relu']}\n" in text
 
 
+def _error(result) -> str:
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    return lines[0]
+
+
+def test_a_mistyped_tag_gets_a_suggestion(net_file, tmp_path):
+    out = tmp_path / "layer.onnx"
+    line = _error(invoke("extract", net_file, "--tag", "/Net/Stack/Layer0", out))
+    assert "no module '/Net/Stack/Layer0' in the model; did you mean '/Net/Stack/Layer.0'" in line
+    assert not out.exists()
+    line = _error(invoke("analyze", net_file, "--filter-tag", "/Net/Stak"))
+    assert "did you mean '/Net/Stack'" in line
+
+
+def test_a_tag_without_its_root_is_taken_only_when_it_names_one_module(net_file, tmp_path):
+    out = tmp_path / "layer.onnx"
+    result = invoke("extract", net_file, "--tag", "Layer.0", out, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["tag"] == "/Net/Stack/Layer.0"
+    as_json = json.loads(invoke("analyze", net_file, "--filter-tag", "Layer.1/Block",
+                                "--json").output)
+    assert as_json["filter_tag"] == "/Net/Stack/Layer.1/Block"
+    line = _error(invoke("extract", net_file, "--tag", "Block", tmp_path / "b.onnx"))
+    assert ("'Block' matches 2 modules (/Net/Stack/Layer.0/Block, /Net/Stack/Layer.1/Block); "
+            "give the whole tag, from the root") in line
+    assert not (tmp_path / "b.onnx").exists()
+
+
 def test_compare_self_says_no_differences(net_file, tmp_path):
     out = tmp_path / "diff.json"
     result = invoke("compare", net_file, net_file, "--output-file", out)
