@@ -85,6 +85,18 @@ def test_an_unknown_hub_id_is_one_line_and_writes_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_mistyped_local_path_is_no_such_directory_not_a_hub_problem(tmp_path, monkeypatch):
+    (tmp_path / "models" / "bert-tiny").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    result = _export("models/bert-tny", "m.onnx")
+    assert result.exit_code == 1
+    assert _one_line_error(result) == ("error: models/bert-tny: no such directory (did you "
+                                       "mean models/bert-tiny?); pass a model directory "
+                                       "holding config.json")
+    assert "hub" not in _one_line_error(_export("models/nosuch", "m.onnx"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["models"]
+
+
 def test_a_bad_input_shape_is_one_line(samples, tmp_path):
     result = _export(samples / "vit-tiny", tmp_path / "m.onnx", "--input-shape", "1,x")
     assert result.exit_code == 1
