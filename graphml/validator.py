@@ -652,9 +652,12 @@ class _Checker:
                 self.finding("dialect", nid, f"a {kind} node must be a group (hold a nested "
                              "graph) in nested output")
         for rec in self.scan.records:
-            if rec.kind == fmt.KIND_MODULE and not children.get(rec.id):
-                self.finding("dialect", rec.id, "module group is empty; every module holds at "
-                             "least one node")
+            # A module without ops (its work folded into constants) is still a module
+            # of the model, named by its tag; an empty group naming none is debris.
+            if rec.kind == fmt.KIND_MODULE and not children.get(rec.id) and not rec.tag:
+                self.finding("dialect", rec.id, "module group is empty and names no module "
+                             "(no hierarchy_tag); every module holds a node or names a "
+                             "module of the model")
 
     def _parent_of(self, rec: _Record) -> _Record | None:
         if self.nested:

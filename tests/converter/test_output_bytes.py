@@ -36,9 +36,9 @@ from modelexport.converter import graphml_to_onnx, onnx_to_graphml
 
 SYNTHETIC_HASHES = {
     1: {
-        "flat": "a64bfbe0d498f8b44199ae9d509f0eedf8e2540fcfe6a9712753ae70fd8e2da9",
+        "flat": "ce9ff0d9851cd93295e93cb5015536a27e4f4739fb73f52e5ddaa013aadd76f4",
         "flat_sidecar": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-        "graphml": "4db5e33f94976f897c990b80340a635efde4379d463311704bfe5ebc39470b34",
+        "graphml": "b6ded8e40664fb24457978a6fecb9a281cb6469b1e84c0aef279cbbd22c47e69",
         "onnx": "13dc64deecb77caa576bd1553f6841e9252496b46c8033e771827dafcac4ab5e",
         "sidecar": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
     },

@@ -225,9 +225,10 @@ def test_repair_gives_each_stripped_node_its_own_module_or_an_ancestor(exports, 
     assert report.valid, [i.message for i in report.issues][:3]
 
 
-def test_parameters_of_merged_initializers_belong_to_the_modules_owning_them(tmp_path):
-    """A Llama-shaped model with random init has equal all-ones RMSNorm weights; the
-    exporter merges them into one initializer, which once went to the root."""
+@pytest.fixture(scope="module")
+def llama(tmp_path_factory):
+    """A tiny random-init Llama exported with htp: (the torch model, the ONNX path, the
+    export report). Its rotary embedding leaves no op of its own (folded into constants)."""
     import torch
     from transformers import LlamaConfig, LlamaModel
 
@@ -238,9 +239,36 @@ def test_parameters_of_merged_initializers_belong_to_the_modules_owning_them(tmp
                          num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
                          max_position_embeddings=32)
     model = LlamaModel(config).eval()
-    out = tmp_path / "llama.onnx"
-    export_model(model, {"input_ids": torch.randint(0, 64, (1, 6)), "use_cache": False}, out,
-                 strategy="htp")
+    out = tmp_path_factory.mktemp("llama") / "llama.onnx"
+    report = export_model(model, {"input_ids": torch.randint(0, 64, (1, 6)),
+                                  "use_cache": False}, out, strategy="htp")
+    return model, out, report
+
+
+def test_modules_without_ops_count_alike_in_export_analyze_graphml_and_archive(llama,
+                                                                               tmp_path):
+    from modelexport.converter.tags import module_tree
+
+    _model, out, report = llama
+    tree = module_tree(onnx.load(out))
+    analyzed = json.loads(runner.invoke(app, ["analyze", str(out), "--json"]).stdout)
+    assert [m["tag"] for m in analyzed["modules"] if m["total_ops"] == 0], \
+        "the premise: a module without ops"
+    graphml = runner.invoke(app, ["export-graphml", str(out), str(tmp_path / "l.graphml"),
+                                  "--json"])
+    added = runner.invoke(app, ["archive", "add", str(tmp_path / "a.lbdb"), str(out)])
+    assert added.exit_code == 0, added.output
+    listed = json.loads(runner.invoke(app, ["archive", "list", str(tmp_path / "a.lbdb"),
+                                            "--json"]).stdout)
+    assert (report.module_count, analyzed["module_count"], json.loads(graphml.stdout)["modules"],
+            listed["models"][0]["modules"]) == (len(tree),) * 4
+    assert runner.invoke(app, ["validate-graphml", str(tmp_path / "l.graphml")]).exit_code == 0
+
+
+def test_parameters_of_merged_initializers_belong_to_the_modules_owning_them(llama):
+    """A Llama-shaped model with random init has equal all-ones RMSNorm weights; the
+    exporter merges them into one initializer, which once went to the root."""
+    model, out, _report = llama
     proto = onnx.load(out)
     norms = [name for name, m in model.named_modules() if type(m).__name__.endswith("RMSNorm")]
     held = [name for name in (f"{n}.weight" for n in norms)
