@@ -87,8 +87,21 @@ def test_analyze_json_with_another_format_is_bad_usage(net_file):
 def test_analyze_json_with_filter_tag(net_file):
     result = invoke("analyze", net_file, "--json", "--filter-tag", "/Net/Stack/Layer.0")
     data = json.loads(result.output)
-    assert [m["tag"] for m in data["modules"]] == ["/Net/Stack/Layer.0", "/Net/Stack/Layer.0/Block"]
+    assert [m["tag"] for m in data["modules"]] == ["/Net/Stack/Layer.0",
+                                                   "/Net/Stack/Layer.0/Block"]
     assert data["selected_nodes"] == 4
+
+
+def test_analyze_with_filter_tag_counts_nodes_and_parameters_of_the_subtree_only(net_file):
+    data = json.loads(invoke("analyze", net_file, "--json", "--filter-tag",
+                             "/Net/Stack/Layer.0").output)
+    layer = data["modules"][0]
+    assert (data["node_count"], data["tagged_nodes"], data["untagged_nodes"]) == (4, 4, 0)
+    assert data["parameters"] == layer["total_parameters"] == 16 + 4
+    assert sum(data["op_types"].values()) == data["node_count"]
+    headline = invoke("analyze", net_file, "--filter-tag", "/Net/Stack/Layer.0").output
+    assert headline.startswith("/Net/Stack/Layer.0: 4 nodes, 4 tagged (100.0%), 0 untagged; "
+                               "2 modules, 2 holding ops; 20 parameters\n"), headline
 
 
 def test_validate_passes_with_exit_0(net_file):

@@ -45,6 +45,7 @@ def exports(tmp_path_factory) -> dict[str, Path]:
     return {
         "bert-tiny": export("bert-tiny", root / "bert.onnx", "htp"),
         "vit-tiny": export("vit-tiny", root / "vit.onnx", "htp"),
+        "gpt2-tiny": export("gpt2-tiny", root / "gpt2.onnx", "htp"),
     }
 
 
@@ -88,8 +89,24 @@ def test_analyze_json_counts_add_up_to_the_node_count(exports, sample):
     assert data["node_count"] == nodes and data["untagged_nodes"] == 0
     assert sum(m["own_ops"] for m in data["modules"]) == nodes
     assert data["modules"][0]["total_ops"] == nodes
-    assert data["modules"][0]["total_parameters"] + data["unowned_parameters"] == (
-        data["parameters"] + data["shared_parameters"])
+    assert data["parameters_recorded"]
+    assert data["modules"][0]["total_parameters"] == data["parameters"]
+
+
+@pytest.mark.parametrize("sample, expected", [("bert-tiny", 4_385_920), ("gpt2-tiny", 172_288)])
+def test_analyze_counts_the_parameters_pytorch_counts_and_constants_apart(exports, sample,
+                                                                          expected):
+    from modelexport.hierarchy import build_module_tree
+    from modelexport.loading import load_pretrained
+
+    model = load_pretrained(str(SAMPLES / sample)).model
+    assert model.num_parameters() == expected
+    data = json.loads(invoke("analyze", exports[sample], "--json").output)
+    assert data["parameters"] == expected == data["modules"][0]["total_parameters"]
+    assert data["constants"] > 0  # shape constants, counted apart
+    own = {m.tag: m.parameters for m in build_module_tree(model).modules}
+    assert {m["tag"]: m["own_parameters"] for m in data["modules"]} == own
+    assert f"{expected:,} parameters (as in PyTorch" in invoke("analyze", exports[sample]).output
 
 
 @pytest.mark.parametrize("sample", ["bert-tiny", "vit-tiny"])
