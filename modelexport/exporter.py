@@ -173,13 +173,16 @@ class UnifiedExporter:
     modules in tags. Every attempt's model must pass onnx.checker (full check) before
     the file is put in place; ``verify`` also compares onnxruntime with PyTorch. A
     model that fails either is a failed attempt: ``auto`` goes on along its chain.
+    ``dynamic`` leaves the batch and sequence axes of the inputs free
+    (:meth:`ModelInputs.dynamic_axes`); ``verify`` then also compares the outputs on
+    inputs one larger along those axes.
     ``write_metadata`` writes the JSON sidecar.
     """
 
     def __init__(self, strategy: str = "auto", *, opset_version: int | None = None,
                  keep_builtins: bool = False, temp_dir: str | os.PathLike[str] | None = None,
                  verify: bool = False, write_metadata: bool = True,
-                 verbose: bool = False,
+                 verbose: bool = False, dynamic: bool = False,
                  progress: Callable[[str], None] | None = None) -> None:
         if strategy not in STRATEGY_CHOICES:
             raise UserInputError(f"unknown strategy {strategy!r}; choose one of "
@@ -194,7 +197,7 @@ class UnifiedExporter:
         self.progress = progress
         self.options = CaptureOptions(opset_version=opset_version,
                                       temp_dir=str(temp_dir) if temp_dir else None,
-                                      verbose=verbose)
+                                      verbose=verbose, dynamic=dynamic)
 
     def capture(self, model: Any, inputs: ModelInputs, tree: ModuleTree, temp: Path,
                 data_name: str) -> tuple[_Outcome, list[Attempt]]:
@@ -229,6 +232,10 @@ class UnifiedExporter:
                     verification = None
                     if self.verify:
                         verification = asdict(compare_outputs(temp, expected, inputs))
+                        if self.options.dynamic:
+                            grown = inputs.grown()
+                            compare_outputs(temp, expected_outputs(model, grown), grown)
+                            verification["other_shapes"] = grown.describe()
                     outcome = _Outcome(captured, tagging, checker, verification, notes,
                                        {"tag_and_save": checked - start,
                                         "verify": time.perf_counter() - checked})
@@ -284,6 +291,10 @@ class UnifiedExporter:
             inputs=inputs.describe(), timings={k: round(v, 4) for k, v in timings.items()},
             checker=outcome.checker, verification=outcome.verification,
             notes=[*(notes or []), *outcome.notes])
+        if self.options.dynamic:
+            axes = inputs.dynamic_axes()
+            report.notes.append("dynamic axes: " + ", ".join(
+                f"{name} [{', '.join(spec.values())}]" for name, spec in axes.items()))
         if self.write_metadata:
             meta = metadata_path_for(target)
             start = time.perf_counter()

@@ -97,6 +97,10 @@ def export(
         "--verify/--no-verify", help="Compare onnxruntime's outputs with PyTorch's "
         "before writing (onnx.checker runs either way; a model it rejects is never "
         "written).")] = True,
+    dynamic: Annotated[bool, typer.Option(
+        "--dynamic", help="Leave the batch axis of every input, and the sequence axis of "
+        "token ids and masks, free instead of the example inputs' sizes (--verify then "
+        "also checks one larger batch and sequence).")] = False,
     keep_torch_modules: Annotated[bool, typer.Option(
         "--keep-torch-modules", help="Keep built-in torch.nn modules (Linear, LayerNorm, "
         "...) in tags.")] = False,
@@ -118,6 +122,8 @@ def export(
 
       modelexport export ./image-model out/model.onnx --input-shape 1,3,32,32 --strategy htp
 
+      modelexport export ./my-model out/model.onnx --dynamic
+
       modelexport export org/model-name out/model.onnx --json
     """
     with user_errors(verbose, json_output, command="modelexport export"):
@@ -138,7 +144,7 @@ def export(
             report = export_pretrained(
                 model, output, input_text=input_text, input_shape=input_shape,
                 strategy=strategy.value, with_graphml=with_graphml, layout=layout.value,
-                opset_version=opset_version, temp_dir=temp_dir, verify=verify,
+                opset_version=opset_version, temp_dir=temp_dir, verify=verify, dynamic=dynamic,
                 keep_builtins=keep_torch_modules, verbose=verbose, progress=progress)
         text = _report_text(report)
         if with_report:

@@ -211,3 +211,40 @@ def test_the_export_summary_analyze_and_metadata_count_modules_alike(samples, tm
     assert (as_json["module_count"], as_json["modules_holding_ops"]) == (18, 13)
     stats = json.loads(out.with_name("bert_metadata.json").read_text())["statistics"]
     assert (stats["module_count"], stats["modules_holding_ops"]) == (18, 13)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy", ["htp", "usage_based"])
+@pytest.mark.parametrize("sample", ["bert-tiny", "gpt2-tiny"])
+def test_a_dynamic_export_runs_at_another_batch_and_sequence_length(samples, tmp_path, sample,
+                                                                    strategy):
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+    import torch
+
+    from modelexport.inputs import build_inputs, flat_outputs
+    from modelexport.loading import load_pretrained
+
+    out = tmp_path / "m.onnx"
+    result = _export(samples / sample, out, "--dynamic", "--strategy", strategy,
+                     "--no-verify", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert "dynamic axes: input_ids [batch, sequence]" in " ".join(report["notes"])
+    graph_inputs = onnx.load(out).graph.input
+    assert all(d.dim_param and not d.dim_value
+               for i in graph_inputs for d in i.type.tensor_type.shape.dim)
+    model = load_pretrained(str(samples / sample)).model  # the same seeded weights
+    vocab = model.config.vocab_size
+    ids = torch.randint(0, vocab, (3, 5), generator=torch.Generator().manual_seed(0))
+    feeds = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    got = session.run(None, {i.name: feeds[i.name].numpy() for i in session.get_inputs()})
+    constants = build_inputs(model, None).constants  # e.g. use_cache=False, as exported
+    with torch.no_grad():
+        want = flat_outputs(model(**feeds, **constants))
+    assert len(got) == len(want)
+    for actual, (_, expected) in zip(got, want, strict=True):
+        assert actual.shape == tuple(expected.shape) and actual.shape[0] == 3
+        np.testing.assert_allclose(actual, expected.numpy(), atol=1e-4, rtol=0)
