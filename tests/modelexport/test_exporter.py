@@ -94,8 +94,10 @@ def test_the_sidecar_holds_module_tree_node_tags_and_statistics(export_sample, n
     nodes = exported.onnx.graph.node
     assert meta["node_tags"] == {n.name: node_tag(n) for n in nodes}
     assert sum(m["node_count"] for m in meta["modules"]) == len(nodes)
-    assert [{k: m[k] for k in ("tag", "path", "class", "parent")} for m in meta["modules"]] \
-        == module_tree(exported.onnx)
+    keys = ("tag", "path", "class", "parent", "parameters")
+    assert [{k: m[k] for k in keys} for m in meta["modules"]] == module_tree(exported.onnx)
+    assert sum(m["parameters"] for m in meta["modules"]) == sum(
+        p.numel() for p in exported.model.parameters())
     stats = meta["statistics"]
     assert stats["coverage"] == 1.0 and stats["total_nodes"] == len(nodes)
     assert stats["strategy"] == meta["strategy"] == exported.report.strategy
