@@ -225,7 +225,8 @@ class _Builder:
 
     # -- ops -----------------------------------------------------------------------
 
-    def attribute_json(self, attr: Any, a: int, containers: dict[tuple[int, int | None], str]) -> dict[str, Any]:
+    def attribute_json(self, attr: Any, a: int,
+                       containers: dict[tuple[int, int | None], str]) -> dict[str, Any]:
         """One attribute: readable and checked, tensors maybe in the sidecar, graphs by id."""
         obj: dict[str, Any] | None = None
         heavy = attr.HasField("t") or attr.HasField("g") or len(attr.tensors) or len(attr.graphs)
@@ -242,7 +243,8 @@ class _Builder:
             if attr.HasField("t"):
                 obj["t"] = self.tensor_json(attr.t, ATTRIBUTE_TENSOR_SIDECAR_BYTES)
             if len(attr.tensors):
-                obj["tensors"] = [self.tensor_json(t, ATTRIBUTE_TENSOR_SIDECAR_BYTES) for t in attr.tensors]
+                obj["tensors"] = [self.tensor_json(t, ATTRIBUTE_TENSOR_SIDECAR_BYTES)
+                                  for t in attr.tensors]
         if attr.HasField("g"):
             obj["g"] = {"subgraph": containers[(a, None)]}
         if len(attr.graphs):
@@ -266,7 +268,8 @@ class _Builder:
             cid = self.new_id("s")
             containers[(a, k)] = cid
             cdata: dict[str, Any] = {"kind": fmt.KIND_SUBGRAPH, "parent": nid,
-                                     "label": _safe(attr_name if k is None else f"{attr_name}[{k}]"),
+                                     "label": _safe(attr_name if k is None
+                                                    else f"{attr_name}[{k}]"),
                                      "attribute_name": _safe(attr_name)}
             if tag is not None:
                 cdata["hierarchy_tag"] = tag
@@ -283,17 +286,18 @@ class _Builder:
             data["op_type"] = self.share(op_type)
         data["index"] = index
         op = Node(nid, data)
-        for (_a, _n, _k, g), container in zip(refs, inner):
+        for (_a, _n, _k, g), container in zip(refs, inner, strict=True):
             container.graph = Graph(f"{container.id}:")
             self.fill_subgraph(g, container, _Scope(outer=scope), tag)
         if inner:
             op.graph = Graph(f"{nid}:", nodes=inner)
         return op
 
-    def ops(self, graph: Any, parents: list[str], tags: list[str | None], scope: _Scope) -> list[Node]:
+    def ops(self, graph: Any, parents: list[str], tags: list[str | None],
+            scope: _Scope) -> list[Node]:
         """Op nodes of ``graph`` in order; every output is known before inputs are wired."""
         ids = [self.new_id("n") for _ in graph.node]
-        for nid, node in zip(ids, graph.node):
+        for nid, node in zip(ids, graph.node, strict=True):
             for o, name in enumerate(node.output):
                 if name:
                     scope.names[name] = (nid, o)
@@ -418,7 +422,8 @@ def encode_node_fields(node: Any) -> dict[str, Any]:
             data["metadata_props"] = dumps_pairs(pairs)
             texts.append(data["metadata_props"])
         if len(node.device_configurations):
-            extra = {"device_configurations": [pj.encode_message(c) for c in node.device_configurations]}
+            extra = {"device_configurations": [pj.encode_message(c)
+                                               for c in node.device_configurations]}
             data["node_extra"] = dumps(extra)
             texts.append(data["node_extra"])
             pj.decode_message(extra, rebuilt)
@@ -476,8 +481,9 @@ def encode_graph_fields(graph: Any, name_key: str, doc_key: str, extra_key: str,
             rebuilt = GraphProto()
             for item in items:
                 pj.decode_message(item, rebuilt.value_info.add())
-            if _same(rebuilt, _copy_without(graph, tuple(f.name for f in GraphProto.DESCRIPTOR.fields
-                                                        if f.name != "value_info"))):
+            others = tuple(f.name for f in GraphProto.DESCRIPTOR.fields
+                           if f.name != "value_info")
+            if _same(rebuilt, _copy_without(graph, others)):
                 data[value_info_key] = text
                 skip.append("value_info")
         except _ENCODE_ERRORS:
@@ -655,7 +661,7 @@ def _initializer_nodes(b: _Builder, graph: Any, node_tags: list[str], groups: _M
     init_names = {t.name for t in graph.initializer}
     readers: dict[str, set[str]] = {}
     if init_names:
-        for node, tag in zip(graph.node, node_tags):
+        for node, tag in zip(graph.node, node_tags, strict=True):
             used: set[str] = set()
             _used_names(node, used)
             for name in used & init_names:
