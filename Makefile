@@ -14,7 +14,10 @@ $(BIN)/modelexport: pyproject.toml
 	# editable: src/ goes on sys.path through a static .pth (src/modelexport and the
 	# links inside it reach the top-level folders), so pyright and jedi resolve every
 	# modelexport.* import, and new modules need no reinstall
-	$(BIN)/pip install --quiet -e ".[torch,test]"
+	# setuptools notes on every editable install of a package-dir layout that folders
+	# named like the package may shadow it on import; here they are the package itself.
+	# Only that note is silenced (its message starts "Editable installation.").
+	PYTHONWARNINGS="ignore:Editable installation." $(BIN)/pip install --quiet -e ".[torch,test]"
 	touch $@
 
 ## demo: the whole product on the bundled BERT-tiny sample: tagged ONNX + hierarchical
@@ -30,6 +33,12 @@ demo: $(BIN)/modelexport
 	    "MATCH (o:Op) WHERE o.model = 'bert' RETURN o.op_type AS op, count(*) AS n ORDER BY n DESC LIMIT 5"
 	$(BIN)/modelexport archive restore out/models.lbdb bert out/bert_restored.onnx
 	cmp out/bert.onnx out/bert_restored.onnx && echo "out/bert_restored.onnx: the same bytes as out/bert.onnx"
+	@echo
+	@echo "Now look at the results in out/:"
+	@echo "  bert_hierarchical_graph.graphml  open in yEd (yworks.com/yed, free): laid out, module groups open and close"
+	@echo "  bert.svg, bert_depth2.png        open in a web browser (the PNG in any image viewer)"
+	@echo "  bert_export_report.txt           the export report; bert_metadata.json: module tree and node tags"
+	@echo "  $(BIN)/modelexport analyze out/bert.onnx  prints the module tree with op and parameter counts"
 
 ## test: the whole test suite (what CI runs)
 test: $(BIN)/modelexport

@@ -571,6 +571,12 @@ def model_to_document(model: Any, sink: SidecarWriter | None = None, *, flat: bo
     top = _input_nodes(b, graph, scope)  # the root graph's own nodes, in document order
     groups = _ModuleGroups(hierarchy.modules, b, top)
     op_parents = [groups.id_of(t) for t in hierarchy.node_tags]
+    if hierarchy.source == "tags":
+        # Every module of the recorded module tree is a group, also one without ops of
+        # its own or below it (a module whose work was folded into constants), so that
+        # modules are counted alike everywhere: the tree is the one definition.
+        for tag in hierarchy.modules:
+            groups.id_of(tag)
     inits = _initializer_nodes(b, graph, hierarchy.node_tags, groups, scope, lazy)
     ops = b.ops(graph, op_parents, list(hierarchy.node_tags), scope)
     outputs = _output_nodes(b, graph, scope)

@@ -20,10 +20,11 @@ Older files kept the tag as JSON in ``NodeProto.doc_string``
 
 It is also the one vocabulary for tags themselves (:func:`normalize_tag`,
 :func:`lineage`, :func:`within`, :func:`related`, :func:`parent_tag`,
-:func:`common_tag`), for the module stacks ``torch.onnx.export(..., dynamo=True)``
-records per node (:func:`torch_module_stack`, the only parser of them), for which
-classes are torch's own building blocks (:func:`is_builtin_class`), and for the rule
-that tags nodes nobody recorded (:func:`fill_missing_tags`).
+:func:`common_tag`, :func:`resolve_tag` for the tag a user typed), for the module
+stacks ``torch.onnx.export(..., dynamo=True)`` records per node
+(:func:`torch_module_stack`, the only parser of them), for which classes are torch's
+own building blocks (:func:`is_builtin_class`), and for the rule that tags nodes
+nobody recorded (:func:`fill_missing_tags`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from modelexport.graphml.format import resolve_tag as resolve_tag  # re-exported
 from modelexport.graphml.format import tag_within as within
 
 TAG_KEY = "hierarchy_tag"
@@ -179,7 +181,7 @@ def common_tag(tags: list[str]) -> str:
     """The deepest tag that contains every one of ``tags`` (``/A/B/C``, ``/A/B/D`` → ``/A/B``)."""
     parts = [t.strip("/").split("/") for t in tags]
     common: list[str] = []
-    for segment in zip(*parts, strict=False):
+    for segment in zip(*parts, strict=False):  # up to the shortest tag
         if any(s != segment[0] for s in segment):
             break
         common.append(segment[0])

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
@@ -259,6 +260,46 @@ def tag_within(tag: str, prefix: str) -> bool:
     ``/`` contains every tag. :mod:`modelexport.converter.tags` names this ``within``.
     """
     return tag == prefix or prefix == "/" or tag.startswith(prefix + "/")
+
+
+def resolve_tag(given: str, known: Iterable[str]) -> tuple[str | None, str]:
+    """The module tag a user meant by ``given``, among the ``known`` tags.
+
+    ``given`` itself when known (blanks and extra slashes aside). A tag written without
+    its leading modules (``Layer.0``, ``Stack/Layer.0``: no leading ``/``) is resolved
+    when exactly one known tag ends with those segments. Otherwise returns None and a
+    sentence for the error: the candidates when several tags match, else the closest
+    tags (``did you mean``), else the first few.
+    """
+    import difflib
+
+    tags = list(dict.fromkeys(known))
+    parts = [p for p in given.strip().split("/") if p]
+    whole = "/" + "/".join(parts) if parts else "/"
+    if whole in tags:
+        return whole, ""
+    relative = bool(parts) and not given.strip().startswith("/")
+    if relative:
+        ends = [t for t in tags if t.endswith("/" + "/".join(parts))]
+        if len(ends) == 1:
+            return ends[0], ""
+        if ends:
+            shown = ", ".join(ends[:5]) + (", ..." if len(ends) > 5 else "")
+            return None, (f"{given!r} matches {len(ends)} modules ({shown}); give the whole "
+                          "tag, from the root")
+    # Near misses: whole tags, or for a relative tag, tags' last segments alike.
+    if relative:
+        tails = {"/".join(t.split("/")[-len(parts):]): t for t in reversed(tags)
+                 if t.count("/") >= len(parts)}
+        close = [tails[m] for m in difflib.get_close_matches("/".join(parts), tails, n=3)]
+    else:
+        close = difflib.get_close_matches(whole, tags, n=3)
+    if close:
+        return None, (f"no module {given!r} in the model; did you mean "
+                      + " or ".join(repr(t) for t in close) + "?")
+    shown = ", ".join(tags[:5]) + (", ..." if len(tags) > 5 else "")
+    return None, (f"no module {given!r} in the model (modules: "
+                  f"{shown or 'none: the model has no tags'})")
 
 
 def is_nmtoken(text: str) -> bool:

@@ -70,14 +70,15 @@ def _ops_below(node: Node) -> int:
 def _select(doc: Document, depth: int | None, module: str | None) -> _Shown:
     tops = doc.graph.nodes
     if module is not None:
-        found = [n for n, _ in doc.iter_nodes()
-                 if n.graph is not None and module in (n.data.get("hierarchy_tag"), n.id)]
+        found = [n for n, _ in doc.iter_nodes() if n.graph is not None and n.id == module]
         if not found:
-            tags = sorted({str(n.data.get("hierarchy_tag")) for n, _ in doc.iter_nodes()
-                           if n.data.get("kind") == fmt.KIND_MODULE})
-            hint = ", ".join(tags[:5]) + (", ..." if len(tags) > 5 else "")
-            raise GraphMLError(f"module {module!r} is not in the model; give a module's "
-                               f"hierarchy tag, e.g. {hint or 'none: the model has no modules'}")
+            tags = [str(n.data.get("hierarchy_tag")) for n, _ in doc.iter_nodes()
+                    if n.graph is not None and n.data.get("kind") == fmt.KIND_MODULE]
+            tag, why = fmt.resolve_tag(module, tags)
+            if tag is None:
+                raise GraphMLError(f"{why}; give a module's hierarchy tag")
+            found = [n for n, _ in doc.iter_nodes()
+                     if n.graph is not None and n.data.get("hierarchy_tag") == tag]
         tops = found[:1]
     # A module's depth counts the model's own module as 0 (as analyze does): the chosen
     # module starts at its own depth, so --depth means the same with or without --module.

@@ -104,6 +104,8 @@ class ValidationReport:
     findings: list[Finding] = field(default_factory=list)
     nodes: int = 0
     edges: int = 0
+    # schema findings past MAX_XSD_FINDINGS: counted, not listed
+    omitted: int = 0
 
     @property
     def ok(self) -> bool:
@@ -120,7 +122,8 @@ class ValidationReport:
     def to_dict(self) -> dict:
         return {"path": self.path, "schema": self.schema, "ok": self.ok,
                 "nodes": self.nodes, "edges": self.edges,
-                "findings": [asdict(f) for f in self.findings]}
+                "findings": [asdict(f) for f in self.findings],
+                "omitted_findings": self.omitted}
 
 
 @cache
@@ -198,7 +201,9 @@ def _validate(path: Path, check_sidecar: bool, schema: str, max_bytes: int) -> V
                 line, f"Element 'graph': Duplicate key-sequence ['{gid}'] in unique "
                 "identity-constraint 'graph_id_unique'.")]
         try:
-            report.findings.extend(_xsd_findings(path, xsd, schema, xsd_errors, max_bytes))
+            findings, report.omitted = _xsd_findings(path, xsd, schema, xsd_errors,
+                                                     max_bytes)
+            report.findings.extend(findings)
         except GraphMLError as e:
             add(Finding("parse", "", None, str(e)))
             return report
@@ -220,19 +225,23 @@ class _StreamedError:
 
 
 def _xsd_findings(path: Path, xsd: etree.XMLSchema, schema: str, streamed: list,
-                  max_bytes: int) -> list[Finding]:
-    """Findings for a file that failed the XSD: from a whole-tree validation, which
-    names elements and lines, when the file is small enough; else as streamed."""
+                  max_bytes: int) -> tuple[list[Finding], int]:
+    """Findings for a file that failed the XSD, the first MAX_XSD_FINDINGS of them, and
+    how many more there are: from a whole-tree validation, which names elements and
+    lines, when the file is small enough; else as streamed."""
     if path.stat().st_size > XSD_TREE_LIMIT:
-        return [Finding("xsd", "", err.line or None,
-                        f"schema {schema}: {_xsd_message(err.message)}")
-                for err in streamed[:MAX_XSD_FINDINGS]]
+        return ([Finding("xsd", "", err.line or None,
+                         f"schema {schema}: {_xsd_message(err.message)}")
+                 for err in streamed[:MAX_XSD_FINDINGS]],
+                max(0, len(streamed) - MAX_XSD_FINDINGS))
     root = parse_xml(read_bytes(path, max_bytes=max_bytes), max_bytes=max_bytes)
     xsd.validate(root)
-    errors = list(xsd.error_log)[:MAX_XSD_FINDINGS]
+    every = list(xsd.error_log)
+    errors = every[:MAX_XSD_FINDINGS]
     owners = _elements_at({e.line for e in errors}, root)
-    return [Finding("xsd", owners.get(err.line, ""), err.line,
-                    f"schema {schema}: {_xsd_message(err.message)}") for err in errors]
+    return ([Finding("xsd", owners.get(err.line, ""), err.line,
+                     f"schema {schema}: {_xsd_message(err.message)}") for err in errors],
+            len(every) - len(errors))
 
 
 def _elements_at(lines: set[int], root: etree._Element) -> dict[int, str]:
@@ -642,9 +651,12 @@ class _Checker:
                 self.finding("dialect", nid, f"a {kind} node must be a group (hold a nested "
                              "graph) in nested output")
         for rec in self.scan.records:
-            if rec.kind == fmt.KIND_MODULE and not children.get(rec.id):
-                self.finding("dialect", rec.id, "module group is empty; every module holds at "
-                             "least one node")
+            # A module without ops (its work folded into constants) is still a module
+            # of the model, named by its tag; an empty group naming none is debris.
+            if rec.kind == fmt.KIND_MODULE and not children.get(rec.id) and not rec.tag:
+                self.finding("dialect", rec.id, "module group is empty and names no module "
+                             "(no hierarchy_tag); every module holds a node or names a "
+                             "module of the model")
 
     def _parent_of(self, rec: _Record) -> _Record | None:
         if self.nested:

@@ -1,5 +1,5 @@
 """The export pipeline: inputs → capture (one strategy, or the auto chain) → tags →
-atomic write → optional verification → the ``<stem>_htp_metadata.json`` sidecar.
+atomic write → optional verification → the ``<stem>_metadata.json`` sidecar.
 
     report = export_model(model, example_inputs, "out.onnx", strategy="auto")
 
@@ -65,6 +65,7 @@ class ExportReport:
     timings: dict[str, float]
     metadata_path: str | None = None
     graphml_path: str | None = None
+    sidecar_path: str | None = None  # the GraphML's .onnxdata
     checker: str | None = None
     verification: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
@@ -80,7 +81,9 @@ class ExportReport:
 
 
 def metadata_path_for(onnx_path: Path) -> Path:
-    return onnx_path.with_name(f"{onnx_path.stem}_htp_metadata.json")
+    """``<stem>_metadata.json`` beside the model, whatever the strategy (before version 2
+    of the document it was ``<stem>_htp_metadata.json``)."""
+    return onnx_path.with_name(f"{onnx_path.stem}_metadata.json")
 
 
 def graphml_path_for(onnx_path: Path) -> Path:
@@ -131,12 +134,12 @@ def _parameter_bytes(model: Any) -> int:
 
 def build_metadata(report: ExportReport, tree: ModuleTree, tagging: TaggingResult,
                    model: Any) -> dict[str, Any]:
-    """The ``<stem>_htp_metadata.json`` document: module tree, node→tag map, statistics."""
+    """The ``<stem>_metadata.json`` document: module tree, node→tag map, statistics."""
     counts = tagging.nodes_per_tag
     modules = [{**m.as_record(), "node_count": counts.get(m.tag, 0)} for m in tree.modules]
     return {
-        "format": "modelexport.htp_metadata",
-        "version": 1,
+        "format": "modelexport.metadata",  # version 1: "modelexport.htp_metadata"
+        "version": 2,
         "onnx_file": Path(report.output).name,
         "model_class": type(model).__name__,
         "strategy": report.strategy,
@@ -170,13 +173,16 @@ class UnifiedExporter:
     modules in tags. Every attempt's model must pass onnx.checker (full check) before
     the file is put in place; ``verify`` also compares onnxruntime with PyTorch. A
     model that fails either is a failed attempt: ``auto`` goes on along its chain.
+    ``dynamic`` leaves the batch and sequence axes of the inputs free
+    (:meth:`ModelInputs.dynamic_axes`); ``verify`` then also compares the outputs on
+    inputs one larger along those axes.
     ``write_metadata`` writes the JSON sidecar.
     """
 
     def __init__(self, strategy: str = "auto", *, opset_version: int | None = None,
                  keep_builtins: bool = False, temp_dir: str | os.PathLike[str] | None = None,
                  verify: bool = False, write_metadata: bool = True,
-                 verbose: bool = False,
+                 verbose: bool = False, dynamic: bool = False,
                  progress: Callable[[str], None] | None = None) -> None:
         if strategy not in STRATEGY_CHOICES:
             raise UserInputError(f"unknown strategy {strategy!r}; choose one of "
@@ -191,7 +197,7 @@ class UnifiedExporter:
         self.progress = progress
         self.options = CaptureOptions(opset_version=opset_version,
                                       temp_dir=str(temp_dir) if temp_dir else None,
-                                      verbose=verbose)
+                                      verbose=verbose, dynamic=dynamic)
 
     def capture(self, model: Any, inputs: ModelInputs, tree: ModuleTree, temp: Path,
                 data_name: str) -> tuple[_Outcome, list[Attempt]]:
@@ -226,6 +232,10 @@ class UnifiedExporter:
                     verification = None
                     if self.verify:
                         verification = asdict(compare_outputs(temp, expected, inputs))
+                        if self.options.dynamic:
+                            grown = inputs.grown()
+                            compare_outputs(temp, expected_outputs(model, grown), grown)
+                            verification["other_shapes"] = grown.describe()
                     outcome = _Outcome(captured, tagging, checker, verification, notes,
                                        {"tag_and_save": checked - start,
                                         "verify": time.perf_counter() - checked})
@@ -281,6 +291,10 @@ class UnifiedExporter:
             inputs=inputs.describe(), timings={k: round(v, 4) for k, v in timings.items()},
             checker=outcome.checker, verification=outcome.verification,
             notes=[*(notes or []), *outcome.notes])
+        if self.options.dynamic:
+            axes = inputs.dynamic_axes()
+            report.notes.append("dynamic axes: " + ", ".join(
+                f"{name} [{', '.join(spec.values())}]" for name, spec in axes.items()))
         if self.write_metadata:
             meta = metadata_path_for(target)
             start = time.perf_counter()
@@ -389,4 +403,5 @@ def export_pretrained(source: str, path: str | os.PathLike[str], *,
         validate_graphml(str(graphml)).raise_if_invalid()
         report.timings["graphml"] = round(time.perf_counter() - start, 4)
         report.graphml_path = str(graphml)
+        report.sidecar_path = str(result.sidecar)
     return report

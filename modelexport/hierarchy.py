@@ -18,16 +18,20 @@ from modelexport.converter.tags import is_builtin_class, module_segments
 
 @dataclass(frozen=True)
 class ModuleInfo:
-    """One kept module: its dotted path (``""`` for the root), class name, tag, parent tag."""
+    """One kept module: its dotted path (``""`` for the root), class name, tag, parent
+    tag, and the parameter elements it owns (its own and those of the built-in modules
+    and containers folded into it; each shared parameter counted once, as torch's
+    ``parameters()`` does, so the tree's counts add up to ``num_parameters()``)."""
 
     path: str
     class_name: str
     tag: str
     parent: str | None
+    parameters: int = 0
 
     def as_record(self) -> dict[str, Any]:
         return {"tag": self.tag, "path": self.path, "class": self.class_name,
-                "parent": self.parent}
+                "parent": self.parent, "parameters": self.parameters}
 
 
 @dataclass
@@ -99,14 +103,20 @@ def build_module_tree(model: Any, keep_builtins: bool = False) -> ModuleTree:
     segments = module_segments(parents, {p: type(kept[p]).__name__ for p in parents})
 
     tags = {root_path: "/" + type(root_module).__name__}
-    modules = [ModuleInfo(root_path, type(root_module).__name__, tags[root_path], None)]
-    for path, module in kept.items():
-        if path == root_path:
-            continue
-        parent = parents[path]
-        tags[path] = f"{tags[parent]}/{segments[path]}"
-        modules.append(ModuleInfo(path, type(module).__name__, tags[path], tags[parent]))
+    for path in kept:
+        if path != root_path:
+            tags[path] = f"{tags[parents[path]]}/{segments[path]}"
+    owned: dict[str, int] = {}  # kept module path -> parameter elements
+    for name, param in model.named_parameters():  # each shared parameter once
+        owner = name.rpartition(".")[0]
+        owner = owner if owner in kept else kept_parent(owner)
+        owned[owner] = owned.get(owner, 0) + param.numel()
 
+    modules = []
+    for path, module in kept.items():
+        parent = tags[parents[path]] if path != root_path else None
+        modules.append(ModuleInfo(path, type(module).__name__, tags[path], parent,
+                                  owned.get(path, 0)))
     tree = ModuleTree(modules)
     for path, _ in named:
         tree.path_tags[path] = tags[path] if path in tags else tags[kept_parent(path)]

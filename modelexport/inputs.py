@@ -38,6 +38,28 @@ class ModelInputs:
     def describe(self) -> dict[str, list[int]]:
         return {name: list(t.shape) for name, t in self.tensors.items()}
 
+    def dynamic_axes(self) -> dict[str, dict[int, str]]:
+        """The axes ``--dynamic`` leaves free: the first axis of every input is the
+        batch, the second axis of a two-axis input (token ids, masks) the sequence.
+        Other axes (an image's channels, height, width) keep their size."""
+        axes: dict[str, dict[int, str]] = {}
+        for name, tensor in self.tensors.items():
+            if tensor.dim() >= 1:
+                axes[name] = {0: "batch", 1: "sequence"} if tensor.dim() == 2 else {0: "batch"}
+        return axes
+
+    def grown(self) -> ModelInputs:
+        """These inputs one larger along every dynamic axis (the first slice repeated),
+        to check that an export with dynamic axes runs at another size."""
+        import torch
+
+        tensors = {}
+        for name, tensor in self.tensors.items():
+            for axis in self.dynamic_axes().get(name, {}):
+                tensor = torch.cat([tensor, tensor.narrow(axis, 0, 1)], dim=axis)
+            tensors[name] = tensor
+        return ModelInputs(tensors, dict(self.constants))
+
 
 def forward_parameters(model: Any) -> list[str]:
     """Names of the keyword-passable parameters of ``model.forward``."""
@@ -150,6 +172,7 @@ def as_inputs(model: Any, example_inputs: Any) -> ModelInputs:
         if len(example_inputs) > len(params):
             raise UserInputError(f"{len(example_inputs)} example inputs, but forward takes "
                                  f"{len(params)} parameters")
+        # fewer inputs than parameters: the first ones, by position
         example_inputs = dict(zip(params, example_inputs, strict=False))
     if not isinstance(example_inputs, dict):
         raise UserInputError("example inputs must be a tensor, a tuple of tensors or a "

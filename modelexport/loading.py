@@ -157,4 +157,17 @@ def _load(source: str) -> LoadedModel:
     if source.startswith((".", "/", "~")) or not _HUB_ID.match(source):
         raise ModelLoadError(f"{source}: no such directory; pass a model directory "
                              "holding config.json, or a hub id like org/name")
+    if "/" in source and path.parent.is_dir():
+        # `samples/nosuch` has a hub id's form, but `samples/` is here: a local path.
+        raise ModelLoadError(f"{source}: no such directory{_near(path)}; pass a model "
+                             "directory holding config.json")
     return load_from_hub(source)
+
+
+def _near(path: Path) -> str:
+    """`` (did you mean ...?)`` naming the closest directory beside ``path``, or ``""``."""
+    import difflib
+
+    siblings = sorted(p.name for p in path.parent.iterdir() if p.is_dir())
+    close = difflib.get_close_matches(path.name, siblings, n=1)
+    return f" (did you mean {path.parent / close[0]}?)" if close else ""

@@ -19,7 +19,7 @@ from modelexport.analysis._graph import (
     modules_of,
     recorded_tree,
 )
-from modelexport.converter.tags import MODULE_TREE_KEY, normalize_tag, within
+from modelexport.converter.tags import MODULE_TREE_KEY, normalize_tag, resolve_tag, within
 from modelexport.errors import AnalysisError
 
 
@@ -56,19 +56,15 @@ def inferred_types(model: onnx.ModelProto) -> dict[str, onnx.ValueInfoProto]:
 
 def extract_module(model: onnx.ModelProto, tag: str) -> Extraction:
     """Cut the module ``tag`` and everything below it out of ``model``."""
-    tag = normalize_tag(tag)
     index = GraphIndex.of(model)
+    resolved, why = resolve_tag(tag, [m.tag for m in modules_of(model, index.tags)])
+    if resolved is None:
+        raise AnalysisError(f"{why}; run 'modelexport analyze' to list them")
+    tag = resolved
     inside = [i for i, t in enumerate(index.tags) if t is not None and within(t, tag)]
     if not inside:
-        modules = [m.tag for m in modules_of(model, index.tags)]
-        if tag in modules:
-            raise AnalysisError(f"module {tag!r} holds no ops; choose a module with ops "
-                                "('modelexport analyze' lists op counts)")
-        hint = ", ".join(modules[:5]) + (", ..." if len(modules) > 5 else "")
-        raise AnalysisError(
-            f"no module {tag!r} in the model (modules: {hint or 'none: the model has no tags'}); "
-            "run 'modelexport analyze' to list them"
-        )
+        raise AnalysisError(f"module {tag!r} holds no ops; choose a module with ops "
+                            "('modelexport analyze' lists op counts)")
     chosen = set(inside)
     produced = {n for i in inside for n in index.nodes[i].output if n}
 

@@ -24,19 +24,29 @@ def _types(counts: dict[str, int]) -> str:
     return " ".join(f"{op}×{n}" for op, n in counts.items())
 
 
+def _parameters(a: Analysis) -> str:
+    """``4,385,920 parameters (as in PyTorch); 562 constants``, with the notes that apply."""
+    text = plural(a.parameters, "parameter")
+    if a.parameters_recorded:
+        text += " (as in PyTorch"
+        if a.shared_parameters:
+            text += f"; {a.shared_parameters:,} of them stored once for several modules"
+        text += ")"
+    elif a.shared_parameters:
+        text += f" ({a.shared_parameters:,} more counted in the modules sharing them)"
+    if a.constants:
+        text += f"; {plural(a.constants, 'constant')} (initializer elements holding no parameter)"
+    return text
+
+
 def headline(a: Analysis) -> str:
     if not a.tagged:
         return (f"{plural(a.node_count, 'node')}, none tagged: no hierarchy tags found, "
-                f"analyzing by op type only; {plural(a.parameters, 'parameter')}")
-    text = (
-        f"{plural(a.node_count, 'node')}, {a.tagged_nodes:,} tagged ({a.coverage:.1%}), "
-        f"{a.untagged_nodes:,} untagged; {module_counts(a.module_count, a.modules_holding_ops)}; "
-        f"{plural(a.parameters, 'parameter')}"
-    )
-    if a.shared_parameters:
-        text += f" ({a.shared_parameters:,} more counted in the modules sharing them)"
-    if a.filter_tag:
-        text += f"; showing {a.filter_tag} ({plural(a.selected_nodes, 'node')})"
+                f"analyzing by op type only; {_parameters(a)}")
+    scope = f"{a.filter_tag}: " if a.filter_tag else ""
+    text = (f"{scope}{plural(a.node_count, 'node')}, {a.tagged_nodes:,} tagged "
+            f"({a.coverage:.1%}), {a.untagged_nodes:,} untagged; "
+            f"{module_counts(a.module_count, a.modules_holding_ops)}; {_parameters(a)}")
     if not a.tree_recorded:
         text += "; module tree not recorded (modules taken from tags)"
     return text

@@ -11,8 +11,11 @@ import typing as _typing
 
 import typer
 
+from modelexport.cli._common import Group
+
 app = typer.Typer(
     name="modelexport",
+    cls=Group,
     help="Export PyTorch models to hierarchy-tagged ONNX, convert ONNX to hierarchical "
     "GraphML and back, and inspect tagged models.",
     no_args_is_help=True,
@@ -54,6 +57,8 @@ def _register() -> None:
     for module in (export_cmd, convert_cmds, validate_cmd, render_cmd, fold_cmds,
                    analysis_cmds, archive_cmds):
         module.register(app)
+    for group in app.registered_groups:  # sub-groups (archive) show flags as app does
+        group.cls = Group
 
 
 _register()

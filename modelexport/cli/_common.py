@@ -17,16 +17,44 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperCommand
+from typer.core import TyperCommand, TyperGroup, TyperOption
+
+
+def _flags_without_types(params: list[Any]) -> list[Any]:
+    """Flags take no value, so help shows no type beside them (typer writes ``<bool>``,
+    which reads as if ``--json`` wanted one)."""
+    for param in params:
+        if isinstance(param, TyperOption) and param.is_flag and param.metavar is None:
+            param.metavar = ""
+    return params
 
 
 class Command(TyperCommand):
     """Usage lines name required arguments plainly (``export MODEL OUT.onnx``), as the
-    README and most command lines write them; typer wraps them in braces."""
+    README and most command lines write them; typer wraps them in braces. Flags show
+    no value type."""
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
         pieces = super().collect_usage_pieces(ctx)
         return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in pieces]
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _flags_without_types(super().get_params(ctx))
+
+
+class Group(TyperGroup):
+    """A command group whose flags (``--version``, ``--help``) show no value type, and
+    whose commands exit with 130 when interrupted wherever Ctrl-C lands (click would say
+    "Aborted!" and exit 1 outside :func:`user_errors`)."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _flags_without_types(super().get_params(ctx))
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as e:
+            raise fail(MESSAGES["interrupted"], 130) from e
 
 
 Verbose = Annotated[
@@ -68,10 +96,11 @@ class LayoutMethod(str, Enum):
 
 
 Layout = Annotated[LayoutMethod, typer.Option(
-    "--layout", metavar="<str>", help="Geometry of the yEd markup: auto (each module laid "
-    "out once in layers, modules with the same inside drawn alike, edges routed around "
-    "nodes; for every size), dot (the same, each module placed by Graphviz dot: slower), "
-    "outline (cheap rows by data flow), none (sizes only, every box at 0, 0).")]
+    "--layout", metavar="<choice>", help="auto, dot, outline or none: the geometry of the "
+    "yEd markup. auto (each module laid out once in layers, modules with the same inside "
+    "drawn alike, edges routed around nodes; for every size), dot (the same, each module "
+    "placed by Graphviz dot: slower), outline (cheap rows by data flow), none (sizes only, "
+    "every box at 0, 0).")]
 
 
 def _error_types() -> tuple[type[BaseException], ...]:

@@ -41,14 +41,36 @@ def _print(renderable: object) -> None:
     Console(highlight=False).print(renderable)
 
 
+# Formats a file name implies when --output-format is not given.
+_FORMAT_OF_SUFFIX = {".json": "json", ".csv": "csv"}
+
+
+def _analysis_format(output_format: OutputFormat | None, json_output: bool,
+                     output: Path | None) -> str:
+    """The format asked for: --json, else --output-format, else the output file's suffix
+    (.json, .csv), else summary. --json with another --output-format is bad usage."""
+    if json_output:
+        if output_format not in (None, OutputFormat.json):
+            raise typer.BadParameter(f"--json prints JSON; it cannot be combined with "
+                                     f"--output-format {output_format.value}",
+                                     param_hint="--output-format")
+        return "json"
+    if output_format is not None:
+        return output_format.value
+    return _FORMAT_OF_SUFFIX.get(output.suffix.lower(), "summary") if output else "summary"
+
+
 def analyze(
     model: OnnxInput,
-    output_format: Annotated[OutputFormat, typer.Option(
-        "--output-format", "-f", help="summary (tree with counts), detailed (plus op types "
-        "and classes), json or csv.")] = OutputFormat.summary,
-    output_file: Annotated[Path | None, typer.Option(
-        "--output-file", "-o", help="Write the result to this file instead of the screen.",
+    output_format: Annotated[OutputFormat | None, typer.Option(
+        "--output-format", "-f", help="summary (tree with counts; the default), detailed "
+        "(plus op types and classes), json or csv. With --output and no format, a .json or "
+        ".csv name picks that format.", show_default=False)] = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write the result to this file instead of the screen.",
         show_default=False)] = None,
+    output_file: Annotated[Path | None, typer.Option(
+        "--output-file", hidden=True, help="The former name of --output.")] = None,
     filter_tag: Annotated[str | None, typer.Option(
         "--filter-tag", help="Only this module and the modules below it, e.g. "
         "/Model/Stack/Layer.0.", show_default=False)] = None,
@@ -64,7 +86,7 @@ def analyze(
 
       modelexport analyze model.onnx
 
-      modelexport analyze model.onnx --output-format json -o report.json
+      modelexport analyze model.onnx -o report.json
 
       modelexport analyze model.onnx --filter-tag /Model/Stack/Layer.0 -f detailed
     """
@@ -73,16 +95,17 @@ def analyze(
     from modelexport.analysis.report import format_analysis, rich_tree
     from modelexport.converter import load_onnx
 
-    fmt = "json" if json_output else output_format.value
+    output = output or output_file
+    fmt = _analysis_format(output_format, json_output, output)
     with user_errors(verbose, json_output):
         check_input(model)
-        if output_file is not None:
-            check_output_path(output_file)
+        if output is not None:
+            check_output_path(output)
         result = analyze_model(load_onnx(model), filter_tag=filter_tag)
         text = format_analysis(result, fmt)
-        if output_file is not None:
-            write_text(text, output_file)
-            typer.echo(f"wrote {output_file} ({fmt}, "
+        if output is not None:
+            write_text(text, output)
+            typer.echo(f"wrote {output} ({fmt}, "
                        f"{module_counts(result.module_count, result.modules_holding_ops)})")
         elif fmt in ("summary", "detailed") and sys.stdout.isatty():
             _print(rich_tree(result, detailed=fmt == "detailed"))
@@ -101,8 +124,8 @@ def validate(
         "of their producers and consumers (a run of untagged nodes is resolved together) "
         "and write the result to --output.")] = False,
     output: Annotated[Path | None, typer.Option(
-        "--output", help="Where --repair writes (default: <stem>_repaired.onnx beside "
-        "the input).", show_default=False)] = None,
+        "--output", "-o", help="Where --repair writes (default: <stem>_repaired.onnx "
+        "beside the input).", show_default=False)] = None,
     json_output: JsonOutput = False,
     verbose: Verbose = False,
 ) -> None:
@@ -146,6 +169,7 @@ def validate(
     if not json_output:
         if fixed is not None:
             typer.echo(f"repaired {plural(len(fixed.repaired), 'untagged node')}; wrote {target}")
+            _echo_repairs(fixed.repaired)
         typer.echo(format_validation(report), nl=False)
     if not report.valid:
         if json_output:
@@ -154,6 +178,18 @@ def validate(
         raise typer.Exit(1)
     if json_output:
         print_json(payload)
+
+
+# Repairs listed one per line up to this many; --json lists them all.
+_REPAIRS_SHOWN = 20
+
+
+def _echo_repairs(repaired: dict[str, str]) -> None:
+    """Where each repaired node went: ``  node → /Model/Tag``."""
+    for label, tag in list(repaired.items())[:_REPAIRS_SHOWN]:
+        typer.echo(f"  {label} → {tag}")
+    if len(repaired) > _REPAIRS_SHOWN:
+        typer.echo(f"  ... and {len(repaired) - _REPAIRS_SHOWN} more (--json lists them all)")
 
 
 def compare(

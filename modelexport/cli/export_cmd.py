@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import nullcontext
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,6 +22,15 @@ from modelexport.cli._common import (
     user_errors,
 )
 from modelexport.cli.fold_cmds import FoldClass, FoldDepth
+
+
+class Strategy(str, Enum):
+    """How module context is captured (modelexport.exporter.STRATEGY_CHOICES)."""
+
+    auto = "auto"
+    htp = "htp"
+    usage_based = "usage_based"
+    fx = "fx"
 
 
 def _report_text(report: Any) -> str:
@@ -49,7 +59,8 @@ def _report_text(report: Any) -> str:
     if report.metadata_path:
         lines.append(f"metadata:  {report.metadata_path}")
     if report.graphml_path:
-        lines.append(f"graphml:   {report.graphml_path}")
+        lines.append(f"graphml:   {report.graphml_path} (parameters in "
+                     f"{Path(report.sidecar_path or '').name})")
     return "\n".join(lines) + "\n"
 
 
@@ -64,9 +75,11 @@ def export(
     input_shape: Annotated[str | None, typer.Option(
         "--input-shape", help="Shape of the generated main input, e.g. 1,16 for token ids "
         "or 1,3,224,224 for images.", show_default=False)] = None,
-    strategy: Annotated[str, typer.Option(
-        "--strategy", "-s", help="auto, htp, usage_based or fx: how module context is "
-        "captured; auto tries htp, usage_based, fx in turn.")] = "auto",
+    strategy: Annotated[Strategy, typer.Option(
+        "--strategy", "-s", metavar="<choice>", help="auto, htp, usage_based or fx: how "
+        "module context is captured (htp: torch.export's module stack; usage_based: forward "
+        "hooks with TorchScript; fx: torch.fx); auto tries them in that order.")
+    ] = Strategy.auto,
     opset_version: Annotated[int | None, typer.Option(
         "--opset-version", help="ONNX opset (default: the exporter's).",
         show_default=False)] = None,
@@ -85,6 +98,10 @@ def export(
         "--verify/--no-verify", help="Compare onnxruntime's outputs with PyTorch's "
         "before writing (onnx.checker runs either way; a model it rejects is never "
         "written).")] = True,
+    dynamic: Annotated[bool, typer.Option(
+        "--dynamic", help="Leave the batch axis of every input, and the sequence axis of "
+        "token ids and masks, free instead of the example inputs' sizes (--verify then "
+        "also checks one larger batch and sequence).")] = False,
     keep_torch_modules: Annotated[bool, typer.Option(
         "--keep-torch-modules", help="Keep built-in torch.nn modules (Linear, LayerNorm, "
         "...) in tags.")] = False,
@@ -98,7 +115,7 @@ def export(
 ) -> None:
     """Export a transformers model to ONNX in which every node carries its module's tag.
 
-    Writes OUT.onnx and, beside it, <stem>_htp_metadata.json (module tree, node→tag
+    Writes OUT.onnx and, beside it, <stem>_metadata.json (module tree, node→tag
     map, statistics); with --with-graphml also <stem>_hierarchical_graph.graphml and
     <stem>_hierarchical_graph.onnxdata, with --with-report <stem>_export_report.txt.
     A directory with only config.json gives a seeded random-init model.
@@ -110,6 +127,8 @@ def export(
       modelexport export ./my-model out/model.onnx --input-text "Hello world" --with-graphml
 
       modelexport export ./image-model out/model.onnx --input-shape 1,3,32,32 --strategy htp
+
+      modelexport export ./my-model out/model.onnx --dynamic
 
       modelexport export org/model-name out/model.onnx --json
 
@@ -136,8 +155,8 @@ def export(
         with status:
             report = export_pretrained(
                 model, output, input_text=input_text, input_shape=input_shape,
-                strategy=strategy, with_graphml=with_graphml, layout=layout.value,
-                opset_version=opset_version, temp_dir=temp_dir, verify=verify,
+                strategy=strategy.value, with_graphml=with_graphml, layout=layout.value,
+                opset_version=opset_version, temp_dir=temp_dir, verify=verify, dynamic=dynamic,
                 keep_builtins=keep_torch_modules, verbose=verbose, progress=progress,
                 fold=fold, fold_classes=tuple(fold_classes or ()), fold_depth=fold_depth)
         text = _report_text(report)
@@ -154,6 +173,11 @@ def export(
                        f"{report.coverage:.0%} tagged, "
                        f"{module_counts(report.module_count, report.modules_holding_ops)}, "
                        f"strategy {report.strategy}")
+            if report.graphml_path:
+                typer.echo(f"wrote {report.graphml_path} (parameters in "
+                           f"{Path(report.sidecar_path or '').name}; open it in yEd)")
+            if report.metadata_path:
+                typer.echo(f"wrote {report.metadata_path} (module tree, node tags, statistics)")
             if any(not attempt.ok for attempt in report.attempts):
                 typer.echo(f"note: {report.reason}")
             for note in report.notes:

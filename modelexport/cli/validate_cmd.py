@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -69,8 +69,28 @@ def register(app: typer.Typer) -> None:
                            f"{plural(report.edges, 'edge')}, schema {report.schema})")
             return
         # Each finding once: on stdout as the result; stderr gets a verdict only.
+        notes = _notes(report)
         if not json_output:
             for finding in report.findings:
                 typer.echo(str(finding))
+            for note in notes:
+                typer.echo(f"note: {note}")
         raise fail(f"{path} is not valid: {plural(len(report.findings), 'finding')}"
-                   f"{'' if json_output else ' above'}", 1, json_output, report.to_dict())
+                   f"{'' if json_output else ' above'}", 1, json_output,
+                   {**report.to_dict(), "notes": notes})
+
+
+def _notes(report: Any) -> list[str]:
+    """What to make of a failed report: the listing limit reached, and for the official
+    schema, how to write a file it accepts."""
+    from modelexport.graphml.validator import MAX_XSD_FINDINGS
+
+    notes = []
+    if report.omitted:
+        notes.append(f"stopped at {MAX_XSD_FINDINGS} schema findings (the limit); "
+                     f"{report.omitted:,} more not listed")
+    if report.schema == "official" and any(f.check == "xsd" for f in report.findings):
+        notes.append("the official GraphML schema allows no yEd markup and no nested "
+                     "graphs; for a file it accepts, write one with 'modelexport "
+                     "export-graphml IN.onnx OUT.graphml --flat --no-yed'")
+    return notes

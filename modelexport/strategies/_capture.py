@@ -17,6 +17,9 @@ class CaptureOptions:
     opset_version: int | None = None
     temp_dir: str | None = None
     verbose: bool = False
+    # batch and sequence axes left free (ModelInputs.dynamic_axes) instead of the
+    # example inputs' sizes
+    dynamic: bool = False
 
 
 @dataclass
@@ -62,11 +65,13 @@ def run(name: str, model: Any, inputs: Any, options: CaptureOptions) -> Capture:
 
 
 def export_torchscript(module: Any, tensors: dict[str, Any], output_names: list[str],
-                       options: CaptureOptions) -> Any:
+                       options: CaptureOptions,
+                       dynamic_axes: dict[str, dict[int, str]] | None = None) -> Any:
     """Export ``module`` with the TorchScript exporter (``dynamo=False``) and load it.
 
     The tracer passes inputs positionally, so ``module`` must take ``tensors`` in that
     order. The file goes through a scratch directory under ``options.temp_dir``.
+    ``dynamic_axes`` (input name → axis → name) leaves those input axes free.
     """
     import os
     import tempfile
@@ -77,6 +82,8 @@ def export_torchscript(module: Any, tensors: dict[str, Any], output_names: list[
     kwargs: dict[str, Any] = {}
     if options.opset_version is not None:
         kwargs["opset_version"] = options.opset_version
+    if dynamic_axes:
+        kwargs["dynamic_axes"] = dynamic_axes
     with tempfile.TemporaryDirectory(dir=options.temp_dir) as tmp:
         target = os.path.join(tmp, "capture.onnx")
         with torch.no_grad():

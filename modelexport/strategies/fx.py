@@ -119,7 +119,8 @@ def capture(model: Any, inputs: Any, options: CaptureOptions) -> Capture:
         split.forward = positional  # the TorchScript tracer passes inputs positionally
         with quiet(not options.verbose):
             proto = export_torchscript(split, inputs.tensors, [name for name, _ in outputs],
-                                       options)
+                                       options,
+                                       inputs.dynamic_axes() if options.dynamic else None)
     except Exception as e:  # noqa: BLE001 - a failed export of the trace means "try the next"
         return Capture("fx", seconds=time.perf_counter() - start,
                        error=f"the traced graph could not be exported ({one_line(e)})",

@@ -35,6 +35,8 @@ def capture(model: Any, inputs: Any, options: CaptureOptions) -> Capture:
     kwargs: dict[str, Any] = {"dynamo": True, "optimize": True}
     if options.opset_version is not None:
         kwargs["opset_version"] = options.opset_version
+    if options.dynamic:
+        kwargs["dynamic_shapes"] = _dynamic_shapes(inputs)
     recorded: dict[str, str] = {}
     try:
         with quiet(not options.verbose), torch.no_grad(), _paths_before_conversion(recorded):
@@ -49,6 +51,17 @@ def capture(model: Any, inputs: Any, options: CaptureOptions) -> Capture:
              for node in proto.graph.node]
     return Capture("htp", model=proto, node_paths=paths,
                    seconds=time.perf_counter() - start)
+
+
+def _dynamic_shapes(inputs: Any) -> dict[str, Any]:
+    """torch.export's ``dynamic_shapes`` for the keyword inputs: one ``Dim`` per axis
+    name of :meth:`ModelInputs.dynamic_axes`, shared by the inputs that have it."""
+    from torch.export import Dim
+
+    axes = inputs.dynamic_axes()
+    dims = {name: Dim(name) for spec in axes.values() for name in spec.values()}
+    return {key: ({axis: dims[name] for axis, name in axes[key].items()} if key in axes
+                  else None) for key in inputs.kwargs()}
 
 
 @contextmanager

@@ -77,7 +77,8 @@ def capture(model: Any, inputs: Any, options: CaptureOptions) -> Capture:
             used, outputs = record_used_modules(model, inputs)
             model.forward = positional
             proto = export_torchscript(model, inputs.tensors,
-                                       [name for name, _ in outputs], options)
+                                       [name for name, _ in outputs], options,
+                                       inputs.dynamic_axes() if options.dynamic else None)
     except Exception as e:  # noqa: BLE001 - a failed trace means "try the next"
         return Capture("usage_based", seconds=time.perf_counter() - start,
                        error=f"the TorchScript exporter failed ({one_line(e)})",

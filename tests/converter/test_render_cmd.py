@@ -55,12 +55,14 @@ def test_render_depth_closes_modules_and_module_draws_one_subtree(tmp_path, tagg
     assert {"Proj", "3 ops", "Act", "1 op"} <= texts and "Relu" not in texts
     result = invoke("render", tagged_file, tmp_path / "m.svg", "--module", "/Net/Head", "--json")
     assert json.loads(result.output)["boxes"] == 5  # Head, its two ops, its weight, a box
+    result = invoke("render", tagged_file, tmp_path / "h.svg", "--module", "Head", "--json")
+    assert json.loads(result.output)["boxes"] == 5  # a tag without its root, if unique
 
 
 def test_render_refuses_what_it_cannot_draw_in_one_line(tmp_path, tagged_file):
     for args, message in [
         ((tagged_file, tmp_path / "x.gif"), "name the output *.svg, *.png or *.pdf"),
-        ((tagged_file, tmp_path / "x.svg", "--module", "/Nope"), "module '/Nope' is not in"),
+        ((tagged_file, tmp_path / "x.svg", "--module", "/Nope"), "no module '/Nope' in the model"),
         ((tmp_path / "missing.onnx", tmp_path / "x.svg"), "no such file"),
         ((tagged_file, tmp_path / "no" / "x.svg"), "does not exist"),
     ]:

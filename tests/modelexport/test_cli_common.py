@@ -112,6 +112,28 @@ def test_usage_lines_name_the_arguments_plainly(command, usage):
     assert "{" not in result.stdout.split("\n\n")[0] + result.stdout.splitlines()[1]
 
 
+def _all_commands(group=None, path=()):
+    import typer
+
+    group = group or typer.main.get_command(app)
+    yield path
+    for name, command in getattr(group, "commands", {}).items():
+        yield from _all_commands(command, (*path, name))
+
+
+@pytest.mark.parametrize("command", list(_all_commands()), ids=" ".join)
+def test_help_shows_no_value_type_beside_a_flag(command):
+    result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "160"})
+    assert result.exit_code == 0
+    assert "--help" in result.stdout
+    assert "<bool>" not in result.stdout
+
+
+def test_analyze_help_shows_the_output_format_choices():
+    result = runner.invoke(app, ["analyze", "--help"], env={"COLUMNS": "160"})
+    assert "<summary|detailed|json|csv>" in result.stdout
+
+
 def test_export_help_shows_the_graphml_file_name_whole_on_a_narrow_terminal():
     result = runner.invoke(app, ["export", "--help"], env={"COLUMNS": "80"}, terminal_width=80)
     assert result.exit_code == 0
@@ -135,3 +157,99 @@ def test_a_one_of_everything_result_says_so_in_the_singular(tmp_path, monkeypatc
     back = _invoke("import-onnx", "m.graphml", "back.onnx")
     assert "1 initializer," in back.stdout, back.stdout
     assert "1 initializers" not in graphml.stdout + back.stdout
+
+
+# Every command that reads an ONNX model, with the arguments it needs around it.
+MODEL_COMMANDS = {
+    "analyze": lambda model, out: ["analyze", model],
+    "validate": lambda model, out: ["validate", model],
+    "compare": lambda model, out: ["compare", model, model],
+    "render": lambda model, out: ["render", model, out / "m.svg"],
+    "export-graphml": lambda model, out: ["export-graphml", model, out / "m.graphml"],
+    "extract": lambda model, out: ["extract", model, "--tag", "/M", out / "m.onnx"],
+    "archive add": lambda model, out: ["archive", "add", out / "a.lbdb", model],
+}
+
+
+@pytest.mark.parametrize("command", sorted(MODEL_COMMANDS))
+@pytest.mark.parametrize("name, text, kind", [
+    ("m_metadata.json", '{"format": "modelexport.metadata", "modules": []}\n', "a JSON file"),
+    ("m.textproto", "ir_version: 8\ngraph { name: \"g\" }\n", "a text file"),
+])
+def test_a_json_or_text_file_given_as_a_model_is_refused_in_one_line(tmp_path, command, name,
+                                                                     text, kind):
+    given = tmp_path / name
+    given.write_text(text)
+    out = tmp_path / "out"
+    out.mkdir()
+    result = _invoke(*MODEL_COMMANDS[command](given, out))
+    assert result.exit_code == 1, result.output
+    assert result.stderr == (f"error: {str(given)!r} is not an ONNX model (it is {kind}); "
+                             "give a binary .onnx file\n")
+    as_json = _invoke(*MODEL_COMMANDS[command](given, out), "--json")
+    assert as_json.exit_code == 1
+    assert "is not an ONNX model" in json.loads(as_json.stdout)["error"]
+
+
+def _registered_commands(typer_app=app, path=()):
+    """(command path, typer CommandInfo) of every command, sub-groups included."""
+    for info in typer_app.registered_commands:
+        name = info.name or info.callback.__name__.replace("_", "-")
+        yield (*path, name), info
+    for group in typer_app.registered_groups:
+        yield from _registered_commands(group.typer_instance, (*path, group.name
+                                                               or group.typer_instance.info.name))
+
+
+@pytest.mark.parametrize("command, info", list(_registered_commands()),
+                         ids=[" ".join(p) for p, _ in _registered_commands()])
+def test_ctrl_c_anywhere_in_a_command_exits_130_saying_interrupted(command, info, monkeypatch):
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(info, "callback", interrupted)
+    monkeypatch.setattr(info, "name", command[-1])
+    result = _invoke(*command)
+    assert result.exit_code == 130, result.output
+    assert result.stderr == "error: interrupted\n"
+
+
+def test_ctrl_c_while_validate_prints_its_report_exits_130(tmp_path, monkeypatch):
+    from modelexport.analysis import render
+
+    def interrupted(report):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(render, "format_validation", interrupted)
+    result = _invoke("validate", _tiny_onnx(tmp_path / "m.onnx"))
+    assert result.exit_code == 130, result.output
+    assert result.stderr == "error: interrupted\n"
+
+
+def _relu_chain(path, length):
+    nodes = [helper.make_node("Relu", [f"t{i}"], [f"t{i + 1}"], name=f"relu{i}")
+             for i in range(length)]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("t0", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info(f"t{length}", TensorProto.FLOAT, [2])])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return path
+
+
+def test_the_official_schema_on_a_default_file_names_the_limit_and_the_flags_it_needs(
+        tmp_path):
+    model = _relu_chain(tmp_path / "m.onnx", 80)
+    assert _invoke("export-graphml", model, tmp_path / "m.graphml").exit_code == 0
+    result = _invoke("validate-graphml", tmp_path / "m.graphml", "--schema", "official")
+    assert result.exit_code == 1
+    notes = [line for line in result.stdout.splitlines() if line.startswith("note: ")]
+    assert notes[0].startswith("note: stopped at 50 schema findings (the limit); ")
+    assert "--flat --no-yed" in notes[1]
+    payload = json.loads(_invoke("validate-graphml", tmp_path / "m.graphml", "--schema",
+                                 "official", "--json").stdout)
+    assert len(payload["findings"]) == 50 and payload["omitted_findings"] > 0
+    assert payload["notes"] == [n.removeprefix("note: ") for n in notes]
+    # the file the hint names passes
+    flat = tmp_path / "flat.graphml"
+    assert _invoke("export-graphml", model, flat, "--flat", "--no-yed").exit_code == 0
+    assert _invoke("validate-graphml", flat, "--schema", "official").exit_code == 0

@@ -87,3 +87,18 @@ def test_outputs_flatten_to_named_tensors(samples):
     with torch.no_grad():
         names = [name for name, _ in flat_outputs(loaded.model(**inputs.kwargs()))]
     assert names == ["last_hidden_state", "pooler_output"]
+
+
+def test_dynamic_axes_are_the_batch_and_the_sequence_of_two_axis_inputs():
+    import torch
+
+    from modelexport.inputs import ModelInputs
+
+    inputs = ModelInputs({"input_ids": torch.tensor([[5, 6, 7]]),
+                          "pixel_values": torch.zeros(1, 3, 4, 4)}, {"use_cache": False})
+    assert inputs.dynamic_axes() == {"input_ids": {0: "batch", 1: "sequence"},
+                                     "pixel_values": {0: "batch"}}
+    grown = inputs.grown()
+    assert grown.describe() == {"input_ids": [2, 4], "pixel_values": [2, 3, 4, 4]}
+    assert grown.tensors["input_ids"].tolist() == [[5, 6, 7, 5], [5, 6, 7, 5]]
+    assert grown.constants == {"use_cache": False}

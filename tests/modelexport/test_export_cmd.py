@@ -33,11 +33,30 @@ def test_help_lists_the_options_and_examples():
     assert "modelexport export ./my-model out/model.onnx" in result.output
 
 
-def test_an_unknown_strategy_is_one_line_and_writes_nothing(samples, tmp_path):
-    result = _export(samples / "bert-tiny", tmp_path / "m.onnx", "--strategy", "magic")
-    assert result.exit_code == 1
-    assert "unknown strategy 'magic'" in _one_line_error(result)
+@pytest.mark.parametrize("option", ["--strategy", "--layout"])
+def test_an_unknown_choice_is_bad_usage_naming_the_choices_and_writes_nothing(samples, tmp_path,
+                                                                              option):
+    result = _export(samples / "bert-tiny", tmp_path / "m.onnx", option, "magic")
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for '{option}'" in result.output
+    assert "'magic' is not one of" in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_strategy_choices_of_the_command_line_are_the_exporters():
+    from modelexport.cli.export_cmd import Strategy
+    from modelexport.exporter import STRATEGY_CHOICES
+
+    assert tuple(s.value for s in Strategy) == STRATEGY_CHOICES
+
+
+def test_help_shows_the_choices_of_strategy_and_layout():
+    result = runner.invoke(app, ["export", "--help"], env={"COLUMNS": "200"})
+    lines = result.output.splitlines()
+    strategy = next(line for line in lines if "--strategy " in line and "<" in line)
+    layout = next(line for line in lines if "--layout" in line)
+    assert "<choice>" in strategy and "auto, htp, usage_based or fx:" in strategy
+    assert "<choice>" in layout and "auto, dot, outline or none:" in layout
 
 
 def test_a_missing_output_directory_is_one_line_and_writes_nothing(samples, tmp_path):
@@ -66,6 +85,18 @@ def test_an_unknown_hub_id_is_one_line_and_writes_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_mistyped_local_path_is_no_such_directory_not_a_hub_problem(tmp_path, monkeypatch):
+    (tmp_path / "models" / "bert-tiny").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    result = _export("models/bert-tny", "m.onnx")
+    assert result.exit_code == 1
+    assert _one_line_error(result) == ("error: models/bert-tny: no such directory (did you "
+                                       "mean models/bert-tiny?); pass a model directory "
+                                       "holding config.json")
+    assert "hub" not in _one_line_error(_export("models/nosuch", "m.onnx"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["models"]
+
+
 def test_a_bad_input_shape_is_one_line(samples, tmp_path):
     result = _export(samples / "vit-tiny", tmp_path / "m.onnx", "--input-shape", "1,x")
     assert result.exit_code == 1
@@ -87,7 +118,7 @@ def test_export_writes_the_model_sidecar_and_report_and_prints_json(samples, tmp
     assert report["inputs"]["input_ids"] == [1, 6]
     assert "random-init BertModel" in report["notes"][0]
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "bert.onnx", "bert_export_report.txt", "bert_htp_metadata.json"]
+        "bert.onnx", "bert_export_report.txt", "bert_metadata.json"]
     model = onnx.load(tmp_path / "bert.onnx")
     assert all(node_tag(n) for n in model.graph.node)
     text = (tmp_path / "bert_export_report.txt").read_text()
@@ -95,13 +126,17 @@ def test_export_writes_the_model_sidecar_and_report_and_prints_json(samples, tmp
 
 
 @pytest.mark.slow
-def test_export_with_graphml_writes_and_validates_the_graph(samples, tmp_path):
+def test_export_with_graphml_writes_validates_and_names_the_graph(samples, tmp_path):
     result = _export(samples / "resnet-tiny", tmp_path / "cnn.onnx", "--with-graphml",
                      "--strategy", "usage_based", "--no-verify")
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == ["cnn.onnx", "cnn_hierarchical_graph.graphml",
-                     "cnn_hierarchical_graph.onnxdata", "cnn_htp_metadata.json"]
+                     "cnn_hierarchical_graph.onnxdata", "cnn_metadata.json"]
+    graphml = tmp_path / "cnn_hierarchical_graph.graphml"
+    assert (f"wrote {graphml} (parameters in cnn_hierarchical_graph.onnxdata; open it in yEd)"
+            in result.stdout.splitlines())
+    assert f"wrote {tmp_path / 'cnn_metadata.json'} (" in result.stdout
     from modelexport.graphml import validate_graphml
 
     validate_graphml(str(tmp_path / "cnn_hierarchical_graph.graphml"))
@@ -174,5 +209,42 @@ def test_the_export_summary_analyze_and_metadata_count_modules_alike(samples, tm
     assert "18 modules, 13 holding ops" in analyzed.stdout.splitlines()[0]
     as_json = json.loads(runner.invoke(app, ["analyze", str(out), "--json"]).stdout)
     assert (as_json["module_count"], as_json["modules_holding_ops"]) == (18, 13)
-    stats = json.loads(out.with_name("bert_htp_metadata.json").read_text())["statistics"]
+    stats = json.loads(out.with_name("bert_metadata.json").read_text())["statistics"]
     assert (stats["module_count"], stats["modules_holding_ops"]) == (18, 13)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy", ["htp", "usage_based"])
+@pytest.mark.parametrize("sample", ["bert-tiny", "gpt2-tiny"])
+def test_a_dynamic_export_runs_at_another_batch_and_sequence_length(samples, tmp_path, sample,
+                                                                    strategy):
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+    import torch
+
+    from modelexport.inputs import build_inputs, flat_outputs
+    from modelexport.loading import load_pretrained
+
+    out = tmp_path / "m.onnx"
+    result = _export(samples / sample, out, "--dynamic", "--strategy", strategy,
+                     "--no-verify", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert "dynamic axes: input_ids [batch, sequence]" in " ".join(report["notes"])
+    graph_inputs = onnx.load(out).graph.input
+    assert all(d.dim_param and not d.dim_value
+               for i in graph_inputs for d in i.type.tensor_type.shape.dim)
+    model = load_pretrained(str(samples / sample)).model  # the same seeded weights
+    vocab = model.config.vocab_size
+    ids = torch.randint(0, vocab, (3, 5), generator=torch.Generator().manual_seed(0))
+    feeds = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    got = session.run(None, {i.name: feeds[i.name].numpy() for i in session.get_inputs()})
+    constants = build_inputs(model, None).constants  # e.g. use_cache=False, as exported
+    with torch.no_grad():
+        want = flat_outputs(model(**feeds, **constants))
+    assert len(got) == len(want)
+    for actual, (_, expected) in zip(got, want, strict=True):
+        assert actual.shape == tuple(expected.shape) and actual.shape[0] == 3
+        np.testing.assert_allclose(actual, expected.numpy(), atol=1e-4, rtol=0)

@@ -88,14 +88,16 @@ def test_onnxruntime_gives_the_outputs_of_pytorch(export_sample, name):
 @pytest.mark.parametrize("name", SAMPLE_NAMES)
 def test_the_sidecar_holds_module_tree_node_tags_and_statistics(export_sample, name):
     exported = export_sample(name)
-    meta_path = exported.path.with_name(f"{exported.path.stem}_htp_metadata.json")
+    meta_path = exported.path.with_name(f"{exported.path.stem}_metadata.json")
     assert exported.report.metadata_path == str(meta_path)
     meta = json.loads(meta_path.read_text())
     nodes = exported.onnx.graph.node
     assert meta["node_tags"] == {n.name: node_tag(n) for n in nodes}
     assert sum(m["node_count"] for m in meta["modules"]) == len(nodes)
-    assert [{k: m[k] for k in ("tag", "path", "class", "parent")} for m in meta["modules"]] \
-        == module_tree(exported.onnx)
+    keys = ("tag", "path", "class", "parent", "parameters")
+    assert [{k: m[k] for k in keys} for m in meta["modules"]] == module_tree(exported.onnx)
+    assert sum(m["parameters"] for m in meta["modules"]) == sum(
+        p.numel() for p in exported.model.parameters())
     stats = meta["statistics"]
     assert stats["coverage"] == 1.0 and stats["total_nodes"] == len(nodes)
     assert stats["strategy"] == meta["strategy"] == exported.report.strategy
@@ -227,7 +229,7 @@ def test_the_python_api_returns_a_report_and_writes_the_sidecar(blocks_net, tmp_
     report = export_model(blocks_net, (torch.ones(2, 8),), tmp_path / "net.onnx",
                           strategy="usage_based", verify=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["net.onnx",
-                                                          "net_htp_metadata.json"]
+                                                          "net_metadata.json"]
     data = report.to_dict()
     assert data["coverage"] == 1.0 and data["strategy"] == "usage_based"
     assert data["reason"] == "usage_based was requested"
@@ -323,7 +325,7 @@ def test_models_past_the_size_threshold_are_saved_with_external_data(tmp_path, m
     export_model(net, torch.ones(2, 64), tmp_path / "n.onnx", strategy="htp", verify=True)
     assert (tmp_path / "n.onnx.data").stat().st_size == size
     assert sorted(p.name for p in tmp_path.iterdir()) == ["n.onnx", "n.onnx.data",
-                                                           "n_htp_metadata.json"]
+                                                           "n_metadata.json"]
 
 
 def _dict_net():

@@ -104,7 +104,7 @@ def test_the_model_records_its_module_tree_and_strategy(blocks_net):
     assert props[STRATEGY_KEY] == "usage_based"
     assert module_tree(model) == tree.records() == json.loads(props[MODULE_TREE_KEY])
     assert module_tree(model)[0] == {"tag": "/BlocksNet", "path": "", "class": "BlocksNet",
-                                     "parent": None}
+                                     "parent": None, "parameters": 0}
 
 
 def test_tagging_twice_replaces_the_tags_instead_of_adding(blocks_net):

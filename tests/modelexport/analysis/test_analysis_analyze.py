@@ -6,6 +6,7 @@ import csv
 import io
 import json
 
+import numpy as np
 import pytest
 
 from modelexport.analysis import analyze_model
@@ -44,6 +45,40 @@ def test_parameters_belong_to_the_common_module_of_their_consumers(net):
     assert a.unowned_parameters == 0
 
 
+def test_integer_initializers_are_constants_not_parameters_without_the_exporters_record(net):
+    from onnx import numpy_helper
+
+    net.graph.initializer.append(numpy_helper.from_array(np.array([1, 2, -1], np.int64),
+                                                         "shape"))
+    net.graph.node[-1].input.append("shape")  # read by the head's Mul (never run here)
+    a = analyze_model(net)
+    assert a.parameters == 12 + 2 * 20 + 8 and a.constants == 3
+    assert not a.parameters_recorded
+    assert "60 parameters; 3 constants (initializer elements holding no parameter)" in (
+        format_analysis(a, "summary").splitlines()[0])
+
+
+def test_recorded_parameter_counts_are_the_parameters_and_the_rest_constants(net):
+    from modelexport.analysis._graph import recorded_tree
+    from modelexport.converter.tags import MODULE_TREE_KEY
+
+    tree = recorded_tree(net)
+    counts = {"/Net/Proj": 12, "/Net/Stack/Layer.0/Block": 20, "/Net/Stack/Layer.1/Block": 20,
+              "/Net/Head": 8 + 100}  # 100 elements folded into another tensor at export
+    for entry in tree:
+        entry["parameters"] = counts.get(entry["tag"], 0)
+    next(p for p in net.metadata_props if p.key == MODULE_TREE_KEY).value = json.dumps(tree)
+    net.metadata_props.add(key="modelexport.parameter_owners", value=json.dumps(
+        {"W_in": [["/Net/Proj", 12]], "W0": [["/Net/Stack/Layer.0/Block", 16]],
+         "b0": [["/Net/Stack/Layer.0/Block", 4]], "W1": [["/Net/Stack/Layer.1/Block", 16]],
+         "b1": [["/Net/Stack/Layer.1/Block", 4]]}))  # W_out: not found, so a constant
+    a = analyze_model(net)
+    assert a.parameters_recorded and a.parameters == 12 + 2 * 20 + 108
+    assert a.modules[0].total_parameters == a.parameters
+    assert {m.tag: m.own_parameters for m in a.modules if m.own_parameters} == counts
+    assert a.constants == 8
+
+
 def test_filter_tag_keeps_only_the_subtree(net):
     a = analyze_model(net, filter_tag="/Net/Stack/Layer.1/")
     assert [m.tag for m in a.modules] == ["/Net/Stack/Layer.1", "/Net/Stack/Layer.1/Block"]
@@ -60,9 +95,8 @@ def test_filter_tag_matches_whole_segments_only(make_net):
 def test_older_doc_string_tags_are_read(make_net):
     a = analyze_model(make_net(tag_form="doc_string"))
     assert a.tagged_nodes == 12 and a.tag_sources == {"doc_string": 12}
-    assert [m.total_ops for m in a.modules] == [
-        m.total_ops for m in analyze_model(make_net()).modules
-    ]
+    expected = analyze_model(make_net()).modules
+    assert [m.total_ops for m in a.modules] == [m.total_ops for m in expected]
 
 
 def test_untagged_model_is_analyzed_by_op_type(make_net):

@@ -40,7 +40,7 @@ def test_analyze_prints_a_plain_tree_on_a_pipe(net_file):
 @pytest.mark.parametrize("fmt", ["summary", "detailed", "json", "csv"])
 def test_analyze_writes_every_format_to_a_file(net_file, tmp_path, fmt):
     out = tmp_path / f"report.{fmt}"
-    result = invoke("analyze", net_file, "--output-format", fmt, "--output-file", out)
+    result = invoke("analyze", net_file, "--output-format", fmt, "--output", out)
     assert result.exit_code == 0, result.output
     text = out.read_text()
     if fmt == "json":
@@ -52,11 +52,57 @@ def test_analyze_writes_every_format_to_a_file(net_file, tmp_path, fmt):
     assert "Relu×1" in text or fmt != "detailed"
 
 
+@pytest.mark.parametrize("name, check", [
+    ("r.json", lambda text: json.loads(text)["node_count"] == 12),
+    ("r.csv", lambda text: len(list(csv.DictReader(io.StringIO(text)))) == 8),
+    ("r.txt", lambda text: text.splitlines()[1].startswith("/Net  ops 12")),
+])
+def test_analyze_output_takes_its_format_from_the_file_name(net_file, tmp_path, name, check):
+    result = invoke("analyze", net_file, "-o", tmp_path / name)
+    assert result.exit_code == 0, result.output
+    assert check((tmp_path / name).read_text())
+
+
+def test_analyze_still_accepts_the_former_output_file_name_without_showing_it(net_file,
+                                                                            tmp_path):
+    result = invoke("analyze", net_file, "--output-file", tmp_path / "r.json")
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "r.json").read_text())["node_count"] == 12
+    assert "--output-file" not in invoke("analyze", "--help").output
+
+
+@pytest.mark.parametrize("command", ["analyze", "validate"])
+def test_the_file_a_command_writes_is_named_with_output(command):
+    help_text = runner.invoke(app, [command, "--help"], env={"COLUMNS": "160"}).output
+    assert "--output " in help_text and "-o " in help_text
+
+
+def test_analyze_json_with_another_format_is_bad_usage(net_file):
+    result = invoke("analyze", net_file, "--json", "-f", "csv")
+    assert result.exit_code == 2
+    assert "--json prints JSON; it cannot be combined with --output-format csv" in " ".join(
+        line.strip("│ ") for line in result.output.splitlines())
+    assert invoke("analyze", net_file, "--json", "-f", "json").exit_code == 0
+
+
 def test_analyze_json_with_filter_tag(net_file):
     result = invoke("analyze", net_file, "--json", "--filter-tag", "/Net/Stack/Layer.0")
     data = json.loads(result.output)
-    assert [m["tag"] for m in data["modules"]] == ["/Net/Stack/Layer.0", "/Net/Stack/Layer.0/Block"]
+    assert [m["tag"] for m in data["modules"]] == ["/Net/Stack/Layer.0",
+                                                   "/Net/Stack/Layer.0/Block"]
     assert data["selected_nodes"] == 4
+
+
+def test_analyze_with_filter_tag_counts_nodes_and_parameters_of_the_subtree_only(net_file):
+    data = json.loads(invoke("analyze", net_file, "--json", "--filter-tag",
+                             "/Net/Stack/Layer.0").output)
+    layer = data["modules"][0]
+    assert (data["node_count"], data["tagged_nodes"], data["untagged_nodes"]) == (4, 4, 0)
+    assert data["parameters"] == layer["total_parameters"] == 16 + 4
+    assert sum(data["op_types"].values()) == data["node_count"]
+    headline = invoke("analyze", net_file, "--filter-tag", "/Net/Stack/Layer.0").output
+    assert headline.startswith("/Net/Stack/Layer.0: 4 nodes, 4 tagged (100.0%), 0 untagged; "
+                               "2 modules, 2 holding ops; 20 parameters\n"), headline
 
 
 def test_validate_passes_with_exit_0(net_file):
@@ -88,6 +134,44 @@ def test_validate_repair_writes_a_valid_copy(net, save, tmp_path):
     assert invoke("validate", fixed).exit_code == 0
     out = tmp_path / "fixed.onnx"
     assert invoke("validate", path, "--repair", "--output", out).exit_code == 0 and out.exists()
+
+
+def test_validate_repair_says_where_each_node_went_as_json_does(net, save):
+    path = save(set_tag(net, "L1/Relu", None), "bad.onnx")
+    text = invoke("validate", path, "--repair").output
+    repaired = json.loads(invoke("validate", path, "--repair", "--json").output)["repair"]
+    assert list(repaired["repaired"]) == ["L1/Relu"]
+    assert f"  L1/Relu → {repaired['repaired']['L1/Relu']}\n" in text
+
+
+def _error(result) -> str:
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    return lines[0]
+
+
+def test_a_mistyped_tag_gets_a_suggestion(net_file, tmp_path):
+    out = tmp_path / "layer.onnx"
+    line = _error(invoke("extract", net_file, "--tag", "/Net/Stack/Layer0", out))
+    assert "no module '/Net/Stack/Layer0' in the model; did you mean '/Net/Stack/Layer.0'" in line
+    assert not out.exists()
+    line = _error(invoke("analyze", net_file, "--filter-tag", "/Net/Stak"))
+    assert "did you mean '/Net/Stack'" in line
+
+
+def test_a_tag_without_its_root_is_taken_only_when_it_names_one_module(net_file, tmp_path):
+    out = tmp_path / "layer.onnx"
+    result = invoke("extract", net_file, "--tag", "Layer.0", out, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["tag"] == "/Net/Stack/Layer.0"
+    as_json = json.loads(invoke("analyze", net_file, "--filter-tag", "Layer.1/Block",
+                                "--json").output)
+    assert as_json["filter_tag"] == "/Net/Stack/Layer.1/Block"
+    line = _error(invoke("extract", net_file, "--tag", "Block", tmp_path / "b.onnx"))
+    assert ("'Block' matches 2 modules (/Net/Stack/Layer.0/Block, /Net/Stack/Layer.1/Block); "
+            "give the whole tag, from the root") in line
+    assert not (tmp_path / "b.onnx").exists()
 
 
 def test_compare_self_says_identical_and_the_old_option_name_still_writes_json(net_file,
@@ -167,7 +251,7 @@ def test_extract_writes_a_checked_model(net_file, tmp_path):
     (["validate", "{net}", "--repair", "--output", "{nodir}/x.onnx"], "does not exist"),
     (["extract", "{net}", "--tag", "/Net/Nope", "{out}"], "no module '/Net/Nope'"),
     (["extract", "{net}", "--tag", "/Net", "{nodir}/x.onnx"], "does not exist"),
-    (["analyze", "{net}", "--output-file", "{nodir}/r.json"], "does not exist"),
+    (["analyze", "{net}", "--output", "{nodir}/r.json"], "does not exist"),
     (["compare", "{net}", "{text}"], "is not an ONNX model"),
     (["compare", "{net}", "{missing}"], "no such file"),
     (["compare", "{net}", "{net}", "--output", "{text}"], "cannot tell what to write"),
@@ -221,7 +305,7 @@ def test_running_the_commands_loads_neither_torch_nor_transformers(net_file, tmp
 def test_written_files_get_ordinary_permissions(net_file, tmp_path):
     import os
 
-    invoke("analyze", net_file, "--output-format", "json", "--output-file", tmp_path / "r.json")
+    invoke("analyze", net_file, "--output-format", "json", "--output", tmp_path / "r.json")
     invoke("extract", net_file, "--tag", "/Net/Stack/Layer.0", tmp_path / "layer.onnx")
     umask = os.umask(0)
     os.umask(umask)

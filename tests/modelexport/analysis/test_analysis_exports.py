@@ -45,6 +45,7 @@ def exports(tmp_path_factory) -> dict[str, Path]:
     return {
         "bert-tiny": export("bert-tiny", root / "bert.onnx", "htp"),
         "vit-tiny": export("vit-tiny", root / "vit.onnx", "htp"),
+        "gpt2-tiny": export("gpt2-tiny", root / "gpt2.onnx", "htp"),
     }
 
 
@@ -88,8 +89,24 @@ def test_analyze_json_counts_add_up_to_the_node_count(exports, sample):
     assert data["node_count"] == nodes and data["untagged_nodes"] == 0
     assert sum(m["own_ops"] for m in data["modules"]) == nodes
     assert data["modules"][0]["total_ops"] == nodes
-    assert data["modules"][0]["total_parameters"] + data["unowned_parameters"] == (
-        data["parameters"] + data["shared_parameters"])
+    assert data["parameters_recorded"]
+    assert data["modules"][0]["total_parameters"] == data["parameters"]
+
+
+@pytest.mark.parametrize("sample, expected", [("bert-tiny", 4_385_920), ("gpt2-tiny", 172_288)])
+def test_analyze_counts_the_parameters_pytorch_counts_and_constants_apart(exports, sample,
+                                                                          expected):
+    from modelexport.hierarchy import build_module_tree
+    from modelexport.loading import load_pretrained
+
+    model = load_pretrained(str(SAMPLES / sample)).model
+    assert model.num_parameters() == expected
+    data = json.loads(invoke("analyze", exports[sample], "--json").output)
+    assert data["parameters"] == expected == data["modules"][0]["total_parameters"]
+    assert data["constants"] > 0  # shape constants, counted apart
+    own = {m.tag: m.parameters for m in build_module_tree(model).modules}
+    assert {m["tag"]: m["own_parameters"] for m in data["modules"]} == own
+    assert f"{expected:,} parameters (as in PyTorch" in invoke("analyze", exports[sample]).output
 
 
 @pytest.mark.parametrize("sample", ["bert-tiny", "vit-tiny"])
@@ -118,23 +135,12 @@ def test_validate_names_the_nodes_broken_in_an_export(exports):
     model = onnx.load(exports["bert-tiny"])
     index = GraphIndex.of(model)
     # A node inside layer 0 whose producers and consumers are all in layer 0 too.
-    inner = next(
-        i
-        for i, t in enumerate(index.tags)
-        if ".0" in t
-        and (
-            index.producer_tags(i)
-            and index.consumer_tags(i)
-            and all(
-                x.startswith(layer_of(t)) for x in index.producer_tags(i) + index.consumer_tags(i)
-            )
-        )
-    )
-    moved = (
-        layer_of(index.tags[inner])[:-1]
-        + "1"
-        + index.tags[inner][len(layer_of(index.tags[inner])) :]
-    )
+    inner = next(i for i, t in enumerate(index.tags) if ".0" in t and (
+        index.producer_tags(i) and index.consumer_tags(i)
+        and all(x.startswith(layer_of(t))
+                for x in index.producer_tags(i) + index.consumer_tags(i))))
+    layer = layer_of(index.tags[inner])
+    moved = layer[:-1] + "1" + index.tags[inner][len(layer):]
     last, before_last = len(index.nodes) - 1, len(index.nodes) - 2
     for i, tag in ((last, None), (before_last, "/Nowhere/Module"), (inner, moved)):
         props = model.graph.node[i].metadata_props
@@ -236,9 +242,10 @@ def test_repair_gives_each_stripped_node_its_own_module_or_an_ancestor(exports, 
     assert report.valid, [i.message for i in report.issues][:3]
 
 
-def test_parameters_of_merged_initializers_belong_to_the_modules_owning_them(tmp_path):
-    """A Llama-shaped model with random init has equal all-ones RMSNorm weights; the
-    exporter merges them into one initializer, which once went to the root."""
+@pytest.fixture(scope="module")
+def llama(tmp_path_factory):
+    """A tiny random-init Llama exported with htp: (the torch model, the ONNX path, the
+    export report). Its rotary embedding leaves no op of its own (folded into constants)."""
     import torch
     from transformers import LlamaConfig, LlamaModel
 
@@ -249,9 +256,36 @@ def test_parameters_of_merged_initializers_belong_to_the_modules_owning_them(tmp
                          num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
                          max_position_embeddings=32)
     model = LlamaModel(config).eval()
-    out = tmp_path / "llama.onnx"
-    export_model(model, {"input_ids": torch.randint(0, 64, (1, 6)), "use_cache": False}, out,
-                 strategy="htp")
+    out = tmp_path_factory.mktemp("llama") / "llama.onnx"
+    report = export_model(model, {"input_ids": torch.randint(0, 64, (1, 6)),
+                                  "use_cache": False}, out, strategy="htp")
+    return model, out, report
+
+
+def test_modules_without_ops_count_alike_in_export_analyze_graphml_and_archive(llama,
+                                                                               tmp_path):
+    from modelexport.converter.tags import module_tree
+
+    _model, out, report = llama
+    tree = module_tree(onnx.load(out))
+    analyzed = json.loads(runner.invoke(app, ["analyze", str(out), "--json"]).stdout)
+    assert [m["tag"] for m in analyzed["modules"] if m["total_ops"] == 0], \
+        "the premise: a module without ops"
+    graphml = runner.invoke(app, ["export-graphml", str(out), str(tmp_path / "l.graphml"),
+                                  "--json"])
+    added = runner.invoke(app, ["archive", "add", str(tmp_path / "a.lbdb"), str(out)])
+    assert added.exit_code == 0, added.output
+    listed = json.loads(runner.invoke(app, ["archive", "list", str(tmp_path / "a.lbdb"),
+                                            "--json"]).stdout)
+    assert (report.module_count, analyzed["module_count"], json.loads(graphml.stdout)["modules"],
+            listed["models"][0]["modules"]) == (len(tree),) * 4
+    assert runner.invoke(app, ["validate-graphml", str(tmp_path / "l.graphml")]).exit_code == 0
+
+
+def test_parameters_of_merged_initializers_belong_to_the_modules_owning_them(llama):
+    """A Llama-shaped model with random init has equal all-ones RMSNorm weights; the
+    exporter merges them into one initializer, which once went to the root."""
+    model, out, _report = llama
     proto = onnx.load(out)
     norms = [name for name, m in model.named_modules() if type(m).__name__.endswith("RMSNorm")]
     held = [name for name in (f"{n}.weight" for n in norms)
@@ -273,6 +307,6 @@ def test_parameters_of_merged_initializers_belong_to_the_modules_owning_them(tmp
         assert [m.own_parameters for m in result.modules if m.module_class == cls] == want
     text = runner.invoke(app, ["analyze", str(out)]).stdout
     assert "holds the equal parameters of 5 modules" in text
-    meta = json.loads(out.with_name("llama_htp_metadata.json").read_text())
+    meta = json.loads(out.with_name("llama_metadata.json").read_text())
     assert sum(len(v) for v in meta["parameter_owners"].values()) == len(
         list(model.parameters()))
