@@ -120,8 +120,8 @@ def list_models(
     _print_table(header, rows)
     db_part = (f"; database {listing.database_bytes:,} bytes"
                if listing.database_bytes is not None else "")
-    typer.echo(f"{plural(len(listing.models), 'model')}; tensors {listing.tensor_bytes:,} bytes, stored "
-               f"{listing.stored_bytes:,} bytes after deduplication{db_part}")
+    typer.echo(f"{plural(len(listing.models), 'model')}; tensors {listing.tensor_bytes:,} "
+               f"bytes, stored {listing.stored_bytes:,} bytes after deduplication{db_part}")
 
 
 def restore(
@@ -185,13 +185,15 @@ def query(
 
     Labels: Model, Module, Op, Value, Subgraph (each with 'model' and
     'uid'); relationships PARENT_OF (ord) and FEEDS (tensor, dtype,
-    shape, src_output, dst_input). Write clauses are refused.
+    shape, src_output, dst_input). Write clauses are refused. The table
+    cuts values past 120 characters (and says so); --json prints them whole.
 
     Examples:
 
       modelexport archive query models.lbdb "MATCH (m:Model) RETURN m.name, m.ops"
 
-      modelexport archive query models.lbdb "MATCH (o:Op) WHERE o.model = \\$m RETURN o.op_type, count(*)" --param m=model --json
+      modelexport archive query models.lbdb "MATCH (o:Op) WHERE o.model = \\$m
+      RETURN o.op_type, count(*)" --param m=model --json
     """
     params = dict(_param(p) for p in param or [])
     with user_errors(verbose, json_output):
@@ -200,20 +202,34 @@ def query(
     if json_output:
         print_json(result.as_json())
         return
-    rows = [[_cell(v) for v in r] for r in result.rows]
-    _print_table(result.columns, rows)
-    typer.echo(f"({plural(len(rows), 'row')})")
+    cells = [[_cell(v).replace("\n", "\\n") for v in r] for r in result.rows]
+    _print_table(result.columns, [[_cut(c) for c in r] for r in cells])
+    cut = any(len(c) > CELL_CHARS for r in cells for c in r)
+    typer.echo(f"({plural(len(cells), 'row')}"
+               + (f"; values cut at {CELL_CHARS} characters, --json prints them whole)"
+                  if cut else ")"))
 
 
 def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     """Left-aligned columns two spaces apart, each as wide as its widest cell."""
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
     for r in [header, *rows]:
-        typer.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+        typer.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
 
 
 def _cell(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, default=str)
+
+
+#: The widest cell a query's table prints: a node's whole GraphML data, or a Model's
+#: graph, runs to tens of thousands of characters.
+CELL_CHARS = 120
+CUT = " …"
+
+
+def _cut(cell: str) -> str:
+    """``cell``, at most :data:`CELL_CHARS` characters (:data:`CUT` ends a cut one)."""
+    return cell if len(cell) <= CELL_CHARS else cell[:CELL_CHARS - len(CUT)] + CUT
 
 
 def remove(

@@ -123,3 +123,19 @@ def test_what_is_not_an_archive_is_refused(tmp_path, small):
 
 def test_a_server_uri_needs_a_tensor_store(tmp_path):
     _refused(invoke("list", "bolt://localhost:7687"), "give --tensor-store DIR")
+
+
+def test_a_query_table_cuts_long_values_and_says_so_while_json_keeps_them_whole(archive):
+    whole = "MATCH (m:Model) RETURN m LIMIT 1"
+    table = invoke("query", archive, whole)
+    assert table.exit_code == 0, table.output
+    lines = table.output.splitlines()
+    assert max(len(line) for line in lines) <= 120
+    assert lines[1].endswith(" …")
+    assert lines[-1] == "(1 row; values cut at 120 characters, --json prints them whole)"
+    data = json.loads(invoke("query", archive, whole, "--json").output)
+    node = data["rows"][0]["m"]
+    assert len(json.dumps(node)) > 1000 and json.loads(node["graph"])["id"]
+    # a short answer is not marked
+    short = invoke("query", archive, "MATCH (o:Op) RETURN o.op_type LIMIT 1")
+    assert short.output.splitlines()[-1] == "(1 row)"
