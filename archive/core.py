@@ -18,6 +18,7 @@ import gc
 import json
 import os
 import re
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from modelexport import graphml
-from modelexport.archive import schema
+from modelexport.archive import interrupts, schema
 from modelexport.archive.errors import ArchiveError, ArchiveOpenError, ModelNameError, QueryError
 from modelexport.archive.store import TensorStore
 from modelexport.converter import (
@@ -134,7 +135,8 @@ class QueryResult:
     rows: list[list[Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
-        return {"columns": self.columns, "rows": [dict(zip(self.columns, r)) for r in self.rows]}
+        return {"columns": self.columns,
+                "rows": [dict(zip(self.columns, r, strict=True)) for r in self.rows]}
 
 
 class _Discard:
@@ -206,10 +208,16 @@ class _StoreReader:
 class Archive:
     """Models in a graph database; see :func:`open_archive`."""
 
-    def __init__(self, engine: Any, store: TensorStore) -> None:
+    def __init__(self, engine: Any, store: TensorStore,
+                 discard: Callable[[], None] | None = None) -> None:
+        """``discard``: removes the archive from disk, for one this open created; called
+        on close when no model was added (an archive exists from its first add on)."""
         self._engine = engine
         self._store = store
-        self._recover()
+        self._discard = discard
+        self._added = False
+        with interrupts.guarded():
+            self._recover()
 
     # -- context manager -----------------------------------------------------------
 
@@ -220,7 +228,10 @@ class Archive:
         self.close()
 
     def close(self) -> None:
-        self._engine.close()
+        with interrupts.guarded():
+            self._engine.close()
+            if self._discard is not None and not self._added:
+                self._discard()
 
     # -- add -----------------------------------------------------------------------
 
@@ -237,6 +248,11 @@ class Archive:
         database's fixed cost per load is paid once, not per model.
         """
         progress = progress or _quiet
+        with interrupts.guarded():
+            return self._add_many(items, replace, progress)
+
+    def _add_many(self, items: list[tuple[PathLike | Any, str | None]], replace: bool,
+                  progress: Progress) -> list[AddResult]:
         named = [(src, _name_of(src, name)) for src, name in items]
         replaced: dict[str, str] = {}  # name -> uid of the model it replaces
         for i, (_src, name) in enumerate(named):
@@ -252,14 +268,20 @@ class Archive:
         # A large model's rows wait on disk (spill), not in memory, while its Document
         # is turned into them and then freed; the engine loads them from there.
         with self._adding(), self._store.scratch() as spill:
-            for src, name in named:
-                rows, result = self._prepare(src, name, spill, progress)
-                result.replaced = name in replaced
-                batch.append(rows)
-                results.append(result)
+            # Ctrl-C stops this part anywhere: its clean-up (the scratch directory, the
+            # store's temporary files and unused blobs) copes. The load below is stopped
+            # only between its steps, and not at all once it is done.
+            with interrupts.interruptible():
+                for src, name in named:
+                    rows, result = self._prepare(src, name, spill, progress)
+                    result.replaced = name in replaced
+                    batch.append(rows)
+                    results.append(result)
             _give_back_freed_memory()  # the Documents' memory, before the engine's grows
             progress("loading into the database")
             self._engine.load(batch, drop=list(replaced.values()))
+            interrupts.completed()
+            self._added = True
         if replaced:
             self._collect_garbage()
         return results
@@ -317,7 +339,9 @@ class Archive:
         try:
             yield
         except BaseException:
+            self._store.sweep_temporary()
             self._collect_garbage()
+            marker.unlink(missing_ok=True)
             raise
         marker.unlink(missing_ok=True)
 
@@ -464,9 +488,11 @@ class Archive:
         return export_neo4j(self._engine, Path(outdir))
 
     def remove(self, name: str) -> None:
-        uid, _graph, _tensors = self._require(name)
-        self._engine.delete(uid)
-        self._collect_garbage()
+        with interrupts.guarded():
+            uid, _graph, _tensors = self._require(name)
+            self._engine.delete(uid)
+            interrupts.completed()
+            self._collect_garbage()
 
 
 def _name_of(src: Any, name: str | None) -> str:
@@ -524,6 +550,7 @@ def open_archive(db: PathLike, *, tensor_store: PathLike | None = None, user: st
     at a path that does not exist yet (else that is an error).
     """
     text = os.fspath(db)
+    discard = None
     if re.match(r"^(bolt|neo4j)(\+s|\+ssc)?://", text):
         from modelexport.archive.bolt_engine import BoltEngine
 
@@ -535,10 +562,26 @@ def open_archive(db: PathLike, *, tensor_store: PathLike | None = None, user: st
     else:
         from modelexport.archive.ladybug_engine import LadybugEngine
 
-        engine = LadybugEngine(text, create=create)
+        new = not Path(text).exists()
         store_dir = Path(tensor_store) if tensor_store is not None else Path(text + ".tensors")
+        new_store = not store_dir.exists()
+        engine = LadybugEngine(text, create=create)
+        if new:
+            discard = functools.partial(_remove_new_archive, Path(text),
+                                        store_dir if new_store else None)
     try:
-        return Archive(engine, TensorStore(store_dir))
+        return Archive(engine, TensorStore(store_dir), discard)
     except BaseException:
         engine.close()
+        if discard is not None:
+            discard()
         raise
+
+
+def _remove_new_archive(db: Path, store: Path | None) -> None:
+    """Remove the files of an archive that was created but never given a model: the
+    database and its siblings, and the tensor store if it was made for it."""
+    for suffix in ("", ".wal", ".shadow", ".rollback", ".rollback.tmp"):
+        db.with_name(db.name + suffix).unlink(missing_ok=True)
+    if store is not None:
+        shutil.rmtree(store, ignore_errors=True)

@@ -4,9 +4,10 @@ A database path has siblings that belong to it: ``<path>.wal`` (the write-ahead 
 while a write is not yet checkpointed) and, during a write, ``<path>.rollback`` (below);
 copy or delete them together. An ``add`` bulk-loads every table with ``COPY ... FROM``
 Arrow tables of at most :data:`LOAD_ROWS` rows, or from the Parquet files a large
-model's rows were spilled to (see :class:`~modelexport.archive.schema.Rows`). A small add is one transaction; a large
-one commits and checkpoints every :data:`LOAD_ROWS` rows, so the engine's uncommitted
-write state (and its log) stays bounded, and is undone as a whole by the rollback copy.
+model's rows were spilled to (see :class:`~modelexport.archive.schema.Rows`). A small
+add is one transaction; a large one commits and checkpoints every :data:`LOAD_ROWS`
+rows, so the engine's uncommitted write state (and its log) stays bounded, and is
+undone as a whole by the rollback copy.
 
 Why the rollback copy: LadybugDB 0.22 cannot replay a write-ahead log that holds a
 committed ``COPY`` (reopening after a kill -9 between commit and checkpoint crashes the
@@ -32,7 +33,7 @@ import ladybug
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from modelexport.archive import schema
+from modelexport.archive import interrupts, schema
 from modelexport.archive.errors import ArchiveOpenError, QueryError
 
 T = TypeVar("T")
@@ -164,7 +165,8 @@ class LadybugEngine:
         except RuntimeError as e:
             if self._pool and _pool_full(e):
                 raise  # _with_room reopens with more memory and runs it again
-            raise QueryError(f"the query failed: {_first_line(e)}; fix the Cypher and try again") from None
+            raise QueryError(f"the query failed: {_first_line(e)}; fix the Cypher and try "
+                             f"again") from None
         finally:
             self._rollback()
 
@@ -252,6 +254,7 @@ class LadybugEngine:
 
     def _copy(self, table: str, part: pa.Table | Path, options: str = "") -> None:
         """COPY one part: an Arrow table, or a Parquet file (which the engine reads)."""
+        interrupts.poll()  # Ctrl-C stops a write here, where it can be undone whole
         count = pq.read_metadata(part).num_rows if isinstance(part, Path) else part.num_rows
         if self._uncommitted and self._uncommitted + count > LOAD_ROWS:
             self._commit_part()

@@ -58,5 +58,11 @@ def _register() -> None:
 _register()
 
 
+#: True in the ``modelexport`` program (main), which ends after its one command.
+RUNNING_AS_PROGRAM = False
+
+
 def main() -> None:
+    global RUNNING_AS_PROGRAM
+    RUNNING_AS_PROGRAM = True
     app()

@@ -73,18 +73,31 @@ def add(
 
       modelexport archive add models.lbdb model.onnx --replace
     """
-    with user_errors(verbose, json_output), steps() as progress:
-        with _open(db, tensor_store, user, password, create=True) as archive:
-            result = archive.add(src, name, replace=replace, progress=progress)
-    if json_output:
-        print_json(asdict(result))
-        return
-    typer.echo(f"{'replaced' if result.replaced else 'added'} {result.name!r}: "
-               f"{plural(result.ops, 'op')}, {plural(result.modules, 'module')}, "
-               f"{plural(result.nodes, 'node')}, "
-               f"{plural(result.relationships, 'relationship')}; tensors "
-               f"{plural(result.tensor_bytes, 'byte')}, {result.new_bytes:,} of them new to the "
-               "store")
+    from modelexport.archive import interrupts
+
+    # Ctrl-C: exit 130 with the archive as it was, or (once the model is stored) no
+    # effect: what is printed and the exit code always say what the archive holds.
+    with user_errors(verbose, json_output), interrupts.guarded(last=_is_program()):
+        with steps() as progress:
+            with _open(db, tensor_store, user, password, create=True) as archive:
+                result = archive.add(src, name, replace=replace, progress=progress)
+        if json_output:
+            print_json(asdict(result))
+            return
+        typer.echo(f"{'replaced' if result.replaced else 'added'} {result.name!r}: "
+                   f"{plural(result.ops, 'op')}, {plural(result.modules, 'module')}, "
+                   f"{plural(result.nodes, 'node')}, "
+                   f"{plural(result.relationships, 'relationship')}; tensors "
+                   f"{plural(result.tensor_bytes, 'byte')}, {result.new_bytes:,} of them new "
+                   "to the store")
+
+
+def _is_program() -> bool:
+    """Whether this is the ``modelexport`` program, which ends after the command (not a
+    command invoked in a Python process that goes on)."""
+    import modelexport.cli
+
+    return modelexport.cli.RUNNING_AS_PROGRAM
 
 
 def list_models(
@@ -247,13 +260,15 @@ def remove(
 
       modelexport archive remove models.lbdb model-v1
     """
-    with user_errors(verbose, json_output):
+    from modelexport.archive import interrupts
+
+    with user_errors(verbose, json_output), interrupts.guarded(last=_is_program()):
         with _open(db, tensor_store, user, password) as archive:
             archive.remove(name)
-    if json_output:
-        print_json({"removed": name})
-    else:
-        typer.echo(f"removed {name!r}")
+        if json_output:
+            print_json({"removed": name})
+        else:
+            typer.echo(f"removed {name!r}")
 
 
 def export_neo4j(

@@ -139,3 +139,19 @@ def test_a_query_table_cuts_long_values_and_says_so_while_json_keeps_them_whole(
     # a short answer is not marked
     short = invoke("query", archive, "MATCH (o:Op) RETURN o.op_type LIMIT 1")
     assert short.output.splitlines()[-1] == "(1 row)"
+
+
+def test_a_failed_first_add_creates_no_archive(tmp_path):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"this is not a model")
+    result = invoke("add", tmp_path / "models.lbdb", bad)
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1 and result.output.startswith("error: ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.onnx"]
+    # and an archive that exists keeps everything through a failed add
+    good = save(chain_model(random_weights(2, 8)), tmp_path / "good.onnx")
+    assert invoke("add", tmp_path / "models.lbdb", good).exit_code == 0
+    assert invoke("add", tmp_path / "models.lbdb", bad).exit_code == 1
+    listed = json.loads(invoke("list", tmp_path / "models.lbdb", "--json").output)
+    assert [m["name"] for m in listed["models"]] == ["good"]
+    assert not list((tmp_path / "models.lbdb.tensors").glob(".*"))
