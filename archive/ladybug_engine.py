@@ -54,6 +54,9 @@ LOAD_ROWS = 32768
 READ_POOL_BYTES = 128 * 2**20
 #: A restore gives back the pool's pages once it has read the model, if they are more.
 RELEASE_BYTES = 32 * 2**20
+#: Free pages a write must leave (and a quarter of the file) for the file to be
+#: rewritten without them (see LadybugEngine.compact).
+COMPACT_BYTES = 2**20
 
 
 def schema_statements() -> list[str]:
@@ -193,6 +196,8 @@ class LadybugEngine:
             self._conn.execute(f"MATCH (m:{schema.MODEL}) WHERE m.uid IN $uids "
                                f"SET m.complete = true",
                                {"uids": uids})
+        interrupts.completed()  # stored: what follows only tidies
+        self._give_back_free_pages()
 
     @contextmanager
     def _write(self) -> Iterator[None]:
@@ -246,6 +251,7 @@ class LadybugEngine:
         return self.path.with_name(self.path.name + ".rollback")
 
     def _roll_back_a_write_that_died(self) -> None:
+        shutil.rmtree(self._compact_path(), ignore_errors=True)  # a compaction that died
         rollback = self._rollback_path()
         rollback.with_name(rollback.name + ".tmp").unlink(missing_ok=True)
         if rollback.exists():
@@ -269,6 +275,8 @@ class LadybugEngine:
         """Remove every node (and its relationships) whose uid starts with ``prefix``."""
         with self._write():
             self._delete(prefix)
+        interrupts.completed()
+        self._give_back_free_pages()
 
     def _delete(self, prefix: str) -> None:
         for label in reversed(schema.LABELS):
@@ -282,6 +290,79 @@ class LadybugEngine:
             self._conn.execute("ROLLBACK")
         except RuntimeError:
             pass  # a failed statement already ended the transaction
+
+    # -- giving space back -----------------------------------------------------------
+
+    def free_bytes(self) -> int:
+        """The database file's free pages: space deletes and checkpoints left, which
+        LadybugDB reuses but never gives back."""
+        rows = self.rows("CALL disk_size_info() RETURN *")
+        return sum(int(r[3]) for r in rows if r[1] == "free_pages")
+
+    def _give_back_free_pages(self) -> None:
+        """:meth:`compact` when a quarter of the file (and at least :data:`COMPACT_BYTES`)
+        is free pages: after a remove, or adds whose checkpoints left many behind."""
+        free = self.free_bytes()
+        if free >= COMPACT_BYTES and free * 4 >= self.path.stat().st_size:
+            self.compact()
+
+    def compact(self) -> None:
+        """Rewrite the database into a fresh file of just its rows, and put it in place.
+
+        LadybugDB has no VACUUM: free pages stay in the file. The rows are copied out
+        to Parquet (``COPY (MATCH ...) TO``), loaded into a new database, one COPY per
+        table, beside this one in ``<path>.compact/``, checkpointed and closed, and
+        renamed over the file (atomic): a compaction that dies leaves the archive as it
+        was, and its directory is removed on the next open.
+        """
+        work = self._compact_path()
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir()
+        fresh = work / self.path.name
+        try:
+            parts = self._export_tables(work)
+            db = ladybug.Database(str(fresh), auto_checkpoint=False)
+            conn = ladybug.Connection(db)
+            try:
+                for statement in schema_statements():
+                    conn.execute(statement)
+                for table, file, options in parts:
+                    conn.execute(f"COPY {table} FROM {_string_literal(str(file))}{options}")
+                conn.execute("CHECKPOINT")
+            finally:
+                conn.close()
+                db.close()
+            self.close()
+            self.path.with_name(self.path.name + ".wal").unlink(missing_ok=True)
+            os.replace(fresh, self.path)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+            if self._conn is None:
+                self._open(self._pool)
+
+    def _export_tables(self, work: Path) -> list[tuple[str, Path, str]]:
+        """Every table's rows in Parquet files in ``work``: (table, file, COPY options)."""
+        parts = []
+        for label in schema.LABELS:
+            columns = ", ".join(f"n.{name} AS {name}" for name, _t in schema.node_columns(label))
+            parts.append((label, f"MATCH (n:{label}) RETURN {columns}", ""))
+        for rel, (sources, targets) in schema.REL_ENDS.items():
+            props = "".join(f", e.{name} AS {name}" for name, _t in schema.rel_columns(rel))
+            for a in sources:
+                for b in targets:
+                    parts.append((rel, f"MATCH (x:{a})-[e:{rel}]->(y:{b}) RETURN x.uid AS "
+                                       f"`from`, y.uid AS `to`{props}",
+                                  f" (from='{a}', to='{b}')"))
+        files = []
+        for i, (table, query, options) in enumerate(parts):
+            file = work / f"{i}.parquet"
+            self._conn.execute(f"COPY ({query}) TO {_string_literal(str(file))}")
+            if pq.read_metadata(file).num_rows:
+                files.append((table, file, options))
+        return files
+
+    def _compact_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".compact")
 
     def disk_bytes(self) -> int:
         siblings = self.path.parent.glob(self.path.name + ".*")
