@@ -276,7 +276,9 @@ class LadybugEngine:
         with self._write():
             self._delete(prefix)
         interrupts.completed()
-        self._give_back_free_pages()
+        # A delete marks rows deleted but frees few pages: only a rewrite gives the
+        # model's space back.
+        self.compact()
 
     def _delete(self, prefix: str) -> None:
         for label in reversed(schema.LABELS):
@@ -301,7 +303,7 @@ class LadybugEngine:
 
     def _give_back_free_pages(self) -> None:
         """:meth:`compact` when a quarter of the file (and at least :data:`COMPACT_BYTES`)
-        is free pages: after a remove, or adds whose checkpoints left many behind."""
+        is free pages, as the checkpoints of a few adds leave."""
         free = self.free_bytes()
         if free >= COMPACT_BYTES and free * 4 >= self.path.stat().st_size:
             self.compact()

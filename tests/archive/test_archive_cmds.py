@@ -155,3 +155,26 @@ def test_a_failed_first_add_creates_no_archive(tmp_path):
     listed = json.loads(invoke("list", tmp_path / "models.lbdb", "--json").output)
     assert [m["name"] for m in listed["models"]] == ["good"]
     assert not list((tmp_path / "models.lbdb.tensors").glob(".*"))
+
+
+@pytest.mark.slow
+def test_removing_every_model_gives_back_the_space_adding_them_took(tmp_path):
+    from modelexport.archive.ladybug_engine import LadybugEngine
+
+    fresh = tmp_path / "fresh.lbdb"
+    LadybugEngine(fresh, create=True).close()  # an archive's database before any add
+    db = tmp_path / "models.lbdb"
+    names = ["m0", "m1"]
+    for i, name in enumerate(names):
+        model = save(chain_model(random_weights(100, 8, seed=i)), tmp_path / f"{name}.onnx")
+        assert invoke("add", db, model).exit_code == 0
+    full = db.stat().st_size
+    for name in names:
+        assert invoke("remove", db, name).exit_code == 0
+    assert full - db.stat().st_size >= 0.9 * (full - fresh.stat().st_size)
+    assert not [p for p in (tmp_path / "models.lbdb.tensors").rglob("*") if p.is_file()]
+    assert sorted(p.name for p in tmp_path.glob("models.lbdb*")) == ["models.lbdb",
+                                                                     "models.lbdb.tensors"]
+    # and the archive takes models again
+    assert invoke("add", db, tmp_path / "m0.onnx").exit_code == 0
+    assert "1 model;" in invoke("list", db).output
