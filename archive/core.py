@@ -18,8 +18,9 @@ import gc
 import json
 import os
 import re
+import secrets
 import shutil
-import uuid
+import string
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -54,6 +55,8 @@ WRITE_CLAUSES = ("CREATE", "MERGE", "SET", "DELETE", "DETACH", "REMOVE", "DROP",
 _WRITE_RE = re.compile(r"\b(" + "|".join(WRITE_CLAUSES) + r")\b", re.IGNORECASE)
 _LITERALS_RE = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|`[^`]*`|//[^\n]*|/\*.*?\*/",
                           re.DOTALL)
+
+_LOAD_ALPHABET = string.ascii_letters + string.digits
 
 #: Rows per page when a model's nodes and edges are read back: the engine holds one
 #: page of query results at a time.
@@ -265,6 +268,7 @@ class Archive:
             if old is not None:
                 replaced[name] = old
         batch, results = [], []
+        loads = self._new_load_ids(len(named))
         # A large model's rows wait on disk (spill), not in memory, while its Document
         # is turned into them and then freed; the engine loads them from there.
         with self._adding(), self._store.scratch() as spill:
@@ -272,8 +276,8 @@ class Archive:
             # store's temporary files and unused blobs) copes. The load below is stopped
             # only between its steps, and not at all once it is done.
             with interrupts.interruptible():
-                for src, name in named:
-                    rows, result = self._prepare(src, name, spill, progress)
+                for (src, name), load in zip(named, loads, strict=True):
+                    rows, result = self._prepare(src, name, load, spill, progress)
                     result.replaced = name in replaced
                     batch.append(rows)
                     results.append(result)
@@ -286,12 +290,29 @@ class Archive:
             self._collect_garbage()
         return results
 
-    def _prepare(self, src: Any, name: str, spill: Path,
+    def _new_load_ids(self, count: int) -> list[str]:
+        """``count`` ids for the models of an add, unused in the archive: the prefix of
+        their nodes' uids.
+
+        Six characters, so that a uid (``<load>/<GraphML id>``, the id a letter and a
+        number) of a graph of up to 10,000 nodes of a kind fits in the 12 bytes LadybugDB
+        keeps inline in its primary-key index: longer keys go to the index's string
+        overflow pages (2.0 MB of the samples' 9.5 MB with 12-character load ids).
+        """
+        taken = {uid for (uid,) in self._engine.rows(f"MATCH (m:{schema.MODEL}) RETURN m.uid")}
+        loads: list[str] = []
+        while len(loads) < count:
+            load = "".join(secrets.choice(_LOAD_ALPHABET) for _ in range(6))
+            if schema.model_uid(load) not in taken and load not in loads:
+                loads.append(load)
+        return loads
+
+    def _prepare(self, src: Any, name: str, load: str, spill: Path,
                  progress: Progress) -> tuple[Any, AddResult]:
         """The rows of one model (a large one's in files in ``spill``), its tensors
         already in the store."""
         progress(f"reading {src if isinstance(src, (str, os.PathLike)) else name}")
-        rows = schema.ModelRows.empty(uuid.uuid4().hex[:12], spill)  # before the Document
+        rows = schema.ModelRows.empty(load, spill)  # before the Document
         is_graphml = isinstance(src, (str, os.PathLike)) and Path(src).suffix.lower() == ".graphml"
         doc, blobs, new_bytes = (self._graphml_document(Path(src)) if is_graphml
                                  else self._onnx_document(src, progress))
