@@ -54,8 +54,9 @@ LOAD_ROWS = 32768
 READ_POOL_BYTES = 128 * 2**20
 #: A restore gives back the pool's pages once it has read the model, if they are more.
 RELEASE_BYTES = 32 * 2**20
-#: Free pages a write must leave (and a quarter of the file) for the file to be
-#: rewritten without them (see LadybugEngine.compact).
+#: The waste (free pages and more, see LadybugEngine._give_back_free_pages) a write
+#: must leave, as well as a quarter of the file, for the file to be rewritten without
+#: it (LadybugEngine.compact).
 COMPACT_BYTES = 2**20
 #: How many times the bytes of the rows it loads an add may grow the file by before
 #: the rest counts as waste (LadybugDB's pages, index and compression of fresh rows).
