@@ -18,7 +18,9 @@ import gc
 import json
 import os
 import re
-import uuid
+import secrets
+import shutil
+import string
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
@@ -27,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from modelexport import graphml
-from modelexport.archive import schema
+from modelexport.archive import interrupts, schema
 from modelexport.archive.engine import Engine
 from modelexport.archive.errors import ArchiveError, ArchiveOpenError, ModelNameError, QueryError
 from modelexport.archive.store import TensorStore
@@ -54,6 +56,8 @@ WRITE_CLAUSES = ("CREATE", "MERGE", "SET", "DELETE", "DETACH", "REMOVE", "DROP",
 _WRITE_RE = re.compile(r"\b(" + "|".join(WRITE_CLAUSES) + r")\b", re.IGNORECASE)
 _LITERALS_RE = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|`[^`]*`|//[^\n]*|/\*.*?\*/",
                           re.DOTALL)
+
+_LOAD_ALPHABET = string.ascii_letters + string.digits
 
 #: Rows per page when a model's nodes and edges are read back: the engine holds one
 #: page of query results at a time.
@@ -211,10 +215,16 @@ class _StoreReader:
 class Archive:
     """Models in a graph database; see :func:`open_archive`."""
 
-    def __init__(self, engine: Engine, store: TensorStore) -> None:
+    def __init__(self, engine: Engine, store: TensorStore,
+                 discard: Callable[[], None] | None = None) -> None:
+        """``discard``: removes the archive from disk, for one this open created; called
+        on close when no model was added (an archive exists from its first add on)."""
         self._engine = engine
         self._store = store
-        self._recover()
+        self._discard = discard
+        self._added = False
+        with interrupts.guarded():
+            self._recover()
 
     # -- context manager -----------------------------------------------------------
 
@@ -225,7 +235,10 @@ class Archive:
         self.close()
 
     def close(self) -> None:
-        self._engine.close()
+        with interrupts.guarded():
+            self._engine.close()
+            if self._discard is not None and not self._added:
+                self._discard()
 
     # -- add -----------------------------------------------------------------------
 
@@ -242,6 +255,11 @@ class Archive:
         database's fixed cost per load is paid once, not per model.
         """
         progress = progress or _no_progress
+        with interrupts.guarded():
+            return self._add_many(items, replace, progress)
+
+    def _add_many(self, items: list[tuple[PathLike | Any, str | None]], replace: bool,
+                  progress: Progress) -> list[AddResult]:
         named = [(src, _name_of(src, name)) for src, name in items]
         replaced: dict[str, str] = {}  # name -> uid of the model it replaces
         for i, (_src, name) in enumerate(named):
@@ -254,27 +272,51 @@ class Archive:
             if old is not None:
                 replaced[name] = old
         batch, results = [], []
+        loads = self._new_load_ids(len(named))
         # A large model's rows wait on disk (spill), not in memory, while its Document
         # is turned into them and then freed; the engine loads them from there.
         with self._adding(), self._store.scratch() as spill:
-            for src, name in named:
-                rows, result = self._prepare(src, name, spill, progress)
-                result.replaced = name in replaced
-                batch.append(rows)
-                results.append(result)
+            # Ctrl-C stops this part anywhere: its clean-up (the scratch directory, the
+            # store's temporary files and unused blobs) copes. The load below is stopped
+            # only between its steps, and not at all once it is done.
+            with interrupts.interruptible():
+                for (src, name), load in zip(named, loads, strict=True):
+                    rows, result = self._prepare(src, name, load, spill, progress)
+                    result.replaced = name in replaced
+                    batch.append(rows)
+                    results.append(result)
             _give_back_freed_memory()  # the Documents' memory, before the engine's grows
             progress("loading into the database")
             self._engine.load(batch, drop=list(replaced.values()))
+            interrupts.completed()
+            self._added = True
         if replaced:
             self._collect_garbage()
         return results
 
-    def _prepare(self, src: Any, name: str, spill: Path,
+    def _new_load_ids(self, count: int) -> list[str]:
+        """``count`` ids for the models of an add, unused in the archive: the prefix of
+        their nodes' uids.
+
+        Six characters, so that a uid (``<load>/<GraphML id>``, the id a letter and a
+        number) of a graph of up to 10,000 nodes of a kind fits in the 12 bytes LadybugDB
+        keeps inline in its primary-key index: longer keys go to the index's string
+        overflow pages (2.0 MB of the samples' 9.5 MB with 12-character load ids).
+        """
+        taken = {uid for (uid,) in self._engine.rows(f"MATCH (m:{schema.MODEL}) RETURN m.uid")}
+        loads: list[str] = []
+        while len(loads) < count:
+            load = "".join(secrets.choice(_LOAD_ALPHABET) for _ in range(6))
+            if schema.model_uid(load) not in taken and load not in loads:
+                loads.append(load)
+        return loads
+
+    def _prepare(self, src: Any, name: str, load: str, spill: Path,
                  progress: Progress) -> tuple[Any, AddResult]:
         """The rows of one model (a large one's in files in ``spill``), its tensors
         already in the store."""
         progress(f"reading {src if isinstance(src, (str, os.PathLike)) else name}")
-        rows = schema.ModelRows.empty(uuid.uuid4().hex[:12], spill)  # before the Document
+        rows = schema.ModelRows.empty(load, spill)  # before the Document
         is_graphml = isinstance(src, (str, os.PathLike)) and Path(src).suffix.lower() == ".graphml"
         doc, blobs, new_bytes = (self._graphml_document(Path(src)) if is_graphml
                                  else self._onnx_document(src, progress))
@@ -323,7 +365,9 @@ class Archive:
         try:
             yield
         except BaseException:
+            self._store.sweep_temporary()
             self._collect_garbage()
+            marker.unlink(missing_ok=True)
             raise
         marker.unlink(missing_ok=True)
 
@@ -490,9 +534,11 @@ class Archive:
         return compare_documents(*sides)
 
     def remove(self, name: str) -> None:
-        uid, _graph, _tensors = self._require(name)
-        self._engine.delete(uid)
-        self._collect_garbage()
+        with interrupts.guarded():
+            uid, _graph, _tensors = self._require(name)
+            self._engine.delete(uid)
+            interrupts.completed()
+            self._collect_garbage()
 
 
 def _name_of(src: Any, name: str | None) -> str:
@@ -542,6 +588,7 @@ def open_archive(db: PathLike, *, tensor_store: PathLike | None = None, user: st
     at a path that does not exist yet (else that is an error).
     """
     text = os.fspath(db)
+    discard = None
     if re.match(r"^(bolt|neo4j)(\+s|\+ssc)?://", text):
         from modelexport.archive.bolt_engine import BoltEngine
 
@@ -553,10 +600,26 @@ def open_archive(db: PathLike, *, tensor_store: PathLike | None = None, user: st
     else:
         from modelexport.archive.ladybug_engine import LadybugEngine
 
-        engine = LadybugEngine(text, create=create)
+        new = not Path(text).exists()
         store_dir = Path(tensor_store) if tensor_store is not None else Path(text + ".tensors")
+        new_store = not store_dir.exists()
+        engine = LadybugEngine(text, create=create)
+        if new:
+            discard = functools.partial(_remove_new_archive, Path(text),
+                                        store_dir if new_store else None)
     try:
-        return Archive(engine, TensorStore(store_dir))
+        return Archive(engine, TensorStore(store_dir), discard)
     except BaseException:
         engine.close()
+        if discard is not None:
+            discard()
         raise
+
+
+def _remove_new_archive(db: Path, store: Path | None) -> None:
+    """Remove the files of an archive that was created but never given a model: the
+    database and its siblings, and the tensor store if it was made for it."""
+    for suffix in ("", ".wal", ".shadow", ".rollback", ".rollback.tmp"):
+        db.with_name(db.name + suffix).unlink(missing_ok=True)
+    if store is not None:
+        shutil.rmtree(store, ignore_errors=True)

@@ -65,7 +65,11 @@ _register()
 
 
 __all__ = ["app", "main"]
+#: True in the ``modelexport`` program (main), which ends after its one command.
+RUNNING_AS_PROGRAM = False
 
 
 def main() -> None:
+    global RUNNING_AS_PROGRAM
+    RUNNING_AS_PROGRAM = True
     app()

@@ -74,18 +74,31 @@ def add(
 
       modelexport archive add models.lbdb model.onnx --replace
     """
-    with user_errors(verbose, json_output), steps() as progress:
-        with _open(db, tensor_store, user, password, create=True) as archive:
-            result = archive.add(src, name, replace=replace, progress=progress)
-    if json_output:
-        print_json(asdict(result))
-        return
-    typer.echo(f"{'replaced' if result.replaced else 'added'} {result.name!r}: "
-               f"{plural(result.ops, 'op')}, {plural(result.modules, 'module')}, "
-               f"{plural(result.nodes, 'node')}, "
-               f"{plural(result.relationships, 'relationship')}; tensors "
-               f"{plural(result.tensor_bytes, 'byte')}, {result.new_bytes:,} of them new to the "
-               "store")
+    from modelexport.archive import interrupts
+
+    # Ctrl-C: exit 130 with the archive as it was, or (once the model is stored) no
+    # effect: what is printed and the exit code always say what the archive holds.
+    with user_errors(verbose, json_output), interrupts.guarded(last=_is_program()):
+        with steps() as progress:
+            with _open(db, tensor_store, user, password, create=True) as archive:
+                result = archive.add(src, name, replace=replace, progress=progress)
+        if json_output:
+            print_json(asdict(result))
+            return
+        typer.echo(f"{'replaced' if result.replaced else 'added'} {result.name!r}: "
+                   f"{plural(result.ops, 'op')}, {plural(result.modules, 'module')}, "
+                   f"{plural(result.nodes, 'node')}, "
+                   f"{plural(result.relationships, 'relationship')}; tensors "
+                   f"{plural(result.tensor_bytes, 'byte')}, {result.new_bytes:,} of them new "
+                   "to the store")
+
+
+def _is_program() -> bool:
+    """Whether this is the ``modelexport`` program, which ends after the command (not a
+    command invoked in a Python process that goes on)."""
+    import modelexport.cli
+
+    return modelexport.cli.RUNNING_AS_PROGRAM
 
 
 def list_models(
@@ -188,7 +201,8 @@ def query(
 
     Labels: Model, Module, Op, Value, Subgraph (each with 'model' and
     'uid'); relationships PARENT_OF (ord) and FEEDS (tensor, dtype,
-    shape, src_output, dst_input). Write clauses are refused.
+    shape, src_output, dst_input). Write clauses are refused. The table
+    cuts values past 120 characters (and says so); --json prints them whole.
 
     Examples:
 
@@ -204,9 +218,12 @@ def query(
     if json_output:
         print_json(result.as_json())
         return
-    rows = [[_cell(v) for v in r] for r in result.rows]
-    _print_table(result.columns, rows)
-    typer.echo(f"({plural(len(rows), 'row')})")
+    cells = [[_cell(v).replace("\n", "\\n") for v in r] for r in result.rows]
+    _print_table(result.columns, [[_cut(c) for c in r] for r in cells])
+    cut = any(len(c) > CELL_CHARS for r in cells for c in r)
+    typer.echo(f"({plural(len(cells), 'row')}"
+               + (f"; values cut at {CELL_CHARS} characters, --json prints them whole)"
+                  if cut else ")"))
 
 
 def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
@@ -217,6 +234,17 @@ def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 
 def _cell(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, default=str)
+
+
+#: The widest cell a query's table prints: a node's whole GraphML data, or a Model's
+#: graph, runs to tens of thousands of characters.
+CELL_CHARS = 120
+CUT = " …"
+
+
+def _cut(cell: str) -> str:
+    """``cell``, at most :data:`CELL_CHARS` characters (:data:`CUT` ends a cut one)."""
+    return cell if len(cell) <= CELL_CHARS else cell[:CELL_CHARS - len(CUT)] + CUT
 
 
 def remove(
@@ -234,13 +262,15 @@ def remove(
 
       modelexport archive remove models.lbdb model-v1
     """
-    with user_errors(verbose, json_output):
+    from modelexport.archive import interrupts
+
+    with user_errors(verbose, json_output), interrupts.guarded(last=_is_program()):
         with _open(db, tensor_store, user, password) as archive:
             archive.remove(name)
-    if json_output:
-        print_json({"removed": name})
-    else:
-        typer.echo(f"removed {name!r}")
+        if json_output:
+            print_json({"removed": name})
+        else:
+            typer.echo(f"removed {name!r}")
 
 
 def diff(

@@ -123,3 +123,58 @@ def test_what_is_not_an_archive_is_refused(tmp_path, small):
 
 def test_a_server_uri_needs_a_tensor_store(tmp_path):
     _refused(invoke("list", "bolt://localhost:7687"), "give --tensor-store DIR")
+
+
+def test_a_query_table_cuts_long_values_and_says_so_while_json_keeps_them_whole(archive):
+    whole = "MATCH (m:Model) RETURN m LIMIT 1"
+    table = invoke("query", archive, whole)
+    assert table.exit_code == 0, table.output
+    lines = table.output.splitlines()
+    assert max(len(line) for line in lines) <= 120
+    assert lines[1].endswith(" …")
+    assert lines[-1] == "(1 row; values cut at 120 characters, --json prints them whole)"
+    data = json.loads(invoke("query", archive, whole, "--json").output)
+    node = data["rows"][0]["m"]
+    assert len(json.dumps(node)) > 1000 and json.loads(node["graph"])["id"]
+    # a short answer is not marked
+    short = invoke("query", archive, "MATCH (o:Op) RETURN o.op_type LIMIT 1")
+    assert short.output.splitlines()[-1] == "(1 row)"
+
+
+def test_a_failed_first_add_creates_no_archive(tmp_path):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"this is not a model")
+    result = invoke("add", tmp_path / "models.lbdb", bad)
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1 and result.output.startswith("error: ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.onnx"]
+    # and an archive that exists keeps everything through a failed add
+    good = save(chain_model(random_weights(2, 8)), tmp_path / "good.onnx")
+    assert invoke("add", tmp_path / "models.lbdb", good).exit_code == 0
+    assert invoke("add", tmp_path / "models.lbdb", bad).exit_code == 1
+    listed = json.loads(invoke("list", tmp_path / "models.lbdb", "--json").output)
+    assert [m["name"] for m in listed["models"]] == ["good"]
+    assert not list((tmp_path / "models.lbdb.tensors").glob(".*"))
+
+
+@pytest.mark.slow
+def test_removing_every_model_gives_back_the_space_adding_them_took(tmp_path):
+    from modelexport.archive.ladybug_engine import LadybugEngine
+
+    fresh = tmp_path / "fresh.lbdb"
+    LadybugEngine(fresh, create=True).close()  # an archive's database before any add
+    db = tmp_path / "models.lbdb"
+    names = ["m0", "m1"]
+    for i, name in enumerate(names):
+        model = save(chain_model(random_weights(100, 8, seed=i)), tmp_path / f"{name}.onnx")
+        assert invoke("add", db, model).exit_code == 0
+    full = db.stat().st_size
+    for name in names:
+        assert invoke("remove", db, name).exit_code == 0
+    assert full - db.stat().st_size >= 0.9 * (full - fresh.stat().st_size)
+    assert not [p for p in (tmp_path / "models.lbdb.tensors").rglob("*") if p.is_file()]
+    assert sorted(p.name for p in tmp_path.glob("models.lbdb*")) == ["models.lbdb",
+                                                                     "models.lbdb.tensors"]
+    # and the archive takes models again
+    assert invoke("add", db, tmp_path / "m0.onnx").exit_code == 0
+    assert "1 model;" in invoke("list", db).output

@@ -1,0 +1,170 @@
+"""Ctrl-C (SIGINT) during ``modelexport archive add``: what is said and what is stored agree.
+
+At every moment: exit 0, "added" printed and the model listed, or exit 130, one line
+"error: interrupted" and the archive as it was; never a traceback. The archive opens
+afterwards with nothing left behind: no marker, scratch or temporary file in the store,
+no blob no model uses, no rollback copy or log beside the database.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from archive_models import chain_model, random_weights, save
+from typer.testing import CliRunner
+
+from modelexport.archive import ladybug_engine, open_archive
+from modelexport.archive.store import TensorStore
+from modelexport.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _blobs(store: Path) -> set[str]:
+    return {p.name for p in store.rglob("*") if p.is_file() and not p.name.startswith(".")}
+
+
+def _names(db: Path) -> list[str]:
+    with open_archive(db, create=False) as archive:
+        return [m.name for m in archive.list().models]
+
+
+def _left_behind(db: Path) -> list[str]:
+    siblings = [p.name for p in db.parent.glob(db.name + ".*") if p.name != db.name + ".tensors"]
+    return siblings + [p.name for p in (db.parent / (db.name + ".tensors")).glob(".*")]
+
+
+def _check(db: Path, code: int, out: str, err: str, before: set[str]) -> bool:
+    """The rule for one interrupted add of model 'big' to an archive holding 'kept';
+    True if 'big' was added (and is removed again here, for the next run)."""
+    assert "Traceback" not in out + err
+    store = db.parent / (db.name + ".tensors")
+    if code == 0:
+        assert out.startswith("added 'big'") and err == ""
+        assert _names(db) == ["big", "kept"]
+        assert _blobs(store) > before
+    else:
+        # (said by the command; or by typer, silently, when the interrupt came before it)
+        assert (code, out) == (130, "") and err in ("error: interrupted\n", "")
+        assert _names(db) == ["kept"]
+        assert _blobs(store) == before
+    assert _left_behind(db) == []
+    if code == 0:
+        with open_archive(db, create=False) as archive:
+            archive.remove("big")
+        assert _blobs(store) == before
+    return code == 0
+
+
+def _start_add(db: Path, model: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "modelexport", "archive", "add", str(db),
+                             str(model), "--name", "big"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT)
+
+
+def _interrupt_at_many_moments(tmp_path: Path, model: Path, runs: int) -> list[int]:
+    """SIGINT to real ``modelexport archive add`` processes after ``runs`` delays spread
+    over the add's duration (measured by one add run to its end first), from the end of
+    the program's start (Python itself, before the program runs, is not ours to test)."""
+    db = tmp_path / "models.lbdb"
+    with open_archive(db) as archive:
+        archive.add(save(chain_model(random_weights(3, 16)), tmp_path / "kept.onnx"))
+    before = _blobs(db.parent / (db.name + ".tensors"))
+    start = time.monotonic()
+    subprocess.run([sys.executable, "-m", "modelexport", "--version"], check=True,
+                   capture_output=True)
+    started = time.monotonic() - start
+    start = time.monotonic()
+    proc = _start_add(db, model)
+    out, err = proc.communicate()
+    took = time.monotonic() - start
+    assert _check(db, proc.returncode, out, err, before)
+    codes = []
+    for k in range(runs):
+        proc = _start_add(db, model)
+        time.sleep(started + (took - started) * (k + 0.5) / runs)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate()
+        _check(db, proc.returncode, out, err, before)
+        codes.append(proc.returncode)
+    return codes
+
+
+@pytest.fixture(scope="module")
+def gpt2() -> Path:
+    """The 124M-parameter GPT-2 the benchmark builds (torch export, cached in bench/)."""
+    pytest.importorskip("torch")
+    sys.path.insert(0, str(ROOT))
+    from bench.__main__ import _prepare
+    from bench.models import MODELS
+
+    path, _info = _prepare(MODELS["gpt2"], refresh=False)
+    return path
+
+
+@pytest.mark.slow
+def test_ctrl_c_at_ten_moments_of_adding_gpt2_never_leaves_words_and_archive_apart(
+        tmp_path, gpt2):
+    codes = _interrupt_at_many_moments(tmp_path, gpt2, runs=10)
+    assert 130 in codes
+
+
+@pytest.mark.slow
+def test_ctrl_c_at_ten_moments_of_adding_a_model_loaded_in_parts(tmp_path):
+    # 3,000 layers: ~39,000 rows, more than one committed part of LOAD_ROWS
+    model = save(chain_model(random_weights(3000, 4)), tmp_path / "big.onnx")
+    assert 3000 * 13 > ladybug_engine.LOAD_ROWS
+    codes = _interrupt_at_many_moments(tmp_path, model, runs=10)
+    assert 130 in codes
+
+
+# -- in process: SIGINT sent at a chosen step, through the same command -------------------
+
+
+def _interrupt_add_when(tmp_path: Path, monkeypatch, target: object, method: str,
+                        after_calls: int) -> tuple[int, str, set[str]]:
+    """``archive add`` of 'big' (CliRunner) with SIGINT sent to this process as
+    ``target.method`` is called for the ``after_calls``-th time (after it returns)."""
+    db = tmp_path / "models.lbdb"
+    with open_archive(db) as archive:
+        archive.add(save(chain_model(random_weights(3, 16)), tmp_path / "kept.onnx"))
+    before = _blobs(db.parent / (db.name + ".tensors"))
+    model = save(chain_model(random_weights(40, 8, seed=3)), tmp_path / "big.onnx")
+    original = getattr(target, method)
+    calls = 0
+
+    def then_interrupt(*args, **kwargs):
+        nonlocal calls
+        result = original(*args, **kwargs)
+        calls += 1
+        if calls == after_calls:
+            os.kill(os.getpid(), signal.SIGINT)
+        return result
+
+    monkeypatch.setattr(target, method, then_interrupt)
+    result = CliRunner().invoke(app, ["archive", "add", str(db), str(model), "--name", "big"])
+    monkeypatch.undo()
+    return result.exit_code, result.output, before
+
+
+@pytest.mark.parametrize("target, method, after_calls, code", [
+    (TensorStore, "writer", 5, 130),  # while its tensors go to the store
+    (ladybug_engine.LadybugEngine, "_copy", 2, 130),  # between two bulk loads
+    (ladybug_engine.LadybugEngine, "load", 1, 0),  # its rows are committed: it is added
+])
+def test_ctrl_c_in_process_at_each_step_of_an_add(tmp_path, monkeypatch, target, method,
+                                                  after_calls, code):
+    exit_code, output, before = _interrupt_add_when(tmp_path, monkeypatch, target, method,
+                                                    after_calls)
+    db = tmp_path / "models.lbdb"
+    assert exit_code == code, output
+    assert "Traceback" not in output
+    if code == 130:
+        assert output == "error: interrupted\n"
+    _check(db, exit_code, output if code == 0 else "", "" if code == 0 else output, before)
