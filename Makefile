@@ -36,7 +36,7 @@ demo: $(BIN)/modelexport
 	@echo
 	@echo "Now look at the results in out/:"
 	@echo "  bert_hierarchical_graph.graphml  open in yEd (yworks.com/yed, free): laid out, module groups open and close"
-	@echo "  bert.svg, bert_depth2.png        open in a web browser (the PNG in any image viewer)"
+	@echo "  bert.svg, bert_depth1.png        open in a web browser (the PNG in any image viewer)"
 	@echo "  bert_export_report.txt           the export report; bert_metadata.json: module tree and node tags"
 	@echo "  $(BIN)/modelexport analyze out/bert.onnx  prints the module tree with op and parameter counts"
 

@@ -11,11 +11,12 @@ import typing as _typing
 
 import typer
 
-from modelexport.cli._common import Group
+from modelexport.cli import _common as _common
+from modelexport.cli._common import Group as _Group
 
 app = typer.Typer(
     name="modelexport",
-    cls=Group,
+    cls=_Group,
     help="Export PyTorch models to hierarchy-tagged ONNX, convert ONNX to hierarchical "
     "GraphML and back, and inspect tagged models.",
     no_args_is_help=True,
@@ -58,18 +59,15 @@ def _register() -> None:
                    analysis_cmds, archive_cmds):
         module.register(app)
     for group in app.registered_groups:  # sub-groups (archive) show flags as app does
-        group.cls = Group
+        group.cls = _Group
 
 
 _register()
 
 
 __all__ = ["app", "main"]
-#: True in the ``modelexport`` program (main), which ends after its one command.
-RUNNING_AS_PROGRAM = False
 
 
 def main() -> None:
-    global RUNNING_AS_PROGRAM
-    RUNNING_AS_PROGRAM = True
+    _common.RUNNING_AS_PROGRAM = True
     app()

@@ -195,3 +195,8 @@ def steps() -> Iterator[Callable[[str], None] | None]:
     console = Console(stderr=True)
     with console.status("working...") as status:
         yield lambda step: status.update(step)
+
+
+#: True in the ``modelexport`` program (``main``), which ends after its one command;
+#: False when a command is invoked inside a Python process that goes on (tests).
+RUNNING_AS_PROGRAM = False

@@ -96,9 +96,9 @@ def add(
 def _is_program() -> bool:
     """Whether this is the ``modelexport`` program, which ends after the command (not a
     command invoked in a Python process that goes on)."""
-    import modelexport.cli
+    from modelexport.cli import _common
 
-    return modelexport.cli.RUNNING_AS_PROGRAM
+    return _common.RUNNING_AS_PROGRAM
 
 
 def list_models(

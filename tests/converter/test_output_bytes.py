@@ -42,9 +42,9 @@ from modelexport.converter import graphml_to_onnx, onnx_to_graphml
 
 SYNTHETIC_HASHES = {
     1: {
-        "flat": "678b927c9b01d7d429e6475ff47533e24813376b9f8df623b97d4f089e6e1976",
+        "flat": "c1931db50c93c6cc2c3c3f7e1343f42197a34584319024444a73df0bf246bff5",
         "flat_sidecar": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-        "graphml": "a7d594f71c285477e8e5dd103b07280e799a767f9d59ff3171e2c4bb7353a669",
+        "graphml": "c0196dec7e9ba1522f7b96834f8898ac04144b1409d65cb4b6ee4f8d9dfce618",
         "onnx": "13dc64deecb77caa576bd1553f6841e9252496b46c8033e771827dafcac4ab5e",
         "sidecar": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
     },
@@ -68,46 +68,46 @@ SYNTHETIC_HASHES = {
 # (pyproject.toml), so a release elsewhere cannot silently change what is compared.
 PINNED_VERSIONS = {"torch": "2.13.0", "transformers": "5.24.0", "onnx": "1.23.2",
                    "onnxscript": "0.7.2"}
-CORPUS_HASH = "83186fc714faed37dbd18a4c72f1b554d09d990d82e58cf80d9819b1a3bf39bf"
+CORPUS_HASH = "dc2d75208501f9c5eae0c9092be3b43f0073166db001a80df1cf2570cb40a2d8"
 SAMPLE_HASHES = {
     "bert-tiny": {
-        "export": "682f0c7f0a1394b7753f82fe542f93f255dcf3a43bf382b220231103ac47d67d",
-        "flat": "b2e13d0ceb6645f3ce494c7f6bc9035991928dcd7018aa0cebf4d04793f9c0ea",
+        "export": "647c5e8f7dc76c3bd52c6aeff7f90f3dc8e9bf6b3c2af392bdcfb65de641215d",
+        "flat": "7fef505563a348f005873d7d08d0396c4660ae33b9f7a881ea56a4b5e6dd233d",
         "flat_sidecar": "b83091a6a6e5030a6ada2504902579f60343f63fc15ae4c4ed86ad435b161352",
-        "graphml": "a06e4cb5bec77be01463ba7961dad18107bad94be6f7086af0c7a57c63710c17",
-        "onnx": "682f0c7f0a1394b7753f82fe542f93f255dcf3a43bf382b220231103ac47d67d",
+        "graphml": "409d82823d2b9b168fbb1e146ca477eb9a0421a254a67996f032855aa63ffae0",
+        "onnx": "647c5e8f7dc76c3bd52c6aeff7f90f3dc8e9bf6b3c2af392bdcfb65de641215d",
         "sidecar": "b83091a6a6e5030a6ada2504902579f60343f63fc15ae4c4ed86ad435b161352",
     },
     "gpt2-tiny": {
-        "export": "e60ee189c4902ba3d9a2879cd8eaa125f6d28f9ed1ef977f80af9d63534900f4",
-        "flat": "388806bad8ae8d4c57ab57b7f0860ac3f1abefd9cd6231dcfb49f57c9dc8a150",
+        "export": "7bc6e8270aca409cdd1053e20036c5f8cb207716f64cd49e1e0e5b380aa6e58e",
+        "flat": "46406df805852eaac43541ad8017777f006ec64516363f93da4fc48dba484e2d",
         "flat_sidecar": "21cb66515acd6f78b5b928683eb1ae90d3e32d1ba0f4b2831098539c6e673f45",
-        "graphml": "1007414acc07d376d2459fb7729e8e9ab4171ec9fe0a971f4815419514f65a85",
-        "onnx": "e60ee189c4902ba3d9a2879cd8eaa125f6d28f9ed1ef977f80af9d63534900f4",
+        "graphml": "7aec664a6abfdd086ea8f90f33f58f20cedbfdcf57eb0adc35af9644f1cd4df7",
+        "onnx": "7bc6e8270aca409cdd1053e20036c5f8cb207716f64cd49e1e0e5b380aa6e58e",
         "sidecar": "21cb66515acd6f78b5b928683eb1ae90d3e32d1ba0f4b2831098539c6e673f45",
     },
     "resnet-tiny": {
-        "export": "32322d1706ade6de43383edab4d7a8d656111a1100ee3734cafad4d31d02cd1e",
-        "flat": "222f13ee0be9bea333d8c48d8292920837f2d59a4ebd79d24502cf93c6819870",
+        "export": "0cad435d41fb2491ec2708afd56af35044fa9335a0c7d9aa2af1fa662b7cfb91",
+        "flat": "3971bf9f8811fc6fd5fc927688ce292fd86d6d0eaed187b030fb2a1f93867ae5",
         "flat_sidecar": "5bb6cfb7247e66c90921c1510da71d6e92a04c9d94885f0edfc7dd0107dc82ec",
-        "graphml": "00143e658fe15c05ff50771af51afb503d83e3adc9acd2abdf5b09eb57d94b24",
-        "onnx": "32322d1706ade6de43383edab4d7a8d656111a1100ee3734cafad4d31d02cd1e",
+        "graphml": "610569c78aad426b5234f2c28bc492416e88d445f64ed017f0bffe5b3d546d37",
+        "onnx": "0cad435d41fb2491ec2708afd56af35044fa9335a0c7d9aa2af1fa662b7cfb91",
         "sidecar": "5bb6cfb7247e66c90921c1510da71d6e92a04c9d94885f0edfc7dd0107dc82ec",
     },
     "t5-tiny": {
-        "export": "1bd72318808b916a1b8fe52647f3c8ecfce4e64837b7eb3dd512607e64f2635b",
-        "flat": "002f39cf0eb4a89c82bad3a7d4173df5f3b6997bc392a4883ea0b7d8b584172a",
+        "export": "1151f830b4421dfedb7e8c8d980239433de3957d25fc70d724e71f082c250989",
+        "flat": "a76a3c1af37e22099b1a192dfc5b9107013feb3de1790259bffb74e10e8ba314",
         "flat_sidecar": "b9a784c53d34a74376f3ab8fca35388c5e0db2cc40e215ba9eaa3a1bb8d984b3",
-        "graphml": "33b3944ccfad89dbfde25fc370e0f9d610aa5db49bf6d44ba0ac6ee3cf843f78",
-        "onnx": "1bd72318808b916a1b8fe52647f3c8ecfce4e64837b7eb3dd512607e64f2635b",
+        "graphml": "b6561a981db65a42cde479e5fdf62c965f2786ee3f4de4802b81fcf0f6581e70",
+        "onnx": "1151f830b4421dfedb7e8c8d980239433de3957d25fc70d724e71f082c250989",
         "sidecar": "b9a784c53d34a74376f3ab8fca35388c5e0db2cc40e215ba9eaa3a1bb8d984b3",
     },
     "vit-tiny": {
-        "export": "defdf6323b5e1a7a4ff4ec3d63d2ed488c9cde49e3b5a7b10fde25220576aec9",
-        "flat": "046cc9d826219198cb500337d19f03f645305460b8e017db70bdd19532e8aba7",
+        "export": "d4b117dba419493c55868a8cd0c8f510c575be0205a175c4839b6a2b63904fca",
+        "flat": "9df0dce0e1427e0c19d0775abc4536adda83917fe650ade5dbfaddcd413dacb4",
         "flat_sidecar": "b9d4b1a6f45bc2e619a4b391adebaa7db7d8523fbeb3c2f31169bbfcb68768f0",
-        "graphml": "aca6ebe74e148e836263e9f64f648b44e1a91c163b9aef1f37003f0acf08127c",
-        "onnx": "defdf6323b5e1a7a4ff4ec3d63d2ed488c9cde49e3b5a7b10fde25220576aec9",
+        "graphml": "adbf99d192b1871f39b32f7ae70bda41f273c57a60d2b4548d4f99a500a9b657",
+        "onnx": "d4b117dba419493c55868a8cd0c8f510c575be0205a175c4839b6a2b63904fca",
         "sidecar": "b9d4b1a6f45bc2e619a4b391adebaa7db7d8523fbeb3c2f31169bbfcb68768f0",
     },
 }

@@ -121,7 +121,7 @@ def test_render_of_a_graphml_draws_the_geometry_stored_in_it(tmp_path, tagged_fi
     graphml = tmp_path / "net.graphml"
     assert invoke("export-graphml", tagged_file, graphml).exit_code == 0
     result = invoke("render", graphml, tmp_path / "stored.svg", "--json")
-    assert json.loads(result.output)["layout"] == "stored (dot)"
+    assert json.loads(result.output)["layout"] == "stored (auto)"
     stored, drawn = _stored_centres(graphml), _drawn_centres(tmp_path / "stored.svg")
     left = min(x for x, _ in stored.values()) - min(x for x, _ in drawn.values())
     top = min(y for _, y in stored.values()) - min(y for _, y in drawn.values())
@@ -149,4 +149,4 @@ def test_a_file_without_a_layout_has_x_and_y_and_render_lays_it_out(tmp_path, ta
     geometries = list(root.iter("{http://www.yworks.com/xml/graphml}Geometry"))
     assert geometries and all(g.get("x") == "0.0" and g.get("y") == "0.0" for g in geometries)
     result = invoke("render", graphml, tmp_path / "none.svg", "--json")
-    assert json.loads(result.output)["layout"] == "dot"  # laid out: there was no geometry
+    assert json.loads(result.output)["layout"] == "auto"  # laid out: there was no geometry

@@ -83,7 +83,7 @@ def test_a_sample_opens_as_a_picture_and_renders(tmp_path, sample, graphml2svg,
     assert (tmp_path / "again.svg").read_bytes() == svg  # from ONNX as from GraphML, same bytes
     draw_file(graphml, tmp_path / "full.svg", layout="auto")
     assert (tmp_path / "full.svg").read_bytes() == svg
-    assert draw_file(graphml, tmp_path / "stored.svg").layout == "stored (dot)"
+    assert draw_file(graphml, tmp_path / "stored.svg").layout == "stored (auto)"
     shallow = draw_file(graphml, tmp_path / "shallow.svg", depth=1)
     assert shallow.closed >= 1 and shallow.boxes < full.boxes
     assert _count((tmp_path / "shallow.svg").read_bytes()) < _count(svg)

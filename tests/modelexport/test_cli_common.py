@@ -215,7 +215,7 @@ def test_ctrl_c_anywhere_in_a_command_exits_130_saying_interrupted(command, info
 
 
 def test_ctrl_c_while_validate_prints_its_report_exits_130(tmp_path, monkeypatch):
-    from modelexport.analysis import render
+    from modelexport.analysis import report as render
 
     def interrupted(report):
         raise KeyboardInterrupt

@@ -15,7 +15,8 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from conftest import SAMPLE_NAMES
+
+SAMPLE_NAMES = ("bert-tiny", "gpt2-tiny", "t5-tiny", "vit-tiny", "resnet-tiny")
 
 from modelexport.converter import graphml_to_onnx, onnx_to_graphml
 from modelexport.converter.functions import DOMAIN, fold_modules, unfold_modules
