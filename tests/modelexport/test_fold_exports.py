@@ -147,4 +147,4 @@ def test_export_with_fold_writes_the_folded_model(tmp_path):
     assert [f.name for f in model.functions] == ["GPT2Block", "GPT2Block_1"]
     assert unfold_modules(out, tmp_path / "unfolded.onnx").exact
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "gpt2_fn.onnx", "gpt2_fn_htp_metadata.json", "unfolded.onnx"]
+        "gpt2_fn.onnx", "gpt2_fn_metadata.json", "unfolded.onnx"]
