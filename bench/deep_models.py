@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SEQ_LEN = 16
-
 
 @dataclass(frozen=True)
 class DeepModel:
@@ -67,17 +65,11 @@ DEEP_MODELS: dict[str, DeepModel] = {
 
 
 def build_deep_model(name: str) -> tuple[Any, dict[str, Any]]:
-    """A seeded random-init model in eval mode and its example inputs (a kwargs dict)."""
-    import torch
-    from transformers import AutoModel
+    """A seeded random-init model in eval mode and its example inputs (a kwargs dict),
+    built as bench's other torch models are (:func:`bench.models.seeded_model`)."""
+    from bench.models import seeded_model
 
-    config = DEEP_MODELS[name].config()
-    torch.manual_seed(0)
-    model = AutoModel.from_config(config).eval()
-    generator = torch.Generator().manual_seed(0)
-    input_ids = torch.randint(0, config.vocab_size, (1, SEQ_LEN), generator=generator)
-    inputs = {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
-    return model, inputs
+    return seeded_model(DEEP_MODELS[name].config())
 
 
 def export_deep_model(name: str, path: str | Path) -> float:

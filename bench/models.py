@@ -51,8 +51,7 @@ QUICK = ["bert-tiny", "synth-1k", "synth-10k"]
 
 def build_torch_model(name: str) -> tuple[Any, dict[str, Any]]:
     """A seeded random-init model in eval mode and its example inputs (a kwargs dict)."""
-    import torch
-    from transformers import AutoConfig, AutoModel, GPT2Config
+    from transformers import AutoConfig, GPT2Config
 
     from bench.deep_models import DEEP_MODELS, build_deep_model
 
@@ -64,6 +63,15 @@ def build_torch_model(name: str) -> tuple[Any, dict[str, Any]]:
         config = GPT2Config(n_embd=768, n_layer=12, n_head=12, use_cache=False)
     else:
         raise ValueError(f"no torch model named {name!r}")
+    return seeded_model(config)
+
+
+def seeded_model(config: Any) -> tuple[Any, dict[str, Any]]:
+    """A random-init model of ``config`` (seed 0) in eval mode and its example inputs:
+    ``input_ids`` (1 x SEQ_LEN, seed 0) and an all-ones ``attention_mask``."""
+    import torch
+    from transformers import AutoModel
+
     torch.manual_seed(0)
     model = AutoModel.from_config(config).eval()
     generator = torch.Generator().manual_seed(0)
