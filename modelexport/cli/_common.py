@@ -103,6 +103,18 @@ Layout = Annotated[LayoutMethod, typer.Option(
     "every box at 0, 0).")]
 
 
+#: The diff's options, shared by ``compare`` and ``archive diff``.
+DiffOutput = Annotated[Path | None, typer.Option(
+    "--output", "-o", help="Also write the diff to this file, by its suffix: .json (what "
+    "--json prints), .graphml (both models in one, coloured for yEd, a 'diff' key per "
+    "node) or a picture (.svg, .png, .pdf): added green, removed red where they were, "
+    "changed amber.", show_default=False)]
+DiffDepth = Annotated[int | None, typer.Option(
+    "--depth", min=0, help="A module-level view, as render --depth draws it: modules "
+    "deeper than N (the root is 0) folded into one entry, or box, each.",
+    show_default=False)]
+
+
 def _error_types() -> tuple[type[BaseException], ...]:
     """The library errors that mean "the user gave us something we refuse" (exit 1)."""
     from modelexport.errors import ModelExportError  # the root of every package's errors

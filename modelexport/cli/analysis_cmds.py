@@ -16,6 +16,8 @@ import typer
 from modelexport._text import module_counts, plural
 from modelexport.cli._common import (
     Command,
+    DiffDepth,
+    DiffOutput,
     JsonOutput,
     OnnxInput,
     OnnxOutput,
@@ -197,17 +199,10 @@ def compare(
                                             show_default=False)],
     model_b: Annotated[Path, typer.Argument(help="Second ONNX model (B).", metavar="B.onnx",
                                             show_default=False)],
-    output: Annotated[Path | None, typer.Option(
-        "--output", "-o", help="Also write the diff to this file, by its suffix: .json (what "
-        "--json prints), .graphml (both models in one, coloured for yEd, a 'diff' key per "
-        "node) or a picture (.svg, .png, .pdf): added green, removed red where they were, "
-        "changed amber.", show_default=False)] = None,
+    output: DiffOutput = None,
     output_file: Annotated[Path | None, typer.Option(
         "--output-file", hidden=True, help="Deprecated: use --output.")] = None,
-    depth: Annotated[int | None, typer.Option(
-        "--depth", min=0, help="A module-level view, as render --depth draws it: modules "
-        "deeper than N (the root is 0) folded into one entry, or box, each.",
-        show_default=False)] = None,
+    depth: DiffDepth = None,
     json_output: JsonOutput = False,
     verbose: Verbose = False,
 ) -> None:

@@ -15,7 +15,16 @@ from typing import Annotated, Any
 import typer
 
 from modelexport._text import plural, table_lines
-from modelexport.cli._common import Command, JsonOutput, Verbose, print_json, steps, user_errors
+from modelexport.cli._common import (
+    Command,
+    DiffDepth,
+    DiffOutput,
+    JsonOutput,
+    Verbose,
+    print_json,
+    steps,
+    user_errors,
+)
 
 archive_app = typer.Typer(
     name="archive",
@@ -279,13 +288,8 @@ def diff(
                                           show_default=False)],
     name_b: Annotated[str, typer.Argument(help="The second model (B).", metavar="NAME_B",
                                           show_default=False)],
-    output: Annotated[Path | None, typer.Option(
-        "--output", "-o", help="Also write the diff to this file, by its suffix: .json, "
-        ".graphml or a picture (.svg, .png, .pdf), as compare writes it.",
-        show_default=False)] = None,
-    depth: Annotated[int | None, typer.Option(
-        "--depth", min=0, help="A module-level view: modules deeper than N (the root is 0) "
-        "folded into one entry, or box, each.", show_default=False)] = None,
+    output: DiffOutput = None,
+    depth: DiffDepth = None,
     tensor_store: TensorStore = None,
     user: User = None,
     password: Password = None,
