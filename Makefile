@@ -40,9 +40,11 @@ demo: $(BIN)/modelexport
 	@echo "  bert_export_report.txt           the export report; bert_metadata.json: module tree and node tags"
 	@echo "  $(BIN)/modelexport analyze out/bert.onnx  prints the module tree with op and parameter counts"
 
-## test: the whole test suite (what CI runs)
+## test: the whole test suite (what CI runs). Two workers take the tests one at a time,
+## longest first (tests/conftest.py orders them), so neither is left with a long tail.
+TEST_WORKERS = -n 2 --maxschedchunk 1
 test: $(BIN)/modelexport
-	$(BIN)/python -m pytest -n 2 --durations=15
+	$(BIN)/python -m pytest $(TEST_WORKERS) --durations=15
 
 ## lint: ruff (correctness, line length, import order, bugbear, pyupgrade)
 lint: $(BIN)/modelexport
@@ -50,7 +52,7 @@ lint: $(BIN)/modelexport
 
 ## test-fast: everything but the end-to-end model exports
 test-fast: $(BIN)/modelexport
-	$(BIN)/python -m pytest -n 2 -m "not slow"
+	$(BIN)/python -m pytest $(TEST_WORKERS) -m "not slow"
 
 ## bench: speed and memory ratios against baselines (see bench/README.md)
 bench: $(BIN)/modelexport

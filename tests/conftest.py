@@ -2,30 +2,74 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
 
-@pytest.fixture(scope="session")
-def exported_sample(tmp_path_factory) -> Callable[[str], Path]:
-    """``exported_sample(name)``: ``samples/<name>`` exported with the defaults
-    (``modelexport.export_pretrained``), once per test session (per xdist worker), so the
-    folders that test what becomes of an export do not each pay for it. Treat the file as
-    read-only: copy it to change it."""
-    done: dict[str, Path] = {}
+def shared_folder(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """A folder every worker of this test run sees: under xdist each worker has its own
+    base temporary folder, and their parent is the run's."""
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder = root / name
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
-    def export(name: str) -> Path:
-        if name not in done:
-            pytest.importorskip("torch")
+
+def made_once(folder: Path, make: Callable[[Path], Any]) -> Path:
+    """``folder``, filled by ``make(folder)`` by the first worker that asks; the others
+    wait on a lock and reuse what it made. A failed ``make`` leaves nothing marked done,
+    so the next one to ask tries again (and reports the same failure)."""
+    from filelock import FileLock
+
+    done = folder / ".done"
+    with FileLock(str(folder) + ".lock"):
+        if not done.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            make(folder)
+            done.touch()
+    return folder
+
+
+@pytest.fixture(scope="session")
+def exported_sample(tmp_path_factory) -> Callable[..., Path]:
+    """``exported_sample(name, strategy="auto", **options)``: ``samples/<name>`` exported by
+    ``modelexport.export_pretrained`` (keyword ``options`` as it takes them), once per
+    test run: the xdist workers share each export, so the folders that test what becomes
+    of an export do not each pay for it. Treat the file as read-only: copy it to change
+    it."""
+    shared = shared_folder(tmp_path_factory, "exports")
+
+    def export(name: str, strategy: str = "auto", **options: Any) -> Path:
+        pytest.importorskip("torch")
+        key = "-".join([name, strategy, *(f"{k}={v}" for k, v in sorted(options.items()))])
+
+        def make(folder: Path) -> None:
             from modelexport import export_pretrained
 
-            out = tmp_path_factory.mktemp(f"export-{name}") / f"{name}.onnx"
-            export_pretrained(str(SAMPLES / name), out)
-            done[name] = out
-        return done[name]
+            export_pretrained(str(SAMPLES / name), folder / f"{name}.onnx",
+                              strategy=strategy, **options)
+
+        return made_once(shared / key, make) / f"{name}.onnx"
 
     return export
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the longest tests first: ``@pytest.mark.slow(first=True)`` ones, then the other
+    slow ones, then the rest, each in collection order. On two workers the run then ends
+    with a tail of short tests rather than one long test that started last."""
+
+    def rank(item: pytest.Item) -> int:
+        slow = item.get_closest_marker("slow")
+        if slow is None:
+            return 2
+        return 0 if slow.kwargs.get("first") else 1
+
+    items.sort(key=rank)

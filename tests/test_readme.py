@@ -13,12 +13,19 @@ them as skipped lines rather than hiding them:
 - a block right after ``<!-- readme-test: skip (REASON) -->`` is not run;
 - a shell line whose trailing comment says ``(needs the network)`` is not run (the
   model hub is unreachable from tests).
+
+The README repeats an export in a later section so that each section can be copied on
+its own; a ``modelexport export`` line run already, whose output file still has the
+bytes it wrote, is not run again (an export of the same model is the same bytes,
+which tests/converter/test_output_bytes.py pins).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import shlex
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -40,6 +47,7 @@ class Block:
     code: str
     skip_reason: str | None = None
     skipped_lines: list[str] = field(default_factory=list)
+    repeated_lines: list[str] = field(default_factory=list)
 
 
 def readme_blocks(text: str) -> list[Block]:
@@ -71,14 +79,45 @@ def runnable_blocks() -> list[Block]:
             if b.language in ("sh", "python")]
 
 
-def _shell_script(block: Block) -> str:
+def _shell_script(block: Block, exported: dict[str, str] | None = None,
+                  scratch: Path | None = None) -> str:
+    """``block`` as a bash script, without its network lines and, given the ``exported``
+    record of a scratch directory, without exports whose output is there already."""
     kept = []
     for line in block.code.splitlines():
         if _NEEDS_NETWORK in line.partition("#")[2]:
             block.skipped_lines.append(line)
+        elif exported is not None and scratch is not None and _exported_already(
+                line, exported, scratch):
+            block.repeated_lines.append(line)
         else:
             kept.append(line)
     return "set -euo pipefail\n" + "\n".join(kept) + "\n"
+
+
+def _export_output(line: str) -> str | None:
+    """The output path of a one-line ``modelexport export SOURCE OUT ...``, else None."""
+    if not line.startswith("modelexport export ") or line.rstrip().endswith("\\"):
+        return None
+    words = shlex.split(line, comments=True)
+    return words[3] if len(words) > 3 else None
+
+
+def _digest(path: Path) -> str | None:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
+def _exported_already(line: str, exported: dict[str, str], scratch: Path) -> bool:
+    out = _export_output(line)
+    return out is not None and line in exported and exported[line] == _digest(scratch / out)
+
+
+def _record_exports(block: Block, exported: dict[str, str], scratch: Path) -> None:
+    for line in block.code.splitlines():
+        out = _export_output(line)
+        if out is not None and line not in block.skipped_lines:
+            if (digest := _digest(scratch / out)) is not None:
+                exported[line] = digest
 
 
 def test_the_readme_marks_are_understood():
@@ -90,6 +129,21 @@ def test_the_readme_marks_are_understood():
                   "network)\n")
     assert "hub/x" not in _shell_script(block)
     assert block.skipped_lines == ["modelexport hub/x y   # a hub id (needs the network)"]
+
+
+def test_an_export_the_readme_repeats_runs_again_only_if_its_output_changed(tmp_path):
+    line = "modelexport export samples/bert-tiny out/bert.onnx"
+    first = Block("sh", 1, f"mkdir -p out\n{line}\n")
+    assert line in _shell_script(first, {}, tmp_path)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "bert.onnx").write_bytes(b"exported")
+    exported: dict[str, str] = {}
+    _record_exports(first, exported, tmp_path)
+    again = Block("sh", 9, f"{line}\nmodelexport render out/bert.onnx b.png\n")
+    script = _shell_script(again, exported, tmp_path)
+    assert line not in script and "render" in script and again.repeated_lines == [line]
+    (tmp_path / "out" / "bert.onnx").write_bytes(b"changed since")
+    assert line in _shell_script(Block("sh", 9, line + "\n"), exported, tmp_path)
 
 
 def test_every_command_the_readme_lists_has_an_example_that_runs():
@@ -105,18 +159,19 @@ def test_every_command_the_readme_lists_has_an_example_that_runs():
     assert any(b.language == "python" for b in run)
 
 
-@pytest.mark.slow
+@pytest.mark.slow(first=True)  # the longest test of the suite
 def test_every_readme_code_block_runs_as_written_from_a_scratch_directory(tmp_path):
     (tmp_path / "samples").symlink_to(ROOT / "samples")
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     skipped = []
+    exported: dict[str, str] = {}
     for block in runnable_blocks():
         if block.skip_reason is not None:
             skipped.append(f"README line {block.line}: {block.skip_reason}")
             continue
         if block.language == "sh":
-            cmd = ["bash", "-c", _shell_script(block)]
+            cmd = ["bash", "-c", _shell_script(block, exported, tmp_path)]
         else:
             cmd = [sys.executable, "-c", block.code]
         result = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
@@ -125,6 +180,10 @@ def test_every_readme_code_block_runs_as_written_from_a_scratch_directory(tmp_pa
             f"README block at line {block.line} ({block.language}) failed:\n{block.code}\n"
             f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}")
         assert "Traceback" not in result.stderr, result.stderr
+        if block.language == "sh":
+            _record_exports(block, exported, tmp_path)
+        skipped.extend(f"README line {block.line}: {line.strip()} (its output is there)"
+                       for line in block.repeated_lines)
         skipped.extend(f"README line {block.line}: {line.strip()}"
                        for line in block.skipped_lines)
     # What was not run is said, and only the marked things were left out.

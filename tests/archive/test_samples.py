@@ -44,15 +44,10 @@ def sample_models(tmp_path_factory, exported_sample) -> dict[str, Path]:
     """name -> tagged ONNX: every sample exported (the session's shared exports), bert-tiny
     also through TorchScript (``bert-tiny-ts``) and as a fine-tuned variant
     (``bert-tiny-ft``). The README's archive holds exactly these."""
-    pytest.importorskip("torch")
-    from modelexport import export_pretrained
-
     models = {p.name: exported_sample(p.name) for p in sorted(SAMPLES.iterdir())
               if (p / "config.json").exists()}
     own = tmp_path_factory.mktemp("archive-samples")
-    export_pretrained(str(SAMPLES / "bert-tiny"), own / "bert-tiny-ts.onnx",
-                      strategy="usage_based")
-    models["bert-tiny-ts"] = own / "bert-tiny-ts.onnx"
+    models["bert-tiny-ts"] = exported_sample("bert-tiny", "usage_based")
     models["bert-tiny-ft"] = fine_tune(models["bert-tiny"], own / "bert-tiny-ft.onnx")
     return models
 

@@ -214,7 +214,7 @@ def test_synthetic_models_convert_to_the_pinned_bytes(tmp_path):
     assert synthetic_hashes(tmp_path) == SYNTHETIC_HASHES
 
 
-@pytest.mark.slow
+@pytest.mark.slow(first=True)
 def test_the_onnx_corpus_converts_to_the_pinned_bytes(tmp_path):
     assert_pinned_versions("onnx")
     assert corpus_hash(tmp_path) == CORPUS_HASH

@@ -1,14 +1,13 @@
 """End to end on real exports of samples/bert-tiny and samples/vit-tiny (slow).
 
-Each sample is exported once per session through the ``modelexport export`` command,
-then analyzed, validated, compared and cut into every one of its modules.
+Each sample is exported once per test run (the session's shared exports, as
+``modelexport export`` writes them with its defaults), then analyzed, validated,
+compared and cut into every one of its modules.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -29,36 +28,19 @@ SAMPLES = Path(__file__).resolve().parents[3] / "samples"
 runner = CliRunner()
 
 
-def export(sample: str, out: Path, strategy: str, *options: str) -> Path:
-    """``modelexport export`` in a fresh process, as a user runs it."""
-    cmd = [sys.executable, "-m", "modelexport", "export", str(SAMPLES / sample), str(out),
-           "--strategy", strategy, "--no-verify", *options]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}"
-    assert out.exists()
-    return out
+@pytest.fixture(scope="session")
+def exports(exported_sample) -> dict[str, Path]:
+    return {name: exported_sample(name) for name in ("bert-tiny", "vit-tiny", "gpt2-tiny")}
 
 
 @pytest.fixture(scope="session")
-def exports(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("analysis_exports")
-    return {
-        "bert-tiny": export("bert-tiny", root / "bert.onnx", "htp"),
-        "vit-tiny": export("vit-tiny", root / "vit.onnx", "htp"),
-        "gpt2-tiny": export("gpt2-tiny", root / "gpt2.onnx", "htp"),
-    }
+def bert_usage_based(exported_sample) -> Path:
+    return exported_sample("bert-tiny", "usage_based")
 
 
 @pytest.fixture(scope="session")
-def bert_usage_based(tmp_path_factory) -> Path:
-    return export("bert-tiny", tmp_path_factory.mktemp("analysis_ub") / "bert_ub.onnx",
-                  "usage_based")
-
-
-@pytest.fixture(scope="session")
-def bert_opset17(tmp_path_factory) -> Path:
-    return export("bert-tiny", tmp_path_factory.mktemp("analysis_op17") / "bert17.onnx",
-                  "htp", "--opset-version", "17")
+def bert_opset17(exported_sample) -> Path:
+    return exported_sample("bert-tiny", opset_version=17)
 
 
 def invoke(*args: object):
