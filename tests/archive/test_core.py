@@ -319,3 +319,45 @@ def test_weights_with_nan_and_odd_dtypes_restore_exactly(tmp_path):
         archive.add(model, name="odd")
         archive.restore("odd", tmp_path / "odd.onnx")
     assert (tmp_path / "odd.onnx").read_bytes() == model.SerializeToString()
+
+
+def test_an_archive_keyed_by_uid_with_a_hash_index_is_rewritten_on_open_and_restores(
+        tmp_path, small):
+    """Archives written before node tables had a SERIAL key (``uid`` the primary key,
+    with LadybugDB's hash index) open, move into today's tables, and restore exactly."""
+    import ladybug
+
+    from modelexport.archive.ladybug_engine import KEY, schema_statements
+
+    db = tmp_path / "models.lbdb"
+    with open_archive(db) as archive:
+        archive.add(small)
+        archive.add(small, name="again")
+    engine = LadybugEngine(db, create=False)
+    (tmp_path / "rows").mkdir()
+    parts = engine._export_tables(tmp_path / "rows")  # relationship ends by uid
+    engine.close()
+    db.unlink()
+    old = ladybug.Database(str(db))
+    conn = ladybug.Connection(old)
+    for label in schema.LABELS:
+        columns = ", ".join(f"{name} {typ}" for name, typ in schema.node_columns(label))
+        conn.execute(f"CREATE NODE TABLE {label}({columns}, PRIMARY KEY (uid))")
+    for statement in schema_statements():
+        if statement.startswith("CREATE REL TABLE"):
+            conn.execute(statement)
+    for table, file, ends in parts:
+        options = "" if ends is None else f" (from='{ends[0]}', to='{ends[1]}')"
+        conn.execute(f"COPY {table} FROM '{file}'{options}")
+    conn.execute("CHECKPOINT")
+    conn.close()
+    old.close()
+
+    with open_archive(db, create=False) as archive:
+        assert [m.name for m in archive.list().models] == ["again", "small"]
+        archive.add(small, name="third")  # into the rewritten tables
+        for name in ("again", "third"):
+            archive.restore(name, tmp_path / f"{name}.onnx")
+            assert (tmp_path / f"{name}.onnx").read_bytes() == small.read_bytes()
+        keys = archive.query(f"MATCH (o:Op) RETURN count(DISTINCT o.{KEY}), count(*)").rows
+        assert keys == [[18, 18]]
