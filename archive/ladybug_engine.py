@@ -2,9 +2,12 @@
 
 A database path has siblings that belong to it: ``<path>.wal`` (the write-ahead log,
 while a write is not yet checkpointed) and, during a write, ``<path>.rollback`` (below);
-copy or delete them together. An ``add`` bulk-loads every table with ``COPY ... FROM``
-Arrow tables of at most :data:`LOAD_ROWS` rows, or from the Parquet files a large
-model's rows were spilled to (see :class:`~modelexport.archive.schema.Rows`). A small
+copy or delete them together. An ``add`` bulk-loads every table, one statement per
+Arrow table of at most :data:`LOAD_ROWS` rows or per Parquet file a large model's rows
+were spilled to (see :class:`~modelexport.archive.schema.Rows`): ``COPY ... FROM`` for
+relationships and for a node table that never held rows, ``LOAD FROM ... CREATE`` for
+the others (node tables are keyed by a SERIAL :data:`KEY` without a hash index, and
+LadybugDB takes no COPY into such a table once it has rows). A small
 add is one transaction; a large one commits and checkpoints every :data:`LOAD_ROWS`
 rows, so the engine's uncommitted write state (and its log) stays bounded, and is
 undone as a whole by the rollback copy.
@@ -209,6 +212,7 @@ class LadybugEngine:
         # a first add's file is what a rewrite would make: one COPY per table part
         ((had_models,),) = self.rows(f"MATCH (m:{schema.MODEL}) RETURN count(*) > 0")
         self._keys: dict[str, list[pa.Table]] = {}  # label -> (uid, key) of its new nodes
+        self._fresh = {label for label in schema.LABELS if self._never_filled(label)}
         with self._write():
             # Each table is handed over in parts (take_parts) and each part dropped once
             # loaded: only the rows not yet loaded stay in memory (or on disk, spilled).
@@ -303,7 +307,13 @@ class LadybugEngine:
             self._commit_part()
         source = _string_literal(str(part)) if isinstance(part, Path) else "arrow_rows"
         arrow_rows = part  # noqa: F841  -- the engine reads the Python variable by this name
-        if table in schema.LABELS:
+        if table in self._fresh:  # COPY (~6 x faster) while the table has never had rows
+            self._fresh.discard(table)
+            self._conn.execute(f"COPY {table} FROM {source}")
+            created = self._conn.execute(f"MATCH (n:{table}) RETURN n.uid AS uid, "
+                                         f"n.{KEY} AS key")
+            self._keys.setdefault(table, []).append(created.get_as_arrow())
+        elif table in schema.LABELS:
             props = ", ".join(f"`{name}`: `{name}`" for name, _t in schema.node_columns(table))
             created = self._conn.execute(f"LOAD FROM {source} CREATE (n:{table} {{{props}}}) "
                                          f"RETURN n.uid AS uid, n.{KEY} AS key")
@@ -312,6 +322,16 @@ class LadybugEngine:
             self._conn.execute(f"COPY {table} FROM {source}{options}")
         self._uncommitted += count
         self._loaded_bytes += part.stat().st_size if isinstance(part, Path) else part.nbytes
+
+    def _never_filled(self, label: str) -> bool:
+        """Whether node table ``label`` has never held a row (since its file was written):
+        only then does LadybugDB take a COPY into it. A table whose rows were all
+        deleted still has their storage, and is refused."""
+        ((count,),) = self.rows(f"MATCH (n:{label}) RETURN count(*)")
+        if count:
+            return False
+        ((chunks,),) = self.rows(f"CALL storage_info('{label}') RETURN count(*)")
+        return not chunks
 
     def delete(self, prefix: str) -> None:
         """Remove every node (and its relationships) whose uid starts with ``prefix``."""

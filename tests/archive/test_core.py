@@ -361,3 +361,43 @@ def test_an_archive_keyed_by_uid_with_a_hash_index_is_rewritten_on_open_and_rest
             assert (tmp_path / f"{name}.onnx").read_bytes() == small.read_bytes()
         keys = archive.query(f"MATCH (o:Op) RETURN count(DISTINCT o.{KEY}), count(*)").rows
         assert keys == [[18, 18]]
+
+
+def _if_model() -> onnx.ModelProto:
+    """y = x + 1 if c else x - 1: an If op with two subgraphs."""
+    from onnx import TensorProto, helper
+
+    one = helper.make_tensor("one", TensorProto.FLOAT, [1], [1.0])
+
+    def branch(name: str, op: str) -> onnx.GraphProto:
+        return helper.make_graph([helper.make_node(op, ["x", "one"], [f"{name}_y"])], name,
+                                 [], [helper.make_tensor_value_info(f"{name}_y",
+                                                                    TensorProto.FLOAT, [4])])
+
+    node = helper.make_node("If", ["c"], ["y"], then_branch=branch("then", "Add"),
+                            else_branch=branch("else", "Sub"))
+    graph = helper.make_graph(
+        [node], "with_if",
+        [helper.make_tensor_value_info("c", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])], initializer=[one])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+
+
+def test_a_table_whose_rows_were_all_removed_takes_new_rows_and_they_restore(tmp_path):
+    """LadybugDB takes a COPY only into a table that never held rows (deleted ones count):
+    a table emptied by a remove that rewrote nothing is loaded with LOAD FROM ... CREATE."""
+    with_if = save(_if_model(), tmp_path / "if.onnx")
+    big = save(chain_model(random_weights(30, 8)), tmp_path / "big.onnx")
+    with open_archive(tmp_path / "models.lbdb") as archive:
+        archive.add(with_if, name="if")
+        archive.add(big, name="big")
+        archive.remove("if")  # under an eighth of the nodes: the file is not rewritten
+        assert archive.query("MATCH (s:Subgraph) RETURN count(*)").rows == [[0]]
+        assert not archive._engine._never_filled(schema.SUBGRAPH)
+        archive.add(with_if, name="if-again")
+        assert archive.query("MATCH (s:Subgraph) RETURN count(*)").rows == [[2]]
+        archive.restore("if-again", tmp_path / "back.onnx")
+        archive.restore("big", tmp_path / "big-back.onnx")
+    assert (tmp_path / "back.onnx").read_bytes() == with_if.read_bytes()
+    assert (tmp_path / "big-back.onnx").read_bytes() == big.read_bytes()
