@@ -250,7 +250,8 @@ def test_a_read_the_bounded_buffer_pool_cannot_hold_runs_again_with_more(tmp_pat
     db = tmp_path / "models.lbdb"
     with open_archive(db) as archive:
         archive.add(model, name="m")
-    monkeypatch.setattr(ladybug_engine, "READ_POOL_BYTES", 8 * 2**20)
+    # 4 MB: the model's tables (without a primary-key hash index) fit in 8 MB
+    monkeypatch.setattr(ladybug_engine, "READ_POOL_BYTES", 4 * 2**20)
     reopened = []
     reopen = ladybug_engine.LadybugEngine._reopen
 
@@ -260,7 +261,7 @@ def test_a_read_the_bounded_buffer_pool_cannot_hold_runs_again_with_more(tmp_pat
 
     monkeypatch.setattr(ladybug_engine.LadybugEngine, "_reopen", recorded)
     with open_archive(db, create=False) as archive:
-        assert archive._engine._pool == 8 * 2**20
+        assert archive._engine._pool == 4 * 2**20
         archive.restore("m", tmp_path / "m.onnx")
         assert reopened[0] == 0  # it did not fit: read again with more
     reopened.clear()
