@@ -2,9 +2,12 @@
 
 A database path has siblings that belong to it: ``<path>.wal`` (the write-ahead log,
 while a write is not yet checkpointed) and, during a write, ``<path>.rollback`` (below);
-copy or delete them together. An ``add`` bulk-loads every table with ``COPY ... FROM``
-Arrow tables of at most :data:`LOAD_ROWS` rows, or from the Parquet files a large
-model's rows were spilled to (see :class:`~modelexport.archive.schema.Rows`). A small
+copy or delete them together. An ``add`` bulk-loads every table, one statement per
+Arrow table of at most :data:`LOAD_ROWS` rows or per Parquet file a large model's rows
+were spilled to (see :class:`~modelexport.archive.schema.Rows`): ``COPY ... FROM`` for
+relationships and for a node table that never held rows, ``LOAD FROM ... CREATE`` for
+the others (node tables are keyed by a SERIAL :data:`KEY` without a hash index, and
+LadybugDB takes no COPY into such a table once it has rows). A small
 add is one transaction; a large one commits and checkpoints every :data:`LOAD_ROWS`
 rows, so the engine's uncommitted write state (and its log) stays bounded, and is
 undone as a whole by the rollback copy.
@@ -31,11 +34,12 @@ from typing import Any, TypeVar
 
 import ladybug
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from modelexport.archive import interrupts, schema
 from modelexport.archive.engine import first_line
-from modelexport.archive.errors import ArchiveOpenError, QueryError
+from modelexport.archive.errors import ArchiveError, ArchiveOpenError, QueryError
 
 T = TypeVar("T")
 
@@ -67,12 +71,21 @@ WASTE_FACTOR = 3
 COMPACT_SHARE = 8
 
 
+#: The primary key of every node table: a number the database gives each row (SERIAL),
+#: with no hash index. LadybugDB's index of a primary key takes ~2 MB a table from
+#: ~1,000 rows on (256 parts; 0.7 MB at 100 rows, 6 MB at 60,000), more than the samples'
+#: whole GraphML; a SERIAL key without it costs nothing. Relationships are loaded by it:
+#: a load learns each new node's key from the statement that creates it.
+KEY = "id"
+
+
 def schema_statements() -> list[str]:
-    """The DDL that creates the archive's tables (node tables, then relationship tables)."""
-    out = []
+    """The DDL that creates the archive's tables (node tables, then relationship tables),
+    after the setting that leaves out the primary-key hash index."""
+    out = ["CALL enable_default_hash_index = false"]
     for label in schema.LABELS:
         cols = ", ".join(f"{name} {_TYPES[typ]}" for name, typ in schema.node_columns(label))
-        out.append(f"CREATE NODE TABLE {label}({cols}, PRIMARY KEY (uid))")
+        out.append(f"CREATE NODE TABLE {label}({KEY} SERIAL, {cols}, PRIMARY KEY ({KEY}))")
     for rel, (sources, targets) in schema.REL_ENDS.items():
         pairs = ", ".join(f"FROM {a} TO {b}" for a in sources for b in targets)
         cols = "".join(f", {name} {_TYPES[typ]}" for name, typ in schema.rel_columns(rel))
@@ -111,6 +124,10 @@ class LadybugEngine:
             self.close()
             raise ArchiveOpenError(f"{str(self.path)!r} is a LadybugDB database but not a "
                                    f"modelexport archive (it has no {schema.MODEL} table)")
+        elif KEY not in {r[1] for r in self.rows(f"CALL table_info('{schema.MODEL}') RETURN *")}:
+            # made before node tables had a SERIAL key (with a hash-indexed uid): the
+            # rewrite moves its rows into today's tables
+            self.compact()
 
     def _open(self, pool: int | None = None) -> None:
         """Open the database with a buffer pool of ``pool`` bytes (0: LadybugDB's default;
@@ -194,14 +211,18 @@ class LadybugEngine:
         size_before, self._loaded_bytes = self.path.stat().st_size, 0
         # a first add's file is what a rewrite would make: one COPY per table part
         ((had_models,),) = self.rows(f"MATCH (m:{schema.MODEL}) RETURN count(*) > 0")
+        self._keys: dict[str, list[pa.Table]] = {}  # label -> (uid, key) of its new nodes
+        self._fresh = {label for label in schema.LABELS if self._never_filled(label)}
         with self._write():
             # Each table is handed over in parts (take_parts) and each part dropped once
             # loaded: only the rows not yet loaded stay in memory (or on disk, spilled).
             for label, rows in [(schema.MODEL, models), *nodes.items()]:
                 for part in rows.take_parts(LOAD_ROWS):
                     self._copy(label, part)
+            keys = {label: _key_map(tables) for label, tables in self._keys.items()}
             for (rel, src, dst), rows in rels.items():
                 for part in rows.take_parts(LOAD_ROWS):
+                    part = _keyed(part, keys[src], keys[dst])
                     self._copy(rel, part, f" (from='{src}', to='{dst}')")
             for prefix in drop:
                 self._delete(prefix)
@@ -273,18 +294,44 @@ class LadybugEngine:
             os.replace(rollback, self.path)
 
     def _copy(self, table: str, part: pa.Table | Path, options: str = "") -> None:
-        """COPY one part: an Arrow table, or a Parquet file (which the engine reads)."""
+        """Load one part: an Arrow table, or a Parquet file (which the engine reads).
+
+        A relationship part is a ``COPY`` (its ends already keys: :func:`_keyed`). A node
+        part is a ``LOAD FROM ... CREATE``, one statement for the part, which returns the
+        keys it gave: without a hash index LadybugDB refuses a ``COPY`` into a table
+        that holds rows.
+        """
         interrupts.poll()  # Ctrl-C stops a write here, where it can be undone whole
         count = pq.read_metadata(part).num_rows if isinstance(part, Path) else part.num_rows
         if self._uncommitted and self._uncommitted + count > LOAD_ROWS:
             self._commit_part()
-        if isinstance(part, Path):
-            self._conn.execute(f"COPY {table} FROM {_string_literal(str(part))}{options}")
+        source = _string_literal(str(part)) if isinstance(part, Path) else "arrow_rows"
+        arrow_rows = part  # noqa: F841  -- the engine reads the Python variable by this name
+        if table in self._fresh:  # COPY (~6 x faster) while the table has never had rows
+            self._fresh.discard(table)
+            self._conn.execute(f"COPY {table} FROM {source}")
+            created = self._conn.execute(f"MATCH (n:{table}) RETURN n.uid AS uid, "
+                                         f"n.{KEY} AS key")
+            self._keys.setdefault(table, []).append(created.get_as_arrow())
+        elif table in schema.LABELS:
+            props = ", ".join(f"`{name}`: `{name}`" for name, _t in schema.node_columns(table))
+            created = self._conn.execute(f"LOAD FROM {source} CREATE (n:{table} {{{props}}}) "
+                                         f"RETURN n.uid AS uid, n.{KEY} AS key")
+            self._keys.setdefault(table, []).append(created.get_as_arrow())
         else:
-            arrow_rows = part  # noqa: F841  -- COPY reads the Python variable by this name
-            self._conn.execute(f"COPY {table} FROM arrow_rows{options}")
+            self._conn.execute(f"COPY {table} FROM {source}{options}")
         self._uncommitted += count
         self._loaded_bytes += part.stat().st_size if isinstance(part, Path) else part.nbytes
+
+    def _never_filled(self, label: str) -> bool:
+        """Whether node table ``label`` has never held a row (since its file was written):
+        only then does LadybugDB take a COPY into it. A table whose rows were all
+        deleted still has their storage, and is refused."""
+        ((count,),) = self.rows(f"MATCH (n:{label}) RETURN count(*)")
+        if count:
+            return False
+        ((chunks,),) = self.rows(f"CALL storage_info('{label}') RETURN count(*)")
+        return not chunks
 
     def delete(self, prefix: str) -> None:
         """Remove every node (and its relationships) whose uid starts with ``prefix``."""
@@ -356,8 +403,21 @@ class LadybugEngine:
             try:
                 for statement in schema_statements():
                     conn.execute(statement)
-                for table, file, options in parts:
-                    conn.execute(f"COPY {table} FROM {_string_literal(str(file))}{options}")
+                keys = {}
+                for table, file, ends in parts:
+                    if ends is None:  # a node table: empty, so one COPY
+                        conn.execute(f"COPY {table} FROM {_string_literal(str(file))}")
+                        keys[table] = _key_map([conn.execute(
+                            f"MATCH (n:{table}) RETURN n.uid AS uid, n.{KEY} AS key"
+                        ).get_as_arrow()])
+                        continue
+                    # relationships: their ends' uids become the fresh tables' keys, a
+                    # batch at a time
+                    for batch in pq.ParquetFile(file).iter_batches(LOAD_ROWS):
+                        arrow_rows = _keyed(pa.Table.from_batches([batch]),  # noqa: F841
+                                            keys[ends[0]], keys[ends[1]])
+                        conn.execute(f"COPY {table} FROM arrow_rows "
+                                     f"(from='{ends[0]}', to='{ends[1]}')")
                 conn.execute("CHECKPOINT")
             finally:
                 conn.close()
@@ -370,25 +430,25 @@ class LadybugEngine:
             if self._conn is None:
                 self._open(self._pool)
 
-    def _export_tables(self, work: Path) -> list[tuple[str, Path, str]]:
-        """Every table's rows in Parquet files in ``work``: (table, file, COPY options)."""
-        parts = []
+    def _export_tables(self, work: Path) -> list[tuple[str, Path, tuple[str, str] | None]]:
+        """Every table's rows in Parquet files in ``work``: (table, file, None for a node
+        table, a relationship's (from label, to label)); relationship ends by ``uid``."""
+        parts: list[tuple[str, str, tuple[str, str] | None]] = []
         for label in schema.LABELS:
             columns = ", ".join(f"n.{name} AS {name}" for name, _t in schema.node_columns(label))
-            parts.append((label, f"MATCH (n:{label}) RETURN {columns}", ""))
+            parts.append((label, f"MATCH (n:{label}) RETURN {columns}", None))
         for rel, (sources, targets) in schema.REL_ENDS.items():
             props = "".join(f", e.{name} AS {name}" for name, _t in schema.rel_columns(rel))
             for a in sources:
                 for b in targets:
                     parts.append((rel, f"MATCH (x:{a})-[e:{rel}]->(y:{b}) RETURN x.uid AS "
-                                       f"`from`, y.uid AS `to`{props}",
-                                  f" (from='{a}', to='{b}')"))
+                                       f"`from`, y.uid AS `to`{props}", (a, b)))
         files = []
-        for i, (table, query, options) in enumerate(parts):
+        for i, (table, query, ends) in enumerate(parts):
             file = work / f"{i}.parquet"
             self._conn.execute(f"COPY ({query}) TO {_string_literal(str(file))}")
             if pq.read_metadata(file).num_rows:
-                files.append((table, file, options))
+                files.append((table, file, ends))
         return files
 
     def _compact_path(self) -> Path:
@@ -405,6 +465,32 @@ class LadybugEngine:
             conn.close()
         if db is not None:
             db.close()
+
+
+def _key_map(created: list[pa.Table]) -> tuple[pa.Array, pa.Array]:
+    """Nodes' (uids, keys), from the tables of ``uid``/``key`` a load returned."""
+    table = pa.concat_tables(created)
+    return (table.column("uid").combine_chunks().cast(pa.string()),
+            table.column("key").combine_chunks().cast(pa.int64()))
+
+
+def _keyed(part: pa.Table | Path, ends_from: tuple[pa.Array, pa.Array],
+           ends_to: tuple[pa.Array, pa.Array]) -> pa.Table | Path:
+    """A relationship part with its ``from``/``to`` uids replaced by the nodes' keys
+    (``ends_*``: :func:`_key_map` of the label at that end). A Parquet file is rewritten
+    in place: it is the add's own scratch file, and the engine reads it from there."""
+    table = pq.read_table(part) if isinstance(part, Path) else part
+    for end, (uids, keys) in (("from", ends_from), ("to", ends_to)):
+        at = pc.index_in(table.column(end), value_set=uids)
+        if at.null_count:
+            missing = table.column(end).filter(pc.is_null(at))[0]
+            raise ArchiveError(f"relationship end {missing} is not a node of this load; "
+                               f"the rows are inconsistent (archive/schema.py)")
+        table = table.set_column(table.schema.get_field_index(end), end, keys.take(at))
+    if isinstance(part, Path):
+        pq.write_table(table, part, compression="none")
+        return part
+    return table
 
 
 def _string_literal(text: str) -> str:

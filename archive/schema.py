@@ -59,7 +59,7 @@ PROPERTIES: dict[str, list[tuple[str, str, str]]] = {
             ("ops", "INT64", ""), ("modules", "INT64", ""), ("tensor_bytes", "INT64", ""),
             ("new_bytes", "INT64", ""), ("tensors", "STRING", "")],
     MODULE: [("tag", "STRING", "hierarchy_tag"), ("module_class", "STRING", "module_class"),
-             ("name", "STRING", "name")],
+             ("name", "STRING", "name"), ("parameters", "INT64", "parameters")],
     OP: [("name", "STRING", "name"), ("op_type", "STRING", "op_type"),
          ("domain", "STRING", "domain"), ("tag", "STRING", "hierarchy_tag")],
     VALUE: [("kind", "STRING", "kind"), ("name", "STRING", "name"),

@@ -664,6 +664,8 @@ class _ModuleGroups:
             data["name"] = data["module_path"] = safe(str(info.path))
         if info.cls is not None:
             data["module_class"] = safe(str(info.cls))
+        if info.parameters is not None:
+            data["parameters"] = info.parameters
         mid = self.b.new_id("m")
         return Node(mid, data, Graph(f"{mid}:"))
 

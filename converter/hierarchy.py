@@ -27,10 +27,12 @@ from modelexport.converter.tags import ROOT, lineage, normalize_tag
 
 @dataclass
 class ModuleInfo:
-    """What is known of one module: its dotted path and class, when recorded."""
+    """What is known of one module: its dotted path and class, and the parameter
+    elements it owns as PyTorch counts them (the exporter's module tree), when recorded."""
 
     path: str | None = None
     cls: str | None = None
+    parameters: int | None = None
 
 
 @dataclass
@@ -52,9 +54,18 @@ def _from_tags(model: Any, nodes: Sequence[Any]) -> tuple[list[str | None], dict
         tree = _tags.module_tree(model) or []
     except ValueError:
         tree = []
+    # parameter counts only when every module has one (as analyze reads them), summed
+    # over entries that share a tag
+    counted = bool(tree) and all(isinstance(e, dict) and _is_count(e.get("parameters"))
+                                 for e in tree)
     for entry in tree:
         if isinstance(entry, dict) and isinstance(entry.get("tag"), str):
-            modules[normalize_tag(entry["tag"])] = ModuleInfo(entry.get("path"), entry.get("class"))
+            tag = normalize_tag(entry["tag"])
+            info = ModuleInfo(entry.get("path"), entry.get("class"))
+            if counted:
+                before = modules[tag].parameters if tag in modules else None
+                info.parameters = (before or 0) + entry["parameters"]
+            modules[tag] = info
     for node, tag in zip(nodes, found, strict=True):
         if tag is None or tag in modules:
             continue
@@ -63,6 +74,10 @@ def _from_tags(model: Any, nodes: Sequence[Any]) -> tuple[list[str | None], dict
             props.get(_tags.MODULE_PATH_KEY), props.get(_tags.MODULE_CLASS_KEY)
         )
     return found, modules
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 # -- source 2: the dynamo exporter's module stack -------------------------------------

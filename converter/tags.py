@@ -11,8 +11,10 @@ Per node, in ``NodeProto.metadata_props``:
 
 Per model, in ``ModelProto.metadata_props``:
     ``modelexport.module_tree``   JSON list of modules, each
-                                  ``{"tag", "path", "class", "parent"}`` (parent: a tag
-                                  or ``null``), root first, in module order
+                                  ``{"tag", "path", "class", "parent", "parameters"}``
+                                  (parent: a tag or ``null``; parameters: the elements
+                                  the module owns, as PyTorch counts them), root first,
+                                  in module order
     ``modelexport.strategy``      the strategy that produced the tags
 
 Older files kept the tag as JSON in ``NodeProto.doc_string``

@@ -141,6 +141,10 @@ _KEYS = [
     # -- modules --------------------------------------------------------------------
     KeySpec("module_path", "node", "module_path", "string", "dotted module path"),
     KeySpec("module_class", "node", "module_class", "string", "module class name"),
+    KeySpec("parameters", "node", "parameters", INT64,
+            "module: parameter elements it owns (its torch.nn children's included), as "
+            "PyTorch counts them; from the export's module tree (derived: import-onnx "
+            "reads the tree)"),
     # -- compare: both models in one picture ----------------------------------------
     KeySpec("diff", "node", "diff", "string", "compare: same, changed, added or removed"),
     # -- ops ------------------------------------------------------------------------

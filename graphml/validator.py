@@ -266,7 +266,7 @@ class _Record:
     """What the semantic checks need of one node; strings shared through ``_Scan.intern``."""
 
     __slots__ = ("id", "line", "kind", "parent", "owner", "group", "tag", "name", "dtype",
-                 "ins", "outs", "refs", "bad_json", "points")
+                 "ins", "outs", "refs", "bad_json", "points", "parameters")
 
     def __init__(self, nid: str, line: int, owner: str | None) -> None:
         self.id, self.line, self.owner = nid, line, owner
@@ -276,6 +276,7 @@ class _Record:
         self.refs = ()  # (where, offset, length, dtype, dims) of each sidecar reference
         self.bad_json = ()  # data keys that hold sidecar references but are not JSON
         self.points = None  # kind ref: the id its 'ref' data names
+        self.parameters = None  # the 'parameters' data as written (a module's count)
 
 
 _BAD = "bad"  # marker: the data is not a JSON list of tensor names
@@ -463,6 +464,7 @@ class _Scan(_Reader):
         rec.tag = intern(data.get("hierarchy_tag"))
         rec.name = intern(data.get("name"))
         rec.dtype = intern(data.get("dtype"))
+        rec.parameters = data.get("parameters")
         if rec.kind == fmt.KIND_OP:
             rec.outs = self._names(data.get("outputs"))
             rec.ins = self._names(data.get("inputs"))
@@ -647,6 +649,8 @@ class _Checker:
                 elif parent not in self.nodes:
                     self.finding("dialect", nid, f"'parent' names {parent!r}, which is not a "
                                  "node of the document")
+            if rec.parameters is not None:
+                self._check_parameters(rec)
             if kind in (fmt.KIND_MODULE, fmt.KIND_SUBGRAPH) and nested and not rec.group:
                 self.finding("dialect", nid, f"a {kind} node must be a group (hold a nested "
                              "graph) in nested output")
@@ -657,6 +661,15 @@ class _Checker:
                 self.finding("dialect", rec.id, "module group is empty and names no module "
                              "(no hierarchy_tag); every module holds a node or names a "
                              "module of the model")
+
+    def _check_parameters(self, rec: _Record) -> None:
+        """'parameters' is a module's count of parameter elements: 0 or more, on a module."""
+        if rec.kind != fmt.KIND_MODULE:
+            self.finding("dialect", rec.id, f"has 'parameters' data but is of kind "
+                         f"{rec.kind!r}; only a module owns parameters")
+        elif not (isinstance(rec.parameters, int) and rec.parameters >= 0):
+            self.finding("dialect", rec.id, f"'parameters' is {rec.parameters!r}; it counts "
+                         "parameter elements: a whole number, 0 or more")
 
     def _parent_of(self, rec: _Record) -> _Record | None:
         if self.nested:

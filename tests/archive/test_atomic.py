@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from archive_models import archive_state, chain_model, random_weights, save
 
-from modelexport.archive import ladybug_engine, open_archive, schema
+from modelexport.archive import ArchiveError, ladybug_engine, open_archive, schema
 from modelexport.archive.ladybug_engine import LadybugEngine
 
 #: The sizes the archive runs with; small_parts shrinks them for the add under test.
@@ -87,11 +87,12 @@ def test_a_large_add_commits_in_parts_and_restores_exactly(tmp_path, small_parts
 
 
 @pytest.mark.slow  # a failed add in many parts, checked by two restores
-def test_an_engine_error_in_a_late_part_puts_the_archive_back(tmp_path, small_parts, monkeypatch):
+def test_a_bad_row_in_a_late_part_puts_the_archive_back(tmp_path, small_parts, monkeypatch):
     db, big = _archive_with_two(tmp_path)
     before, blobs = archive_state(db), _blobs(db)
     # A FEEDS row to a node that does not exist, at the very end of the last table: the
-    # engine refuses it after every node table and most relationships were committed.
+    # load refuses it (its ends have no key) after every node table and most
+    # relationships were committed.
     document_rows = schema.document_rows
 
     def with_a_bad_row(doc, rows, **kwargs):
@@ -104,7 +105,7 @@ def test_an_engine_error_in_a_late_part_puts_the_archive_back(tmp_path, small_pa
     monkeypatch.setattr(schema, "document_rows", with_a_bad_row)
     small_parts.clear()
     with open_archive(db) as archive:
-        with pytest.raises(RuntimeError, match="primary key value .*/missing"):
+        with pytest.raises(ArchiveError, match="/missing is not a node of this load"):
             archive.add(big)
         assert len(small_parts) >= 5  # parts were committed before the failure
         _assert_put_back(archive)

@@ -250,7 +250,8 @@ def test_a_read_the_bounded_buffer_pool_cannot_hold_runs_again_with_more(tmp_pat
     db = tmp_path / "models.lbdb"
     with open_archive(db) as archive:
         archive.add(model, name="m")
-    monkeypatch.setattr(ladybug_engine, "READ_POOL_BYTES", 8 * 2**20)
+    # 4 MB: the model's tables (without a primary-key hash index) fit in 8 MB
+    monkeypatch.setattr(ladybug_engine, "READ_POOL_BYTES", 4 * 2**20)
     reopened = []
     reopen = ladybug_engine.LadybugEngine._reopen
 
@@ -260,7 +261,7 @@ def test_a_read_the_bounded_buffer_pool_cannot_hold_runs_again_with_more(tmp_pat
 
     monkeypatch.setattr(ladybug_engine.LadybugEngine, "_reopen", recorded)
     with open_archive(db, create=False) as archive:
-        assert archive._engine._pool == 8 * 2**20
+        assert archive._engine._pool == 4 * 2**20
         archive.restore("m", tmp_path / "m.onnx")
         assert reopened[0] == 0  # it did not fit: read again with more
     reopened.clear()
@@ -319,3 +320,85 @@ def test_weights_with_nan_and_odd_dtypes_restore_exactly(tmp_path):
         archive.add(model, name="odd")
         archive.restore("odd", tmp_path / "odd.onnx")
     assert (tmp_path / "odd.onnx").read_bytes() == model.SerializeToString()
+
+
+def test_an_archive_keyed_by_uid_with_a_hash_index_is_rewritten_on_open_and_restores(
+        tmp_path, small):
+    """Archives written before node tables had a SERIAL key (``uid`` the primary key,
+    with LadybugDB's hash index) open, move into today's tables, and restore exactly."""
+    import ladybug
+
+    from modelexport.archive.ladybug_engine import KEY, schema_statements
+
+    db = tmp_path / "models.lbdb"
+    with open_archive(db) as archive:
+        archive.add(small)
+        archive.add(small, name="again")
+    engine = LadybugEngine(db, create=False)
+    (tmp_path / "rows").mkdir()
+    parts = engine._export_tables(tmp_path / "rows")  # relationship ends by uid
+    engine.close()
+    db.unlink()
+    old = ladybug.Database(str(db))
+    conn = ladybug.Connection(old)
+    for label in schema.LABELS:
+        columns = ", ".join(f"{name} {typ}" for name, typ in schema.node_columns(label))
+        conn.execute(f"CREATE NODE TABLE {label}({columns}, PRIMARY KEY (uid))")
+    for statement in schema_statements():
+        if statement.startswith("CREATE REL TABLE"):
+            conn.execute(statement)
+    for table, file, ends in parts:
+        options = "" if ends is None else f" (from='{ends[0]}', to='{ends[1]}')"
+        conn.execute(f"COPY {table} FROM '{file}'{options}")
+    conn.execute("CHECKPOINT")
+    conn.close()
+    old.close()
+
+    with open_archive(db, create=False) as archive:
+        assert [m.name for m in archive.list().models] == ["again", "small"]
+        archive.add(small, name="third")  # into the rewritten tables
+        for name in ("again", "third"):
+            archive.restore(name, tmp_path / f"{name}.onnx")
+            assert (tmp_path / f"{name}.onnx").read_bytes() == small.read_bytes()
+        keys = archive.query(f"MATCH (o:Op) RETURN count(DISTINCT o.{KEY}), count(*)").rows
+        assert keys == [[18, 18]]
+
+
+def _if_model() -> onnx.ModelProto:
+    """y = x + 1 if c else x - 1: an If op with two subgraphs."""
+    from onnx import TensorProto, helper
+
+    one = helper.make_tensor("one", TensorProto.FLOAT, [1], [1.0])
+
+    def branch(name: str, op: str) -> onnx.GraphProto:
+        return helper.make_graph([helper.make_node(op, ["x", "one"], [f"{name}_y"])], name,
+                                 [], [helper.make_tensor_value_info(f"{name}_y",
+                                                                    TensorProto.FLOAT, [4])])
+
+    node = helper.make_node("If", ["c"], ["y"], then_branch=branch("then", "Add"),
+                            else_branch=branch("else", "Sub"))
+    graph = helper.make_graph(
+        [node], "with_if",
+        [helper.make_tensor_value_info("c", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])], initializer=[one])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+
+
+def test_a_table_whose_rows_were_all_removed_takes_new_rows_and_they_restore(tmp_path):
+    """LadybugDB takes a COPY only into a table that never held rows (deleted ones count):
+    a table emptied by a remove that rewrote nothing is loaded with LOAD FROM ... CREATE."""
+    with_if = save(_if_model(), tmp_path / "if.onnx")
+    big = save(chain_model(random_weights(30, 8)), tmp_path / "big.onnx")
+    with open_archive(tmp_path / "models.lbdb") as archive:
+        archive.add(with_if, name="if")
+        archive.add(big, name="big")
+        archive.remove("if")  # under an eighth of the nodes: the file is not rewritten
+        assert archive.query("MATCH (s:Subgraph) RETURN count(*)").rows == [[0]]
+        assert not archive._engine._never_filled(schema.SUBGRAPH)
+        archive.add(with_if, name="if-again")
+        assert archive.query("MATCH (s:Subgraph) RETURN count(*)").rows == [[2]]
+        archive.restore("if-again", tmp_path / "back.onnx")
+        archive.restore("big", tmp_path / "big-back.onnx")
+    assert (tmp_path / "back.onnx").read_bytes() == with_if.read_bytes()
+    assert (tmp_path / "big-back.onnx").read_bytes() == big.read_bytes()

@@ -257,3 +257,51 @@ def test_an_initializer_is_labelled_with_the_parameters_the_export_recorded(tmp_
     onnx_to_graphml(tmp_path / "m.onnx", tmp_path / "m.graphml")
     graphml_to_onnx(tmp_path / "m.graphml", tmp_path / "back.onnx")
     assert (tmp_path / "back.onnx").read_bytes() == (tmp_path / "m.onnx").read_bytes()
+
+
+def _with_parameter_counts(model: onnx.ModelProto, counts: dict[str, int]) -> None:
+    from modelexport.converter.tags import MODULE_TREE_KEY
+
+    entry = next(p for p in model.metadata_props if p.key == MODULE_TREE_KEY)
+    tree = json.loads(entry.value)
+    for module in tree:
+        if module["tag"] in counts:
+            module["parameters"] = counts[module["tag"]]
+    entry.value = json.dumps(tree)
+
+
+def test_each_module_group_carries_the_parameters_the_export_counted(tmp_path, tagged):
+    from modelexport.graphml import validate_graphml
+
+    counts = {"/Net": 0, "/Net/Block.0": 0, "/Net/Block.0/Proj": 40, "/Net/Block.0/Act": 0,
+              "/Net/Head": 24}
+    _with_parameter_counts(tagged, counts)
+    onnx.save(tagged, str(tmp_path / "m.onnx"))
+    onnx_to_graphml(tmp_path / "m.onnx", tmp_path / "m.graphml")
+    doc = graphml.read_graphml(tmp_path / "m.graphml")
+    assert {n.data["hierarchy_tag"]: n.data["parameters"]
+            for n in _kind(doc, fmt.KIND_MODULE)} == counts
+    report = validate_graphml(tmp_path / "m.graphml")
+    assert report.ok, [str(f) for f in report.findings]
+    # derived from the module tree, like the layout: the model comes back exact
+    graphml_to_onnx(tmp_path / "m.graphml", tmp_path / "back.onnx")
+    assert (tmp_path / "back.onnx").read_bytes() == (tmp_path / "m.onnx").read_bytes()
+
+
+def test_a_module_tree_counting_only_some_modules_gives_no_parameters(tagged):
+    _with_parameter_counts(tagged, {"/Net/Head": 24})
+    doc = model_to_document(tagged)
+    assert not any("parameters" in m.data for m in _kind(doc, fmt.KIND_MODULE))
+
+
+def test_the_validator_refuses_parameters_on_an_op_or_a_negative_count(tmp_path, tagged):
+    from modelexport.graphml import validate_graphml
+
+    doc = model_to_document(tagged)
+    next(iter(_kind(doc, fmt.KIND_OP))).data["parameters"] = 5
+    next(iter(_kind(doc, fmt.KIND_MODULE))).data["parameters"] = -1
+    graphml.write_graphml(doc, tmp_path / "m.graphml")
+    report = validate_graphml(tmp_path / "m.graphml", check_sidecar=False)
+    messages = [str(f) for f in report.findings]
+    assert any("'parameters' data but is of kind 'op'" in m for m in messages), messages
+    assert any("'parameters' is -1" in m for m in messages), messages

@@ -24,7 +24,10 @@ rebuilt ONNX); their sidecars, the synthetic models and the corpus kept their ha
 Issue 19 recomputed them again: 64-bit keys are declared string (the GraphML of every
 model changes), initializers are labelled with their parameter, and the exporter
 records each parameter's name (the samples' exports change); every sidecar and the
-synthetic models' rebuilt ONNX kept their hashes.
+synthetic models' rebuilt ONNX kept their hashes. Issue 22 (item 4) recomputed the
+samples' GraphML (both forms): each module group carries its ``parameters`` from the
+module tree; their exports, sidecars and rebuilt ONNX, the synthetic models and the
+corpus kept their hashes.
 """
 
 from __future__ import annotations
@@ -72,41 +75,41 @@ CORPUS_HASH = "dc2d75208501f9c5eae0c9092be3b43f0073166db001a80df1cf2570cb40a2d8"
 SAMPLE_HASHES = {
     "bert-tiny": {
         "export": "647c5e8f7dc76c3bd52c6aeff7f90f3dc8e9bf6b3c2af392bdcfb65de641215d",
-        "flat": "7fef505563a348f005873d7d08d0396c4660ae33b9f7a881ea56a4b5e6dd233d",
+        "flat": "032e2a07b7ec8533dbd153d5327b971347b3a3b911fa49492b7c23e3b06571c5",
         "flat_sidecar": "b83091a6a6e5030a6ada2504902579f60343f63fc15ae4c4ed86ad435b161352",
-        "graphml": "409d82823d2b9b168fbb1e146ca477eb9a0421a254a67996f032855aa63ffae0",
+        "graphml": "aed59ad119eefff72f1ca1d2872bde3977a70a94f45777bcdda64435094dc6e7",
         "onnx": "647c5e8f7dc76c3bd52c6aeff7f90f3dc8e9bf6b3c2af392bdcfb65de641215d",
         "sidecar": "b83091a6a6e5030a6ada2504902579f60343f63fc15ae4c4ed86ad435b161352",
     },
     "gpt2-tiny": {
         "export": "7bc6e8270aca409cdd1053e20036c5f8cb207716f64cd49e1e0e5b380aa6e58e",
-        "flat": "46406df805852eaac43541ad8017777f006ec64516363f93da4fc48dba484e2d",
+        "flat": "d2567e6733dc36577fb3d97e6b35f0a03df254cd2cba398ecf6933dd0e8d1f64",
         "flat_sidecar": "21cb66515acd6f78b5b928683eb1ae90d3e32d1ba0f4b2831098539c6e673f45",
-        "graphml": "7aec664a6abfdd086ea8f90f33f58f20cedbfdcf57eb0adc35af9644f1cd4df7",
+        "graphml": "6a808ef0d55fabb81579dae727c1f49d043b5152b4f74796479b7d4bb189af37",
         "onnx": "7bc6e8270aca409cdd1053e20036c5f8cb207716f64cd49e1e0e5b380aa6e58e",
         "sidecar": "21cb66515acd6f78b5b928683eb1ae90d3e32d1ba0f4b2831098539c6e673f45",
     },
     "resnet-tiny": {
         "export": "0cad435d41fb2491ec2708afd56af35044fa9335a0c7d9aa2af1fa662b7cfb91",
-        "flat": "3971bf9f8811fc6fd5fc927688ce292fd86d6d0eaed187b030fb2a1f93867ae5",
+        "flat": "3208e1820be6a931ba6b86ef74595c554e12b2bd11dcbd2676970ff37c5c3bcf",
         "flat_sidecar": "5bb6cfb7247e66c90921c1510da71d6e92a04c9d94885f0edfc7dd0107dc82ec",
-        "graphml": "610569c78aad426b5234f2c28bc492416e88d445f64ed017f0bffe5b3d546d37",
+        "graphml": "b60db3e9792a172524dd7fab04300ab59149e43e0a3fd37dd9c45f5bd29cbf2c",
         "onnx": "0cad435d41fb2491ec2708afd56af35044fa9335a0c7d9aa2af1fa662b7cfb91",
         "sidecar": "5bb6cfb7247e66c90921c1510da71d6e92a04c9d94885f0edfc7dd0107dc82ec",
     },
     "t5-tiny": {
         "export": "1151f830b4421dfedb7e8c8d980239433de3957d25fc70d724e71f082c250989",
-        "flat": "a76a3c1af37e22099b1a192dfc5b9107013feb3de1790259bffb74e10e8ba314",
+        "flat": "dba11e3b58620c975975b26efe262dad1f8e237a5b26861a26c5d891cfb85175",
         "flat_sidecar": "b9a784c53d34a74376f3ab8fca35388c5e0db2cc40e215ba9eaa3a1bb8d984b3",
-        "graphml": "b6561a981db65a42cde479e5fdf62c965f2786ee3f4de4802b81fcf0f6581e70",
+        "graphml": "bce437d8baabdb0da72d02604f33a22cb48157fd5de0fb0502c434aa4cd0543f",
         "onnx": "1151f830b4421dfedb7e8c8d980239433de3957d25fc70d724e71f082c250989",
         "sidecar": "b9a784c53d34a74376f3ab8fca35388c5e0db2cc40e215ba9eaa3a1bb8d984b3",
     },
     "vit-tiny": {
         "export": "d4b117dba419493c55868a8cd0c8f510c575be0205a175c4839b6a2b63904fca",
-        "flat": "9df0dce0e1427e0c19d0775abc4536adda83917fe650ade5dbfaddcd413dacb4",
+        "flat": "b776370b6393cedc05450cc2d7e8eaea16174ffd533af280b6a89d58e24bf492",
         "flat_sidecar": "b9d4b1a6f45bc2e619a4b391adebaa7db7d8523fbeb3c2f31169bbfcb68768f0",
-        "graphml": "adbf99d192b1871f39b32f7ae70bda41f273c57a60d2b4548d4f99a500a9b657",
+        "graphml": "8aeb8bdc9d4d9ae0aa89a4b2a7a5659ffd6d97b1de68b452c7336acad2f00678",
         "onnx": "d4b117dba419493c55868a8cd0c8f510c575be0205a175c4839b6a2b63904fca",
         "sidecar": "b9d4b1a6f45bc2e619a4b391adebaa7db7d8523fbeb3c2f31169bbfcb68768f0",
     },
