@@ -419,12 +419,15 @@ def _dot_positions(sizes: list[tuple[float, float]], links: tuple[tuple[int, int
 
 
 def _layered(sizes: list[tuple[float, float]], links: tuple[tuple[int, int], ...],
-             entry: bool, exit_: bool) -> tuple[array, float, float]:
+             entry: bool, exit_: bool, ports: list[tuple[float, float]] | None = None
+             ) -> tuple[array, float, float]:
     """A layered placement in pure Python, linear in the group (the same result as
     :func:`_dot_positions`): ranks by longest path (a box that
     only feeds others sits just above the first it feeds), the order within each rank
     by barycentres (four sweeps), each box centred under the boxes feeding it as far as
-    its neighbours allow."""
+    its neighbours allow, then every row moved as a whole to shorten its links sideways
+    (:func:`_straighten_rows`; ``ports``: where links leave and enter each child, from
+    its left side)."""
     count = len(sizes)
     n = count + 2
     succ, back, finished = _walk_links(count, links)
@@ -490,6 +493,7 @@ def _layered(sizes: list[tuple[float, float]], links: tuple[tuple[int, int], ...
     if entry:
         below = succ[count]
         centre[count] = sum(centre[v] for v in below) / len(below) if below else 0.0
+    _straighten_rows(rows, pred, succ, width, ports, centre)
     left = min(centre[u] - width[u] / 2 for u in range(n) if present[u])
     xy = array("d", bytes(16 * n))
     top = 0.0
@@ -504,6 +508,75 @@ def _layered(sizes: list[tuple[float, float]], links: tuple[tuple[int, int], ...
     return xy, right, top - _RANKSEP
 
 
+#: Sweeps of :func:`_straighten_rows` (down and up the rows, alternately).
+_STRAIGHTEN_SWEEPS = 6
+
+
+def _straighten_rows(rows: list[list[int]], pred: list[list[int]], succ: list[list[int]],
+                     width: list[float], ports: list[tuple[float, float]] | None,
+                     centre: list[float]) -> None:
+    """Move the boxes of each row sideways, keeping their order and the room between
+    them, to where their links run straightest: each row in turn (down the rows, then
+    up, :data:`_STRAIGHTEN_SWEEPS` times) goes where the sum of squared sideways offsets
+    to every box it links to is least, given the other rows (an isotonic regression,
+    solved exactly in linear time by pooling adjacent violators). A box with no links
+    stays put. Links meet a child at its ports, a leaf at its middle."""
+    n = len(centre)
+    count = n - 2
+    out_at = [0.0] * n  # where links leave / enter a node, from its centre
+    in_at = [0.0] * n
+    if ports is not None:
+        for j in range(count):
+            in_at[j] = ports[j][0] - width[j] / 2
+            out_at[j] = ports[j][1] - width[j] / 2
+    busy = [row for row in rows if len(row) > 0]
+    if not busy:
+        return
+    for sweep in range(_STRAIGHTEN_SWEEPS):
+        for row in busy if sweep % 2 == 0 else reversed(busy):
+            wants, weights = [], []
+            for u in row:
+                total, links = 0.0, 0
+                for v in pred[u]:
+                    total += centre[v] + out_at[v] - in_at[u]
+                    links += 1
+                for v in succ[u]:
+                    total += centre[v] + in_at[v] - out_at[u]
+                    links += 1
+                if links:
+                    wants.append(total / links)
+                    weights.append(float(links))
+                else:
+                    wants.append(centre[u])
+                    weights.append(1e-3)
+            placed = _pooled(wants, weights, [width[u] for u in row])
+            for u, c in zip(row, placed, strict=True):
+                centre[u] = c
+
+
+def _pooled(wants: list[float], weights: list[float], widths: list[float]) -> list[float]:
+    """Centres for boxes in a row, in this order and at least :data:`_SEP` apart, that
+    minimise the weighted sum of squared distances to ``wants`` (pool adjacent
+    violators on the centres less the room the boxes before each need)."""
+    room = [0.0] * len(wants)  # the least distance from the first box's centre
+    for i in range(1, len(wants)):
+        room[i] = room[i - 1] + (widths[i - 1] + widths[i]) / 2 + _SEP
+    blocks: list[list[float]] = []  # [weighted mean, weight, how many]
+    for want, weight, r in zip(wants, weights, room, strict=True):
+        mean, w, k = want - r, weight, 1
+        while blocks and blocks[-1][0] >= mean:
+            m2, w2, k2 = blocks.pop()
+            mean = (m2 * w2 + mean * w) / (w2 + w)
+            w += w2
+            k += k2
+        blocks.append([mean, w, k])
+    out: list[float] = []
+    for mean, _w, k in blocks:
+        for _ in range(k):
+            out.append(mean + room[len(out)])
+    return out
+
+
 def _lay_out_inside(sizes: list[tuple[float, float]], ports: list[tuple[float, float]],
                     links: tuple[tuple[int, int], ...], use_dot: bool = False) -> _Inside:
     """Place one group's children (fixed-size boxes) in layers (:func:`_layered`, or
@@ -513,8 +586,10 @@ def _lay_out_inside(sizes: list[tuple[float, float]], ports: list[tuple[float, f
     used = {j for link in links for j in link}
     entry, exit_ = _ENTRY in used, _EXIT in used
     count = len(sizes)
-    engine = _dot_positions if use_dot and count <= DOT_MOST else _layered
-    xy, width, height = engine(sizes, links, entry, exit_)
+    if use_dot and count <= DOT_MOST:
+        xy, width, height = _dot_positions(sizes, links, entry, exit_)
+    else:
+        xy, width, height = _layered(sizes, links, entry, exit_, ports)
     inside = _Inside(width, height, xy[:2 * count], {},
                      xy[2 * count] if entry else width / 2,
                      xy[2 * count + 2] if exit_ else width / 2)
