@@ -689,7 +689,7 @@ def _route_inside(inside: _Inside, sizes: list[tuple[float, float]],
         if rb > ra:
             x = sx
             for r in range(ra + 1, rb):
-                want = x + (tx - x) / (rb - r + 1)
+                want = x + (tx - x) / (rb - r + 1) if rb - ra <= _DIAGONAL_MOST else tx
                 x = _nearest_free(gaps[r], want)
                 flat.extend((x, tops[r], x, bottoms[r]))
         else:
@@ -697,6 +697,11 @@ def _route_inside(inside: _Inside, sizes: list[tuple[float, float]],
             flat.extend((sx, below, right, below, right, above, tx, above))
         flat.extend((tx, tops[rb], tx, ty))
         inside.routes[(a, b)] = _straightened(flat)
+
+
+#: A link across more ranks than this goes across first, then down beside the boxes in
+#: its way (links from far away run together instead of fanning out diagonally).
+_DIAGONAL_MOST = 4
 
 
 def _nearest_free(free: list[tuple[float, float]], want: float) -> float:
