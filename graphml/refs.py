@@ -1,4 +1,5 @@
-"""Reference boxes: a shared constant drawn beside each op that reads it.
+"""Reference boxes: a shared constant (or a value read in several sibling modules) drawn
+beside each op that reads it.
 
 A weight shared by ten layers, or a shape constant read across the model, would draw
 ten edges across the whole picture. :func:`add_refs` gives each of its consumers a
