@@ -513,7 +513,7 @@ def _layered(sizes: list[tuple[float, float]], links: tuple[tuple[int, int], ...
 
 #: Sweeps of :func:`_straighten_rows` (down and up the rows, alternately).
 _STRAIGHTEN_SWEEPS = 6  # an even number: the chains' sweep goes down
-#: How much more a link between two groups weighs (so stacked layers stay a column).
+#: How much more lining up the middles of two linked groups weighs than their ports.
 _STACKED = 8.0
 
 
@@ -525,8 +525,10 @@ def _straighten_rows(rows: list[list[int]], pred: list[list[int]], succ: list[li
     up, :data:`_STRAIGHTEN_SWEEPS` times) goes where the sum of squared sideways offsets
     to every box it links to is least, given the other rows (an isotonic regression,
     solved exactly in linear time by pooling adjacent violators). A box with no links
-    stays put. Links meet a child group at its ports (a leaf at its middle), but two
-    groups are lined up by their middles, so that a stack of layers stays one column."""
+    stays put. Links meet a child group at its ports (a leaf at its middle); between two
+    groups whose ports are off their middles, the middles weigh more. The last sweep
+    (down) lines up chains: a box fed by one box that feeds only it goes straight under
+    that box's way out, so a stack of layers stays one column."""
     n = len(centre)
     count = n - 2
     out_at = [0.0] * n  # where links leave / enter a node, from its centre
