@@ -53,6 +53,7 @@ class Result:
     laid_out: Measurement | None
     unlaid: Measurement | None
     quality: Quality
+    gml_bytes: int = 0  # the GraphML's size, read when measured (a temporary file goes)
 
     @property
     def layout_seconds(self) -> float:
@@ -69,7 +70,7 @@ class Result:
 
     @property
     def gml_mb(self) -> float:
-        return self.graphml.stat().st_size / 2**20
+        return self.gml_bytes / 2**20
 
     def to_json(self) -> dict:
         q = self.quality
@@ -118,7 +119,8 @@ def measure(target: str, out: Path, repeat: int, timed: bool, refresh: bool) -> 
     """Time and measure one target."""
     if target.endswith(".graphml"):
         path = Path(target)
-        return Result(path.stem, path, None, None, quality(read_picture_file(path)))
+        return Result(path.stem, path, None, None, quality(read_picture_file(path)),
+                      path.stat().st_size)
     src = Path(target) if target.endswith(".onnx") else onnx_of(target, refresh)
     name = Path(target).stem if target.endswith(".onnx") else target
     laid_out = out / f"{name}.graphml"
@@ -135,7 +137,8 @@ def measure(target: str, out: Path, repeat: int, timed: bool, refresh: bool) -> 
     else:
         run_stage("export-graphml", src=str(src), dst=str(laid_out))
     _log(f"[{name}] measuring the picture ...")
-    return Result(name, laid_out, measured, base, quality(read_picture_file(laid_out)))
+    return Result(name, laid_out, measured, base, quality(read_picture_file(laid_out)),
+                  laid_out.stat().st_size)
 
 
 def _fmt(value: float | None, spec: str) -> str:

@@ -35,6 +35,7 @@ import gc
 import heapq
 import io
 import json
+import math
 import os
 import sys
 import tempfile
@@ -419,12 +420,15 @@ def _dot_positions(sizes: list[tuple[float, float]], links: tuple[tuple[int, int
 
 
 def _layered(sizes: list[tuple[float, float]], links: tuple[tuple[int, int], ...],
-             entry: bool, exit_: bool) -> tuple[array, float, float]:
+             entry: bool, exit_: bool, ports: list[tuple[float, float]] | None = None
+             ) -> tuple[array, float, float, list[int]]:
     """A layered placement in pure Python, linear in the group (the same result as
     :func:`_dot_positions`): ranks by longest path (a box that
     only feeds others sits just above the first it feeds), the order within each rank
     by barycentres (four sweeps), each box centred under the boxes feeding it as far as
-    its neighbours allow."""
+    its neighbours allow, then every row moved as a whole to shorten its links sideways
+    (:func:`_straighten_rows`; ``ports``: where links leave and enter each child, from
+    its left side). Also returns each node's rank."""
     count = len(sizes)
     n = count + 2
     succ, back, finished = _walk_links(count, links)
@@ -490,6 +494,7 @@ def _layered(sizes: list[tuple[float, float]], links: tuple[tuple[int, int], ...
     if entry:
         below = succ[count]
         centre[count] = sum(centre[v] for v in below) / len(below) if below else 0.0
+    _straighten_rows(rows, pred, succ, width, ports, centre)
     left = min(centre[u] - width[u] / 2 for u in range(n) if present[u])
     xy = array("d", bytes(16 * n))
     top = 0.0
@@ -498,10 +503,109 @@ def _layered(sizes: list[tuple[float, float]], links: tuple[tuple[int, int], ...
         for u in row:
             h = sizes[u][1] if u < count else 0.0
             xy[2 * u] = centre[u] - width[u] / 2 - left
-            xy[2 * u + 1] = top + (tall - h) / 2
+            # centred in its rank; a box that nothing feeds sits at the bottom, just
+            # above what it feeds
+            xy[2 * u + 1] = top + (tall - h if u < count and not pred[u] else (tall - h) / 2)
         top += tall + _RANKSEP
     right = max(centre[u] + width[u] / 2 - left for u in range(n) if present[u])
-    return xy, right, top - _RANKSEP
+    return xy, right, top - _RANKSEP, rank
+
+
+#: Sweeps of :func:`_straighten_rows` (down and up the rows, alternately).
+_STRAIGHTEN_SWEEPS = 6  # an even number: the chains' sweep goes down
+#: How much more lining up the middles of two linked groups weighs than their ports.
+_STACKED = 8.0
+
+
+def _straighten_rows(rows: list[list[int]], pred: list[list[int]], succ: list[list[int]],
+                     width: list[float], ports: list[tuple[float, float]] | None,
+                     centre: list[float]) -> None:
+    """Move the boxes of each row sideways, keeping their order and the room between
+    them, to where their links run straightest: each row in turn (down the rows, then
+    up, :data:`_STRAIGHTEN_SWEEPS` times) goes where the sum of squared sideways offsets
+    to every box it links to is least, given the other rows (an isotonic regression,
+    solved exactly in linear time by pooling adjacent violators). A box with no links
+    stays put. Links meet a child group at its ports (a leaf at its middle); between two
+    groups whose ports are off their middles, the middles weigh more. The last sweep
+    (down) lines up chains: a box fed by one box that feeds only it goes straight under
+    that box's way out, so a stack of layers stays one column."""
+    n = len(centre)
+    count = n - 2
+    out_at = [0.0] * n  # where links leave / enter a node, from its centre
+    in_at = [0.0] * n
+    if ports is not None:
+        for j in range(count):
+            in_at[j] = ports[j][0] - width[j] / 2
+            out_at[j] = ports[j][1] - width[j] / 2
+    grouped = [in_at[j] != 0.0 or out_at[j] != 0.0 for j in range(n)]  # ports off centre
+    busy = [row for row in rows if len(row) > 0]
+    if not busy:
+        return
+    for sweep in range(_STRAIGHTEN_SWEEPS + 1):
+        last = sweep == _STRAIGHTEN_SWEEPS
+        for row in busy if sweep % 2 == 0 else reversed(busy):
+            wants, weights = [], []
+            for u in row:
+                feeds = [v for v in pred[u] if v != count]
+                if last and len(feeds) == 1 and len(succ[feeds[0]]) == 1:
+                    # the last sweep (down) lines up a chain: a box fed by one box that
+                    # feeds only it goes straight under it
+                    v = feeds[0]
+                    wants.append(centre[v] + out_at[v] - in_at[u])
+                    weights.append(1.0)
+                    continue
+                total, weight = 0.0, 0.0
+                for v in pred[u]:
+                    if grouped[u] and grouped[v]:  # a stack of groups stays one column
+                        total += _STACKED * centre[v]
+                        weight += _STACKED
+                    else:
+                        total += centre[v] + out_at[v] - in_at[u]
+                        weight += 1.0
+                beside = 0.0
+                if not pred[u] and len(succ[u]) == 1 and len(pred[succ[u][0]]) > 1:
+                    # a box only feeding one that others feed too (a constant beside an
+                    # op) keeps clear of the line the others come down
+                    beside = width[u] / 2 + _SEP
+                for v in succ[u]:
+                    if grouped[u] and grouped[v]:
+                        total += _STACKED * centre[v]
+                        weight += _STACKED
+                    else:
+                        total += centre[v] + in_at[v] - out_at[u] + beside
+                        weight += 1.0
+                if weight:
+                    wants.append(total / weight)
+                    weights.append(weight)
+                else:
+                    wants.append(centre[u])
+                    weights.append(1e-3)
+            placed = _pooled(wants, weights, [width[u] for u in row])
+            for u, c in zip(row, placed, strict=True):
+                centre[u] = c
+
+
+def _pooled(wants: list[float], weights: list[float], widths: list[float]) -> list[float]:
+    """Centres for boxes in a row, in this order and at least :data:`_SEP` apart, that
+    minimise the weighted sum of squared distances to ``wants`` (pool adjacent
+    violators on the centres less the room the boxes before each need)."""
+    room = [0.0] * len(wants)  # the least distance from the first box's centre
+    for i in range(1, len(wants)):
+        room[i] = room[i - 1] + (widths[i - 1] + widths[i]) / 2 + _SEP
+    blocks: list[list[float]] = []  # [weighted mean, weight, how many]
+    for want, weight, r in zip(wants, weights, room, strict=True):
+        mean, w, k = want - r, weight, 1
+        while blocks and blocks[-1][0] >= mean:
+            m2, w2, k2 = blocks.pop()
+            mean = (m2 * w2 + mean * w) / (w2 + w)
+            w += w2
+            k += k2
+        blocks.append([mean, w, k])
+    out: list[float] = []
+    for mean, _w, k in blocks:
+        for _ in range(k):
+            out.append(mean + room[len(out)])
+    return out
 
 
 def _lay_out_inside(sizes: list[tuple[float, float]], ports: list[tuple[float, float]],
@@ -513,43 +617,56 @@ def _lay_out_inside(sizes: list[tuple[float, float]], ports: list[tuple[float, f
     used = {j for link in links for j in link}
     entry, exit_ = _ENTRY in used, _EXIT in used
     count = len(sizes)
-    engine = _dot_positions if use_dot and count <= DOT_MOST else _layered
-    xy, width, height = engine(sizes, links, entry, exit_)
+    ranks = None
+    if use_dot and count <= DOT_MOST:
+        xy, width, height = _dot_positions(sizes, links, entry, exit_)
+    else:
+        xy, width, height, ranks = _layered(sizes, links, entry, exit_, ports)
     inside = _Inside(width, height, xy[:2 * count], {},
                      xy[2 * count] if entry else width / 2,
                      xy[2 * count + 2] if exit_ else width / 2)
-    _route_inside(inside, sizes, ports, links, xy, entry, exit_)
+    _route_inside(inside, sizes, ports, links, xy, entry, exit_, ranks)
     return inside
 
 
 def _route_inside(inside: _Inside, sizes: list[tuple[float, float]],
                   ports: list[tuple[float, float]], links: tuple[tuple[int, int], ...],
-                  xy: array, entry: bool, exit_: bool) -> None:
+                  xy: array, entry: bool, exit_: bool, ranks: list[int] | None = None
+                  ) -> None:
     """Route every link as a polyline: straight down out of its source to the bottom of
-    the source's rank, through the gap nearest its way in each rank between, and straight
-    down into its target from the top of the target's rank. A link that does not run
-    downwards goes round the right of the boxes."""
+    the source's rank, through each rank between at the point of its gaps nearest the
+    straight line to its way in, and straight down into its target from the top of the
+    target's rank. A link that does not run downwards goes round the right of the boxes.
+    ``ranks``: each node's rank; without it, the boxes whose centres share a line (as
+    dot puts them) are a rank."""
     count = len(sizes)
-    # Ranks: dot puts the centres of a rank's boxes on one line.
-    centre: dict[float, list[int]] = {}
-    for j in range(count + 2):
-        if j < count or (j == count and entry) or (j == count + 1 and exit_):
+    shown = [j for j in range(count + 2)
+             if j < count or (j == count and entry) or (j == count + 1 and exit_)]
+    by_rank: dict[float, list[int]] = {}
+    for j in shown:
+        if ranks is not None:
+            by_rank.setdefault(ranks[j], []).append(j)
+        else:
             h = sizes[j][1] if j < count else 0.0
-            centre.setdefault(round(xy[2 * j + 1] + h / 2, 2), []).append(j)
+            by_rank.setdefault(round(xy[2 * j + 1] + h / 2, 2), []).append(j)
     rank_of = [0] * (count + 2)
     tops, bottoms, gaps = [], [], []
-    for r, cy in enumerate(sorted(centre)):
-        members = sorted(centre[cy], key=lambda j: xy[2 * j])
-        top, bottom, free = cy, cy, []
-        left = None
+    for r, key in enumerate(sorted(by_rank)):
+        members = sorted(by_rank[key], key=lambda j: xy[2 * j])
+        top, bottom = math.inf, -math.inf
+        free = []  # the free stretches of the rank, as (from, to), left to right
+        left = -math.inf
         for j in members:
             rank_of[j] = r
             w, h = sizes[j] if j < count else (0.0, 0.0)
             x, y = xy[2 * j], xy[2 * j + 1]
             top, bottom = min(top, y), max(bottom, y + h)
-            free.append(x - _SEP / 2 if left is None else (left + x) / 2)
+            lo, hi = left + _SEP / 2, x - _SEP / 2
+            if hi < lo:  # boxes closer than the room between them: the middle
+                lo = hi = (left + x) / 2
+            free.append((lo, hi))
             left = x + w
-        free.append(left + _SEP / 2)
+        free.append((left + _SEP / 2, math.inf))
         tops.append(top)
         bottoms.append(bottom)
         gaps.append(free)
@@ -572,20 +689,32 @@ def _route_inside(inside: _Inside, sizes: list[tuple[float, float]],
         (sx, sy), (tx, ty) = way_out(a), way_in(b)
         flat = array("d", (sx, sy, sx, bottoms[ra]))
         if rb > ra:
-            x, span = sx, rb - ra
+            x = sx
             for r in range(ra + 1, rb):
-                want = sx + (tx - sx) * (r - ra) / span
-                free = gaps[r]
-                i = bisect.bisect_left(free, want)
-                if i == len(free) or (i > 0 and want - free[i - 1] <= free[i] - want):
-                    i -= 1
-                x = free[i]
+                want = x + (tx - x) / (rb - r + 1) if rb - ra <= _DIAGONAL_MOST else tx
+                x = _nearest_free(gaps[r], want)
                 flat.extend((x, tops[r], x, bottoms[r]))
         else:
             below, above = bottoms[ra] + half, tops[rb] - half
             flat.extend((sx, below, right, below, right, above, tx, above))
         flat.extend((tx, tops[rb], tx, ty))
         inside.routes[(a, b)] = _straightened(flat)
+
+
+#: A link across more ranks than this goes across first, then down beside the boxes in
+#: its way (links from far away run together instead of fanning out diagonally).
+_DIAGONAL_MOST = 4
+
+
+def _nearest_free(free: list[tuple[float, float]], want: float) -> float:
+    """The point of a rank's free stretches (sorted, apart) nearest ``want``."""
+    i = bisect.bisect_right(free, (want, math.inf))  # stretches starting at or left of it
+    best, far = want, math.inf
+    for lo, hi in free[max(i - 1, 0):i + 1]:
+        x = min(max(want, lo), hi)
+        if abs(x - want) < far:
+            best, far = x, abs(x - want)
+    return best
 
 
 def _straightened(flat: array) -> array:

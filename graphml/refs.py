@@ -1,4 +1,5 @@
-"""Reference boxes: a shared constant drawn beside each op that reads it.
+"""Reference boxes: a shared constant (or a value read in several sibling modules) drawn
+beside each op that reads it.
 
 A weight shared by ten layers, or a shape constant read across the model, would draw
 ten edges across the whole picture. :func:`add_refs` gives each of its consumers a
@@ -11,7 +12,13 @@ exactly what it was (node order, edge ids and data included).
 
 Which values get boxes is decided by structure alone: a *constant* is an initializer,
 or an op (a leaf) that no edge enters; it gets boxes when it has two or more
-consumers, or a consumer in another group than its own (``parent`` differs).
+consumers, or a consumer in another group than its own (``parent`` differs). Any
+other value (an op's output, a graph input) read in several sibling modules (a mask
+or an encoder's output read by every layer) gets boxes in all of them but the first:
+wherever its consumers sit in two or more child modules of one module, those in every
+child module but the first (in document order) get boxes; the others, and those
+directly in the group, keep their direct edges, so the value is still drawn flowing on
+from where it is made.
 
 The converter adds boxes to the files it draws (with yEd markup) and leaves them out of
 ``--no-yed`` files, whose every data-flow edge stays direct; the archive stores the
@@ -63,11 +70,14 @@ def add_refs(doc: Document) -> int:
     taken = set(nodes)
     before: dict[str, list[Node]] = {}  # consumer id -> the boxes placed before it
     made = 0
+    chosen: list[tuple[str, dict[str, list[Edge]]]] = []
     for source_id, consumers in uses.items():
+        home = nodes[source_id].data.get("parent")
+        if len(consumers) >= 2 or any(nodes[t].data.get("parent") != home for t in consumers):
+            chosen.append((source_id, consumers))
+    chosen.extend(_shared_values(doc, nodes, edges, set(uses)))
+    for source_id, consumers in chosen:
         source = nodes[source_id]
-        home = source.data.get("parent")
-        if len(consumers) < 2 and all(nodes[t].data.get("parent") == home for t in consumers):
-            continue
         for target_id, feeding in consumers.items():
             target = nodes[target_id]
             rid = f"{source_id}.{target_id}"
@@ -89,6 +99,63 @@ def add_refs(doc: Document) -> int:
                 placed.append(node)
             graph.nodes = placed
     return made
+
+
+def _shared_values(doc: Document, nodes: dict[str, Node], edges: list[Edge],
+                   constants: set[str]) -> list[tuple[str, dict[str, list[Edge]]]]:
+    """The values other than constants read in two or more sibling modules, each with
+    the consumers that get boxes (those in every such module but the first, in
+    document order, at any level) and their edges."""
+    owner: dict[str, str | None] = {}  # node id -> the group holding it (None: the top)
+    rank: dict[str, int] = {}  # document order
+    for _graph, node in _placed(doc):
+        rank[node.id] = len(rank)
+        owner.setdefault(node.id, None)
+        if node.graph is not None:
+            for child in node.graph.nodes:
+                owner[child.id] = node.id
+
+    def chain(nid: str) -> list[str | None]:
+        """The groups holding ``nid``, outermost first (None: the top)."""
+        out: list[str | None] = []
+        g = owner.get(nid)
+        while g is not None:
+            out.append(g)
+            g = owner.get(g)
+        out.append(None)
+        out.reverse()
+        return out
+
+    reads: dict[str, dict[str, list[Edge]]] = {}
+    for edge in edges:
+        source = nodes.get(edge.source)
+        if source is None or edge.source in constants or edge.target not in nodes:
+            continue
+        if source.data.get("kind") not in (fmt.KIND_OP, fmt.KIND_INPUT) or \
+                source.graph is not None:
+            continue
+        reads.setdefault(edge.source, {}).setdefault(edge.target, []).append(edge)
+    out = []
+    for source_id, consumers in reads.items():
+        if len(consumers) < 2:
+            continue
+        chains = {t: chain(t) for t in consumers}
+        # only modules count: a value read inside an op's subgraphs keeps its edges there
+        chains = {t: c for t, c in chains.items()
+                  if all(nodes[g].data.get("kind") == fmt.KIND_MODULE for g in c[1:])}
+        first: dict[tuple, str] = {}  # groups above -> the first child group with a consumer
+        for c in chains.values():
+            for d in range(1, len(c)):
+                key = tuple(c[:d])
+                here = str(c[d])
+                if key not in first or rank[here] < rank[first[key]]:
+                    first[key] = here
+        far = {t: consumers[t] for t, c in chains.items()
+               if any(first[tuple(c[:d])] != c[d] for d in range(1, len(c)))}
+        if not far:
+            continue
+        out.append((source_id, far))
+    return out
 
 
 def remove_refs(doc: Document) -> int:

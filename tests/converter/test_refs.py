@@ -176,3 +176,66 @@ def test_a_picture_with_closed_modules_draws_a_constant_into_the_boxes_that_use_
     svg = etree.fromstring(picture.data)
     titles = {t.text for t in svg.iter("{http://www.w3.org/2000/svg}title")}
     assert {f"{const}->{groups['/Net/A']}", f"{const}->{groups['/Net/B']}"} <= titles
+
+
+def shared_value_model() -> onnx.ModelProto:
+    """A mask made in /Net read by three sibling layers (/Net/L.0, /Net/L.1, /Net/L.2),
+    and a layer output read by a module and an op of the next level (a residual)."""
+    def tagged(node, tag):
+        prop = node.metadata_props.add()
+        prop.key, prop.value = TAG_KEY, tag
+        return node
+
+    nodes = [tagged(helper.make_node("Relu", ["m"], ["mask"], name="/mask"), "/Net")]
+    h = "x"
+    for i in range(3):
+        nodes += [
+            tagged(helper.make_node("Mul", [h, "mask"], [f"a{i}"], name=f"/l{i}/Mul"),
+                   f"/Net/L.{i}/Attn"),
+            tagged(helper.make_node("Add", [f"a{i}", h], [f"h{i}"], name=f"/l{i}/Add"),
+                   f"/Net/L.{i}"),
+        ]
+        h = f"h{i}"
+    info = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [4]) for n in ("x", "m")]
+    graph = helper.make_graph(nodes, "net", info,
+                              [helper.make_tensor_value_info(h, TensorProto.FLOAT, [4])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 9
+    return model
+
+
+def test_a_value_read_in_sibling_modules_gets_a_box_in_each_but_the_first():
+    doc = model_to_document(shared_value_model())
+    nodes = {n.id: n for n, _owner in doc.iter_nodes()}
+    mask = next(n.id for n in nodes.values() if n.data.get("name") == "/mask")
+    assert add_refs(doc) == 2
+    boxes = _boxes(doc).values()
+    assert {b.data["ref"] for b in boxes} == {mask}
+    assert {b.data["label"] for b in boxes} == {"mask"}
+    edges = list(doc.iter_edges())
+    # the first layer still reads the mask directly: it is drawn flowing on
+    (direct,) = [e for e in edges if e.source == mask]
+    assert nodes[direct.target].data["name"] == "/l0/Mul"
+    for box in boxes:
+        (edge,) = [e for e in edges if e.source == box.id]
+        assert nodes[edge.target].data["op_type"] == "Mul"
+        assert box.data["parent"] == nodes[edge.target].data["parent"]
+    # a layer's output read by the next layer's module and its op stays direct
+    for i in range(2):
+        add = next(n.id for n in nodes.values() if n.data.get("name") == f"/l{i}/Add")
+        assert len([e for e in edges if e.source == add]) == 2
+
+
+def test_a_file_with_boxes_for_shared_values_validates_and_rebuilds_the_exact_model(tmp_path):
+    onnx.save(shared_value_model(), str(tmp_path / "m.onnx"))
+    assert onnx_to_graphml(tmp_path / "m.onnx", tmp_path / "m.graphml").refs == 2
+    report = validate_graphml(tmp_path / "m.graphml")
+    assert report.ok, [str(f) for f in report.findings]
+    graphml_to_onnx(tmp_path / "m.graphml", tmp_path / "back.onnx")
+    assert (tmp_path / "back.onnx").read_bytes() == (tmp_path / "m.onnx").read_bytes()
+    doc = model_to_document(shared_value_model())
+    before = generate_graphml(doc, yed=False)
+    add_refs(doc)
+    assert add_refs(doc) == 0
+    assert remove_refs(doc) == 2
+    assert generate_graphml(doc, yed=False) == before

@@ -41,7 +41,9 @@ ALIKE_TARGET = 0.80  # alike repeated layers drawn alike: at least
 ALIKE_TOLERANCE = 1.0  # pt: "the same relative position"
 
 #: Node kinds (and op types) whose out-edges carry constants: initializers, Constant
-#: ops. The long-edge statistic is also reported without the edges leaving them.
+#: ops. The long-edge statistic is also reported without the edges leaving them. A
+#: reference box (kind ``ref``) is judged as the node its ``ref`` data names: its edges
+#: are real edges of the picture, and carry a constant when that node is one.
 CONSTANT_KINDS = frozenset({"initializer"})
 CONSTANT_OPS = frozenset({"Constant"})
 
@@ -62,6 +64,7 @@ class Picture:
     op_type: dict[str, str] = field(default_factory=dict)
     tag: dict[str, str] = field(default_factory=dict)  # hierarchy_tag, where written
     label: dict[str, str] = field(default_factory=dict)
+    ref: dict[str, str] = field(default_factory=dict)  # reference box -> the node it names
     order: list[str] = field(default_factory=list)  # every node id, in document order
 
     def box(self, nid: str) -> Rect:
@@ -146,6 +149,8 @@ def _read_node(pic: Picture, el) -> None:
             pic.tag[nid] = data.text or ""
         elif key == "label":
             pic.label[nid] = data.text or ""
+        elif key == "ref":
+            pic.ref[nid] = data.text or ""
     shape = el.find("g:data/y:ShapeNode/y:Geometry", NS)
     if shape is not None:
         pic.leaves[nid] = _rect(shape)
@@ -276,7 +281,9 @@ def edge_length(points: list[Point]) -> float:
 
 
 def leaves_constant(pic: Picture, source: str) -> bool:
-    """Whether an edge from ``source`` carries a constant (an initializer, a Constant op)."""
+    """Whether an edge from ``source`` carries a constant (an initializer, a Constant op;
+    a reference box when the node it names is one)."""
+    source = pic.ref.get(source, source)
     return (pic.kind.get(source) in CONSTANT_KINDS
             or pic.op_type.get(source) in CONSTANT_OPS)
 

@@ -12,6 +12,7 @@ import pytest
 from geometry import (
     NS,
     columns,
+    edge_length,
     edges_through_nodes,
     outside_parent,
     overlapping_leaves,
@@ -287,3 +288,38 @@ def test_yed_graphics_keys_keep_attr_name_and_type_which_some_readers_require():
     keys = root.xpath("/g:graphml/g:key[@yfiles.type]", namespaces=NS)
     assert {k.get("attr.name") for k in keys} == {"nodegraphics", "edgegraphics"}
     assert {k.get("attr.type") for k in keys} == {"string"}
+
+
+def test_a_constant_beside_an_op_keeps_clear_of_the_line_its_other_input_comes_down():
+    # an edge from outside enters the group and goes to conv; a wide weight feeds only
+    # conv, so it sits just above conv, beside the line coming in (no detour round it)
+    inner = [Box("weight", 240, 30), Box("conv", 60, 30), Box("relu", 60, 30)]
+    roots = [Box("x", 60, 30), Box("g", 80, 40, inner)]
+    edges = [("x", "conv"), ("weight", "conv"), ("conv", "relu")]
+    placement = place(roots, edges)
+    boxes = placement.boxes
+    _wx, wy, _ww, wh = boxes["weight"]
+    _ox, oy, _ow, _oh = boxes["conv"]
+    assert oy - (wy + wh) < 30  # the constant sits just above what it feeds
+    for (s, t), path in zip(edges, placement.paths, strict=True):
+        assert not any(_crosses(p, q, boxes["weight"]) for p, q in pairwise(path)), (s, t)
+        # no detour round the constant: no longer than across and down
+        (x0, y0), (x1, y1) = path[0], path[-1]
+        assert edge_length(path) <= abs(x1 - x0) + abs(y1 - y0) + 1, (s, t, path)
+
+
+def test_a_link_crosses_a_rank_at_the_nearest_free_point_not_the_middle_of_a_gap():
+    # a -> c passes the rank of b and w; the free stretch left of w is wide
+    kids = [Box("s", 60, 30), Box("a", 60, 30), Box("b", 60, 30), Box("w", 60, 30),
+            Box("c", 60, 30)]
+    edges = [("s", "b"), ("s", "w"), ("b", "c"), ("a", "c"), ("w", "c")]
+    placement = place([Box("g", 80, 40, kids)], edges)
+    for (s, t), path in zip(edges, placement.paths, strict=True):
+        ys = [y for _x, y in path]
+        assert ys == sorted(ys), (s, t)
+        for other in ("s", "a", "b", "w", "c"):
+            assert other in (s, t) or not any(
+                _crosses(p, q, placement.boxes[other]) for p, q in pairwise(path)), (s, t)
+    for path in placement.paths:  # no detour: no longer than across and down
+        (x0, y0), (x1, y1) = path[0], path[-1]
+        assert edge_length(path) <= abs(x1 - x0) + abs(y1 - y0) + 1, path
