@@ -14,7 +14,7 @@ Which values get boxes is decided by structure alone: a *constant* is an initial
 or an op (a leaf) that no edge enters; it gets boxes when it has two or more
 consumers, or a consumer in another group than its own (``parent`` differs). Any
 other value (an op's output, a graph input) read in several sibling modules (a mask
-or an encoder's output read by every layer) gets boxes in all of them but the first:
+or a first stage's output read by every repeated layer) gets boxes in all of them but the first:
 wherever its consumers sit in two or more child modules of one module, those in every
 child module but the first (in document order) get boxes; the others, and those
 directly in the group, keep their direct edges, so the value is still drawn flowing on
