@@ -18,7 +18,7 @@ from modelexport.graphml import format as fmt
 from modelexport.graphml import yed
 from modelexport.graphml.errors import GraphMLError
 from modelexport.graphml.geometry import StoredGeometry
-from modelexport.graphml.layout import Box, Placement, dot_quote, place, run_graphviz
+from modelexport.graphml.layout import Box, Placement, Rect, dot_quote, place, run_graphviz
 from modelexport.graphml.model import Document, Node
 
 #: Picture formats by file suffix.
@@ -43,6 +43,10 @@ class Picture:
     layout: str  # how they were placed
     width: float  # points
     height: float
+    # where leaves and closed groups were drawn, and the edge labels (points, y down,
+    # 10 pt margin included): no label covers a box
+    box_rects: list[Rect] = field(default_factory=list)
+    label_rects: list[Rect] = field(default_factory=list)
 
 
 @dataclass
@@ -159,7 +163,17 @@ def _straight(source: tuple, target: tuple) -> list[tuple[float, float]]:
     return [(sx + sw / 2, sy + sh / 2), (tx + tw / 2, ty + th / 2)]
 
 
-def _dot_of(shown: _Shown, placement: Placement) -> str:
+@dataclass
+class _Dot:
+    """The DOT text of a picture, the boxes drawn solid (leaves, closed groups) and
+    where the edge labels went, in the picture's points (y down)."""
+
+    text: str
+    boxes: list[Rect]
+    labels: list[Rect]
+
+
+def _dot_of(shown: _Shown, placement: Placement) -> _Dot:
     width, height = placement.size
     width, height = width + 20, height + 20
     boxes = {k: (x + 10, y + 10, w, h) for k, (x, y, w, h) in placement.boxes.items()}
@@ -206,21 +220,25 @@ def _dot_of(shown: _Shown, placement: Placement) -> str:
         out.append(f'{dot_quote(nid)} [shape={dot_shape}, style="{style}", fillcolor="{fill}", '
                    f"label={dot_quote(yed.node_text(node))}, {common}];")
     paths = placement.paths
+    solid = [boxes[nid] for nid in order
+             if shown.nodes[nid].graph is None or nid in shown.closed]
+    placer = yed.LabelPlacer(solid)
+    labels: list[Rect] = []
     for i, (s, t, label) in enumerate(shown.edges):
         points = paths[i] if i < len(paths) else None
         if points is None:
             points = [(px, py) for px, py in _straight(placement.boxes[s], placement.boxes[t])]
         points = [(px + 10, py + 10) for px, py in points]
         attrs = [f'pos="{_bezier(points, height)}"']
-        if label:
-            mid = len(points) // 2
-            (ax, ay), (bx, by) = points[mid - 1], points[mid]
-            lx, ly = (ax + bx) / 2, (ay + by) / 2
-            attrs.append(f"label={dot_quote(label)}, "
-                         f'lp="{_n(lx + 4 + 2.6 * len(label))},{_n(height - ly)}"')
+        spot = placer.place(label, points)
+        if spot is not None:  # else no room clear of the boxes: no label
+            x, y, w, h = spot.rect
+            labels.append(spot.rect)
+            attrs.append(f"label={dot_quote(spot.text)}, "
+                         f'lp="{_n(x + w / 2)},{_n(height - y - h / 2)}"')
         out.append(f"{dot_quote(s)} -> {dot_quote(t)} [{', '.join(attrs)}];")
     out.append("}")
-    return "\n".join(out)
+    return _Dot("\n".join(out), solid, labels)
 
 
 def _stored_placement(shown: _Shown, geometry: StoredGeometry) -> Placement | None:
@@ -270,13 +288,14 @@ def draw(doc: Document, output_format: str, *, depth: int | None = None,
         placement = place(shown.roots, [(s, t) for s, t, _ in shown.edges],
                           "auto" if layout == "none" else layout)
     progress(f"drawing {output_format.upper()}")
+    dot = _dot_of(shown, placement)
     try:
-        data = run_graphviz(_dot_of(shown, placement), "nop2", output_format)
+        data = run_graphviz(dot.text, "nop2", output_format)
     except ValueError as e:
         raise GraphMLError(f"Graphviz could not draw the picture: {e}") from e
     if output_format == "pdf":  # cairo stamps the time; the same input gives the same bytes
         data = _PDF_DATE.sub(b"/CreationDate (D:19700101000000Z)", data)
     width, height = placement.size
     return Picture(data, output_format, len(shown.nodes), len(shown.edges),
-                   len(shown.closed), placement.method, width, height)
+                   len(shown.closed), placement.method, width, height, dot.boxes, dot.labels)
 
