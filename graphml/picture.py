@@ -279,7 +279,9 @@ def _dot_of(shown: _Shown, placement: Placement, zoom: float = 1.0) -> _Dot:
     paths = placement.paths
     solid = [boxes[nid] for nid in order
              if shown.nodes[nid].graph is None or nid in shown.closed]
-    placer = yed.LabelPlacer(solid)
+    placer = yed.LabelPlacer([*solid, *(yed.title_bar(shown.nodes[nid], boxes[nid]) for nid in order
+                                        if nid not in shown.closed
+                                        and shown.nodes[nid].graph is not None)])
     labels: list[Rect] = []
     for i, (s, t, label) in enumerate(shown.edges):
         points = paths[i] if i < len(paths) else None
