@@ -186,10 +186,11 @@ _VALUE_NP = {_T.FLOAT: "<f4", _T.DOUBLE: "<f8", _T.FLOAT16: "<f2", _T.INT8: "<i1
              _T.UINT16: "<u2", _T.UINT32: "<u4", _T.UINT64: "<u8", _T.BOOL: "?"}
 
 
-def value_text(tensor: Any, lazy: LazyRaw | None = None) -> str | None:
+def value_text(tensor: Any) -> str | None:
     """A small tensor's value as display text: ``-1``, ``0.1768``, ``[1, 16, 2, 16]``;
     None for a tensor of more than :data:`VALUE_LABEL_MOST` elements, of rank above 1,
-    of a dtype without a plain numeric layout, or whose data cannot be read here."""
+    of a dtype without a plain numeric layout, or whose data is not in memory (it is
+    never read for a label: ``render`` reads no parameter bytes)."""
     layout = _VALUE_NP.get(tensor.data_type)
     dims = list(tensor.dims)
     if layout is None or len(dims) > 1 or tensor.data_location == TensorProto.EXTERNAL:
@@ -198,10 +199,7 @@ def value_text(tensor: Any, lazy: LazyRaw | None = None) -> str | None:
     if count > VALUE_LABEL_MOST:
         return None
     fields = [fd.name for fd, _ in tensor.ListFields() if fd.name in DATA_FIELDS]
-    if fields:
-        raw = _raw_bytes(tensor, fields[0]) if len(fields) == 1 else None
-    else:
-        raw = lazy.read() if lazy is not None and lazy.length <= 8 * count else None
+    raw = _raw_bytes(tensor, fields[0]) if len(fields) == 1 else None
     values = np.frombuffer(raw, dtype=layout) if raw is not None else None
     if values is None or values.size != count:
         return None

@@ -225,7 +225,7 @@ class _Builder:
             data["label"] = _safe(parameter_label(held))
             data["parameter"] = _safe(dumps(held))
         else:  # a constant the exporter named (val_68): its value says more
-            value = _tensors.value_text(tensor, lazy)
+            value = _tensors.value_text(tensor)
             if value is not None:
                 data["label"] = self.share(value)
         if tag is not None:
