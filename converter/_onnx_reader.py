@@ -6,10 +6,6 @@ initializers' ``raw_data`` is parsed as usual (by protobuf, from the same bytes)
 ``raw_data`` only the file range is kept, so the exporter can stream it into the
 sidecar. Memory then holds the graph's structure, not the model's weights.
 
-The ``raw_data`` of a tiny initializer (at most :data:`INLINE_RAW_MOST` bytes: a shape
-constant, a scale) is kept, as it was read with the tensor's other fields anyway: a
-picture labels such a constant with its value.
-
 Initializers held as external data are read the same way: each keeps the range of
 its external file (ONNX's ``location``, ``offset``, ``length``), checked to lie in the
 model's directory and inside the file, and becomes an ordinary tensor whose bytes are
@@ -41,7 +37,8 @@ from modelexport.converter._wire import (
 from modelexport.converter.errors import OnnxLoadError
 
 _CHUNK = 1 << 22
-#: Initializers with at most this many bytes of ``raw_data`` keep them in memory.
+#: Initializers with at most this many bytes of ``raw_data`` also keep them in
+#: memory (``LazyModel.tiny``).
 INLINE_RAW_MOST = 64
 
 
@@ -61,6 +58,9 @@ class LazyModel:
     model: Any
     path: Path
     raw: dict[int, RawRange] = field(default_factory=dict)
+    # initializer index -> its raw_data, for tiny ones (at most INLINE_RAW_MOST bytes)
+    # whose bytes were read with the tensor's other fields anyway: a label shows them
+    tiny: dict[int, bytes] = field(default_factory=dict)
     _files: dict[Path | None, Any] = field(default_factory=dict)
 
     def _fd(self, file: Path | None = None) -> int:
@@ -206,10 +206,9 @@ def _scan(mm: Any, size: int, path: Path) -> LazyModel | None:
             del tensor.external_data[:]
         elif raws:
             _n, _s2, value, end = raws[0]
+            lazy.raw[len(graph.initializer) - 1] = RawRange(base + value, end - value)
             if data is not mm and end - value <= INLINE_RAW_MOST:
-                tensor.raw_data = bytes(data[value:end])  # already read: kept, a label shows it
-            else:
-                lazy.raw[len(graph.initializer) - 1] = RawRange(base + value, end - value)
+                lazy.tiny[len(graph.initializer) - 1] = bytes(data[value:end])
     if not model.HasField("ir_version"):
         return None  # let onnx.load decide what this file is
     _load_other_external_data(model, path)

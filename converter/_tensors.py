@@ -56,6 +56,7 @@ class LazyRaw:
     length: int
     place: Callable[[], tuple[int, int]]  # stream it to the sidecar: (offset, length)
     read: Callable[[], bytes]  # or read it, to keep it inline
+    data: bytes | None = None  # the bytes, when they are in memory already (tiny ones)
 
 
 def dtype_name(data_type: int) -> str:
@@ -186,7 +187,7 @@ _VALUE_NP = {_T.FLOAT: "<f4", _T.DOUBLE: "<f8", _T.FLOAT16: "<f2", _T.INT8: "<i1
              _T.UINT16: "<u2", _T.UINT32: "<u4", _T.UINT64: "<u8", _T.BOOL: "?"}
 
 
-def value_text(tensor: Any) -> str | None:
+def value_text(tensor: Any, lazy: LazyRaw | None = None) -> str | None:
     """A small tensor's value as display text: ``-1``, ``0.1768``, ``[1, 16, 2, 16]``;
     None for a tensor of more than :data:`VALUE_LABEL_MOST` elements, of rank above 1,
     of a dtype without a plain numeric layout, or whose data is not in memory (it is
@@ -200,6 +201,8 @@ def value_text(tensor: Any) -> str | None:
         return None
     fields = [fd.name for fd, _ in tensor.ListFields() if fd.name in DATA_FIELDS]
     raw = _raw_bytes(tensor, fields[0]) if len(fields) == 1 else None
+    if not fields and lazy is not None:
+        raw = lazy.data
     values = np.frombuffer(raw, dtype=layout) if raw is not None else None
     if values is None or values.size != count:
         return None

@@ -225,7 +225,7 @@ class _Builder:
             data["label"] = _safe(parameter_label(held))
             data["parameter"] = _safe(dumps(held))
         else:  # a constant the exporter named (val_68): its value says more
-            value = _tensors.value_text(tensor)
+            value = _tensors.value_text(tensor, lazy)
             if value is not None:
                 data["label"] = self.share(value)
         if tag is not None:
@@ -710,7 +710,7 @@ def _lazy_raw(lazy: Any, index: int, sink: SidecarWriter) -> _tensors.LazyRaw | 
     return _tensors.LazyRaw(
         length,
         place=lambda: sink.add_stream(length, lambda write: lazy.copy_into(index, write)),
-        read=lambda: lazy.read(index))
+        read=lambda: lazy.read(index), data=lazy.tiny.get(index))
 
 
 def flatten(doc: Document) -> None:
