@@ -6,6 +6,11 @@ deeper than that drawn closed, one box with the instance name and op count), siz
 boxes as :mod:`modelexport.graphml.yed` does, places them, and hands Graphviz a graph
 whose positions are all given (its ``nop2`` engine), so Graphviz only draws: cairo for
 PNG and PDF, its own SVG writer for SVG. The same Document gives the same bytes.
+
+Edge labels go where :class:`~modelexport.graphml.yed.LabelPlacer` finds room clear of
+every box, as in the yEd markup. With ``depth``, closed modules are boxes of a copy of
+the document on which reference boxes are made again, so a constant read by many
+closed boxes is drawn beside each of them (no line across the picture to each).
 """
 
 from __future__ import annotations
