@@ -59,17 +59,21 @@ _GROUP_STYLE = {  # kind -> (fill, label background, border type)
     fmt.KIND_SUBGRAPH: ("#FFF8E1", "#FFE082", "dotted"),
 }
 
+
 def _esc(text: str) -> str:
     return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             .replace('"', "&quot;").replace("\r", "&#13;"))
 
+
 def _f(x: float) -> str:
     return f"{x:.1f}"
+
 
 def node_text(node: Node) -> str:
     """The text yEd shows for a node: its ``label`` data, else its name or id."""
     label = node.data.get("label") or node.data.get("name") or node.id
     return str(label)
+
 
 def edge_text(edge: Edge) -> str:
     """The text yEd shows on an edge: ``e_label``, else dtype and shape (``FLOAT[1,3]``)."""
@@ -82,6 +86,7 @@ def edge_text(edge: Edge) -> str:
         shape = _shape_text(shape)
     return f"{dtype}{shape}"
 
+
 @functools.lru_cache(maxsize=4096)
 def _shape_text(shape: str) -> str:
     """A JSON list of dims as ``[1,3,224]`` (shapes repeat: each is parsed once)."""
@@ -91,6 +96,7 @@ def _shape_text(shape: str) -> str:
     except (ValueError, TypeError):
         return shape
 
+
 def label_size(text: str) -> tuple[float, float]:
     """Width and height of a label in yEd's default font, roughly."""
     if "\n" not in text:
@@ -98,15 +104,18 @@ def label_size(text: str) -> tuple[float, float]:
     lines = text.split("\n")
     return max(len(line) for line in lines) * _CHAR_W, len(lines) * _LINE_H
 
+
 def closed_size(node: Node) -> tuple[float, float]:
     """The size of a group node drawn closed: room for its label."""
     lw, lh = label_size(node_text(node))
     return max(lw + 2 * _PAD, 80.0), max(lh + _PAD, 40.0)
 
+
 def leaf_size(node: Node) -> tuple[float, float]:
     """The size of a leaf node: its label and some padding."""
     lw, lh = label_size(node_text(node))
     return max(lw + 2 * _PAD, 30.0), max(lh + _PAD, 30.0)
+
 
 def boxes_of(doc: Document) -> tuple[list[Box], list[Edge]]:
     """The document as boxes to place (sized by their labels), and its edges."""
@@ -116,6 +125,7 @@ def boxes_of(doc: Document) -> tuple[list[Box], list[Edge]]:
         return Box(node.id, *closed_size(node), [box(child) for child in node.graph.nodes])
 
     return [box(node) for node in doc.graph.nodes], list(doc.iter_edges())
+
 
 def layout(doc: Document, method: str = "auto") -> Placement:
     """The placement of every node and edge of ``doc`` (``method``: see layout.METHODS).
@@ -127,6 +137,7 @@ def layout(doc: Document, method: str = "auto") -> Placement:
     with gc_paused():
         roots, edges = boxes_of(doc)
         return place(roots, [(e.source, e.target) for e in edges], method)
+
 
 def fill_of(node: Node) -> tuple[str, str]:
     """A leaf's fill colour (by kind, or by op type) and its shape."""
@@ -140,20 +151,24 @@ def fill_of(node: Node) -> tuple[str, str]:
         return _CALL_STYLE
     return _op_fill(str(node.data.get("op_type", ""))), "roundrectangle"
 
+
 def border_of(node: Node) -> str:
     """A leaf's border type: dashed for a reference box (a constant drawn again beside
     its consumer), a plain line for everything else."""
     return "dashed" if node.data.get("kind") == fmt.KIND_REF else "line"
 
+
 @functools.lru_cache(maxsize=1024)
 def _op_fill(op_type: str) -> str:
     return _OP_FILLS[zlib.crc32(op_type.encode()) % len(_OP_FILLS)]
+
 
 def _geometry(x: float | None, y: float | None, w: float, h: float) -> str:
     """A ``y:Geometry``; without a placement (``--layout none``) at 0, 0, as yEd's
     schema requires x and y (the root graph's ``layout`` data then says ``none``)."""
     return (f'<y:Geometry height="{h:.1f}" width="{w:.1f}" x="{x or 0.0:.1f}" '
             f'y="{y or 0.0:.1f}"/>')
+
 
 def group_style(node: Node) -> tuple[str, str, str]:
     """A group node's fill, label-bar colour and border type (line, dashed, dotted)."""
@@ -165,6 +180,7 @@ def group_style(node: Node) -> tuple[str, str, str]:
         return _GROUP_STYLE[kind]
     # an op holding subgraphs (If, Loop, Scan): its op colour on the label bar
     return "#FFFFFF", fill_of(node)[0], "line"
+
 
 def node_graphics(node: Node, box: tuple[float, float, float, float] | None) -> str:
     """The yFiles markup inside a node's ``y_node`` data; ``box``: its open bounds, or
@@ -208,9 +224,11 @@ def node_graphics(node: Node, box: tuple[float, float, float, float] | None) -> 
         f"{realizer(False)}{realizer(True)}</y:Realizers></y:ProxyAutoBoundsNode>"
     )
 
+
 def _centre(box: tuple[float, float, float, float]) -> tuple[float, float]:
     x, y, w, h = box
     return x + w / 2, y + h / 2
+
 
 #: Edge label metrics (yEd's Dialog 10 pt; render's Helvetica 9 pt is narrower), the
 #: gap between a label and its edge, and the grid cell of :class:`LabelPlacer`.
@@ -219,6 +237,7 @@ _EDGE_LINE_H = 14.0
 _EDGE_GAP = 3.0
 _GRID = 96.0
 _RATIOS = (0.5, 0.35, 0.65, 0.2, 0.8)
+
 
 @dataclass(frozen=True)
 class LabelSpot:
@@ -235,9 +254,11 @@ class LabelSpot:
     rect: Rect
     left: Rect
 
+
 def edge_label_size(text: str) -> tuple[float, float]:
     """Width and height of an edge label, roughly (the same rule for yEd and render)."""
     return len(text) * _EDGE_CHAR_W + 4.0, _EDGE_LINE_H
+
 
 class LabelPlacer:
     """Finds, for each edge label, a place on its path where it covers no box: the
@@ -281,15 +302,17 @@ class LabelPlacer:
         texts = [text]
         if "[" in text[1:]:
             texts.append(text[text.index("["):])
-        segments = sorted(range(len(path) - 1), key=lambda i: (
-            -_length(path[i], path[i + 1]), abs(2 * i + 1 - (len(path) - 1))))
+        last = len(path) - 1
+        lengths = [_length(path[i], path[i + 1]) for i in range(last)]
+        segments = (sorted(range(last), key=lambda i: (-lengths[i], abs(2 * i + 1 - last)))
+                    if last > 1 else [0])
         for candidate in texts:
             w, h = edge_label_size(candidate)
             for i in segments:
-                (ax, ay), (bx, by) = path[i], path[i + 1]
-                length = _length(path[i], path[i + 1])
+                length = lengths[i]
                 if length < 1.0:
                     continue
+                (ax, ay), (bx, by) = path[i], path[i + 1]
                 dx, dy = (bx - ax) / length, (by - ay) / length
                 nx, ny = -dy, dx  # the right of the line as it runs, y pointing down
                 reach = abs(nx) * w / 2 + abs(ny) * h / 2 + _EDGE_GAP
@@ -304,17 +327,21 @@ class LabelPlacer:
                         return LabelSpot(candidate, i, ratio, reach, right, left)
         return None
 
+
 def _length(a: Point, b: Point) -> float:
     return ((b[0] - a[0]) ** 2 + (b[1] - a[1]) ** 2) ** 0.5
 
+
 #: The height of a group's title bar (its name, at the top of the open group).
 TITLE_H = 20.0
+
 
 def title_bar(node: Node, box: Rect) -> Rect:
     """Where an open group's name is written (top left of ``box``, in bold): labels
     keep off it too."""
     x, y, w, _h = box
     return x, y, min(w, label_size(node_text(node))[0] * 1.2 + 2 * _PAD), TITLE_H
+
 
 def label_placer(doc: Document, placement: Placement) -> LabelPlacer:
     """A :class:`LabelPlacer` for ``doc`` as ``placement`` put it: clear of its leaves
@@ -323,6 +350,7 @@ def label_placer(doc: Document, placement: Placement) -> LabelPlacer:
     return LabelPlacer(boxes[node.id] if node.graph is None
                        else title_bar(node, boxes[node.id])
                        for node, _ in doc.iter_nodes() if node.id in boxes)
+
 
 def _edge_label(spot: LabelSpot | None) -> str:
     """An edge's label markup, at ``spot`` (None: no label).
@@ -348,6 +376,7 @@ def _edge_label(spot: LabelSpot | None) -> str:
             'frozen="true" placement="anywhere" side="anywhere" '
             'sideReference="relative_to_edge_flow"/></y:EdgeLabel>')
 
+
 @functools.lru_cache(maxsize=4096)
 def _unplaced_label(text: str) -> str:
     """An edge's label without a placement: yEd's side slider model, halfway along,
@@ -358,6 +387,7 @@ def _unplaced_label(text: str) -> str:
             'fontSize="10" fontStyle="plain" hasBackgroundColor="false" '
             'hasLineColor="false" modelName="side_slider" preferredPlacement="right" '
             f'ratio="0.5" textColor="#333333" visible="true">{_esc(text)}</y:EdgeLabel>')
+
 
 def edge_graphics(edge: Edge, path: list[tuple[float, float]] | None = None,
                   source: tuple[float, float, float, float] | None = None,
