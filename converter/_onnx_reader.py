@@ -37,6 +37,9 @@ from modelexport.converter._wire import (
 from modelexport.converter.errors import OnnxLoadError
 
 _CHUNK = 1 << 22
+#: Initializers with at most this many bytes of ``raw_data`` also keep them in
+#: memory (``LazyModel.tiny``).
+INLINE_RAW_MOST = 64
 
 
 @dataclass
@@ -55,6 +58,9 @@ class LazyModel:
     model: Any
     path: Path
     raw: dict[int, RawRange] = field(default_factory=dict)
+    # initializer index -> its raw_data, for tiny ones (at most INLINE_RAW_MOST bytes)
+    # whose bytes were read with the tensor's other fields anyway: a label shows them
+    tiny: dict[int, bytes] = field(default_factory=dict)
     _files: dict[Path | None, Any] = field(default_factory=dict)
 
     def _fd(self, file: Path | None = None) -> int:
@@ -201,6 +207,8 @@ def _scan(mm: Any, size: int, path: Path) -> LazyModel | None:
         elif raws:
             _n, _s2, value, end = raws[0]
             lazy.raw[len(graph.initializer) - 1] = RawRange(base + value, end - value)
+            if data is not mm and end - value <= INLINE_RAW_MOST:
+                lazy.tiny[len(graph.initializer) - 1] = bytes(data[value:end])
     if not model.HasField("ir_version"):
         return None  # let onnx.load decide what this file is
     _load_other_external_data(model, path)

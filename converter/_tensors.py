@@ -56,6 +56,7 @@ class LazyRaw:
     length: int
     place: Callable[[], tuple[int, int]]  # stream it to the sidecar: (offset, length)
     read: Callable[[], bytes]  # or read it, to keep it inline
+    data: bytes | None = None  # the bytes, when they are in memory already (tiny ones)
 
 
 def dtype_name(data_type: int) -> str:
@@ -176,3 +177,40 @@ def decode_tensor(obj: dict[str, Any], read: Callable[[dict[str, Any]], bytes],
     pj.decode_exact(header, tensor)
     restore_field(tensor, obj.get(DATA_FIELD, "raw_data"), read(ref))
     return tensor
+
+
+#: A tensor of at most this many elements is labelled by its value (a shape constant,
+#: a scale) instead of a name the exporter made up (``val_68``).
+VALUE_LABEL_MOST = 8
+_VALUE_NP = {_T.FLOAT: "<f4", _T.DOUBLE: "<f8", _T.FLOAT16: "<f2", _T.INT8: "<i1",
+             _T.INT16: "<i2", _T.INT32: "<i4", _T.INT64: "<i8", _T.UINT8: "<u1",
+             _T.UINT16: "<u2", _T.UINT32: "<u4", _T.UINT64: "<u8", _T.BOOL: "?"}
+
+
+def value_text(tensor: Any, lazy: LazyRaw | None = None) -> str | None:
+    """A small tensor's value as display text: ``-1``, ``0.1768``, ``[1, 16, 2, 16]``;
+    None for a tensor of more than :data:`VALUE_LABEL_MOST` elements, of rank above 1,
+    of a dtype without a plain numeric layout, or whose data is not in memory (it is
+    never read for a label: ``render`` reads no parameter bytes)."""
+    layout = _VALUE_NP.get(tensor.data_type)
+    dims = list(tensor.dims)
+    if layout is None or len(dims) > 1 or tensor.data_location == TensorProto.EXTERNAL:
+        return None
+    count = dims[0] if dims else 1
+    if count > VALUE_LABEL_MOST:
+        return None
+    fields = [fd.name for fd, _ in tensor.ListFields() if fd.name in DATA_FIELDS]
+    raw = _raw_bytes(tensor, fields[0]) if len(fields) == 1 else None
+    if not fields and lazy is not None:
+        raw = lazy.data
+    values = np.frombuffer(raw, dtype=layout) if raw is not None else None
+    if values is None or values.size != count:
+        return None
+    texts = [_number(v) for v in values.tolist()]
+    return texts[0] if not dims else "[" + ", ".join(texts) + "]"
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

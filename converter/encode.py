@@ -103,9 +103,13 @@ def type_summary(tp: Any) -> tuple[str, list | None]:
 def parameter_label(names: list[str]) -> str:
     """An initializer's label from the parameters it holds: the first one's last two
     name parts (``q_proj.weight`` of ``model.layers.0.self_attn.q_proj.weight``), and
-    how many it holds when the exporter merged several (``LayerNorm.bias ×16``)."""
-    tail = ".".join(names[0].split(".")[-2:])
-    return tail if len(names) == 1 else f"{tail} \u00d7{len(names)}"
+    how many it holds when the exporter merged several equal ones: ``LayerNorm.bias ×16``
+    when all end alike, ``input_layernorm.weight, … ×65`` when they do not."""
+    tails = [".".join(name.split(".")[-2:]) for name in names]
+    if len(names) == 1:
+        return tails[0]
+    more = ", \u2026" if any(t != tails[0] for t in tails) else ""
+    return f"{tails[0]}{more} \u00d7{len(names)}"
 
 
 def _safe(text: str) -> str:
@@ -220,6 +224,10 @@ class _Builder:
         if held:
             data["label"] = _safe(parameter_label(held))
             data["parameter"] = _safe(dumps(held))
+        else:  # a constant the exporter named (val_68): its value says more
+            value = _tensors.value_text(tensor, lazy)
+            if value is not None:
+                data["label"] = self.share(value)
         if tag is not None:
             data["hierarchy_tag"] = self.share(tag)
         data["dtype"] = dtype
@@ -704,7 +712,7 @@ def _lazy_raw(lazy: Any, index: int, sink: SidecarWriter) -> _tensors.LazyRaw | 
     return _tensors.LazyRaw(
         length,
         place=lambda: sink.add_stream(length, lambda write: lazy.copy_into(index, write)),
-        read=lambda: lazy.read(index))
+        read=lambda: lazy.read(index), data=lazy.tiny.get(index))
 
 
 def flatten(doc: Document) -> None:

@@ -47,8 +47,13 @@ STRATEGY_KEY = "modelexport.strategy"
 #: Model metadata the exporter writes: JSON ``{initializer: [[module tag, parameter
 #: elements, parameter name], ...]}``, the parameters each initializer holds (several
 #: when the exporter merged equal parameters into one initializer; files written before
-#: the name was recorded hold pairs).
+#: the name was recorded hold pairs). An entry whose initializer holds the parameter
+#: transposed (a Linear weight the exporter pre-transposed) has a fourth member,
+#: :data:`TRANSPOSED`.
 PARAMETER_OWNERS_KEY = "modelexport.parameter_owners"
+TRANSPOSED = "transposed"
+#: How a parameter's name is shown when its initializer holds it transposed.
+TRANSPOSED_MARK = "\u1d40"
 
 #: The root of every hierarchy; not a module, the graph itself.
 ROOT = "/"
@@ -66,11 +71,14 @@ _BUILTIN_PACKAGE = "torch.nn"
 
 def parameter_names(props: Mapping[str, str]) -> dict[str, list[str]]:
     """The parameter names each initializer holds, as the export recorded them in the
-    model metadata ``props`` (key :data:`PARAMETER_OWNERS_KEY`); ``{}`` when it recorded
+    model metadata ``props`` (key :data:`PARAMETER_OWNERS_KEY`), a name held transposed
+    marked with :data:`TRANSPOSED_MARK` (``q_proj.weightᵀ``); ``{}`` when it recorded
     none or the record is not readable (names are for display: never an error)."""
     try:
         data = json.loads(props.get(PARAMETER_OWNERS_KEY) or "{}")
-        return {str(init): [str(entry[2]) for entry in held if len(entry) > 2]
+        return {str(init): [str(entry[2]) + (TRANSPOSED_MARK if entry[3:] == [TRANSPOSED]
+                                             else "")
+                            for entry in held if len(entry) > 2]
                 for init, held in data.items() if any(len(entry) > 2 for entry in held)}
     except (ValueError, TypeError, AttributeError, IndexError):
         return {}

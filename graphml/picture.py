@@ -6,6 +6,11 @@ deeper than that drawn closed, one box with the instance name and op count), siz
 boxes as :mod:`modelexport.graphml.yed` does, places them, and hands Graphviz a graph
 whose positions are all given (its ``nop2`` engine), so Graphviz only draws: cairo for
 PNG and PDF, its own SVG writer for SVG. The same Document gives the same bytes.
+
+Edge labels go where :class:`~modelexport.graphml.yed.LabelPlacer` finds room clear of
+every box, as in the yEd markup. With ``depth``, closed modules are boxes of a copy of
+the document on which reference boxes are made again, so a constant read by many
+closed boxes is drawn beside each of them (no line across the picture to each).
 """
 
 from __future__ import annotations
@@ -15,11 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from modelexport.graphml import format as fmt
-from modelexport.graphml import yed
+from modelexport.graphml import refs, yed
 from modelexport.graphml.errors import GraphMLError
 from modelexport.graphml.geometry import StoredGeometry
-from modelexport.graphml.layout import Box, Placement, dot_quote, place, run_graphviz
-from modelexport.graphml.model import Document, Node
+from modelexport.graphml.layout import Box, Placement, Rect, dot_quote, place, run_graphviz
+from modelexport.graphml.model import Document, Edge, Graph, Node
 
 #: Picture formats by file suffix.
 FORMATS = ("svg", "png", "pdf")
@@ -43,6 +48,10 @@ class Picture:
     layout: str  # how they were placed
     width: float  # points
     height: float
+    # where leaves and closed groups were drawn, and the edge labels (points, y down,
+    # 10 pt margin included): no label covers a box
+    box_rects: list[Rect] = field(default_factory=list)
+    label_rects: list[Rect] = field(default_factory=list)
 
 
 @dataclass
@@ -86,50 +95,107 @@ def _select(doc: Document, depth: int | None, module: str | None) -> _Shown:
     if module is not None:
         tag = tops[0].data.get("hierarchy_tag")
         first = max(str(tag).count("/") - 1, 0) if isinstance(tag, str) and tag else 0
-    shown = _Shown([], [], {}, {})
-    owner: dict[str, str] = {}  # every node below a closed group -> that group
-    hidden_refs: dict[str, str] = {}  # reference box below a closed group -> its original
+    closed: dict[str, str] = {}
+    lifted: set[str] = set()
+    if depth is not None:
+        doc, closed, lifted = _closed_view(doc, {n.id for n in tops}, first, depth)
+        tops = [_find(doc, n.id) for n in tops]
+    shown = _Shown([], [], {}, closed)
 
-    def box(node: Node, level: int, closed_by: str | None) -> Box | None:
-        if closed_by is not None:
-            owner[node.id] = closed_by
-            if node.data.get("kind") == fmt.KIND_REF:
-                hidden_refs[node.id] = str(node.data.get(fmt.REF_KEY, ""))
-            if node.graph is not None:
-                for child in node.graph.nodes:
-                    box(child, level + 1, closed_by)
-            return None
+    def box(node: Node) -> Box:
         shown.nodes[node.id] = node
+        if node.id in closed:
+            lw, lh = yed.label_size(closed[node.id])  # bold: a little wider than plain
+            return Box(node.id, max(lw * 1.2 + 20.0, 80.0), max(lh + 10.0, 40.0))
         if node.graph is None:
             return Box(node.id, *yed.leaf_size(node))
-        if depth is not None and level > depth:
-            ops = _ops_below(node)
-            label = f"{yed.node_text(node)}\n{ops} op{'' if ops == 1 else 's'}"
-            shown.closed[node.id] = label
-            for child in node.graph.nodes:
-                box(child, level + 1, node.id)
-            lw, lh = yed.label_size(label)  # bold: a little wider than plain
-            return Box(node.id, max(lw * 1.2 + 20.0, 80.0), max(lh + 10.0, 40.0))
-        kids = [b for b in (box(c, level + 1, None) for c in node.graph.nodes) if b]
-        return Box(node.id, *yed.closed_size(node), kids)
+        return Box(node.id, *yed.closed_size(node), [box(c) for c in node.graph.nodes])
 
-    shown.roots = [b for b in (box(n, first, None) for n in tops) if b]
+    shown.roots = [box(n) for n in tops]
     seen: set[tuple[str, str, str]] = set()
     for edge in doc.iter_edges():
-        source = edge.source
-        if source in hidden_refs:  # a box closed away: the edge leaves what it stands for
-            source = hidden_refs[source]
-        s = owner.get(source, source)
-        t = owner.get(edge.target, edge.target)
-        if s == t or s not in shown.nodes or t not in shown.nodes:
+        s, t = edge.source, edge.target
+        if s not in shown.nodes or t not in shown.nodes:
             continue
-        direct = (s, t) == (edge.source, edge.target)
+        direct = edge.id not in lifted
         item = (s, t, yed.edge_text(edge) if direct else "")
         if item not in seen:
             seen.add(item)
             shown.edges.append(item)
             shown.edge_ids.append(edge.id if direct else None)
     return shown
+
+
+def _find(doc: Document, node_id: str) -> Node:
+    return next(n for n, _ in doc.iter_nodes() if n.id == node_id)
+
+
+def _copy(graph: Graph) -> Graph:
+    """The graph's structure copied (graphs, group nodes, edges), leaves and data shared:
+    what :func:`~modelexport.graphml.refs.remove_refs` and ``add_refs`` change."""
+    nodes = [n if n.graph is None else Node(n.id, n.data, _copy(n.graph)) for n in graph.nodes]
+    edges = [Edge(e.id, e.source, e.target, e.data) for e in graph.edges]
+    return Graph(graph.id, nodes, edges, graph.data, graph.edgedefault)
+
+
+def _closed_view(doc: Document, tops: set[str], first: int,
+                 depth: int) -> tuple[Document, dict[str, str], set[str]]:
+    """A copy of ``doc`` in which each module below ``depth`` (inside ``tops``, the top
+    level at ``first``) is one box: its label (instance name and op count), what it
+    holds gone, edges into and out of it lifted to it (their ids: the lifted ones).
+
+    Reference boxes are made again for what is left (:func:`refs.add_refs`): a constant
+    that closed boxes read is drawn beside each of them, as it is beside each op that
+    reads it, instead of one line from the constant to every closed box that uses it.
+    """
+    view = Document(_copy(doc.graph), doc.keys)
+    refs.remove_refs(view)  # boxes hidden in a closed module give their edges back
+    closed: dict[str, str] = {}
+    owner: dict[str, str] = {}  # node below a closed module -> that module
+
+    def hide(node: Node, by: str) -> None:
+        owner[node.id] = by
+        if node.graph is not None:
+            for child in node.graph.nodes:
+                hide(child, by)
+
+    def close(graph: Graph, level: int | None) -> None:
+        for i, node in enumerate(graph.nodes):
+            here = first if node.id in tops else level
+            if node.graph is None:
+                continue
+            if here is not None and depth is not None and here > depth:
+                ops = _ops_below(node)
+                closed[node.id] = f"{yed.node_text(node)}\n{ops} op{'' if ops == 1 else 's'}"
+                for child in node.graph.nodes:
+                    hide(child, node.id)
+                graph.nodes[i] = Node(node.id, node.data)
+            else:
+                close(node.graph, None if here is None else here + 1)
+
+    close(view.graph, None)
+    lifted: set[str] = set()
+    kept: set[tuple[str, str]] = set()
+    for graph in _graphs(view.graph):
+        edges = []
+        for edge in graph.edges:
+            s, t = owner.get(edge.source, edge.source), owner.get(edge.target, edge.target)
+            if s == t or (s, t) in kept and (s, t) != (edge.source, edge.target):
+                continue
+            if (s, t) != (edge.source, edge.target):
+                kept.add((s, t))
+                lifted.add(edge.id)
+            edges.append(Edge(edge.id, s, t, edge.data))
+        graph.edges = edges
+    refs.add_refs(view)
+    return view, closed, lifted
+
+
+def _graphs(graph: Graph):
+    yield graph
+    for node in graph.nodes:
+        if node.graph is not None:
+            yield from _graphs(node.graph)
 
 
 def _n(x: float) -> str:
@@ -159,11 +225,21 @@ def _straight(source: tuple, target: tuple) -> list[tuple[float, float]]:
     return [(sx + sw / 2, sy + sh / 2), (tx + tw / 2, ty + th / 2)]
 
 
-def _dot_of(shown: _Shown, placement: Placement) -> str:
+@dataclass
+class _Dot:
+    """The DOT text of a picture, the boxes drawn solid (leaves, closed groups) and
+    where the edge labels went, in the picture's points (y down)."""
+
+    text: str
+    boxes: list[Rect]
+    labels: list[Rect]
+
+
+def _dot_of(shown: _Shown, placement: Placement, zoom: float = 1.0) -> _Dot:
     width, height = placement.size
     width, height = width + 20, height + 20
     boxes = {k: (x + 10, y + 10, w, h) for k, (x, y, w, h) in placement.boxes.items()}
-    scale = min(1.0, _MAX_SIDE / max(width, height))
+    scale = min(zoom, _MAX_SIDE / max(width, height))
     out = [
         "digraph G {",
         f'graph [bb="0,0,{_n(width)},{_n(height)}", dpi=72, pad=0, '
@@ -184,7 +260,7 @@ def _dot_of(shown: _Shown, placement: Placement) -> str:
         x, y, w, h = boxes[nid]
         common = (f"pos=\"{_n(x + w / 2)},{_n(height - y - h / 2)}\", "
                   f"width={w / 72:.4f}, height={h / 72:.4f}")
-        if node.graph is not None:
+        if node.graph is not None or nid in shown.closed:
             fill, _label_fill, border = yed.group_style(node)
             style = "rounded,filled" + (",dashed" if border == "dashed" else
                                         ",dotted" if border == "dotted" else "")
@@ -206,21 +282,27 @@ def _dot_of(shown: _Shown, placement: Placement) -> str:
         out.append(f'{dot_quote(nid)} [shape={dot_shape}, style="{style}", fillcolor="{fill}", '
                    f"label={dot_quote(yed.node_text(node))}, {common}];")
     paths = placement.paths
+    solid = [boxes[nid] for nid in order
+             if shown.nodes[nid].graph is None or nid in shown.closed]
+    placer = yed.LabelPlacer([*solid, *(yed.title_bar(shown.nodes[nid], boxes[nid]) for nid in order
+                                        if nid not in shown.closed
+                                        and shown.nodes[nid].graph is not None)])
+    labels: list[Rect] = []
     for i, (s, t, label) in enumerate(shown.edges):
         points = paths[i] if i < len(paths) else None
         if points is None:
             points = [(px, py) for px, py in _straight(placement.boxes[s], placement.boxes[t])]
         points = [(px + 10, py + 10) for px, py in points]
         attrs = [f'pos="{_bezier(points, height)}"']
-        if label:
-            mid = len(points) // 2
-            (ax, ay), (bx, by) = points[mid - 1], points[mid]
-            lx, ly = (ax + bx) / 2, (ay + by) / 2
-            attrs.append(f"label={dot_quote(label)}, "
-                         f'lp="{_n(lx + 4 + 2.6 * len(label))},{_n(height - ly)}"')
+        spot = placer.place(label, points)
+        if spot is not None:  # else no room clear of the boxes: no label
+            x, y, w, h = spot.rect
+            labels.append(spot.rect)
+            attrs.append(f"label={dot_quote(spot.text)}, "
+                         f'lp="{_n(x + w / 2)},{_n(height - y - h / 2)}"')
         out.append(f"{dot_quote(s)} -> {dot_quote(t)} [{', '.join(attrs)}];")
     out.append("}")
-    return "\n".join(out)
+    return _Dot("\n".join(out), solid, labels)
 
 
 def _stored_placement(shown: _Shown, geometry: StoredGeometry) -> Placement | None:
@@ -241,7 +323,7 @@ def _stored_placement(shown: _Shown, geometry: StoredGeometry) -> Placement | No
 
 def draw(doc: Document, output_format: str, *, depth: int | None = None,
          module: str | None = None, layout: str = "auto",
-         geometry: StoredGeometry | None = None,
+         geometry: StoredGeometry | None = None, scale: float = 1.0,
          progress: Callable[[str], None] | None = None) -> Picture:
     """Draw ``doc`` as ``output_format`` (svg, png, pdf).
 
@@ -255,10 +337,15 @@ def draw(doc: Document, output_format: str, *, depth: int | None = None,
     (:func:`~modelexport.graphml.geometry.read_geometry`); what is shown is drawn where
     it stands there, unless ``depth`` closes modules (closed boxes have no stored place:
     then it is laid out again, by ``layout``).
+
+    ``scale``: draw at this fraction (0 < scale <= 1) of the natural size, one point
+    per pixel in a PNG: a tall picture (a deep model) stays small on disk.
     """
     progress = progress or (lambda step: None)
     if output_format not in FORMATS:
         raise GraphMLError(f"cannot draw {output_format!r}; use one of {', '.join(FORMATS)}")
+    if not 0.0 < scale <= 1.0:
+        raise GraphMLError(f"scale {scale} is not in (0, 1]; give a fraction such as 0.5")
     if depth is not None and depth < 0:
         raise GraphMLError(f"depth {depth} is negative; give 0 or more")
     shown = _select(doc, depth, module)
@@ -270,13 +357,14 @@ def draw(doc: Document, output_format: str, *, depth: int | None = None,
         placement = place(shown.roots, [(s, t) for s, t, _ in shown.edges],
                           "auto" if layout == "none" else layout)
     progress(f"drawing {output_format.upper()}")
+    dot = _dot_of(shown, placement, scale)
     try:
-        data = run_graphviz(_dot_of(shown, placement), "nop2", output_format)
+        data = run_graphviz(dot.text, "nop2", output_format)
     except ValueError as e:
         raise GraphMLError(f"Graphviz could not draw the picture: {e}") from e
     if output_format == "pdf":  # cairo stamps the time; the same input gives the same bytes
         data = _PDF_DATE.sub(b"/CreationDate (D:19700101000000Z)", data)
     width, height = placement.size
     return Picture(data, output_format, len(shown.nodes), len(shown.edges),
-                   len(shown.closed), placement.method, width, height)
+                   len(shown.closed), placement.method, width, height, dot.boxes, dot.labels)
 

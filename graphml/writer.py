@@ -129,6 +129,9 @@ class _Writer:
         self.paths = self.placement.paths if self.placement else ()
         self.edge_index = ({id(e): i for i, e in enumerate(doc.iter_edges())}
                            if len(self.paths) else {})
+        # edge labels go where they cover no node (yed.LabelPlacer)
+        self.labels = (yed.label_placer(doc, self.placement)
+                       if self.placement and self.boxes else None)
 
     # -- checks ------------------------------------------------------------------------
 
@@ -275,7 +278,8 @@ class _Writer:
         if self.yed:
             i = self.edge_index.get(id(edge))
             graphics = yed.edge_graphics(edge, None if i is None else self.paths[i],
-                                         self.boxes.get(edge.source), self.boxes.get(edge.target))
+                                         self.boxes.get(edge.source), self.boxes.get(edge.target),
+                                         self.labels)
             out.append(f'{inner}<data key="{fmt.YED_EDGE_GRAPHICS_KEY}">{graphics}</data>\n')
         out.append(f"{indent}</edge>\n")
 

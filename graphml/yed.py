@@ -18,9 +18,11 @@ from __future__ import annotations
 import functools
 import json
 import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from modelexport.graphml import format as fmt
-from modelexport.graphml.layout import Box, Placement, gc_paused, place
+from modelexport.graphml.layout import Box, Placement, Point, Rect, gc_paused, place
 from modelexport.graphml.model import Document, Edge, Node
 
 #: Namespace prefixes declared on the root element when yEd markup is written.
@@ -228,15 +230,157 @@ def _centre(box: tuple[float, float, float, float]) -> tuple[float, float]:
     return x + w / 2, y + h / 2
 
 
-@functools.lru_cache(maxsize=4096)
-def _edge_label(text: str) -> str:
-    """An edge's label markup (labels repeat: each is built once).
+#: Edge label metrics (yEd's Dialog 10 pt; render's Helvetica 9 pt is narrower), the
+#: gap between a label and its edge, and the grid cell of :class:`LabelPlacer`.
+_EDGE_CHAR_W = 6.0
+_EDGE_LINE_H = 14.0
+_EDGE_GAP = 3.0
+_GRID = 96.0
+_RATIOS = (0.5, 0.35, 0.65, 0.2, 0.8)
 
-    yEd's side slider model puts the label beside the edge, ``ratio`` of the way along
-    it: halfway, to the right, so it sits in the gap between the layers the edge joins
-    instead of on the source or target (the ``six_pos`` tail position overlapped the
-    source node).
+
+@dataclass(frozen=True)
+class LabelSpot:
+    """Where an edge's label sits: ``ratio`` of the way along segment ``segment`` of its
+    path, its centre ``distance`` from the line; ``text`` is what fits there (the whole
+    label, or its shape alone). ``rect``: the label's bounds, on the right of the line
+    as it runs (``left``: the same distance on the other side, kept clear too, since a
+    viewer may flip the label there)."""
+
+    text: str
+    segment: int
+    ratio: float
+    distance: float
+    rect: Rect
+    left: Rect
+
+
+def edge_label_size(text: str) -> tuple[float, float]:
+    """Width and height of an edge label, roughly (the same rule for yEd and render)."""
+    return len(text) * _EDGE_CHAR_W + 4.0, _EDGE_LINE_H
+
+
+class LabelPlacer:
+    """Finds, for each edge label, a place on its path where it covers no box: the
+    labels then never sit on a node. Boxes (leaves, closed groups) are held in a grid;
+    each placed label is added, so labels do not cover one another either."""
+
+    def __init__(self, boxes: Iterable[Rect]) -> None:
+        self._grid: dict[tuple[int, int], list[Rect]] = {}
+        for rect in boxes:
+            self._add(rect)
+
+    def _add(self, rect: Rect) -> None:
+        x, y, w, h = rect
+        grid = self._grid
+        for i in range(int(x // _GRID), int((x + w) // _GRID) + 1):
+            for j in range(int(y // _GRID), int((y + h) // _GRID) + 1):
+                cell = grid.get((i, j))
+                if cell is None:
+                    grid[i, j] = [rect]
+                else:
+                    cell.append(rect)
+
+    def clear(self, rect: Rect) -> bool:
+        """True when ``rect`` covers no box and no placed label."""
+        x, y, w, h = rect
+        right, bottom = x + w, y + h
+        grid = self._grid
+        for i in range(int(x // _GRID), int(right // _GRID) + 1):
+            for j in range(int(y // _GRID), int(bottom // _GRID) + 1):
+                for ox, oy, ow, oh in grid.get((i, j), ()):
+                    if x < ox + ow and ox < right and y < oy + oh and oy < bottom:
+                        return False
+        return True
+
+    def place(self, text: str, path: Sequence[Point] | None) -> LabelSpot | None:
+        """The spot for ``text`` on ``path`` (source border to target border), clear
+        of every box on both sides of the line; the label's shape alone when the whole
+        text fits nowhere; None when neither fits (the label is then left out)."""
+        if not text or not path or len(path) < 2:
+            return None
+        texts = [text]
+        if "[" in text[1:]:
+            texts.append(text[text.index("["):])
+        last = len(path) - 1
+        lengths = [_length(path[i], path[i + 1]) for i in range(last)]
+        segments = (sorted(range(last), key=lambda i: (-lengths[i], abs(2 * i + 1 - last)))
+                    if last > 1 else [0])
+        for candidate in texts:
+            w, h = edge_label_size(candidate)
+            for i in segments:
+                length = lengths[i]
+                if length < 1.0:
+                    continue
+                (ax, ay), (bx, by) = path[i], path[i + 1]
+                dx, dy = (bx - ax) / length, (by - ay) / length
+                nx, ny = -dy, dx  # the right of the line as it runs, y pointing down
+                reach = abs(nx) * w / 2 + abs(ny) * h / 2 + _EDGE_GAP
+                # both sides at once: the box around the two places
+                ux, uy = abs(nx) * reach + w / 2, abs(ny) * reach + h / 2
+                for ratio in _RATIOS if length > 2 * h else _RATIOS[:1]:
+                    px, py = ax + (bx - ax) * ratio, ay + (by - ay) * ratio
+                    if self.clear((px - ux, py - uy, 2 * ux, 2 * uy)):
+                        right = (px + nx * reach - w / 2, py + ny * reach - h / 2, w, h)
+                        left = (px - nx * reach - w / 2, py - ny * reach - h / 2, w, h)
+                        self._add(right)
+                        return LabelSpot(candidate, i, ratio, reach, right, left)
+        return None
+
+
+def _length(a: Point, b: Point) -> float:
+    return ((b[0] - a[0]) ** 2 + (b[1] - a[1]) ** 2) ** 0.5
+
+
+#: The height of a group's title bar (its name, at the top of the open group).
+TITLE_H = 20.0
+
+
+def title_bar(node: Node, box: Rect) -> Rect:
+    """Where an open group's name is written (top left of ``box``, in bold): labels
+    keep off it too."""
+    x, y, w, _h = box
+    return x, y, min(w, label_size(node_text(node))[0] * 1.2 + 2 * _PAD), TITLE_H
+
+
+def label_placer(doc: Document, placement: Placement) -> LabelPlacer:
+    """A :class:`LabelPlacer` for ``doc`` as ``placement`` put it: clear of its leaves
+    and of its groups' names."""
+    boxes = placement.boxes
+    return LabelPlacer(boxes[node.id] if node.graph is None
+                       else title_bar(node, boxes[node.id])
+                       for node, _ in doc.iter_nodes() if node.id in boxes)
+
+
+def _edge_label(spot: LabelSpot | None) -> str:
+    """An edge's label markup, at ``spot`` (None: no label).
+
+    yEd's smart edge label model holds the spot as it is: a segment of the path, the
+    ratio along it and the distance from it, so the label sits where
+    :class:`LabelPlacer` found room, clear of every node, and follows the edge when a
+    node is moved.
     """
+    if spot is None:
+        return ""
+    return ('<y:EdgeLabel alignment="center" configuration="AutoFlippingLabel" '
+            'distance="2.0" fontFamily="Dialog" fontSize="10" fontStyle="plain" '
+            'hasBackgroundColor="false" hasLineColor="false" modelName="custom" '
+            'preferredPlacement="anywhere" ratio="0.5" textColor="#333333" '
+            f'visible="true">{_esc(spot.text)}<y:LabelModel><y:SmartEdgeLabelModel '
+            'autoRotationEnabled="false" defaultAngle="0.0" defaultDistance="10.0"/>'
+            '</y:LabelModel><y:ModelParameter><y:SmartEdgeLabelModelParameter angle="0.0" '
+            f'distance="{spot.distance:.1f}" distanceToCenter="true" position="right" '
+            f'ratio="{spot.ratio}" segment="{spot.segment}"/></y:ModelParameter>'
+            '<y:PreferredPlacementDescriptor angle="0.0" angleOffsetOnRightSide="0" '
+            'angleReference="absolute" angleRotationOnRightSide="co" distance="-1.0" '
+            'frozen="true" placement="anywhere" side="anywhere" '
+            'sideReference="relative_to_edge_flow"/></y:EdgeLabel>')
+
+
+@functools.lru_cache(maxsize=4096)
+def _unplaced_label(text: str) -> str:
+    """An edge's label without a placement: yEd's side slider model, halfway along,
+    to the right (a layout run in yEd places it)."""
     if not text:
         return ""
     return ('<y:EdgeLabel alignment="center" distance="2.0" fontFamily="Dialog" '
@@ -247,20 +391,28 @@ def _edge_label(text: str) -> str:
 
 def edge_graphics(edge: Edge, path: list[tuple[float, float]] | None = None,
                   source: tuple[float, float, float, float] | None = None,
-                  target: tuple[float, float, float, float] | None = None) -> str:
+                  target: tuple[float, float, float, float] | None = None,
+                  labels: LabelPlacer | None = None) -> str:
     """The yFiles markup inside an edge's ``y_edge`` data.
 
     ``path`` (from the source's border to the target's) becomes the ports (offsets
     from the ends' centres, ``source`` and ``target`` bounds) and the bends between.
+    ``labels`` places the edge's label on the path clear of every node; where there is
+    no room (or no ``labels``) the edge has no label (its data still says dtype and
+    shape). Without a path (``--layout none``) the label is left to yEd's layouter.
     """
-    label = _edge_label(edge_text(edge))
+    spot = None
     if path and source is not None and target is not None:
         (sx, sy), (tx, ty) = _centre(source), _centre(target)
         bends = "".join([f'<y:Point x="{x:.1f}" y="{y:.1f}"/>' for x, y in path[1:-1]])
         geometry = (f'<y:Path sx="{path[0][0] - sx:.1f}" sy="{path[0][1] - sy:.1f}" '
                     f'tx="{path[-1][0] - tx:.1f}" ty="{path[-1][1] - ty:.1f}">{bends}</y:Path>')
+        if labels is not None:
+            spot = labels.place(edge_text(edge), path)
+        label = _edge_label(spot)
     else:
         geometry = '<y:Path sx="0.0" sy="0.0" tx="0.0" ty="0.0"/>'
+        label = _unplaced_label(edge_text(edge))
     return (
         f'<y:PolyLineEdge>{geometry}'
         '<y:LineStyle color="#000000" type="line" width="1.0"/>'

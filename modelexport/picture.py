@@ -20,13 +20,14 @@ from modelexport.graphml.picture import FORMATS, Picture, draw
 
 def draw_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
               depth: int | None = None, module: str | None = None, layout: str | None = None,
-              progress: Callable[[str], None] | None = None) -> Picture:
+              scale: float = 1.0, progress: Callable[[str], None] | None = None) -> Picture:
     """Draw ``src`` (``.onnx`` or ``.graphml``) to ``dst``; the format is ``dst``'s suffix.
 
     A GraphML is drawn with the geometry stored in it (as yEd shows it), unless
     ``layout`` asks for a layout (``auto``, ``dot``, ``outline``), the file has none
     (``--no-yed``, ``--layout none``), or ``depth`` closes modules; then, and for ONNX,
-    it is laid out (``auto`` unless asked).
+    it is laid out (``auto`` unless asked). ``scale``: the fraction of the natural
+    size to draw at (see :func:`~modelexport.graphml.picture.draw`).
     """
     progress = progress or (lambda step: None)
     src, dst = Path(src), check_output_path(dst)
@@ -55,7 +56,7 @@ def draw_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], *,
         doc = onnx_document(src)  # parameters are not read: a picture needs none
         add_refs(doc)  # shared constants beside their consumers, as export-graphml draws
     picture = draw(doc, output_format, depth=depth, module=module, layout=layout or "auto",
-                   geometry=geometry, progress=progress)
+                   geometry=geometry, scale=scale, progress=progress)
     with atomic_path(dst) as temp:
         temp.write_bytes(picture.data)
     return picture

@@ -21,6 +21,7 @@ from modelexport.converter.tags import (
     PARAMETER_OWNERS_KEY,
     STRATEGY_KEY,
     TAG_KEY,
+    TRANSPOSED,
     fill_missing_tags,
     graph_boundary,
 )
@@ -38,7 +39,7 @@ class TaggingResult:
     direct: int
     filled: int
     nodes_per_tag: dict[str, int] = field(default_factory=dict)
-    # initializer -> [[module tag, parameter elements, parameter name], ...]
+    # initializer -> [[module tag, parameter elements, parameter name(, TRANSPOSED)], ...]
     # (see parameter_owners)
     parameter_owners: dict[str, list[list]] = field(default_factory=dict)
 
@@ -123,8 +124,10 @@ def parameter_owners(model: Any, torch_model: Any, tree: ModuleTree) -> dict[str
 
     An initializer named after a parameter holds it. A parameter with no initializer of
     its name was merged or renamed by the exporter: it belongs to the one initializer
-    of equal value (as is, or transposed for 2-D weights). Where several initializers
-    hold that value, nothing is claimed and ``analyze`` falls back to consumers.
+    of equal value (as is, or transposed for 2-D weights: the dynamo exporter folds a
+    Linear's transpose into a new initializer such as ``val_63``; such an entry ends
+    with :data:`TRANSPOSED`). Where several initializers hold that value, nothing is
+    claimed and ``analyze`` falls back to consumers.
     """
     import numpy as np
     from onnx import TensorProto, numpy_helper
@@ -154,11 +157,14 @@ def parameter_owners(model: Any, torch_model: Any, tree: ModuleTree) -> dict[str
             value = param.detach().cpu().numpy()
         except TypeError:  # a dtype numpy lacks (bfloat16): left to the consumers' rule
             continue
-        held_by = {name for form in ([value, value.T] if value.ndim == 2 else [value])
+        forms = [(value, False), (value.T, True)] if value.ndim == 2 else [(value, False)]
+        held_by = {(name, transposed) for form, transposed in forms
                    for name in by_head.get(_array_head(form), ())
                    if np.array_equal(numpy_helper.to_array(initializers[name]), form)}
-        if len(held_by) == 1:
-            owners.setdefault(held_by.pop(), []).append([module_tag, param.numel(), param_name])
+        if len({name for name, _ in held_by}) == 1:
+            name, transposed = min(held_by)  # as is, when a square one equals both
+            entry = [module_tag, param.numel(), param_name]
+            owners.setdefault(name, []).append([*entry, TRANSPOSED] if transposed else entry)
     return owners
 
 

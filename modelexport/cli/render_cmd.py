@@ -32,6 +32,9 @@ RenderLayout = Annotated[LayoutMethod | None, typer.Option(
     "--layout", help="Lay the picture out again: dot, outline or auto. Without it a GraphML "
     "is drawn with the geometry stored in it (as yEd shows it) and ONNX is laid out by auto.",
     show_default=False)]
+Scale = Annotated[float, typer.Option(
+    "--scale", min=0.05, max=1.0, help="Draw at this fraction of the natural size (1 pt = "
+    "1 pixel in a PNG): 0.5 halves both sides, for a tall picture that should stay small.")]
 Module = Annotated[str | None, typer.Option(
     "--module", help="Draw only this module (its hierarchy tag, e.g. /Model/Layer.0) and "
     "what it holds.", show_default=False)]
@@ -43,6 +46,7 @@ def render(
     depth: Depth = None,
     module: Module = None,
     layout: RenderLayout = None,
+    scale: Scale = 1.0,
     json_output: JsonOutput = False,
     verbose: Verbose = False,
 ) -> None:
@@ -61,6 +65,8 @@ def render(
       modelexport render model.graphml model.png --depth 1
 
       modelexport render model.onnx block0.pdf --module /Model/Body/Block.0
+
+      modelexport render deep.onnx deep.png --depth 1 --scale 0.5
     """
     from modelexport.picture import draw_file
 
@@ -68,7 +74,7 @@ def render(
         check_input(source)
         picture = draw_file(source, output, depth=depth, module=module,
                             layout=layout.value if layout is not None else None,
-                            progress=progress)
+                            scale=scale, progress=progress)
     summary = {"output": str(output), "format": picture.format, "boxes": picture.boxes,
                "edges": picture.edges, "closed_modules": picture.closed,
                "layout": picture.layout, "width": round(picture.width, 1),

@@ -6,6 +6,7 @@ import io
 import json
 import struct
 
+import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
@@ -238,7 +239,8 @@ def test_the_document_holds_only_graphml_values_never_protobuf(tagged, with_subg
 def test_an_initializer_is_labelled_with_the_parameters_the_export_recorded(tmp_path, tagged):
     from modelexport.converter.tags import PARAMETER_OWNERS_KEY
 
-    owners = {"block.0.proj.weight": [["/Net/Block.0/Proj", 32, "block.0.proj.weight"]],
+    owners = {"block.0.proj.weight": [["/Net/Block.0/Proj", 32, "block.0.proj.weight",
+                                       "transposed"]],
               "block.0.proj.bias": [["/Net/Block.0/Proj", 8, "block.0.proj.bias"],
                                     ["/Net/Head", 8, "head.bias"]],
               "head.weight": [["/Net/Head", 24]]}  # an older record: no name, no label
@@ -247,8 +249,10 @@ def test_an_initializer_is_labelled_with_the_parameters_the_export_recorded(tmp_
     doc = model_to_document(tagged)
     inits = {n.data["name"]: n.data for n, _ in doc.iter_nodes()
              if n.data.get("kind") == "initializer"}
-    assert inits["block.0.proj.weight"]["label"] == "proj.weight"
-    assert inits["block.0.proj.bias"]["label"] == "proj.bias \u00d72"
+    # held transposed (the exporter folded a Linear's transpose into the initializer)
+    assert inits["block.0.proj.weight"]["label"] == "proj.weight\u1d40"
+    # merged parameters of different names: the first, and how many in all
+    assert inits["block.0.proj.bias"]["label"] == "proj.bias, \u2026 \u00d72"
     assert json.loads(inits["block.0.proj.bias"]["parameter"]) == ["block.0.proj.bias",
                                                                    "head.bias"]
     assert inits["head.weight"]["label"] == "head.weight"
@@ -305,3 +309,19 @@ def test_the_validator_refuses_parameters_on_an_op_or_a_negative_count(tmp_path,
     messages = [str(f) for f in report.findings]
     assert any("'parameters' data but is of kind 'op'" in m for m in messages), messages
     assert any("'parameters' is -1" in m for m in messages), messages
+def test_merged_parameters_of_one_name_say_how_many_and_small_constants_their_value():
+    from onnx import TensorProto, helper, numpy_helper
+
+    from modelexport.converter._tensors import value_text
+    from modelexport.converter.encode import parameter_label
+
+    assert parameter_label([f"layers.{i}.norm.weight" for i in range(32)]) == "norm.weight \u00d732"
+    assert value_text(numpy_helper.from_array(np.array([1, 8, -1, 64], np.int64))) == \
+        "[1, 8, -1, 64]"
+    assert value_text(numpy_helper.from_array(np.array(0.35355339, np.float32))) == "0.3536"
+    assert value_text(helper.make_tensor("b", TensorProto.BOOL, [1], [True])) == "[true]"
+    assert value_text(helper.make_tensor("i", TensorProto.INT64, [2], [3, 4])) == "[3, 4]"
+    # a weight, a matrix, a string: no value label (their names say more)
+    assert value_text(numpy_helper.from_array(np.zeros(9, np.float32))) is None
+    assert value_text(numpy_helper.from_array(np.zeros((1, 2), np.float32))) is None
+    assert value_text(helper.make_tensor("s", TensorProto.STRING, [1], [b"x"])) is None

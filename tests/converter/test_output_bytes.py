@@ -27,7 +27,10 @@ records each parameter's name (the samples' exports change); every sidecar and t
 synthetic models' rebuilt ONNX kept their hashes. Issue 22 (item 4) recomputed the
 samples' GraphML (both forms): each module group carries its ``parameters`` from the
 module tree; their exports, sidecars and rebuilt ONNX, the synthetic models and the
-corpus kept their hashes.
+corpus kept their hashes. And once more for issue 19's labels:
+the exporter marks parameters held transposed (bert, t5 and vit exports change) and
+small constants are labelled with their value (the corpus hash and every sample's
+GraphML change); sidecars and the synthetic models kept their hashes.
 """
 
 from __future__ import annotations
@@ -71,46 +74,46 @@ SYNTHETIC_HASHES = {
 # (pyproject.toml), so a release elsewhere cannot silently change what is compared.
 PINNED_VERSIONS = {"torch": "2.13.0", "transformers": "5.24.0", "onnx": "1.23.2",
                    "onnxscript": "0.7.2"}
-CORPUS_HASH = "dc2d75208501f9c5eae0c9092be3b43f0073166db001a80df1cf2570cb40a2d8"
+CORPUS_HASH = "e30f5e1af6aff54f86ae6bcb95c65017ca131f032fa6ac581d2697192b118c29"
 SAMPLE_HASHES = {
     "bert-tiny": {
-        "export": "647c5e8f7dc76c3bd52c6aeff7f90f3dc8e9bf6b3c2af392bdcfb65de641215d",
-        "flat": "032e2a07b7ec8533dbd153d5327b971347b3a3b911fa49492b7c23e3b06571c5",
+        "export": "1ffffaa06a0f987719b94bd2cc947b8273c6bd3fa0e81161441ceb203464846e",
+        "flat": "7f167dac8d34cd23082897c213f4d5269b7f64e60cd156258e54c824506a6692",
         "flat_sidecar": "b83091a6a6e5030a6ada2504902579f60343f63fc15ae4c4ed86ad435b161352",
-        "graphml": "aed59ad119eefff72f1ca1d2872bde3977a70a94f45777bcdda64435094dc6e7",
-        "onnx": "647c5e8f7dc76c3bd52c6aeff7f90f3dc8e9bf6b3c2af392bdcfb65de641215d",
+        "graphml": "96c006407b79731964a17cb3ec461c19b59824baa60e3f358f45f716f302ed0a",
+        "onnx": "1ffffaa06a0f987719b94bd2cc947b8273c6bd3fa0e81161441ceb203464846e",
         "sidecar": "b83091a6a6e5030a6ada2504902579f60343f63fc15ae4c4ed86ad435b161352",
     },
     "gpt2-tiny": {
         "export": "7bc6e8270aca409cdd1053e20036c5f8cb207716f64cd49e1e0e5b380aa6e58e",
-        "flat": "d2567e6733dc36577fb3d97e6b35f0a03df254cd2cba398ecf6933dd0e8d1f64",
+        "flat": "8c7e7858cb1df9d3c493c5c7a07771d722b2b87b377f5bb952e49b765dd2dbac",
         "flat_sidecar": "21cb66515acd6f78b5b928683eb1ae90d3e32d1ba0f4b2831098539c6e673f45",
-        "graphml": "6a808ef0d55fabb81579dae727c1f49d043b5152b4f74796479b7d4bb189af37",
+        "graphml": "c48d299b12b19ea5c8bf18672f0bc32bf08ec645e5a9c94f84cfcedc6703d13c",
         "onnx": "7bc6e8270aca409cdd1053e20036c5f8cb207716f64cd49e1e0e5b380aa6e58e",
         "sidecar": "21cb66515acd6f78b5b928683eb1ae90d3e32d1ba0f4b2831098539c6e673f45",
     },
     "resnet-tiny": {
         "export": "0cad435d41fb2491ec2708afd56af35044fa9335a0c7d9aa2af1fa662b7cfb91",
-        "flat": "3208e1820be6a931ba6b86ef74595c554e12b2bd11dcbd2676970ff37c5c3bcf",
+        "flat": "a7588c9a1b17969717ee7169b76b78f6e56670d7af764f554da0cf49cac50714",
         "flat_sidecar": "5bb6cfb7247e66c90921c1510da71d6e92a04c9d94885f0edfc7dd0107dc82ec",
-        "graphml": "b60db3e9792a172524dd7fab04300ab59149e43e0a3fd37dd9c45f5bd29cbf2c",
+        "graphml": "1fa03a11bc5951a7b3ef54ccc4708a45f85ad5864587f49e90395a1028f82f11",
         "onnx": "0cad435d41fb2491ec2708afd56af35044fa9335a0c7d9aa2af1fa662b7cfb91",
         "sidecar": "5bb6cfb7247e66c90921c1510da71d6e92a04c9d94885f0edfc7dd0107dc82ec",
     },
     "t5-tiny": {
-        "export": "1151f830b4421dfedb7e8c8d980239433de3957d25fc70d724e71f082c250989",
-        "flat": "dba11e3b58620c975975b26efe262dad1f8e237a5b26861a26c5d891cfb85175",
+        "export": "699e64aebd1a7fadc4de5810626417e80db85c17d69e71ab60fe2981a31d1fcc",
+        "flat": "aac6c05a2c73cc6dcade6919d590960566a99d5bb0d9a201c58faef238beeeee",
         "flat_sidecar": "b9a784c53d34a74376f3ab8fca35388c5e0db2cc40e215ba9eaa3a1bb8d984b3",
-        "graphml": "bce437d8baabdb0da72d02604f33a22cb48157fd5de0fb0502c434aa4cd0543f",
-        "onnx": "1151f830b4421dfedb7e8c8d980239433de3957d25fc70d724e71f082c250989",
+        "graphml": "516599e0b24da1835006153c7fa88fc9a1d39deb6e51dadda43716e930b87893",
+        "onnx": "699e64aebd1a7fadc4de5810626417e80db85c17d69e71ab60fe2981a31d1fcc",
         "sidecar": "b9a784c53d34a74376f3ab8fca35388c5e0db2cc40e215ba9eaa3a1bb8d984b3",
     },
     "vit-tiny": {
-        "export": "d4b117dba419493c55868a8cd0c8f510c575be0205a175c4839b6a2b63904fca",
-        "flat": "b776370b6393cedc05450cc2d7e8eaea16174ffd533af280b6a89d58e24bf492",
+        "export": "444862d4b82f76aaaec0aeb5d023b25db073b7576b975537f4e63ab634998398",
+        "flat": "372d3f48dbcbd1ce9a309d800980a0fd4ff10cdf7543943660b554e1b10bab42",
         "flat_sidecar": "b9d4b1a6f45bc2e619a4b391adebaa7db7d8523fbeb3c2f31169bbfcb68768f0",
-        "graphml": "8aeb8bdc9d4d9ae0aa89a4b2a7a5659ffd6d97b1de68b452c7336acad2f00678",
-        "onnx": "d4b117dba419493c55868a8cd0c8f510c575be0205a175c4839b6a2b63904fca",
+        "graphml": "b2194e1428e305a31049f6b08f7128b0ada2d813f58cb65d4481ec853466a4fd",
+        "onnx": "444862d4b82f76aaaec0aeb5d023b25db073b7576b975537f4e63ab634998398",
         "sidecar": "b9d4b1a6f45bc2e619a4b391adebaa7db7d8523fbeb3c2f31169bbfcb68768f0",
     },
 }

@@ -1,7 +1,8 @@
 """Reading the yEd geometry back out of a GraphML file, and the checks a picture must
 pass (SPEC §10, issue 19): no overlapping leaves, children inside their group, few
 edges through nodes, few edges pointing upward, few very long edges, repeated layers
-stacked in index order, and alike layers drawn alike.
+stacked in index order, alike layers drawn alike, and no edge label over a node (in the
+file, and in what ``render`` drew: :func:`labels_over_boxes`).
 
 Everything here reads the file as written (the ``y:Geometry`` of every node, the
 ``y:Path`` of every edge) and knows nothing of model families: repeated layers are
@@ -66,6 +67,9 @@ class Picture:
     label: dict[str, str] = field(default_factory=dict)
     ref: dict[str, str] = field(default_factory=dict)  # reference box -> the node it names
     order: list[str] = field(default_factory=list)  # every node id, in document order
+    # edge labels placed on their path: (edge index, text, segment, ratio, distance of
+    # the label's centre from the line), as yEd's smart edge label model holds them
+    edge_labels: list[tuple[int, str, int, float, float]] = field(default_factory=list)
 
     def box(self, nid: str) -> Rect:
         return self.leaves.get(nid) or self.groups[nid]
@@ -119,6 +123,13 @@ def _read(events: Iterable) -> Picture:
             end = (float(path.get("tx")), float(path.get("ty")))
             bends = [(float(p.get("x")), float(p.get("y"))) for p in path.findall("y:Point", NS)]
             raw_edges.append((el.get("source"), el.get("target"), start, bends, end))
+            label = el.find("g:data/y:PolyLineEdge/y:EdgeLabel", NS)
+            spot = None if label is None else label.find(
+                "y:ModelParameter/y:SmartEdgeLabelModelParameter", NS)
+            if spot is not None:
+                pic.edge_labels.append((len(raw_edges) - 1, label.text or "",
+                                        int(spot.get("segment")), float(spot.get("ratio")),
+                                        float(spot.get("distance"))))
             el.clear(keep_tail=False)
         elif tag == data_tag and el.get("key") == "layout":
             parent = el.getparent()
@@ -424,6 +435,47 @@ def drawn_alike(pic: Picture, tolerance: float = ALIKE_TOLERANCE) -> PairScore:
     return score
 
 
+# -- edge labels -----------------------------------------------------------------------
+
+#: Edge label metrics, as the product estimates them (Dialog 10 pt, roughly).
+LABEL_CHAR_W = 6.0
+LABEL_H = 14.0
+
+
+def label_rects(pic: Picture) -> list[Rect]:
+    """Where each placed edge label of the file sits, on both sides of its segment (a
+    viewer may draw it on either): two rectangles per label."""
+    rects = []
+    for index, text, segment, ratio, distance in pic.edge_labels:
+        points = pic.edges[index][2]
+        (ax, ay), (bx, by) = points[segment], points[segment + 1]
+        length = math.hypot(bx - ax, by - ay)
+        nx, ny = -(by - ay) / length, (bx - ax) / length
+        px, py = ax + (bx - ax) * ratio, ay + (by - ay) * ratio
+        w, h = len(text) * LABEL_CHAR_W + 4.0, LABEL_H
+        for side in (1, -1):
+            cx, cy = px + side * nx * distance, py + side * ny * distance
+            rects.append((cx - w / 2, cy - h / 2, w, h))
+    return rects
+
+
+def labels_over_boxes(labels: Iterable[Rect], boxes: Iterable[Rect]) -> list[int]:
+    """Indices of the labels that cover a box (by more than half a point each way):
+    a label over a node hides it. ``boxes``: what is drawn solid (leaves, closed groups)."""
+    rects = dict(enumerate(boxes))
+    cell = 200.0
+    grid = _grid({str(k): r for k, r in rects.items()}, cell)
+    bad = []
+    for i, (x, y, w, h) in enumerate(labels):
+        near = {int(k) for ci in range(int(x // cell), int((x + w) // cell) + 1)
+                for cj in range(int(y // cell), int((y + h) // cell) + 1)
+                for k in grid.get((ci, cj), ())}
+        if any(bx < x + w - 0.5 and x < bx + bw - 0.5 and by < y + h - 0.5 and y < by + bh - 0.5
+               for bx, by, bw, bh in (rects[k] for k in near)):
+            bad.append(i)
+    return bad
+
+
 # -- all of it -------------------------------------------------------------------------
 
 @dataclass
@@ -441,6 +493,8 @@ class Quality:
     long_no_constants: LongEdges
     stacked: PairScore
     alike: PairScore
+    labels: int = 0  # edge labels placed
+    labels_on_boxes: int = 0  # of them, covering a leaf on either side of their edge
 
     @property
     def through_fraction(self) -> float:
@@ -476,6 +530,8 @@ class Quality:
              self.stacked.fraction >= STACKED_TARGET),
             ("alike layers drawn alike", pairs(self.alike), f"≥ {pct(ALIKE_TARGET)}",
              self.alike.fraction >= ALIKE_TARGET),
+            ("edge labels over a node", f"{self.labels_on_boxes} of {self.labels}", "0",
+             self.labels_on_boxes == 0),
         ]
 
 
@@ -487,4 +543,7 @@ def quality(pic: Picture) -> Quality:
         through=len(edges_through_nodes(pic)), upward=len(upward_edges(pic)),
         long_all=long_edges(pic), long_no_constants=long_edges(pic, without_constants=True),
         stacked=stacked_in_order(pic), alike=drawn_alike(pic),
+        labels=len(pic.edge_labels),
+        labels_on_boxes=len({i // 2 for i in labels_over_boxes(label_rects(pic),
+                                                              pic.leaves.values())}),
     )

@@ -27,7 +27,9 @@ def assert_readable(graphml: Path, min_columns: int) -> None:
     assert outside_parent(pic) == []
     through = edges_through_nodes(pic)
     assert len(through) <= 0.10 * len(pic.edges), through[:5]
-    assert columns(pic) >= min_columns
+    # spread out, not one column: min_columns x positions, or a third of the leaves of a
+    # small model (resnet-tiny has 25 leaves, whose widths follow their labels)
+    assert columns(pic) >= min(min_columns, len(pic.leaves) // 3)
 
 
 @pytest.mark.slow  # the layout of 5,000 nodes takes seconds

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import networkx as nx
+from geometry import label_rects, labels_over_boxes, read_picture
 from graphml_documents import build_document
 from lxml import etree
 
@@ -69,9 +70,31 @@ def test_edges_are_polylines_with_an_arrow_and_the_shape_as_label() -> None:
         assert line.find("y:Arrows", NS).get("target") == "standard"
     e0 = root.xpath("//g:edge[@id='e1']//y:EdgeLabel", namespaces=NS)[0]
     assert e0.text == "FLOAT[4,4]"
-    # beside the edge, halfway along it: not on the source or target node
-    assert (e0.get("modelName"), e0.get("preferredPlacement"), e0.get("ratio")) == \
-        ("side_slider", "right", "0.5")
+    # on a segment of the edge's path, where it covers no node on either side
+    spot = e0.find("y:ModelParameter/y:SmartEdgeLabelModelParameter", NS)
+    assert e0.get("modelName") == "custom" and spot.get("distanceToCenter") == "true"
+    pic = read_picture(generate_graphml(build_document(), yed=True))
+    assert pic.edge_labels and labels_over_boxes(label_rects(pic), pic.leaves.values()) == []
+
+
+def test_an_edge_label_goes_where_it_covers_no_box_shortened_or_left_out_when_none_fits():
+    from modelexport.graphml.yed import LabelPlacer
+
+    path = [(100.0, 0.0), (100.0, 100.0)]  # a vertical edge, 100 pt long
+    wall = [(0.0, 0.0, 96.0, 60.0)]  # a box beside its upper part, up to 4 pt from it
+    spot = LabelPlacer(wall).place("FLOAT[1,2,8,8]", path)
+    assert spot is not None and spot.text == "FLOAT[1,2,8,8]"
+    assert labels_over_boxes([spot.rect, spot.left], wall) == []
+    assert spot.segment == 0 and spot.rect[1] >= 60.0  # below the box, not beside it
+    # room for the shape alone: the dtype goes
+    narrow = [(0.0, 0.0, 60.0, 100.0), (140.0, 0.0, 60.0, 100.0)]
+    assert LabelPlacer(narrow).place("FLOAT[1,2]", path).text == "[1,2]"
+    # no room at all: no label, never one over a node
+    assert LabelPlacer([(0.0, 0.0, 97.0, 100.0)]).place("FLOAT[1,2]", path) is None
+    # labels do not cover one another either
+    placer = LabelPlacer([])
+    first, second = placer.place("FLOAT[4]", path), placer.place("FLOAT[4]", path)
+    assert labels_over_boxes([second.rect], [first.rect]) == []
 
 
 def test_yed_keys_are_declared_for_yfiles_and_nothing_yfiles_without_yed() -> None:

@@ -119,3 +119,37 @@ def test_tagging_twice_replaces_the_tags_instead_of_adding(blocks_net):
 def test_one_module_path_per_node_is_required(blocks_net):
     with pytest.raises(ValueError, match="4 nodes"):
         tag_model(_chain_model(), [None], build_module_tree(blocks_net), "htp")
+
+
+def test_an_initializer_holding_a_weight_transposed_is_recorded_as_its_owner_marked_so():
+    """The dynamo exporter folds a Linear's transpose into a new initializer (val_63):
+    the owner is found by value, and the record says it is transposed."""
+    import numpy as np
+    import torch
+    from onnx import numpy_helper
+
+    from modelexport.converter.tags import TRANSPOSED, parameter_names
+    from modelexport.tagging import parameter_owners
+
+    class Net(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            torch.manual_seed(0)
+            self.proj = torch.nn.Linear(4, 3)
+            self.norm_a = torch.nn.LayerNorm(3)
+            self.norm_b = torch.nn.LayerNorm(3)
+
+    net = Net()
+    weight = net.proj.weight.detach().numpy()
+    inits = [numpy_helper.from_array(np.ascontiguousarray(weight.T), "val_63"),
+             numpy_helper.from_array(net.proj.bias.detach().numpy(), "proj.bias"),
+             numpy_helper.from_array(np.ones(3, np.float32), "norm_a.weight")]
+    graph = helper.make_graph([], "g", [], [], initializer=inits)
+    model = helper.make_model(graph)
+    owners = parameter_owners(model, net, build_module_tree(net))
+    assert owners["val_63"] == [["/Net", 12, "proj.weight", TRANSPOSED]]
+    assert owners["proj.bias"] == [["/Net", 3, "proj.bias"]]
+    # both norms' weights are ones: the exporter kept one initializer for the two
+    assert [entry[2] for entry in owners["norm_a.weight"]] == ["norm_a.weight", "norm_b.weight"]
+    names = parameter_names({"modelexport.parameter_owners": json.dumps(owners)})
+    assert names["val_63"] == ["proj.weight\u1d40"]
