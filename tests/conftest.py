@@ -38,6 +38,15 @@ def made_once(folder: Path, make: Callable[[Path], Any]) -> Path:
 
 
 @pytest.fixture(scope="session")
+def once_per_run(tmp_path_factory) -> Callable[[str, Callable[[Path], Any]], Path]:
+    """``once_per_run(name, make)``: a folder ``make(folder)`` filled once for the whole
+    test run, whichever xdist worker asks first (see :func:`made_once`): for fixtures
+    that cost seconds and that tests on both workers use."""
+    root = shared_folder(tmp_path_factory, "once")
+    return lambda name, make: made_once(root / name, make)
+
+
+@pytest.fixture(scope="session")
 def exported_sample(tmp_path_factory) -> Callable[..., Path]:
     """``exported_sample(name, strategy="auto", **options)``: ``samples/<name>`` exported by
     ``modelexport.export_pretrained`` (keyword ``options`` as it takes them), once per

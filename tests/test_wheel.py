@@ -26,12 +26,14 @@ def _run(*cmd, **kw) -> subprocess.CompletedProcess:
     return out
 
 
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    dist = tmp_path_factory.mktemp("dist")
+def _build_wheel(dist: Path) -> None:
     _run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
          "-w", dist, ROOT)
-    (path,) = dist.glob("modelexport-*.whl")
+
+
+@pytest.fixture(scope="session")
+def wheel(once_per_run) -> Path:
+    (path,) = once_per_run("wheel", _build_wheel).glob("modelexport-*.whl")
     return path
 
 
@@ -45,15 +47,18 @@ def test_the_wheels_only_top_level_import_name_is_modelexport(wheel):
     assert "modelexport/schemas/modelexport-graphml.xsd" in names
 
 
-@pytest.fixture(scope="module")
-def bare_venv(wheel, tmp_path_factory) -> Path:
-    """A fresh environment with the wheel alone (no torch extra), then graphml2svg."""
-    venv = tmp_path_factory.mktemp("venv")
-    _run(sys.executable, "-m", "venv", venv)
-    py = venv / "bin" / "python"
-    _run(py, "-m", "pip", "install", "--quiet", wheel)
-    _run(py, "-m", "pip", "install", "--quiet", "graphml2svg")
-    return venv
+@pytest.fixture(scope="session")
+def bare_venv(wheel, once_per_run) -> Path:
+    """A fresh environment with the wheel alone (no torch extra), then graphml2svg; made
+    once for the run, both workers' tests use it."""
+
+    def make(venv: Path) -> None:
+        _run(sys.executable, "-m", "venv", venv)
+        py = venv / "bin" / "python"
+        _run(py, "-m", "pip", "install", "--quiet", wheel)
+        _run(py, "-m", "pip", "install", "--quiet", "graphml2svg")
+
+    return once_per_run("bare-venv", make)
 
 
 def test_the_wheel_converts_beside_graphml2svg_in_a_fresh_environment(bare_venv, tmp_path):

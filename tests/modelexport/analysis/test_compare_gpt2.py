@@ -21,12 +21,16 @@ BLOCK = "/GPT2Model/GPT2Block"
 
 
 @pytest.fixture(scope="session")
-def gpt2s(tmp_path_factory) -> dict[str, Path]:
-    """Every variant exported once, plus the base with one weight changed."""
-    folder = tmp_path_factory.mktemp("gpt2s")
-    paths = {name: export(name, folder) for name in VARIANTS}
-    paths["one_weight"] = with_one_weight_changed(paths["base"], folder / "one_weight.onnx")
-    return paths
+def gpt2s(once_per_run) -> dict[str, Path]:
+    """Every variant exported once per test run, plus the base with one weight changed."""
+
+    def make(folder: Path) -> None:
+        for name in VARIANTS:
+            export(name, folder)
+        with_one_weight_changed(folder / "base.onnx", folder / "one_weight.onnx")
+
+    folder = once_per_run("gpt2s", make)
+    return {name: folder / f"{name}.onnx" for name in (*VARIANTS, "one_weight")}
 
 
 def cli_diff(a: Path, b: Path) -> dict:
