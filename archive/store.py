@@ -44,16 +44,21 @@ class BlobWriter:
 
     def finish(self) -> tuple[str, bool]:
         """(sha256, whether the bytes were new to the store)."""
-        os.close(self._fd)
-        self._fd = -1
+        self._close()
         sha = self._sha or self._hash.hexdigest()
         return sha, self._store._place(self._tmp, sha)
 
     def discard(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        self._close()
         Path(self._tmp).unlink(missing_ok=True)
+
+    def _close(self) -> None:
+        # The descriptor is forgotten before it is closed: a Ctrl-C raised between the two
+        # (an add lets it through while tensors are stored) must not leave discard() to
+        # close it a second time, whose EBADF would replace the interrupt.
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.close(fd)
 
 
 class TensorStore:

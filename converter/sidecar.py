@@ -177,9 +177,9 @@ class SidecarReader:
         return length
 
     def close(self) -> None:
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        fd, self._fd = self._fd, -1  # forgotten first: an interrupt never closes it twice
+        if fd >= 0:
+            os.close(fd)
 
     def __enter__(self) -> SidecarReader:
         return self

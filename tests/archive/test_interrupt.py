@@ -169,3 +169,22 @@ def test_ctrl_c_in_process_at_each_step_of_an_add(tmp_path, monkeypatch, target,
     if code == 130:
         assert output == "error: interrupted\n"
     _check(db, exit_code, output if code == 0 else "", "" if code == 0 else output, before)
+
+
+def test_ctrl_c_right_after_a_blob_is_closed_stays_an_interrupt(tmp_path, monkeypatch):
+    """Ctrl-C between closing a blob's file and forgetting it: the clean-up must not close
+    it again (a run under load once exited 1 with "Bad file descriptor" there)."""
+    from modelexport.archive import store as store_module
+
+    store = TensorStore(tmp_path / "store")
+    real_close = os.close
+
+    def close_then_interrupt(fd: int) -> None:
+        real_close(fd)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(store_module.os, "close", close_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        store.put(b"weights")
+    monkeypatch.undo()
+    assert list((tmp_path / "store").rglob("*")) == []
