@@ -131,8 +131,10 @@ def _shared_values(doc: Document, nodes: dict[str, Node], edges: list[Edge],
         source = nodes.get(edge.source)
         if source is None or edge.source in constants or edge.target not in nodes:
             continue
-        if source.data.get("kind") not in (fmt.KIND_OP, fmt.KIND_INPUT) or \
-                source.graph is not None:
+        # an op or input; or a module drawn closed (render --depth), which stands for
+        # the ops inside it
+        if source.data.get("kind") not in (fmt.KIND_OP, fmt.KIND_INPUT, fmt.KIND_MODULE) \
+                or source.graph is not None:
             continue
         reads.setdefault(edge.source, {}).setdefault(edge.target, []).append(edge)
     out = []

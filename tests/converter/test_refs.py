@@ -243,3 +243,25 @@ def test_a_file_with_boxes_for_shared_values_validates_and_rebuilds_the_exact_mo
     assert add_refs(doc) == 0
     assert remove_refs(doc) == 2
     assert generate_graphml(doc, yed=False) == before
+
+
+def test_a_value_made_in_a_closed_module_and_read_by_its_siblings_gets_boxes_there():
+    """The first layer's attention makes the mask every later layer reads (as a decoder's
+    export tags it): at a depth that closes the attentions, the later layers get a box
+    of the closed one, not one line from it down to each of them."""
+    from modelexport.graphml.picture import draw
+
+    model = shared_value_model()
+    mask = next(n for n in model.graph.node if n.name == "/mask")
+    mask.metadata_props[0].value = "/Net/L.0/Attn"
+    doc = model_to_document(model)
+    picture = draw(doc, "svg", depth=1)  # /Net/L.N open, /Net/L.N/Attn closed
+    groups = {n.data["hierarchy_tag"]: n.id for n, _ in doc.iter_nodes()
+              if n.data.get("kind") == fmt.KIND_MODULE}
+    svg = etree.fromstring(picture.data)
+    titles = {t.text for t in svg.iter("{http://www.w3.org/2000/svg}title")}
+    first = groups["/Net/L.0/Attn"]
+    for i in (1, 2):
+        attn = groups[f"/Net/L.{i}/Attn"]
+        assert f"{first}->{attn}" not in titles
+        assert f"{first}.{attn}->{attn}" in titles
