@@ -40,9 +40,10 @@ demo: $(BIN)/modelexport
 	@echo "  bert_export_report.txt           the export report; bert_metadata.json: module tree and node tags"
 	@echo "  $(BIN)/modelexport analyze out/bert.onnx  prints the module tree with op and parameter counts"
 
-## test: the whole test suite (what CI runs). Two workers take the tests one at a time,
-## longest first (tests/conftest.py orders them), so neither is left with a long tail.
-TEST_WORKERS = -n 2 --maxschedchunk 1
+## test: the whole test suite (what CI runs). Two workers take a test file at a time,
+## those with the longest tests first (tests/conftest.py orders them): a file's fixtures
+## are then built once, and neither worker is left with a long tail.
+TEST_WORKERS = -n 2 --dist loadfile
 test: $(BIN)/modelexport
 	$(BIN)/python -m pytest $(TEST_WORKERS) --durations=15
 
