@@ -183,8 +183,10 @@ def render_summary(results: list[Result]) -> str:
     if not results:
         return ""
     names = [m for m, _v, _t, _ok in results[0].quality.verdicts()]
-    short = ["overlap", "outside", "through", "upward", "long", "long-nc", "stacked", "alike"]
-    rows = [["model", "boxes", "ratio", *short[:len(names)]]]
+    short = ["overlap", "outside", "through", "upward", "long", "long-nc", "stacked", "alike",
+             "labels"]
+    assert len(names) == len(short), names  # a new verdict needs its column name here
+    rows = [["model", "boxes", "ratio", *short]]
     for r in results:
         rows.append([r.name, f"{r.quality.boxes:,}", _fmt(r.time_ratio, ".2f"),
                      *[_mark(ok) for _m, _v, _t, ok in r.quality.verdicts()]])

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import json
 import zlib
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -236,6 +237,7 @@ _EDGE_CHAR_W = 6.0
 _EDGE_LINE_H = 14.0
 _EDGE_GAP = 3.0
 _GRID = 96.0
+_CELL_ROW = 1 << 32  # a grid cell's key: column * _CELL_ROW + row (rows stay below 2**31)
 _RATIOS = (0.5, 0.35, 0.65, 0.2, 0.8)
 
 
@@ -266,30 +268,44 @@ class LabelPlacer:
     each placed label is added, so labels do not cover one another either."""
 
     def __init__(self, boxes: Iterable[Rect]) -> None:
-        self._grid: dict[tuple[int, int], list[Rect]] = {}
+        # Compact, as the layout's own structures are (a 100k-node model has ~180k
+        # boxes): each box's x, y, w, h in one array; a grid cell, keyed by one int,
+        # holds the index of its one box, or a list of them.
+        self._rects = array("d")
+        self._grid: dict[int, int | list[int]] = {}
         for rect in boxes:
             self._add(rect)
 
     def _add(self, rect: Rect) -> None:
         x, y, w, h = rect
+        index = len(self._rects) // 4
+        self._rects.extend((x, y, w, h))
         grid = self._grid
         for i in range(int(x // _GRID), int((x + w) // _GRID) + 1):
             for j in range(int(y // _GRID), int((y + h) // _GRID) + 1):
-                cell = grid.get((i, j))
+                key = i * _CELL_ROW + j
+                cell = grid.get(key)
                 if cell is None:
-                    grid[i, j] = [rect]
+                    grid[key] = index
+                elif isinstance(cell, int):
+                    grid[key] = [cell, index]
                 else:
-                    cell.append(rect)
+                    cell.append(index)
 
     def clear(self, rect: Rect) -> bool:
         """True when ``rect`` covers no box and no placed label."""
         x, y, w, h = rect
         right, bottom = x + w, y + h
-        grid = self._grid
+        grid, rects = self._grid, self._rects
         for i in range(int(x // _GRID), int(right // _GRID) + 1):
             for j in range(int(y // _GRID), int(bottom // _GRID) + 1):
-                for ox, oy, ow, oh in grid.get((i, j), ()):
-                    if x < ox + ow and ox < right and y < oy + oh and oy < bottom:
+                cell = grid.get(i * _CELL_ROW + j)
+                if cell is None:
+                    continue
+                for k in (cell,) if isinstance(cell, int) else cell:
+                    ox, oy = rects[4 * k], rects[4 * k + 1]
+                    if x < ox + rects[4 * k + 2] and ox < right and \
+                            y < oy + rects[4 * k + 3] and oy < bottom:
                         return False
         return True
 
