@@ -41,9 +41,10 @@ demo: $(BIN)/modelexport
 	@echo "  $(BIN)/modelexport analyze out/bert.onnx  prints the module tree with op and parameter counts"
 
 ## test: the whole test suite (what CI runs). Two workers take a test file at a time,
-## those with the longest tests first (tests/conftest.py orders them): a file's fixtures
-## are then built once, and neither worker is left with a long tail.
-TEST_WORKERS = -n 2 --dist loadfile
+## those with the longest tests first, in the order tests/conftest.py gives them (xdist
+## would put files with many tests first): a file's fixtures are then built once, and
+## neither worker is left with a long tail.
+TEST_WORKERS = -n 2 --dist loadfile --no-loadscope-reorder
 test: $(BIN)/modelexport
 	$(BIN)/python -m pytest $(TEST_WORKERS) --durations=15
 

@@ -35,11 +35,20 @@ def _blobs(store: Path) -> set[str]:
     return {p.name for p in store.rglob("*") if p.is_file() and not p.name.startswith(".")}
 
 
+def _now(ready) -> bool:
+    """``ready()``, False while a folder it lists vanishes under it (the add removes
+    a part's scratch folder while the test may be listing it)."""
+    try:
+        return ready()
+    except FileNotFoundError:
+        return False
+
+
 def _kill_when(db: Path, big: Path, ready, *extra: str) -> None:
     proc = subprocess.Popen([sys.executable, "-c", ADD, str(db), str(big), *extra])
     try:
         deadline = time.monotonic() + 120
-        while not ready():
+        while not _now(ready):
             assert proc.poll() is None, "the add finished before it could be killed"
             assert time.monotonic() < deadline
             time.sleep(0.001)
