@@ -164,7 +164,7 @@ def _closed_view(doc: Document, tops: set[str], first: int,
             here = first if node.id in tops else level
             if node.graph is None:
                 continue
-            if here is not None and depth is not None and here > depth:
+            if here is not None and here > depth:
                 ops = _ops_below(node)
                 closed[node.id] = f"{yed.node_text(node)}\n{ops} op{'' if ops == 1 else 's'}"
                 for child in node.graph.nodes:
@@ -282,11 +282,8 @@ def _dot_of(shown: _Shown, placement: Placement, zoom: float = 1.0) -> _Dot:
         out.append(f'{dot_quote(nid)} [shape={dot_shape}, style="{style}", fillcolor="{fill}", '
                    f"label={dot_quote(yed.node_text(node))}, {common}];")
     paths = placement.paths
-    solid = [boxes[nid] for nid in order
-             if shown.nodes[nid].graph is None or nid in shown.closed]
-    placer = yed.LabelPlacer([*solid, *(yed.title_bar(shown.nodes[nid], boxes[nid]) for nid in order
-                                        if nid not in shown.closed
-                                        and shown.nodes[nid].graph is not None)])
+    solid = [boxes[nid] for nid in order if shown.nodes[nid].graph is None]  # closed too
+    placer = yed.label_placer((shown.nodes[nid] for nid in order), boxes)
     labels: list[Rect] = []
     for i, (s, t, label) in enumerate(shown.edges):
         points = paths[i] if i < len(paths) else None

@@ -130,7 +130,7 @@ class _Writer:
         self.edge_index = ({id(e): i for i, e in enumerate(doc.iter_edges())}
                            if len(self.paths) else {})
         # edge labels go where they cover no node (yed.LabelPlacer)
-        self.labels = (yed.label_placer(doc, self.placement)
+        self.labels = (yed.label_placer((n for n, _ in doc.iter_nodes()), self.placement.boxes)
                        if self.placement and self.boxes else None)
 
     # -- checks ------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import functools
 import json
 import zlib
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from modelexport.graphml import format as fmt
@@ -359,13 +359,12 @@ def title_bar(node: Node, box: Rect) -> Rect:
     return x, y, min(w, label_size(node_text(node))[0] * 1.2 + 2 * _PAD), TITLE_H
 
 
-def label_placer(doc: Document, placement: Placement) -> LabelPlacer:
-    """A :class:`LabelPlacer` for ``doc`` as ``placement`` put it: clear of its leaves
-    and of its groups' names."""
-    boxes = placement.boxes
+def label_placer(nodes: Iterable[Node], boxes: Mapping[str, Rect]) -> LabelPlacer:
+    """A :class:`LabelPlacer` for ``nodes`` placed at ``boxes``: clear of the leaves (a
+    module drawn closed is one) and of the open groups' names."""
     return LabelPlacer(boxes[node.id] if node.graph is None
                        else title_bar(node, boxes[node.id])
-                       for node, _ in doc.iter_nodes() if node.id in boxes)
+                       for node in nodes if node.id in boxes)
 
 
 def _edge_label(spot: LabelSpot | None) -> str:
