@@ -50,6 +50,12 @@ class Group(TyperGroup):
     def get_params(self, ctx: Any) -> list[Any]:
         return _flags_without_types(super().get_params(ctx))
 
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        try:  # (reading the command line; typer would exit 130 without a word)
+            return super().make_context(*args, **kwargs)
+        except KeyboardInterrupt as e:
+            raise fail(MESSAGES["interrupted"], 130) from e
+
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)

@@ -4,6 +4,9 @@ errors, usage lines, ``--version`` and the wording of counts."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from importlib.metadata import version
 
 import numpy as np
@@ -214,6 +217,18 @@ def test_ctrl_c_anywhere_in_a_command_exits_130_saying_interrupted(command, info
     assert result.stderr == "error: interrupted\n"
 
 
+def test_ctrl_c_while_the_command_line_is_read_exits_130_saying_interrupted(monkeypatch):
+    from typer.core import TyperGroup
+
+    def interrupted(self, ctx, args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(TyperGroup, "parse_args", interrupted)
+    result = _invoke("--version")
+    assert result.exit_code == 130, result.output
+    assert result.stderr == "error: interrupted\n"
+
+
 def test_ctrl_c_while_validate_prints_its_report_exits_130(tmp_path, monkeypatch):
     from modelexport.analysis import report as render
 
@@ -253,3 +268,73 @@ def test_the_official_schema_on_a_default_file_names_the_limit_and_the_flags_it_
     flat = tmp_path / "flat.graphml"
     assert _invoke("export-graphml", model, flat, "--flat", "--no-yed").exit_code == 0
     assert _invoke("validate-graphml", flat, "--schema", "official").exit_code == 0
+
+
+# -- the program, run as a process: Ctrl-C while it loads and while a command imports ----
+
+# Imported first by a process (as sitecustomize): when MODULE is first imported, raises
+# KeyboardInterrupt once, as Ctrl-C does wherever it lands: HOW=exec, from code run by
+# exec() of a string (a module's dataclasses are made so); HOW=callback, in a weakref
+# callback (the import system runs one per module lock), where Python can only print it.
+# HOW=signal sends SIGINT itself, and notes in MODULE.imported that the import went on.
+_INTERRUPT_ON_IMPORT = '''
+import os, signal, sys, weakref
+
+def _interrupt(*_):
+    raise KeyboardInterrupt
+
+class _InterruptOnce:
+    def find_spec(self, name, path=None, target=None):
+        if name == os.environ["INTERRUPT_ON_IMPORT"]:
+            sys.meta_path.remove(self)
+            if os.environ["HOW"] == "exec":
+                exec("raise KeyboardInterrupt")
+            if os.environ["HOW"] == "signal":
+                os.kill(os.getpid(), signal.SIGINT)
+                for _ in range(1000):  # bytecodes: where a raised interrupt would land
+                    pass
+                open(os.environ["INTERRUPT_ON_IMPORT"] + ".imported", "w").close()
+                return None
+            target = type("Target", (), {})()
+            ref = weakref.ref(target, _interrupt)
+            del target
+        return None
+
+sys.meta_path.insert(0, _InterruptOnce())
+'''
+
+
+def _program_interrupted_on_import(tmp_path, module, *args, how="exec"):
+    (tmp_path / "sitecustomize.py").write_text(_INTERRUPT_ON_IMPORT)
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "INTERRUPT_ON_IMPORT": module,
+           "HOW": how}
+    return subprocess.run([sys.executable, "-m", "modelexport", *args], env=env,
+                          capture_output=True, text=True, cwd=tmp_path)
+
+
+def test_ctrl_c_while_a_command_imports_what_it_needs_exits_130_not_by_the_signal(tmp_path):
+    """CPython's ``-m`` ends by SIGINT a process that caught a KeyboardInterrupt which
+    left exec()'d code, unless the program clears that note: the exit must be 130."""
+    run = _program_interrupted_on_import(tmp_path, "modelexport.archive.schema",
+                                         "archive", "list", str(tmp_path / "none.lbdb"))
+    assert (run.returncode, run.stdout, run.stderr) == (130, "", "error: interrupted\n")
+
+
+def test_ctrl_c_while_the_program_loads_exits_130_in_one_line(tmp_path):
+    run = _program_interrupted_on_import(tmp_path, "modelexport.cli._common", "--version")
+    assert (run.returncode, run.stdout, run.stderr) == (130, "", "error: interrupted\n")
+
+
+def test_ctrl_c_in_a_callback_python_can_only_print_still_interrupts_the_command(tmp_path):
+    run = _program_interrupted_on_import(tmp_path, "modelexport.archive.schema", "archive",
+                                         "list", str(tmp_path / "none.lbdb"), how="callback")
+    assert (run.returncode, run.stdout, run.stderr) == (130, "", "error: interrupted\n")
+
+
+def test_ctrl_c_while_a_module_imports_lets_the_import_finish_then_interrupts(tmp_path):
+    """(An extension module's initialiser cut short by KeyboardInterrupt can crash the
+    process: onnx's did, with SIGSEGV.)"""
+    run = _program_interrupted_on_import(tmp_path, "modelexport.archive.schema", "archive",
+                                         "list", str(tmp_path / "none.lbdb"), how="signal")
+    assert (run.returncode, run.stdout, run.stderr) == (130, "", "error: interrupted\n")
+    assert (tmp_path / "modelexport.archive.schema.imported").exists()
