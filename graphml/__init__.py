@@ -22,18 +22,43 @@ is made (never onnx, torch or numpy).
 
 from __future__ import annotations
 
+import typing as _typing
+
+# The errors load with the package (every layer above raises them); the rest when first
+# used, so that a program importing only the errors (the command line, at start) does
+# not pay for the reader, writer, layout and validator.
 from modelexport.graphml.errors import (
     GraphMLError,
     GraphMLFormatError,
     GraphMLParseError,
     GraphMLValidationError,
 )
-from modelexport.graphml.model import Document, Edge, Graph, Key, Node
-from modelexport.graphml.reader import parse_graphml, read_graphml
-from modelexport.graphml.refs import add_refs, remove_refs
-from modelexport.graphml.validator import Finding, ValidationReport, validate_graphml
-from modelexport.graphml.writer import generate_graphml, write_graphml
-from modelexport.schemas import schema_path
+
+_LAZY = {
+    "Document": "modelexport.graphml.model",
+    "Edge": "modelexport.graphml.model",
+    "Graph": "modelexport.graphml.model",
+    "Key": "modelexport.graphml.model",
+    "Node": "modelexport.graphml.model",
+    "parse_graphml": "modelexport.graphml.reader",
+    "read_graphml": "modelexport.graphml.reader",
+    "add_refs": "modelexport.graphml.refs",
+    "remove_refs": "modelexport.graphml.refs",
+    "Finding": "modelexport.graphml.validator",
+    "ValidationReport": "modelexport.graphml.validator",
+    "validate_graphml": "modelexport.graphml.validator",
+    "generate_graphml": "modelexport.graphml.writer",
+    "write_graphml": "modelexport.graphml.writer",
+    "schema_path": "modelexport.schemas",
+}
+
+if _typing.TYPE_CHECKING:
+    from modelexport.graphml.model import Document, Edge, Graph, Key, Node
+    from modelexport.graphml.reader import parse_graphml, read_graphml
+    from modelexport.graphml.refs import add_refs, remove_refs
+    from modelexport.graphml.validator import Finding, ValidationReport, validate_graphml
+    from modelexport.graphml.writer import generate_graphml, write_graphml
+    from modelexport.schemas import schema_path
 
 __all__ = [
     # document model
@@ -47,3 +72,19 @@ __all__ = [
     # errors
     "GraphMLError", "GraphMLParseError", "GraphMLFormatError", "GraphMLValidationError",
 ]
+
+
+
+def __getattr__(name: str) -> _typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'modelexport.graphml' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
