@@ -36,10 +36,17 @@ class _State:
         self.pending = False  # an interrupt came and was not raised yet
         self.previous: Any = None  # the handler guarded() replaced
 
-    def handle(self, _signum: int, _frame: Any) -> None:
+    def handle(self, signum: int, frame: Any) -> None:
         if self.mode == _RAISE:
-            self.mode = _DEFER  # the clean-up that follows is not cut short
-            raise KeyboardInterrupt
+            # as the handler guarded() replaced would: KeyboardInterrupt, at once or (the
+            # modelexport program's, while a module imports) once it can be taken
+            raise_now = self.previous if callable(self.previous) else signal.default_int_handler
+            try:
+                raise_now(signum, frame)
+            except KeyboardInterrupt:
+                self.mode = _DEFER  # the clean-up that follows is not cut short
+                raise
+            return
         self.pending = True
 
 

@@ -188,3 +188,27 @@ def test_ctrl_c_right_after_a_blob_is_closed_stays_an_interrupt(tmp_path, monkey
         store.put(b"weights")
     monkeypatch.undo()
     assert list((tmp_path / "store").rglob("*")) == []
+
+
+def test_ctrl_c_while_a_step_imports_a_module_lets_the_import_finish_under_the_program(
+        tmp_path, monkeypatch):
+    """Inside an interruptible step the interrupt is raised as the program's own handler
+    raises it: after the module being imported has loaded (an extension module's
+    initialiser cut short can crash the process)."""
+    from modelexport.__main__ import _interrupt_unless_importing
+    from modelexport.archive import interrupts
+
+    (tmp_path / "interrupted_while_loading.py").write_text(
+        "import os, signal\nos.kill(os.getpid(), signal.SIGINT)\n"
+        "total = sum(range(1000))  # bytecodes: where a raised interrupt would land\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    previous = signal.signal(signal.SIGINT, _interrupt_unless_importing)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with interrupts.guarded(), interrupts.interruptible():
+                import interrupted_while_loading  # noqa: F401
+                for _ in range(1000):
+                    pass
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert sys.modules.pop("interrupted_while_loading").total == 499500
