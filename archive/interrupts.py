@@ -13,7 +13,8 @@ clean-up then fails, or the command says "interrupted" about a model it stored. 
   reported (stored, exit 0) is what is stored.
 
 Once raised, later interrupts wait: the clean-up that follows runs to its end. Outside
-the main thread (where no signal handler can be set) everything here does nothing.
+the main thread (where no signal handler can be set), and in a process that ignores
+SIGINT, everything here does nothing.
 """
 
 from __future__ import annotations
@@ -65,8 +66,8 @@ def guarded(*, last: bool = False) -> Iterator[None]:
     write then leaves SIGINT ignored, so no interrupt on the way out can turn what was
     stored into a failure.
     """
-    if not _main_thread():
-        yield
+    if not _main_thread() or signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        yield  # (a process that ignores SIGINT, as a shell's background job does, goes on)
         return
     state = _state
     if state.depth == 0:

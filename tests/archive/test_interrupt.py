@@ -212,3 +212,19 @@ def test_ctrl_c_while_a_step_imports_a_module_lets_the_import_finish_under_the_p
     finally:
         signal.signal(signal.SIGINT, previous)
     assert sys.modules.pop("interrupted_while_loading").total == 499500
+
+
+def test_a_process_that_ignores_ctrl_c_goes_on_ignoring_it_while_it_writes(tmp_path):
+    """(A shell's background job starts with SIGINT ignored.)"""
+    from modelexport.archive import interrupts
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with interrupts.guarded(), interrupts.interruptible():
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(1000):
+                pass
+            interrupts.poll()
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
