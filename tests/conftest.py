@@ -82,3 +82,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return 0 if slow.kwargs.get("first") else 1
 
     items.sort(key=rank)
+
+
+#: Test files whose tests xdist hands out one at a time, to whichever worker is free: the
+#: README's runs, each an independent scratch directory of exports, together the longest
+#: work of the suite. Every other file goes to one worker whole (``--dist loadfile``), so
+#: its fixtures are built once.
+ONE_TEST_AT_A_TIME = {"tests/test_readme.py"}
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadfile``, except for the files of :data:`ONE_TEST_AT_A_TIME`."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class FilesAndSomeTests(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = super()._split_scope(nodeid)
+            return nodeid if file in ONE_TEST_AT_A_TIME else file
+
+    return FilesAndSomeTests(config, log)
