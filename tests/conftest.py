@@ -73,7 +73,7 @@ def exported_sample(tmp_path_factory) -> Callable[..., Path]:
 @pytest.fixture(scope="session")
 def onnx_cases(once_per_run) -> list[tuple[str, Any]]:
     """tests/onnx_corpus.py's ``collect_cases()``, collected once for the whole test run:
-    the first worker to ask saves the models, the others read them back (0.2 s instead of
+    the first worker to ask saves the models, the others read them back (0.02 s instead of
     the 7 CPU-seconds onnx's reference implementation takes to collect them)."""
     import pickle
 
