@@ -43,7 +43,8 @@ demo: $(BIN)/modelexport
 ## test: the whole test suite (what CI runs). Two workers take a test file at a time,
 ## those with the longest tests first, in the order tests/conftest.py gives them (xdist
 ## would put files with many tests first): a file's fixtures are then built once, and
-## neither worker is left with a long tail.
+## neither worker is left with a long tail. The README's runs go one test at a time
+## (tests/conftest.py's ONE_TEST_AT_A_TIME), so both workers share them.
 TEST_WORKERS = -n 2 --dist loadfile --no-loadscope-reorder
 test: $(BIN)/modelexport
 	$(BIN)/python -m pytest $(TEST_WORKERS) --durations=15

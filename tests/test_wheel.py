@@ -50,13 +50,17 @@ def test_the_wheels_only_top_level_import_name_is_modelexport(wheel):
 @pytest.fixture(scope="session")
 def bare_venv(wheel, once_per_run) -> Path:
     """A fresh environment with the wheel alone (no torch extra), then graphml2svg; made
-    once for the run, both workers' tests use it."""
+    once for the run, both workers' tests use it. uv builds it (the test extra installs
+    uv): it resolves the wheel's dependencies as pip does, but links them from its cache
+    instead of unpacking and compiling ~500 MB (2 CPU-seconds instead of 25)."""
+    from uv import find_uv_bin
 
     def make(venv: Path) -> None:
-        _run(sys.executable, "-m", "venv", venv)
+        uv = find_uv_bin()
+        _run(uv, "venv", "--quiet", "--python", sys.executable, venv)
         py = venv / "bin" / "python"
-        _run(py, "-m", "pip", "install", "--quiet", wheel)
-        _run(py, "-m", "pip", "install", "--quiet", "graphml2svg")
+        _run(uv, "pip", "install", "--quiet", "--python", py, wheel)
+        _run(uv, "pip", "install", "--quiet", "--python", py, "graphml2svg")
 
     return once_per_run("bare-venv", make)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import re
 import shlex
-import warnings
 from collections import defaultdict
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import numpy as np
 import onnx
 import pytest
 from onnx import numpy_helper
+from onnx_corpus import corpus_files
 from typer.testing import CliRunner
 
 from modelexport.archive import open_archive
@@ -26,7 +26,6 @@ from modelexport.cli import app
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"
 README = ROOT / "README.md"
-CORPUS_DATA = Path(onnx.__file__).parent / "backend" / "test" / "data"
 
 
 def fine_tune(src: Path, dst: Path) -> Path:
@@ -52,16 +51,10 @@ def sample_models(tmp_path_factory, exported_sample) -> dict[str, Path]:
     return models
 
 
-def _corpus() -> list[tuple[str, object]]:
-    from onnx.backend.test.case.model import collect_testcases as model_cases
-    from onnx.backend.test.case.node import collect_testcases as node_cases
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cases = [(f"case/{c.name}", c.model) for c in node_cases() + model_cases()
-                 if c.model is not None]
-    return cases + [(f"file/{p.relative_to(CORPUS_DATA)}", p)
-                    for p in sorted(CORPUS_DATA.rglob("*.onnx"))]
+def _corpus(cases: list[tuple[str, onnx.ModelProto]]) -> list[tuple[str, object]]:
+    """The ``onnx_cases`` fixture's cases and the model files onnx ships, named apart."""
+    return ([(f"case/{name}", model) for name, model in cases]
+            + [(f"file/{name}", path) for name, path in corpus_files()])
 
 
 def _bytes(source: object) -> bytes:
@@ -78,8 +71,8 @@ PARTS = 4
 @pytest.mark.slow
 @pytest.mark.parametrize("part", range(PARTS))
 def test_every_sample_and_the_whole_corpus_restore_identically_from_a_shared_archive(
-        tmp_path, sample_models, part):
-    everything = [(name, path) for name, path in sample_models.items()] + _corpus()
+        tmp_path, sample_models, onnx_cases, part):
+    everything = [(name, path) for name, path in sample_models.items()] + _corpus(onnx_cases)
     assert len(everything) > 2000
     everything = everything[part::PARTS]
     db = tmp_path / "all.lbdb"

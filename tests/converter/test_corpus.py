@@ -10,29 +10,21 @@ from __future__ import annotations
 
 import io
 import shutil
-import warnings
 from pathlib import Path
 
 import onnx
 import pytest
+from onnx_corpus import corpus_files
 
 from modelexport.converter import graphml_to_onnx, model_to_document, onnx_to_graphml
 from modelexport.converter._protojson import OPAQUE
 from modelexport.converter.sidecar import SidecarWriter
 from modelexport.converter.testing import diff_models
 
-DATA = Path(onnx.__file__).parent / "backend" / "test" / "data"
 
-
-def _corpus() -> list[tuple[str, object]]:
-    from onnx.backend.test.case.model import collect_testcases as model_cases
-    from onnx.backend.test.case.node import collect_testcases as node_cases
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cases = [(c.name, c.model) for c in node_cases() + model_cases() if c.model is not None]
-    files = sorted(DATA.rglob("*.onnx"))
-    return cases + [(str(p.relative_to(DATA)), p) for p in files]
+def _corpus(cases: list[tuple[str, onnx.ModelProto]]) -> list[tuple[str, object]]:
+    """The ``onnx_cases`` fixture's cases, then the model files onnx ships."""
+    return [*cases, *corpus_files()]
 
 
 def _round_trip(tmp: Path, source: object) -> list[str]:
@@ -43,8 +35,8 @@ def _round_trip(tmp: Path, source: object) -> list[str]:
 
 
 @pytest.mark.slow
-def test_every_model_of_the_onnx_corpus_comes_back_byte_identical(tmp_path):
-    corpus = _corpus()
+def test_every_model_of_the_onnx_corpus_comes_back_byte_identical(tmp_path, onnx_cases):
+    corpus = _corpus(onnx_cases)
     assert len(corpus) > 1500
     different: dict[str, list[str]] = {}
     failed: dict[str, str] = {}
@@ -87,11 +79,11 @@ def test_a_field_the_tables_stop_agreeing_on_turns_up_as_base64(monkeypatch, tag
 
 
 @pytest.mark.slow
-def test_no_field_of_the_corpus_is_written_as_base64():
+def test_no_field_of_the_corpus_is_written_as_base64(onnx_cases):
     """Every element of the corpus has a readable form that decodes to the same bytes,
     so base64 anywhere means the encoder and decoder disagree about a field."""
     found: dict[str, list[str]] = {}
-    for name, source in _corpus():
+    for name, source in _corpus(onnx_cases):
         model = onnx.load(str(source)) if isinstance(source, Path) else source
         fields = opaque_fields(model_to_document(model, SidecarWriter(io.BytesIO())))
         if fields:

@@ -38,11 +38,11 @@ from __future__ import annotations
 import hashlib
 import shutil
 import sysconfig
-import warnings
 from pathlib import Path
 
 import onnx
 import pytest
+from onnx_corpus import collect_cases, corpus_files
 
 from modelexport.converter import graphml_to_onnx, onnx_to_graphml
 
@@ -142,20 +142,11 @@ def output_hashes(tmp: Path, source: onnx.ModelProto | Path) -> dict[str, str]:
     }
 
 
-def _corpus() -> list[tuple[str, onnx.ModelProto | Path]]:
-    from onnx.backend.test.case.model import collect_testcases as model_cases
-    from onnx.backend.test.case.node import collect_testcases as node_cases
-
-    data = Path(onnx.__file__).parent / "backend" / "test" / "data"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cases = [(c.name, c.model) for c in node_cases() + model_cases() if c.model is not None]
-    return cases + [(str(p.relative_to(data)), p) for p in sorted(data.rglob("*.onnx"))]
-
-
-def corpus_hash(tmp: Path) -> str:
+def corpus_hash(tmp: Path, cases: list[tuple[str, onnx.ModelProto]]) -> str:
+    """One hash over the outputs of every model of the corpus: ``cases`` (the node and
+    model test cases), then the model files onnx ships."""
     total = hashlib.sha256()
-    for i, (name, source) in enumerate(_corpus()):
+    for i, (name, source) in enumerate([*cases, *corpus_files()]):
         # each model in a folder of its own, removed after: on ext4, replacing an
         # existing file flushes it first (~1.5 ms), a fifth of this test's time
         hashes = output_hashes(tmp / str(i), source)
@@ -224,9 +215,9 @@ def test_synthetic_models_convert_to_the_pinned_bytes(tmp_path):
 
 
 @pytest.mark.slow(first=True)
-def test_the_onnx_corpus_converts_to_the_pinned_bytes(tmp_path):
+def test_the_onnx_corpus_converts_to_the_pinned_bytes(tmp_path, onnx_cases):
     assert_pinned_versions("onnx")
-    assert corpus_hash(tmp_path) == CORPUS_HASH
+    assert corpus_hash(tmp_path, onnx_cases) == CORPUS_HASH
 
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
@@ -255,7 +246,7 @@ if __name__ == "__main__":
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         print("SYNTHETIC_HASHES =", pprint.pformat(synthetic_hashes(root / "synthetic")))
-        print(f'CORPUS_HASH = "{corpus_hash(root / "corpus")}"')
+        print(f'CORPUS_HASH = "{corpus_hash(root / "corpus", collect_cases())}"')
         samples = {p.name: {"export": _sha(e := sample_export(root / p.name, p)),
                             **output_hashes(root / p.name / "out", e)} for p in SAMPLE_DIRS}
         print("SAMPLE_HASHES =", pprint.pformat(samples))

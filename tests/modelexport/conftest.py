@@ -64,12 +64,17 @@ def parameter_consumers(onnx_model: Any, torch_model: Any) -> dict[str, list[Any
 
 
 @pytest.fixture(scope="session")
-def export_sample(tmp_path_factory):
-    """``export_sample(name, strategy)``: export a sample once per session, verified."""
+def export_sample(once_per_run):
+    """``export_sample(name, strategy)``: a sample exported once per test run, verified.
+    The first xdist worker to ask exports it and keeps the report beside the file; the
+    others (test_exporter.py and test_fold_exports.py may run on different workers)
+    rebuild the same seeded model and inputs, and read the file and report back."""
 
     def export(name: str, strategy: str = "auto") -> Exported:
         key = (name, strategy)
         if key not in _CACHE:
+            import pickle
+
             import onnx
 
             from modelexport.exporter import UnifiedExporter
@@ -79,9 +84,15 @@ def export_sample(tmp_path_factory):
             loaded = load_pretrained(str(SAMPLES / name))
             _make_parameters_distinct(loaded.model)
             inputs = build_inputs(loaded.model, loaded.tokenizer)
-            out = tmp_path_factory.mktemp(f"{name}-{strategy}") / f"{name}.onnx"
-            report = UnifiedExporter(strategy, verify=True).export(loaded.model, inputs, out,
-                                                                   notes=[loaded.note])
+
+            def make(folder: Path) -> None:
+                report = UnifiedExporter(strategy, verify=True).export(
+                    loaded.model, inputs, folder / f"{name}.onnx", notes=[loaded.note])
+                (folder / "report.pickle").write_bytes(pickle.dumps(report))
+
+            folder = once_per_run(f"export-sample-{name}-{strategy}", make)
+            report = pickle.loads((folder / "report.pickle").read_bytes())
+            out = folder / f"{name}.onnx"
             _CACHE[key] = Exported(name, loaded.model, inputs, report, out, onnx.load(out))
         return _CACHE[key]
 

@@ -200,10 +200,14 @@ def test_a_terminal_sees_progress_naming_each_step(weights_dir, tmp_path):
 
 
 @pytest.mark.slow
-def test_the_export_summary_analyze_and_metadata_count_modules_alike(samples, tmp_path):
+def test_the_export_summary_analyze_and_metadata_count_modules_alike(samples, tmp_path,
+                                                                     exported_sample):
     out = tmp_path / "bert.onnx"
-    exported = _export(samples / "bert-tiny", out, "--strategy", "htp", "--no-verify")
+    exported = _export(samples / "bert-tiny", out)  # the README's plain export
     assert exported.exit_code == 0, exported.output
+    # the bytes of the test run's shared export, which tests/test_readme.py copies for
+    # the README's plain `modelexport export samples/NAME OUT` lines
+    assert out.read_bytes() == exported_sample("bert-tiny").read_bytes()
     assert "18 modules, 13 holding ops" in exported.stdout
     analyzed = runner.invoke(app, ["analyze", str(out)])
     assert "18 modules, 13 holding ops" in analyzed.stdout.splitlines()[0]
