@@ -62,13 +62,16 @@ class Box:
     """A box to place: a leaf of a fixed size, or a group (``children`` is a list).
 
     For a group, ``width`` x ``height`` is its size when closed, and ``width`` is also
-    the least width of its open bounds (room for its label).
+    the least width of its open bounds (room for its label). A leaf that is ``beside``
+    and feeds one box (a reference box for a value made far above) is drawn in that
+    box's rank, right beside it, its edge running across (``auto`` only).
     """
 
     id: str
     width: float
     height: float
     children: list[Box] | None = None
+    beside: bool = False
 
 
 @dataclass
@@ -138,6 +141,7 @@ def place(roots: list[Box], edges: list[tuple[str, str]], method: str = "auto") 
 # -- auto: one module at a time ---------------------------------------------------------
 
 _ENTRY, _EXIT = -1, -2  # a group's way in (on its top border) and way out (bottom border)
+_BESIDE = -3  # the kind of a leaf drawn beside the box it feeds (a leaf's kind is -1)
 
 
 @dataclass
@@ -171,6 +175,7 @@ class _Tree:
         self.width = array("d", [0.0])  # the size given: a leaf's, a group's closed one
         self.height = array("d", [0.0])
         self.kids: list[list[int] | None] = [[]]
+        self.beside = bytearray(1)
         stack = [(0, roots)]
         while stack:
             group, boxes = stack.pop()
@@ -184,6 +189,7 @@ class _Tree:
                 self.depth.append(self.depth[group] + 1)
                 self.width.append(box.width)
                 self.height.append(box.height)
+                self.beside.append(box.beside)
                 kids.append(i)
                 if box.children is None:
                     self.kids.append(None)
@@ -251,7 +257,8 @@ def _by_module(roots: list[Box], edges: list[tuple[str, str]], method: str) -> P
         classes: dict[tuple, list[int]] = {}
         for g in by_level[lv]:
             ordered = tuple(sorted(links.pop(g, ())))
-            key = (g == 0, tuple([kind[k] for k in tree.kids[g]]), ordered)
+            key = (g == 0, tuple([_BESIDE if tree.beside[k] and tree.kids[k] is None
+                                  else kind[k] for k in tree.kids[g]]), ordered)
             classes.setdefault(key, []).append(g)
         for (root, kinds, ordered), members in classes.items():
             slots = []
@@ -263,13 +270,14 @@ def _by_module(roots: list[Box], edges: list[tuple[str, str]], method: str) -> P
                     width[tree.kids[g][j]], height[tree.kids[g][j]] = w, h
             ports = []
             for (w, _h), k in zip(slots, kinds, strict=True):
-                if k < 0:
+                if k < 0:  # a leaf (or an empty group)
                     ports.append((w / 2, w / 2))
                 else:
                     child = insides[k]
                     shift = (w - child.width) / 2
                     ports.append((shift + child.entry_x, shift + child.exit_x))
-            inside = _lay_out_inside(slots, ports, ordered, method == "dot")
+            inside = _lay_out_inside(slots, ports, ordered, method == "dot",
+                                     [k == _BESIDE for k in kinds])
             insides.append(inside)
             if root:
                 w, h = inside.width, inside.height
@@ -420,15 +428,18 @@ def _dot_positions(sizes: list[tuple[float, float]], links: tuple[tuple[int, int
 
 
 def _layered(sizes: list[tuple[float, float]], links: tuple[tuple[int, int], ...],
-             entry: bool, exit_: bool, ports: list[tuple[float, float]] | None = None
-             ) -> tuple[array, float, float, list[int]]:
+             entry: bool, exit_: bool, ports: list[tuple[float, float]] | None = None,
+             beside: list[bool] | None = None) -> tuple[array, float, float, list[int]]:
     """A layered placement in pure Python, linear in the group (the same result as
     :func:`_dot_positions`): ranks by longest path (a box that
     only feeds others sits just above the first it feeds), the order within each rank
     by barycentres (four sweeps), each box centred under the boxes feeding it as far as
     its neighbours allow, then every row moved as a whole to shorten its links sideways
     (:func:`_straighten_rows`; ``ports``: where links leave and enter each child, from
-    its left side). Also returns each node's rank."""
+    its left side). A ``beside`` child that only feeds one child sits in that child's
+    rank, right beside it (the first on its left, the second on its right; any more
+    sit above it, as a constant does): the two move as one. Also returns each node's
+    rank."""
     count = len(sizes)
     n = count + 2
     succ, back, finished = _walk_links(count, links)
@@ -438,6 +449,17 @@ def _layered(sizes: list[tuple[float, float]], links: tuple[tuple[int, int], ...
         for v in succ[u]:
             pred[v].append(u)
     present = [True] * count + [entry, exit_]
+    fed = [bool(pred[u]) for u in range(n)]
+    # beside boxes: out of the rows and the links; each moves with the box it feeds
+    sides: dict[int, list[int]] = {}  # a box -> the boxes beside it, left one first
+    for u in range(count):
+        if beside and beside[u] and not pred[u] and len(succ[u]) == 1 \
+                and succ[u][0] < count and len(sides.get(succ[u][0], ())) < 2:
+            v = succ[u][0]
+            sides.setdefault(v, []).append(u)
+            present[u] = False
+            succ[u] = []
+            pred[v].remove(u)
     order = [u for u in reversed(finished) if present[u]]  # every link runs forward
     first = 1 if entry else 0
     rank = [first] * n
@@ -448,8 +470,11 @@ def _layered(sizes: list[tuple[float, float]], links: tuple[tuple[int, int], ...
                 rank[v] = rank[u] + 1
     for u in order:
         below = [rank[v] for v in succ[u] if v != count + 1]
-        if u < count and not pred[u] and below:
+        if u < count and not fed[u] and below:
             rank[u] = max(first, min(below) - 1)
+    for v, by in sides.items():
+        for u in by:
+            rank[u] = rank[v]
     last = max((rank[u] for u in range(count)), default=first)
     rank[count + 1] = last + 1
     rows: list[list[int]] = [[] for _ in range(last + 2)]
@@ -472,6 +497,22 @@ def _layered(sizes: list[tuple[float, float]], links: tuple[tuple[int, int], ...
             for i, u in enumerate(row):
                 place[u] = (i + 0.5) / len(row)
     width = [w for w, _h in sizes] + [0.0, 0.0]
+    # where links enter and leave each node, from its centre; a box with boxes beside
+    # it is as wide as all of them, its own middle off the whole's
+    in_at, out_at = [0.0] * n, [0.0] * n
+    if ports is not None:
+        for j in range(count):
+            in_at[j] = ports[j][0] - width[j] / 2
+            out_at[j] = ports[j][1] - width[j] / 2
+    grouped = [in_at[j] != 0.0 or out_at[j] != 0.0 for j in range(n)]  # ports off centre
+    own = [0.0] * n  # a box's own middle, from the middle of it and the boxes beside it
+    for v, by in sides.items():
+        wl = width[by[0]] + _SEP
+        wr = width[by[1]] + _SEP if len(by) > 1 else 0.0
+        own[v] = (wl - wr) / 2
+        width[v] += wl + wr
+        in_at[v] += own[v]
+        out_at[v] += own[v]
     centre = [0.0] * n
     for row in rows:
         right = None
@@ -494,18 +535,28 @@ def _layered(sizes: list[tuple[float, float]], links: tuple[tuple[int, int], ...
     if entry:
         below = succ[count]
         centre[count] = sum(centre[v] for v in below) / len(below) if below else 0.0
-    _straighten_rows(rows, pred, succ, width, ports, centre)
+    _straighten_rows(rows, pred, succ, width, in_at, out_at, grouped, centre)
+    for v, by in sides.items():  # the whole apart again
+        centre[v] += own[v]
+        width[v] = sizes[v][0]
+        for u, way in zip(by, (-1, 1), strict=False):
+            centre[u] = centre[v] + way * (width[v] / 2 + _SEP + width[u] / 2)
+            present[u] = True
     left = min(centre[u] - width[u] / 2 for u in range(n) if present[u])
     xy = array("d", bytes(16 * n))
     top = 0.0
     for row in rows:
-        tall = max((sizes[u][1] if u < count else 0.0) for u in row) if row else 0.0
+        tall = max((max([sizes[u][1], *(sizes[b][1] for b in sides.get(u, ()))])
+                    if u < count else 0.0) for u in row) if row else 0.0
         for u in row:
             h = sizes[u][1] if u < count else 0.0
             xy[2 * u] = centre[u] - width[u] / 2 - left
             # centred in its rank; a box that nothing feeds sits at the bottom, just
-            # above what it feeds
-            xy[2 * u + 1] = top + (tall - h if u < count and not pred[u] else (tall - h) / 2)
+            # above what it feeds; boxes beside one, centred on it
+            xy[2 * u + 1] = top + (tall - h if u < count and not fed[u] else (tall - h) / 2)
+            for b in sides.get(u, ()):
+                xy[2 * b] = centre[b] - width[b] / 2 - left
+                xy[2 * b + 1] = xy[2 * u + 1] + (h - sizes[b][1]) / 2
         top += tall + _RANKSEP
     right = max(centre[u] + width[u] / 2 - left for u in range(n) if present[u])
     return xy, right, top - _RANKSEP, rank
@@ -518,26 +569,19 @@ _STACKED = 8.0
 
 
 def _straighten_rows(rows: list[list[int]], pred: list[list[int]], succ: list[list[int]],
-                     width: list[float], ports: list[tuple[float, float]] | None,
-                     centre: list[float]) -> None:
+                     width: list[float], in_at: list[float], out_at: list[float],
+                     grouped: list[bool], centre: list[float]) -> None:
     """Move the boxes of each row sideways, keeping their order and the room between
     them, to where their links run straightest: each row in turn (down the rows, then
     up, :data:`_STRAIGHTEN_SWEEPS` times) goes where the sum of squared sideways offsets
     to every box it links to is least, given the other rows (an isotonic regression,
     solved exactly in linear time by pooling adjacent violators). A box with no links
-    stays put. Links meet a child group at its ports (a leaf at its middle); between two
-    groups whose ports are off their middles, the middles weigh more. The last sweep
+    stays put. Links meet a child at ``in_at`` / ``out_at`` from its middle (a group at
+    its ports); between two ``grouped`` boxes (a group whose ports are off its middle),
+    the middles weigh more. The last sweep
     (down) lines up chains: a box fed by one box that feeds only it goes straight under
     that box's way out, so a stack of layers stays one column."""
-    n = len(centre)
-    count = n - 2
-    out_at = [0.0] * n  # where links leave / enter a node, from its centre
-    in_at = [0.0] * n
-    if ports is not None:
-        for j in range(count):
-            in_at[j] = ports[j][0] - width[j] / 2
-            out_at[j] = ports[j][1] - width[j] / 2
-    grouped = [in_at[j] != 0.0 or out_at[j] != 0.0 for j in range(n)]  # ports off centre
+    count = len(centre) - 2
     busy = [row for row in rows if len(row) > 0]
     if not busy:
         return
@@ -609,11 +653,13 @@ def _pooled(wants: list[float], weights: list[float], widths: list[float]) -> li
 
 
 def _lay_out_inside(sizes: list[tuple[float, float]], ports: list[tuple[float, float]],
-                    links: tuple[tuple[int, int], ...], use_dot: bool = False) -> _Inside:
+                    links: tuple[tuple[int, int], ...], use_dot: bool = False,
+                    beside: list[bool] | None = None) -> _Inside:
     """Place one group's children (fixed-size boxes) in layers (:func:`_layered`, or
     Graphviz dot when ``use_dot`` and the group has at most :data:`DOT_MOST` children),
     and route the links between them. ``ports``: where, from a child's left side, links
-    enter its top and leave its bottom (a child group's own way in and out)."""
+    enter its top and leave its bottom (a child group's own way in and out); ``beside``:
+    which children are drawn beside the one box they feed (see :class:`Box`)."""
     used = {j for link in links for j in link}
     entry, exit_ = _ENTRY in used, _EXIT in used
     count = len(sizes)
@@ -621,7 +667,7 @@ def _lay_out_inside(sizes: list[tuple[float, float]], ports: list[tuple[float, f
     if use_dot and count <= DOT_MOST:
         xy, width, height = _dot_positions(sizes, links, entry, exit_)
     else:
-        xy, width, height, ranks = _layered(sizes, links, entry, exit_, ports)
+        xy, width, height, ranks = _layered(sizes, links, entry, exit_, ports, beside)
     inside = _Inside(width, height, xy[:2 * count], {},
                      xy[2 * count] if entry else width / 2,
                      xy[2 * count + 2] if exit_ else width / 2)
@@ -686,6 +732,12 @@ def _route_inside(inside: _Inside, sizes: list[tuple[float, float]],
     for a, b in links:
         ra = rank_of[count if a == _ENTRY else a]
         rb = rank_of[count + 1 if b == _EXIT else b]
+        if ranks is not None and ra == rb and a >= 0 and b >= 0:
+            # a box beside the one it feeds (_layered's only links within a rank): across
+            ax, bx, y = xy[2 * a], xy[2 * b], xy[2 * b + 1] + sizes[b][1] / 2
+            sx, tx = (ax + sizes[a][0], bx) if ax < bx else (ax, bx + sizes[b][0])
+            inside.routes[(a, b)] = array("d", (sx, y, tx, y))
+            continue
         (sx, sy), (tx, ty) = way_out(a), way_in(b)
         flat = array("d", (sx, sy, sx, bottoms[ra]))
         if rb > ra:

@@ -108,9 +108,10 @@ def _select(doc: Document, depth: int | None, module: str | None) -> _Shown:
             lw, lh = yed.label_size(closed[node.id])  # bold: a little wider than plain
             return Box(node.id, max(lw * 1.2 + 20.0, 80.0), max(lh + 10.0, 40.0))
         if node.graph is None:
-            return Box(node.id, *yed.leaf_size(node))
+            return Box(node.id, *yed.leaf_size(node), beside=node.id in beside)
         return Box(node.id, *yed.closed_size(node), [box(c) for c in node.graph.nodes])
 
+    beside = refs.beside_boxes(doc)
     shown.roots = [box(n) for n in tops]
     seen: set[tuple[str, str, str]] = set()
     for edge in doc.iter_edges():

@@ -75,7 +75,9 @@ def add_refs(doc: Document) -> int:
         home = nodes[source_id].data.get("parent")
         if len(consumers) >= 2 or any(nodes[t].data.get("parent") != home for t in consumers):
             chosen.append((source_id, consumers))
-    chosen.extend(_shared_values(doc, nodes, edges, set(uses)))
+    shared = _shared_values(doc, nodes, edges, set(uses))
+    chosen.extend(shared)
+    chosen.extend(_far_reads(doc, nodes, edges, entered, shared))
     for source_id, consumers in chosen:
         source = nodes[source_id]
         for target_id, feeding in consumers.items():
@@ -160,6 +162,87 @@ def _shared_values(doc: Document, nodes: dict[str, Node], edges: list[Edge],
     return out
 
 
+#: A value read more than this many ops below where it is made (on the longest chain of
+#: ops between, constants not counted) gets a reference box beside the op reading it.
+FAR = 5
+
+
+def _far_reads(doc: Document, nodes: dict[str, Node], edges: list[Edge], entered: set[str],
+               shared: list[tuple[str, dict[str, list[Edge]]]]
+               ) -> list[tuple[str, dict[str, list[Edge]]]]:
+    """The values other than constants read far below where they are made (more than
+    :data:`FAR` ops further down the longest chain of ops), each with those far consumers
+    and their edges; consumers that already get boxes (``shared``) are left out."""
+    def origin(nid: str) -> str:  # the node a reference box stands for
+        node = nodes.get(nid)
+        return str(node.data.get(fmt.REF_KEY, nid)) if node is not None and \
+            node.data.get("kind") == fmt.KIND_REF else nid
+
+    flow: dict[str, list[str]] = {}  # node -> the nodes reading it (constants left out)
+    waiting: dict[str, int] = {}  # node -> how many of its inputs are still to reach
+    for edge in edges:
+        s, t = origin(edge.source), edge.target
+        if s not in nodes or t not in nodes or _is_constant(nodes[s], entered):
+            continue
+        flow.setdefault(s, []).append(t)
+        waiting[t] = waiting.get(t, 0) + 1
+    depth: dict[str, int] = {}  # steps on the longest chain of ops above a node
+    ready = [nid for nid in flow if nid not in waiting]
+    for nid in ready:
+        depth[nid] = 0
+    while ready:  # longest path, in topological order (nodes on a cycle get no depth)
+        s = ready.pop()
+        for t in flow.get(s, ()):
+            depth[t] = max(depth.get(t, 0), depth[s] + 1)
+            waiting[t] -= 1
+            if waiting[t] == 0:
+                ready.append(t)
+    boxed = {(s, t) for s, consumers in shared for t in consumers}
+    under_modules = _under_modules(doc)
+    far: dict[str, dict[str, list[Edge]]] = {}
+    for edge in edges:
+        s, t = edge.source, edge.target
+        source = nodes.get(s)
+        if source is None or (s, t) in boxed or s not in depth or t not in depth \
+                or depth[t] - depth[s] <= FAR or not under_modules.get(t, False):
+            continue
+        if source.data.get("kind") not in (fmt.KIND_OP, fmt.KIND_INPUT, fmt.KIND_MODULE) \
+                or source.graph is not None or _is_constant(source, entered):
+            continue
+        far.setdefault(s, {}).setdefault(t, []).append(edge)
+    return list(far.items())
+
+
+def _under_modules(doc: Document) -> dict[str, bool]:
+    """Whether each node sits in modules only (not in an op's subgraph)."""
+    out: dict[str, bool] = {}
+    stack: list[tuple[Graph, bool]] = [(doc.graph, True)]
+    while stack:
+        graph, ok = stack.pop()
+        for node in graph.nodes:
+            out[node.id] = ok
+            if node.graph is not None:
+                stack.append((node.graph, ok and node.data.get("kind") == fmt.KIND_MODULE))
+    return out
+
+
+def beside_boxes(doc: Document) -> set[str]:
+    """The reference boxes that stand for a value other than a constant: a picture draws
+    each right beside the op reading it (a constant's box sits above its reader)."""
+    nodes: dict[str, Node] = {}
+    for _graph, node in _placed(doc):
+        nodes[node.id] = node
+    entered = {e.target for e in doc.iter_edges()}
+    out = set()
+    for nid, node in nodes.items():
+        if node.data.get("kind") != fmt.KIND_REF:
+            continue
+        named = nodes.get(str(node.data.get(fmt.REF_KEY, "")))
+        if named is not None and not _is_constant(named, entered):
+            out.add(nid)
+    return out
+
+
 def remove_refs(doc: Document) -> int:
     """Undo :func:`add_refs`: edges leave the nodes the boxes name, the boxes go; return
     how many boxes were removed."""
@@ -198,4 +281,4 @@ def _placed(doc: Document):
             stack.append((node.graph, 0))
 
 
-__all__ = ["add_refs", "remove_refs"]
+__all__ = ["add_refs", "beside_boxes", "remove_refs"]
