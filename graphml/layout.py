@@ -464,14 +464,15 @@ def _layered(sizes: list[tuple[float, float]], links: tuple[tuple[int, int], ...
     first = 1 if entry else 0
     rank = [first] * n
     rank[count] = 0
-    for u in order:
+    for u in order:  # a box nothing feeds (a constant) does not push what it feeds down
+        step = rank[u] + 1 if u >= count or fed[u] else 1
         for v in succ[u]:
-            if v != count + 1 and rank[u] + 1 > rank[v]:
-                rank[v] = rank[u] + 1
-    for u in order:
+            if v != count + 1 and step > rank[v]:
+                rank[v] = step
+    for u in order:  # ... it sits just above the first box it feeds, by the way in if need be
         below = [rank[v] for v in succ[u] if v != count + 1]
         if u < count and not fed[u] and below:
-            rank[u] = max(first, min(below) - 1)
+            rank[u] = min(below) - 1
     for v, by in sides.items():
         for u in by:
             rank[u] = rank[v]
@@ -624,8 +625,15 @@ def _straighten_rows(rows: list[list[int]], pred: list[list[int]], succ: list[li
                 else:
                     wants.append(centre[u])
                     weights.append(1e-3)
-            placed = _pooled(wants, weights, [width[u] for u in row])
-            for u, c in zip(row, placed, strict=True):
+            boxes = row
+            if count in row:
+                # the way in takes no room in its row (its links pass the boxes there)
+                i = row.index(count)
+                centre[count] = wants.pop(i)
+                del weights[i]
+                boxes = [u for u in row if u != count]
+            placed = _pooled(wants, weights, [width[u] for u in boxes])
+            for u, c in zip(boxes, placed, strict=True):
                 centre[u] = c
 
 
@@ -697,8 +705,13 @@ def _route_inside(inside: _Inside, sizes: list[tuple[float, float]],
             by_rank.setdefault(round(xy[2 * j + 1] + h / 2, 2), []).append(j)
     rank_of = [0] * (count + 2)
     tops, bottoms, gaps = [], [], []
+    crowded = False  # whether boxes share the way in's rank
     for r, key in enumerate(sorted(by_rank)):
         members = sorted(by_rank[key], key=lambda j: xy[2 * j])
+        if len(members) > 1 and count in members:  # the way in takes no room
+            members.remove(count)
+            rank_of[count] = r
+            crowded = True
         top, bottom = math.inf, -math.inf
         free = []  # the free stretches of the rank, as (from, to), left to right
         left = -math.inf
@@ -739,7 +752,12 @@ def _route_inside(inside: _Inside, sizes: list[tuple[float, float]],
             inside.routes[(a, b)] = array("d", (sx, y, tx, y))
             continue
         (sx, sy), (tx, ty) = way_out(a), way_in(b)
-        flat = array("d", (sx, sy, sx, bottoms[ra]))
+        if a == _ENTRY and crowded:  # past the boxes beside the way in, at the free point
+            x = _nearest_free(gaps[ra], sx)
+            flat = array("d", (sx, sy, x, tops[ra], x, bottoms[ra]))
+            sx = x
+        else:
+            flat = array("d", (sx, sy, sx, bottoms[ra]))
         if rb > ra:
             x = sx
             for r in range(ra + 1, rb):
