@@ -276,8 +276,7 @@ def _by_module(roots: list[Box], edges: list[tuple[str, str]], method: str) -> P
                     child = insides[k]
                     shift = (w - child.width) / 2
                     ports.append((shift + child.entry_x, shift + child.exit_x))
-            inside = _lay_out_inside(slots, ports, ordered, method == "dot",
-                                     [k == _BESIDE for k in kinds])
+            inside = _lay_out_inside(slots, ports, ordered, method == "dot", list(kinds))
             insides.append(inside)
             if root:
                 w, h = inside.width, inside.height
@@ -429,7 +428,7 @@ def _dot_positions(sizes: list[tuple[float, float]], links: tuple[tuple[int, int
 
 def _layered(sizes: list[tuple[float, float]], links: tuple[tuple[int, int], ...],
              entry: bool, exit_: bool, ports: list[tuple[float, float]] | None = None,
-             beside: list[bool] | None = None) -> tuple[array, float, float, list[int]]:
+             kinds: list[int] | None = None) -> tuple[array, float, float, list[int]]:
     """A layered placement in pure Python, linear in the group (the same result as
     :func:`_dot_positions`): ranks by longest path (a box that
     only feeds others sits just above the first it feeds), the order within each rank
@@ -453,7 +452,7 @@ def _layered(sizes: list[tuple[float, float]], links: tuple[tuple[int, int], ...
     # beside boxes: out of the rows and the links; each moves with the box it feeds
     sides: dict[int, list[int]] = {}  # a box -> the boxes beside it, left one first
     for u in range(count):
-        if beside and beside[u] and not pred[u] and len(succ[u]) == 1 \
+        if kinds and kinds[u] == _BESIDE and not pred[u] and len(succ[u]) == 1 \
                 and succ[u][0] < count and len(sides.get(succ[u][0], ())) < 2:
             v = succ[u][0]
             sides.setdefault(v, []).append(u)
@@ -505,7 +504,9 @@ def _layered(sizes: list[tuple[float, float]], links: tuple[tuple[int, int], ...
         for j in range(count):
             in_at[j] = ports[j][0] - width[j] / 2
             out_at[j] = ports[j][1] - width[j] / 2
-    grouped = [in_at[j] != 0.0 or out_at[j] != 0.0 for j in range(n)]  # ports off centre
+    # groups alike (one class) whose ports are off their middles: a stack, one column
+    grouped = [kinds[j] if kinds and j < count and kinds[j] >= 0 and
+               (in_at[j] != 0.0 or out_at[j] != 0.0) else -1 for j in range(n)]
     own = [0.0] * n  # a box's own middle, from the middle of it and the boxes beside it
     for v, by in sides.items():
         wl = width[by[0]] + _SEP
@@ -596,12 +597,13 @@ def _straighten_rows(rows: list[list[int]], pred: list[list[int]], succ: list[li
                     # the last sweep (down) lines up a chain: a box fed by one box that
                     # feeds only it goes straight under it
                     v = feeds[0]
-                    wants.append(centre[v] + out_at[v] - in_at[u])
+                    alike = grouped[u] >= 0 and grouped[u] == grouped[v]  # middles: a column
+                    wants.append(centre[v] if alike else centre[v] + out_at[v] - in_at[u])
                     weights.append(1.0)
                     continue
                 total, weight = 0.0, 0.0
                 for v in pred[u]:
-                    if grouped[u] and grouped[v]:  # a stack of groups stays one column
+                    if grouped[u] >= 0 and grouped[u] == grouped[v]:  # one column
                         total += _STACKED * centre[v]
                         weight += _STACKED
                     else:
@@ -613,7 +615,7 @@ def _straighten_rows(rows: list[list[int]], pred: list[list[int]], succ: list[li
                     # op) keeps clear of the line the others come down
                     beside = width[u] / 2 + _SEP
                 for v in succ[u]:
-                    if grouped[u] and grouped[v]:
+                    if grouped[u] >= 0 and grouped[u] == grouped[v]:
                         total += _STACKED * centre[v]
                         weight += _STACKED
                     else:
@@ -662,12 +664,13 @@ def _pooled(wants: list[float], weights: list[float], widths: list[float]) -> li
 
 def _lay_out_inside(sizes: list[tuple[float, float]], ports: list[tuple[float, float]],
                     links: tuple[tuple[int, int], ...], use_dot: bool = False,
-                    beside: list[bool] | None = None) -> _Inside:
+                    kinds: list[int] | None = None) -> _Inside:
     """Place one group's children (fixed-size boxes) in layers (:func:`_layered`, or
     Graphviz dot when ``use_dot`` and the group has at most :data:`DOT_MOST` children),
     and route the links between them. ``ports``: where, from a child's left side, links
-    enter its top and leave its bottom (a child group's own way in and out); ``beside``:
-    which children are drawn beside the one box they feed (see :class:`Box`)."""
+    enter its top and leave its bottom (a child group's own way in and out); ``kinds``:
+    each child's class (groups with the same inside share one; -1 a leaf, ``_BESIDE`` a
+    leaf drawn beside the one box it feeds, see :class:`Box`)."""
     used = {j for link in links for j in link}
     entry, exit_ = _ENTRY in used, _EXIT in used
     count = len(sizes)
@@ -675,7 +678,7 @@ def _lay_out_inside(sizes: list[tuple[float, float]], ports: list[tuple[float, f
     if use_dot and count <= DOT_MOST:
         xy, width, height = _dot_positions(sizes, links, entry, exit_)
     else:
-        xy, width, height, ranks = _layered(sizes, links, entry, exit_, ports, beside)
+        xy, width, height, ranks = _layered(sizes, links, entry, exit_, ports, kinds)
     inside = _Inside(width, height, xy[:2 * count], {},
                      xy[2 * count] if entry else width / 2,
                      xy[2 * count + 2] if exit_ else width / 2)
