@@ -323,3 +323,18 @@ def test_a_link_crosses_a_rank_at_the_nearest_free_point_not_the_middle_of_a_gap
     for path in placement.paths:  # no detour: no longer than across and down
         (x0, y0), (x1, y1) = path[0], path[-1]
         assert edge_length(path) <= abs(x1 - x0) + abs(y1 - y0) + 1, path
+
+
+def test_a_constant_does_not_push_the_op_it_feeds_a_rank_down():
+    # x enters the group and feeds op with a weight: the weight sits beside the way in,
+    # so op is in the group's first row of boxes and the edge from x enters it directly
+    roots = [Box("x", 60, 30), Box("g", 80, 40, [Box("weight", 90, 30), Box("op", 60, 30)])]
+    edges = [("x", "op"), ("weight", "op")]
+    placement = place(roots, edges)
+    _gx, gy, _gw, _gh = placement.boxes["g"]
+    _wx, wy, _ww, wh = placement.boxes["weight"]
+    _ox, oy, _ow, _oh = placement.boxes["op"]
+    assert wy == pytest.approx(gy + layout.HEADER + layout.INSET)  # the first row
+    assert oy == pytest.approx(wy + wh + layout._RANKSEP)  # the next one
+    path = placement.paths[0]  # x -> op: past the weight, not through it
+    assert not any(_crosses(p, q, placement.boxes["weight"]) for p, q in pairwise(path)), path
