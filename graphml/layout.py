@@ -459,6 +459,14 @@ def _layered(sizes: list[tuple[float, float]], links: tuple[tuple[int, int], ...
             present[u] = False
             succ[u] = []
             pred[v].remove(u)
+    # boxes with no links at all (a constant's original, every reader given a box of it)
+    # are packed in a block of rows left of the rest (see below), out of the ranks
+    linked = {_node(count, j) for link in links for j in link}
+    alone = [u for u in range(count) if present[u] and u not in linked]
+    if len(alone) < 2 or len(alone) == count:
+        alone = []
+    for u in alone:
+        present[u] = False
     order = [u for u in reversed(finished) if present[u]]  # every link runs forward
     first = 1 if entry else 0
     rank = [first] * n
@@ -544,6 +552,7 @@ def _layered(sizes: list[tuple[float, float]], links: tuple[tuple[int, int], ...
         for u, way in zip(by, (-1, 1), strict=False):
             centre[u] = centre[v] + way * (width[v] / 2 + _SEP + width[u] / 2)
             present[u] = True
+    block = _packed(alone, width, sizes, centre, present)
     left = min(centre[u] - width[u] / 2 for u in range(n) if present[u])
     xy = array("d", bytes(16 * n))
     top = 0.0
@@ -560,8 +569,47 @@ def _layered(sizes: list[tuple[float, float]], links: tuple[tuple[int, int], ...
                 xy[2 * b] = centre[b] - width[b] / 2 - left
                 xy[2 * b + 1] = xy[2 * u + 1] + (h - sizes[b][1]) / 2
         top += tall + _RANKSEP
+    for u, y in block.items():
+        xy[2 * u], xy[2 * u + 1] = centre[u] - width[u] / 2 - left, y
+        rank[u] = -1  # in no rank: no link passes the block
+    bottom = max([top - _RANKSEP, *(y + sizes[u][1] for u, y in block.items())])
     right = max(centre[u] + width[u] / 2 - left for u in range(n) if present[u])
-    return xy, right, top - _RANKSEP, rank
+    return xy, right, bottom, rank
+
+
+#: The block of boxes with no links is at most the placed boxes' span over this wide.
+_ALONE_SHARE = 8.0
+
+
+def _packed(alone: list[int], width: list[float], sizes: list[tuple[float, float]],
+            centre: list[float], present: list[bool]) -> dict[int, float]:
+    """Pack the boxes ``alone`` (in this order) in rows left of the placed boxes, from
+    the top, each row at most half as wide as the placed boxes span (one box at least):
+    a long row of them would widen the group. Sets their centres; returns their tops."""
+    if not alone:
+        return {}
+    lo = min(centre[u] - width[u] / 2 for u in range(len(centre)) if present[u])
+    hi = max(centre[u] + width[u] / 2 for u in range(len(centre)) if present[u])
+    most = max((hi - lo) / _ALONE_SHARE, max(width[u] for u in alone))
+    rows: list[list[int]] = [[]]
+    used = 0.0
+    for u in alone:
+        if rows[-1] and used + _SEP + width[u] > most:
+            rows.append([])
+            used = 0.0
+        used += (_SEP if rows[-1] else 0.0) + width[u]
+        rows[-1].append(u)
+    tops: dict[int, float] = {}
+    y = 0.0
+    for row in rows:  # right-aligned, a room's width left of the placed boxes
+        x = lo - _SEP
+        for u in reversed(row):
+            centre[u] = x - width[u] / 2
+            x -= width[u] + _SEP
+            tops[u] = y
+            present[u] = True
+        y += max(sizes[u][1] for u in row) + _SEP
+    return tops
 
 
 #: Sweeps of :func:`_straighten_rows` (down and up the rows, alternately).
@@ -697,8 +745,9 @@ def _route_inside(inside: _Inside, sizes: list[tuple[float, float]],
     ``ranks``: each node's rank; without it, the boxes whose centres share a line (as
     dot puts them) are a rank."""
     count = len(sizes)
-    shown = [j for j in range(count + 2)
-             if j < count or (j == count and entry) or (j == count + 1 and exit_)]
+    shown = [j for j in range(count + 2)  # (a box in no rank is passed by no link)
+             if (j < count and (ranks is None or ranks[j] >= 0))
+             or (j == count and entry) or (j == count + 1 and exit_)]
     by_rank: dict[float, list[int]] = {}
     for j in shown:
         if ranks is not None:
