@@ -151,7 +151,9 @@ class _Inside:
     Coordinates are relative to the top-left of the children's area (below the label
     bar, inside the insets). ``routes`` holds one flat polyline (x0, y0, x1, y1, ...)
     per link between children; a link from ``_ENTRY`` starts on the group's top border
-    at ``entry_x``, a link to ``_EXIT`` ends on its bottom border at ``exit_x``.
+    at ``entry_x``, a link to ``_EXIT`` ends on its bottom border at ``exit_x``. The
+    ranks (each child's, their tops and bottoms and free stretches) are kept to route an
+    edge into the group straight to the box it goes to (:meth:`_ModuleRoutes._into`).
     """
 
     width: float
@@ -160,6 +162,11 @@ class _Inside:
     routes: dict[tuple[int, int], array]
     entry_x: float = 0.0
     exit_x: float = 0.0
+    rank_of: array = field(default_factory=lambda: array("i"))  # children, way in, out
+    tops: array = field(default_factory=lambda: array("d"))
+    bottoms: array = field(default_factory=lambda: array("d"))
+    gaps: list[list[tuple[float, float]]] = field(default_factory=list)
+    crowded: bool = False  # whether boxes share the way in's rank
 
 
 class _Tree:
@@ -218,6 +225,7 @@ def _by_module(roots: list[Box], edges: list[tuple[str, str]], method: str) -> P
     # there), and out of / into every group between an end and those children.
     links: dict[int, set[tuple[int, int]]] = {}
     ends = array("i")  # per edge: source, target, the meet's two children (or -1s)
+    targets: dict[int, dict[tuple[int, int], list[int]]] = {}  # group -> link -> leaves
     for source, target in edges:
         s, t = index.get(source, -1), index.get(target, -1)
         a = b = -1
@@ -236,6 +244,8 @@ def _by_module(roots: list[Box], edges: list[tuple[str, str]], method: str) -> P
             links.setdefault(parent[y], set()).add((_ENTRY, pos[y]))
             y = parent[y]
         links.setdefault(parent[a], set()).add((pos[a], pos[b]))
+        if b != t:  # where in b it goes: a link meets b above what its edges go to
+            targets.setdefault(parent[a], {}).setdefault((pos[a], pos[b]), []).append(t)
 
     # Inside out, a level at a time (a group's level is one more than its highest
     # child's): groups of a level with the same inside (children of the same kinds,
@@ -276,7 +286,15 @@ def _by_module(roots: list[Box], edges: list[tuple[str, str]], method: str) -> P
                     child = insides[k]
                     shift = (w - child.width) / 2
                     ports.append((shift + child.entry_x, shift + child.exit_x))
-            inside = _lay_out_inside(slots, ports, ordered, method == "dot", list(kinds))
+            aims = {}  # a link into a child group: the mean x it goes to, from its left
+            for (a, b), leaves in targets.get(members[0], {}).items():
+                top = tree.kids[members[0]][b]
+                aims[(a, b)] = sum(_from_left(tree, width, kind, insides, leaf, top)
+                                   for leaf in leaves) / len(leaves)
+            for g in members:
+                targets.pop(g, None)
+            inside = _lay_out_inside(slots, ports, ordered, method == "dot", list(kinds),
+                                     aims)
             insides.append(inside)
             if root:
                 w, h = inside.width, inside.height
@@ -307,6 +325,19 @@ def _by_module(roots: list[Box], edges: list[tuple[str, str]], method: str) -> P
     placement = Placement(method, reason, _Bounds(index, xs, ys, width, height))
     placement.paths = _ModuleRoutes(tree, ends, kind, insides, xs, ys)
     return placement
+
+
+def _from_left(tree: _Tree, width: array, kind: array, insides: list[_Inside], leaf: int,
+               group: int) -> float:
+    """How far right of ``group``'s left side the middle of ``leaf`` (inside it) is."""
+    x = width[leaf] / 2
+    k = leaf
+    while k != group:
+        g = tree.parent[k]
+        inside = insides[kind[g]]
+        x += (width[g] - inside.width) / 2 + inside.xy[2 * tree.pos[k]]
+        k = g
+    return x
 
 
 def _origin(g: int, xs: array, ys: array, width: array, inside: _Inside) -> Point:
@@ -428,7 +459,8 @@ def _dot_positions(sizes: list[tuple[float, float]], links: tuple[tuple[int, int
 
 def _layered(sizes: list[tuple[float, float]], links: tuple[tuple[int, int], ...],
              entry: bool, exit_: bool, ports: list[tuple[float, float]] | None = None,
-             kinds: list[int] | None = None) -> tuple[array, float, float, list[int]]:
+             kinds: list[int] | None = None, aims: dict[tuple[int, int], float] | None = None
+             ) -> tuple[array, float, float, list[int]]:
     """A layered placement in pure Python, linear in the group (the same result as
     :func:`_dot_positions`): ranks by longest path (a box that
     only feeds others sits just above the first it feeds), the order within each rank
@@ -545,7 +577,9 @@ def _layered(sizes: list[tuple[float, float]], links: tuple[tuple[int, int], ...
     if entry:
         below = succ[count]
         centre[count] = sum(centre[v] for v in below) / len(below) if below else 0.0
-    _straighten_rows(rows, pred, succ, width, in_at, out_at, grouped, centre)
+    meets = {(_node(count, a), _node(count, b)): x - width[_node(count, b)] / 2
+             for (a, b), x in (aims or {}).items()}
+    _straighten_rows(rows, pred, succ, width, in_at, out_at, grouped, centre, meets)
     for v, by in sides.items():  # the whole apart again
         centre[v] += own[v]
         width[v] = sizes[v][0]
@@ -620,18 +654,21 @@ _STACKED = 8.0
 
 def _straighten_rows(rows: list[list[int]], pred: list[list[int]], succ: list[list[int]],
                      width: list[float], in_at: list[float], out_at: list[float],
-                     grouped: list[bool], centre: list[float]) -> None:
+                     grouped: list[int], centre: list[float],
+                     meets: dict[tuple[int, int], float] | None = None) -> None:
     """Move the boxes of each row sideways, keeping their order and the room between
     them, to where their links run straightest: each row in turn (down the rows, then
     up, :data:`_STRAIGHTEN_SWEEPS` times) goes where the sum of squared sideways offsets
     to every box it links to is least, given the other rows (an isotonic regression,
     solved exactly in linear time by pooling adjacent violators). A box with no links
     stays put. Links meet a child at ``in_at`` / ``out_at`` from its middle (a group at
-    its ports); between two ``grouped`` boxes (a group whose ports are off its middle),
-    the middles weigh more. The last sweep
-    (down) lines up chains: a box fed by one box that feeds only it goes straight under
-    that box's way out, so a stack of layers stays one column."""
+    its ports; ``meets``: where a link meets the child it enters, when not at its way
+    in); between two alike groups (one class in ``grouped``, -1 for none) the middles
+    weigh more. The last sweep (down) lines up chains: a box fed by one box that feeds
+    only it goes straight under that box's way out (two alike groups: middle under
+    middle), so a stack of layers stays one column."""
     count = len(centre) - 2
+    meets = meets or {}
     busy = [row for row in rows if len(row) > 0]
     if not busy:
         return
@@ -641,21 +678,24 @@ def _straighten_rows(rows: list[list[int]], pred: list[list[int]], succ: list[li
             wants, weights = [], []
             for u in row:
                 feeds = [v for v in pred[u] if v != count]
-                if last and len(feeds) == 1 and len(succ[feeds[0]]) == 1:
+                if last and len(feeds) == 1 and len(succ[feeds[0]]) == 1 and pred[feeds[0]]:
                     # the last sweep (down) lines up a chain: a box fed by one box that
                     # feeds only it goes straight under it
                     v = feeds[0]
                     alike = grouped[u] >= 0 and grouped[u] == grouped[v]  # middles: a column
-                    wants.append(centre[v] if alike else centre[v] + out_at[v] - in_at[u])
+                    wants.append(centre[v] if alike else
+                                 centre[v] + out_at[v] - meets.get((v, u), in_at[u]))
                     weights.append(1.0)
                     continue
                 total, weight = 0.0, 0.0
                 for v in pred[u]:
+                    if not pred[v] and v != count and len(pred[u]) > 1:
+                        continue  # a constant follows what it feeds, not the other way
                     if grouped[u] >= 0 and grouped[u] == grouped[v]:  # one column
                         total += _STACKED * centre[v]
                         weight += _STACKED
                     else:
-                        total += centre[v] + out_at[v] - in_at[u]
+                        total += centre[v] + out_at[v] - meets.get((v, u), in_at[u])
                         weight += 1.0
                 beside = 0.0
                 if not pred[u] and len(succ[u]) == 1 and len(pred[succ[u][0]]) > 1:
@@ -667,7 +707,7 @@ def _straighten_rows(rows: list[list[int]], pred: list[list[int]], succ: list[li
                         total += _STACKED * centre[v]
                         weight += _STACKED
                     else:
-                        total += centre[v] + in_at[v] - out_at[u] + beside
+                        total += centre[v] + meets.get((u, v), in_at[v]) - out_at[u] + beside
                         weight += 1.0
                 if weight:
                     wants.append(total / weight)
@@ -712,13 +752,15 @@ def _pooled(wants: list[float], weights: list[float], widths: list[float]) -> li
 
 def _lay_out_inside(sizes: list[tuple[float, float]], ports: list[tuple[float, float]],
                     links: tuple[tuple[int, int], ...], use_dot: bool = False,
-                    kinds: list[int] | None = None) -> _Inside:
+                    kinds: list[int] | None = None,
+                    aims: dict[tuple[int, int], float] | None = None) -> _Inside:
     """Place one group's children (fixed-size boxes) in layers (:func:`_layered`, or
     Graphviz dot when ``use_dot`` and the group has at most :data:`DOT_MOST` children),
     and route the links between them. ``ports``: where, from a child's left side, links
     enter its top and leave its bottom (a child group's own way in and out); ``kinds``:
     each child's class (groups with the same inside share one; -1 a leaf, ``_BESIDE`` a
-    leaf drawn beside the one box it feeds, see :class:`Box`)."""
+    leaf drawn beside the one box it feeds, see :class:`Box`); ``aims``: where, from a
+    child group's left side, a link into it goes (the mean of what its edges enter)."""
     used = {j for link in links for j in link}
     entry, exit_ = _ENTRY in used, _EXIT in used
     count = len(sizes)
@@ -726,18 +768,18 @@ def _lay_out_inside(sizes: list[tuple[float, float]], ports: list[tuple[float, f
     if use_dot and count <= DOT_MOST:
         xy, width, height = _dot_positions(sizes, links, entry, exit_)
     else:
-        xy, width, height, ranks = _layered(sizes, links, entry, exit_, ports, kinds)
+        xy, width, height, ranks = _layered(sizes, links, entry, exit_, ports, kinds, aims)
     inside = _Inside(width, height, xy[:2 * count], {},
                      xy[2 * count] if entry else width / 2,
                      xy[2 * count + 2] if exit_ else width / 2)
-    _route_inside(inside, sizes, ports, links, xy, entry, exit_, ranks)
+    _route_inside(inside, sizes, ports, links, xy, entry, exit_, ranks, aims)
     return inside
 
 
 def _route_inside(inside: _Inside, sizes: list[tuple[float, float]],
                   ports: list[tuple[float, float]], links: tuple[tuple[int, int], ...],
-                  xy: array, entry: bool, exit_: bool, ranks: list[int] | None = None
-                  ) -> None:
+                  xy: array, entry: bool, exit_: bool, ranks: list[int] | None = None,
+                  aims: dict[tuple[int, int], float] | None = None) -> None:
     """Route every link as a polyline: straight down out of its source to the bottom of
     the source's rank, through each rank between at the point of its gaps nearest the
     straight line to its way in, and straight down into its target from the top of the
@@ -781,6 +823,9 @@ def _route_inside(inside: _Inside, sizes: list[tuple[float, float]],
         tops.append(top)
         bottoms.append(bottom)
         gaps.append(free)
+    inside.rank_of = array("i", rank_of)
+    inside.tops, inside.bottoms = array("d", tops), array("d", bottoms)
+    inside.gaps, inside.crowded = gaps, crowded
     half = _RANKSEP / 2
     right = inside.width + INSET / 2
 
@@ -804,6 +849,8 @@ def _route_inside(inside: _Inside, sizes: list[tuple[float, float]],
             inside.routes[(a, b)] = array("d", (sx, y, tx, y))
             continue
         (sx, sy), (tx, ty) = way_out(a), way_in(b)
+        if aims and (a, b) in aims:  # above what its edges go to (each is led there)
+            tx = xy[2 * b] + aims[(a, b)]
         if a == _ENTRY and crowded:  # past the boxes beside the way in, at the free point
             x = _nearest_free(gaps[ra], sx)
             flat = array("d", (sx, sy, x, tops[ra], x, bottoms[ra]))
@@ -837,6 +884,33 @@ def _nearest_free(free: list[tuple[float, float]], want: float) -> float:
         if abs(x - want) < far:
             best, far = x, abs(x - want)
     return best
+
+
+def _aimed(inside: _Inside, flat: array, a: int, b: int, line, tx: float) -> array:
+    """Link (a, b)'s route (``flat``) led to x ``tx`` of ``b``'s top instead of its way
+    in: the same way out of ``a``, then through the ranks between at the free points
+    nearest ``line`` (its x at a height; for a link across many ranks, ``tx``: across
+    first, as :func:`_route_inside` does)."""
+    count = len(inside.rank_of) - 2
+    ra = inside.rank_of[count if a == _ENTRY else a]
+    rb = inside.rank_of[b]
+    ty = inside.xy[2 * b + 1]
+    if rb <= ra:  # round the right: only the last leg moves
+        out = array("d", flat[:-4])
+        out.extend((tx, flat[-3], tx, ty))
+        return _straightened(out)
+    x, y = flat[0], flat[1]  # a's way out
+    out = array("d", (x, y))
+    if a == _ENTRY and inside.crowded:  # past the boxes beside the way in
+        x = _nearest_free(inside.gaps[ra], line(inside.tops[ra]))
+        out.extend((x, inside.tops[ra]))
+    out.extend((x, inside.bottoms[ra]))
+    for r in range(ra + 1, rb):
+        want = line(inside.tops[r]) if rb - ra <= _DIAGONAL_MOST else tx
+        x = _nearest_free(inside.gaps[r], want)
+        out.extend((x, inside.tops[r], x, inside.bottoms[r]))
+    out.extend((tx, inside.tops[rb], tx, ty))
+    return _straightened(out)
 
 
 def _straightened(flat: array) -> array:
@@ -902,14 +976,34 @@ class _ModuleRoutes(Sequence):
         while x != a:
             self._piece(parent[x], pos[x], _EXIT, points)
             x = parent[x]
-        self._piece(parent[a], pos[a], pos[b], points)
+        if b == t:
+            self._piece(parent[a], pos[a], pos[b], points)
+            return points
+        # into the groups holding the target: along the line from where the edge leaves
+        # its source's side to the target's top, past the boxes in the way
+        xs, width = self._xs, self._tree.width
+        if not points:
+            g = parent[a]
+            inside = self._insides[self._kind[g]]
+            ox, oy = _origin(g, xs, self._ys, width, inside)
+            flat = inside.routes[(pos[a], pos[b])]
+            points.append((ox + flat[0], oy + flat[1]))
+        (x0, y0), x1, y1 = points[-1], xs[t] + width[t] / 2, self._ys[t]
+
+        def line(y: float, k: int) -> float:
+            """The line's x at height y, kept inside box k (between its insets)."""
+            x = x1 if y >= y1 or y1 <= y0 else x0 + (x1 - x0) * (y - y0) / (y1 - y0)
+            lo, hi = xs[k] + INSET, xs[k] + width[k] - INSET
+            return min(max(x, lo), hi) if lo < hi else xs[k] + width[k] / 2
+
+        self._piece(parent[a], pos[a], pos[b], points, (line, b))
         down = []
         y = t
         while y != b:
             down.append(y)
             y = parent[y]
         for y in reversed(down):
-            self._piece(parent[y], _ENTRY, pos[y], points)
+            self._into(parent[y], pos[y], y, line, points)
         return points
 
     def __eq__(self, other: object) -> bool:
@@ -917,14 +1011,37 @@ class _ModuleRoutes(Sequence):
             return NotImplemented
         return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
 
-    def _piece(self, g: int, a: int, b: int, points: list[Point]) -> None:
+    def _piece(self, g: int, a: int, b: int, points: list[Point], aim=None) -> None:
         """Append the route of link (a, b) inside group ``g`` (each piece starts where
-        the one before ended: on a border, at a group's way out or in)."""
+        the one before ended: on a border, at a group's way out or in). With ``aim``
+        (a line, as ``line(y, box)`` gives its x, and the box ``b`` is), the route
+        follows that line through the ranks between and meets ``b``'s top on it."""
         inside = self._insides[self._kind[g]]
         ox, oy = _origin(g, self._xs, self._ys, self._tree.width, inside)
         flat = inside.routes[(a, b)]
+        if aim is not None:
+            line, box = aim
+            flat = _aimed(inside, flat, a, b, lambda y: line(oy + y, g) - ox,
+                          line(oy + inside.xy[2 * b + 1], box) - ox)
         first = 2 if points else 0
         points.extend([(ox + flat[k], oy + flat[k + 1]) for k in range(first, len(flat), 2)])
+
+    def _into(self, g: int, j: int, box: int, line, points: list[Point]) -> None:
+        """Append the way from group ``g``'s top border down to the top of its child
+        ``j`` (the box ``box``) along ``line`` (``line(y, box)``: its x at height y, kept
+        inside a box), past the boxes of the ranks above ``j`` at the free points
+        nearest it."""
+        inside = self._insides[self._kind[g]]
+        ox, oy = _origin(g, self._xs, self._ys, self._tree.width, inside)
+        flat = array("d", (line(oy - HEADER - INSET, g) - ox, -(HEADER + INSET)))
+        for r in range(0 if inside.crowded else 1, inside.rank_of[j]):
+            top, bottom = inside.tops[r], inside.bottoms[r]
+            free = _nearest_free(inside.gaps[r], line(oy + top, g) - ox)
+            flat.extend((free, top, free, bottom))
+        y = inside.xy[2 * j + 1]
+        flat.extend((line(oy + y, box) - ox, y))
+        flat = _straightened(flat)
+        points.extend([(ox + flat[k], oy + flat[k + 1]) for k in range(2, len(flat), 2)])
 
 
 # -- dot ------------------------------------------------------------------------------
