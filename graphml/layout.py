@@ -15,8 +15,9 @@ Engines (``method``):
   pure Python and linear time; the edges are routed straight down through the gaps
   between the boxes of each rank. Groups with the same inside (children of the same
   kinds, the same links) are laid out once and drawn alike; an edge that leaves a group
-  runs to its bottom border and on in the groups around it, one that enters comes in
-  at its top. One layout for every size.
+  runs to its group's way out on the bottom border and on in the groups around it, one
+  that enters comes in through the top borders along the line to the box it goes to.
+  One layout for every size.
 * ``dot`` — the same, but Graphviz ``dot`` (through ``pygraphviz``, imported lazily)
   places each inside of up to :data:`DOT_MOST` children, from the links left after a
   transitive reduction; a fixed cost for loading Graphviz, and time that grows faster
@@ -783,9 +784,11 @@ def _route_inside(inside: _Inside, sizes: list[tuple[float, float]],
     """Route every link as a polyline: straight down out of its source to the bottom of
     the source's rank, through each rank between at the point of its gaps nearest the
     straight line to its way in, and straight down into its target from the top of the
-    target's rank. A link that does not run downwards goes round the right of the boxes.
-    ``ranks``: each node's rank; without it, the boxes whose centres share a line (as
-    dot puts them) are a rank."""
+    target's rank (into a child group: above the mean of what its edges go to, ``aims``).
+    A link that does not run downwards goes round the right of the boxes; one from a box
+    beside its target runs straight across. ``ranks``: each node's rank (-1: in none, no
+    link passes it); without it, the boxes whose centres share a line (as dot puts them)
+    are a rank. The ranks are kept in ``inside`` for routing each edge on its own."""
     count = len(sizes)
     shown = [j for j in range(count + 2)  # (a box in no rank is passed by no link)
              if (j < count and (ranks is None or ranks[j] >= 0))

@@ -18,7 +18,10 @@ or a first stage's output read by every repeated layer) gets boxes in all of the
 wherever its consumers sit in two or more child modules of one module, those in every
 child module but the first (in document order) get boxes; the others, and those
 directly in the group, keep their direct edges, so the value is still drawn flowing on
-from where it is made.
+from where it is made. And any such value read more than :data:`FAR` ops below where it
+is made (on the longest chain of ops between: a residual added back after a block, a
+norm's input read again by its last op) gets a box beside that reader: a picture draws
+those boxes (:func:`beside_boxes`) in the reader's row, right beside it.
 
 The converter adds boxes to the files it draws (with yEd markup) and leaves them out of
 ``--no-yed`` files, whose every data-flow edge stays direct; the archive stores the
