@@ -335,3 +335,31 @@ def test_a_file_with_a_box_for_a_far_read_validates_and_rebuilds_the_exact_model
     assert add_refs(doc) == 0
     assert remove_refs(doc) == 1
     assert generate_graphml(doc, yed=False) == before
+
+
+def test_a_value_read_one_op_down_but_drawn_far_below_gets_a_box_there():
+    """/Net/After reads r directly (one op down the data flow) but also reads the deep
+    block's output, so it is drawn below the whole block: its read of r gets a box; the
+    block, the nearer reader, keeps r's direct edge."""
+    def tagged(node, tag):
+        prop = node.metadata_props.add()
+        prop.key, prop.value = TAG_KEY, tag
+        return node
+
+    model = skip_model()
+    residual = next(n for n in model.graph.node if n.name == "/residual")
+    model.graph.node.remove(residual)
+    model.graph.node.extend([
+        tagged(helper.make_node("Neg", ["r"], ["n"], name="/after/Neg"), "/Net/After"),
+        tagged(helper.make_node("Abs", ["c6"], ["y"], name="/after/Abs"), "/Net/After"),
+    ])
+    model.graph.output.append(helper.make_tensor_value_info("n", TensorProto.FLOAT, [4]))
+    doc = model_to_document(model)
+    nodes = {n.data.get("name"): n.id for n, _owner in doc.iter_nodes() if n.data.get("name")}
+    assert add_refs(doc) == 1
+    (box,) = _boxes(doc).values()
+    assert box.data["ref"] == nodes["/in"]
+    (edge,) = [e for e in doc.iter_edges() if e.source == box.id]
+    assert edge.target == nodes["/after/Neg"]
+    assert {e.target for e in doc.iter_edges() if e.source == nodes["/in"]} == \
+        {nodes["/block/0"], nodes["/block/2"]}
