@@ -270,39 +270,43 @@ def _drawn_depths(doc: Document, flow: list[tuple[str, str]]) -> dict[str, int]:
         if a != b:
             preds.setdefault(b, set()).add(a)
     depth: dict[str, int] = {}
-
-    def place(group: str | None, start: int) -> int:  # returns its lowest depth
-        children = kids[group]
-        rank = {c: i for i, c in enumerate(children)}
-        waiting = {c: len(preds.get(c, ())) for c in children}
-        after: dict[str, list[str]] = {}
-        for c in children:
-            for p in preds.get(c, ()):
-                after.setdefault(p, []).append(c)
-        ready = [(rank[c], c) for c in children if not waiting[c]]
-        heapq.heapify(ready)
-        end: dict[str, int] = {}
-        lowest, first = start, 0
-        while len(end) < len(children):
-            if not ready:  # a cycle: release the first child still waiting
-                while children[first] in end:
-                    first += 1
-                heapq.heappush(ready, (first, children[first]))
-            _rank, c = heapq.heappop(ready)
-            if c in end:
-                continue
-            top = max([start, *(end[p] + 1 for p in preds.get(c, ()) if p in end)])
-            depth[c] = top
-            end[c] = place(c, top) if kids.get(c) else top
-            lowest = max(lowest, end[c])
-            for d in after.get(c, ()):
-                waiting[d] -= 1
-                if waiting[d] == 0:
-                    heapq.heappush(ready, (rank[d], d))
-        return lowest
-
-    place(None, 0)
+    _depths_below(None, 0, kids, preds, depth)
     return depth
+
+
+def _depths_below(group: str | None, start: int, kids: dict[str | None, list[str]],
+                  preds: dict[str, set[str]], depth: dict[str, int]) -> int:
+    """Set the depths of ``group``'s children from ``start`` down (and of what they
+    hold, recursively); return the lowest. (Not a closure: with the collector paused, a
+    recursive closure's cycle would keep every dict it sees alive.)"""
+    children = kids[group]
+    rank = {c: i for i, c in enumerate(children)}
+    waiting = {c: len(preds.get(c, ())) for c in children}
+    after: dict[str, list[str]] = {}
+    for c in children:
+        for p in preds.get(c, ()):
+            after.setdefault(p, []).append(c)
+    ready = [(rank[c], c) for c in children if not waiting[c]]
+    heapq.heapify(ready)
+    end: dict[str, int] = {}
+    lowest, first = start, 0
+    while len(end) < len(children):
+        if not ready:  # a cycle: release the first child still waiting
+            while children[first] in end:
+                first += 1
+            heapq.heappush(ready, (first, children[first]))
+        _rank, c = heapq.heappop(ready)
+        if c in end:
+            continue
+        top = max([start, *(end[p] + 1 for p in preds.get(c, ()) if p in end)])
+        depth[c] = top
+        end[c] = _depths_below(c, top, kids, preds, depth) if kids.get(c) else top
+        lowest = max(lowest, end[c])
+        for d in after.get(c, ()):
+            waiting[d] -= 1
+            if waiting[d] == 0:
+                heapq.heappush(ready, (rank[d], d))
+    return lowest
 
 
 def _under_modules(doc: Document) -> dict[str, bool]:
