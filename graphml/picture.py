@@ -99,7 +99,9 @@ def _select(doc: Document, depth: int | None, module: str | None) -> _Shown:
     lifted: set[str] = set()
     if depth is not None:
         doc, closed, lifted = _closed_view(doc, {n.id for n in tops}, first, depth)
-        tops = [_find(doc, n.id) for n in tops]
+        # the whole model: what is at the top of the view (its reference boxes are made
+        # again, so they may differ); one module: that module in the view
+        tops = doc.graph.nodes if module is None else [_find(doc, n.id) for n in tops]
     shown = _Shown([], [], {}, closed)
 
     def box(node: Node) -> Box:

@@ -363,3 +363,21 @@ def test_a_value_read_one_op_down_but_drawn_far_below_gets_a_box_there():
     assert edge.target == nodes["/after/Neg"]
     assert {e.target for e in doc.iter_edges() if e.source == nodes["/in"]} == \
         {nodes["/block/0"], nodes["/block/2"]}
+
+
+def test_a_graph_output_read_far_below_gets_a_box_and_the_closed_picture_still_draws():
+    """r is also a graph output, drawn below the whole of /Net: the output reads a box
+    of it (at the top level, beside the output). Drawing /Net's modules closed makes the
+    boxes again for what is shown, where that box is not needed any more."""
+    from modelexport.graphml.picture import draw
+
+    model = skip_model()
+    model.graph.output.append(helper.make_tensor_value_info("r", TensorProto.FLOAT, [4]))
+    doc = model_to_document(model)
+    nodes = {n.data.get("name"): n.id for n, _owner in doc.iter_nodes() if n.data.get("name")}
+    add_refs(doc)
+    tops = {n.id: n for n in doc.graph.nodes}
+    (box,) = [n for n in tops.values() if n.data.get("kind") == fmt.KIND_REF]
+    assert box.data["ref"] == nodes["/in"]
+    for depth in (0, 1):
+        assert draw(doc, "svg", depth=depth).boxes > 0
