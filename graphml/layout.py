@@ -15,8 +15,9 @@ Engines (``method``):
   pure Python and linear time; the edges are routed straight down through the gaps
   between the boxes of each rank. Groups with the same inside (children of the same
   kinds, the same links) are laid out once and drawn alike; an edge that leaves a group
-  runs to its bottom border and on in the groups around it, one that enters comes in
-  at its top. One layout for every size.
+  runs to its group's way out on the bottom border and on in the groups around it, one
+  that enters comes in through the top borders along the line to the box it goes to.
+  One layout for every size.
 * ``dot`` — the same, but Graphviz ``dot`` (through ``pygraphviz``, imported lazily)
   places each inside of up to :data:`DOT_MOST` children, from the links left after a
   transitive reduction; a fixed cost for loading Graphviz, and time that grows faster
@@ -62,13 +63,16 @@ class Box:
     """A box to place: a leaf of a fixed size, or a group (``children`` is a list).
 
     For a group, ``width`` x ``height`` is its size when closed, and ``width`` is also
-    the least width of its open bounds (room for its label).
+    the least width of its open bounds (room for its label). A leaf that is ``beside``
+    and feeds one box (a reference box for a value made far above) is drawn in that
+    box's rank, right beside it, its edge running across (``auto`` only).
     """
 
     id: str
     width: float
     height: float
     children: list[Box] | None = None
+    beside: bool = False
 
 
 @dataclass
@@ -138,6 +142,7 @@ def place(roots: list[Box], edges: list[tuple[str, str]], method: str = "auto") 
 # -- auto: one module at a time ---------------------------------------------------------
 
 _ENTRY, _EXIT = -1, -2  # a group's way in (on its top border) and way out (bottom border)
+_BESIDE = -3  # the kind of a leaf drawn beside the box it feeds (a leaf's kind is -1)
 
 
 @dataclass
@@ -147,7 +152,9 @@ class _Inside:
     Coordinates are relative to the top-left of the children's area (below the label
     bar, inside the insets). ``routes`` holds one flat polyline (x0, y0, x1, y1, ...)
     per link between children; a link from ``_ENTRY`` starts on the group's top border
-    at ``entry_x``, a link to ``_EXIT`` ends on its bottom border at ``exit_x``.
+    at ``entry_x``, a link to ``_EXIT`` ends on its bottom border at ``exit_x``. The
+    ranks (each child's, their tops and bottoms and free stretches) are kept to route an
+    edge into the group straight to the box it goes to (:meth:`_ModuleRoutes._into`).
     """
 
     width: float
@@ -156,6 +163,11 @@ class _Inside:
     routes: dict[tuple[int, int], array]
     entry_x: float = 0.0
     exit_x: float = 0.0
+    rank_of: array = field(default_factory=lambda: array("i"))  # children, way in, out
+    tops: array = field(default_factory=lambda: array("d"))
+    bottoms: array = field(default_factory=lambda: array("d"))
+    gaps: list[list[tuple[float, float]]] = field(default_factory=list)
+    crowded: bool = False  # whether boxes share the way in's rank
 
 
 class _Tree:
@@ -171,6 +183,7 @@ class _Tree:
         self.width = array("d", [0.0])  # the size given: a leaf's, a group's closed one
         self.height = array("d", [0.0])
         self.kids: list[list[int] | None] = [[]]
+        self.beside = bytearray(1)
         stack = [(0, roots)]
         while stack:
             group, boxes = stack.pop()
@@ -184,6 +197,7 @@ class _Tree:
                 self.depth.append(self.depth[group] + 1)
                 self.width.append(box.width)
                 self.height.append(box.height)
+                self.beside.append(box.beside)
                 kids.append(i)
                 if box.children is None:
                     self.kids.append(None)
@@ -212,6 +226,7 @@ def _by_module(roots: list[Box], edges: list[tuple[str, str]], method: str) -> P
     # there), and out of / into every group between an end and those children.
     links: dict[int, set[tuple[int, int]]] = {}
     ends = array("i")  # per edge: source, target, the meet's two children (or -1s)
+    targets: dict[int, dict[tuple[int, int], list[int]]] = {}  # group -> link -> leaves
     for source, target in edges:
         s, t = index.get(source, -1), index.get(target, -1)
         a = b = -1
@@ -230,6 +245,8 @@ def _by_module(roots: list[Box], edges: list[tuple[str, str]], method: str) -> P
             links.setdefault(parent[y], set()).add((_ENTRY, pos[y]))
             y = parent[y]
         links.setdefault(parent[a], set()).add((pos[a], pos[b]))
+        if b != t:  # where in b it goes: a link meets b above what its edges go to
+            targets.setdefault(parent[a], {}).setdefault((pos[a], pos[b]), []).append(t)
 
     # Inside out, a level at a time (a group's level is one more than its highest
     # child's): groups of a level with the same inside (children of the same kinds,
@@ -251,7 +268,8 @@ def _by_module(roots: list[Box], edges: list[tuple[str, str]], method: str) -> P
         classes: dict[tuple, list[int]] = {}
         for g in by_level[lv]:
             ordered = tuple(sorted(links.pop(g, ())))
-            key = (g == 0, tuple([kind[k] for k in tree.kids[g]]), ordered)
+            key = (g == 0, tuple([_BESIDE if tree.beside[k] and tree.kids[k] is None
+                                  else kind[k] for k in tree.kids[g]]), ordered)
             classes.setdefault(key, []).append(g)
         for (root, kinds, ordered), members in classes.items():
             slots = []
@@ -263,13 +281,21 @@ def _by_module(roots: list[Box], edges: list[tuple[str, str]], method: str) -> P
                     width[tree.kids[g][j]], height[tree.kids[g][j]] = w, h
             ports = []
             for (w, _h), k in zip(slots, kinds, strict=True):
-                if k < 0:
+                if k < 0:  # a leaf (or an empty group)
                     ports.append((w / 2, w / 2))
                 else:
                     child = insides[k]
                     shift = (w - child.width) / 2
                     ports.append((shift + child.entry_x, shift + child.exit_x))
-            inside = _lay_out_inside(slots, ports, ordered, method == "dot")
+            aims = {}  # a link into a child group: the mean x it goes to, from its left
+            for (a, b), leaves in targets.get(members[0], {}).items():
+                top = tree.kids[members[0]][b]
+                aims[(a, b)] = sum(_from_left(tree, width, kind, insides, leaf, top)
+                                   for leaf in leaves) / len(leaves)
+            for g in members:
+                targets.pop(g, None)
+            inside = _lay_out_inside(slots, ports, ordered, method == "dot", list(kinds),
+                                     aims)
             insides.append(inside)
             if root:
                 w, h = inside.width, inside.height
@@ -300,6 +326,19 @@ def _by_module(roots: list[Box], edges: list[tuple[str, str]], method: str) -> P
     placement = Placement(method, reason, _Bounds(index, xs, ys, width, height))
     placement.paths = _ModuleRoutes(tree, ends, kind, insides, xs, ys)
     return placement
+
+
+def _from_left(tree: _Tree, width: array, kind: array, insides: list[_Inside], leaf: int,
+               group: int) -> float:
+    """How far right of ``group``'s left side the middle of ``leaf`` (inside it) is."""
+    x = width[leaf] / 2
+    k = leaf
+    while k != group:
+        g = tree.parent[k]
+        inside = insides[kind[g]]
+        x += (width[g] - inside.width) / 2 + inside.xy[2 * tree.pos[k]]
+        k = g
+    return x
 
 
 def _origin(g: int, xs: array, ys: array, width: array, inside: _Inside) -> Point:
@@ -420,7 +459,8 @@ def _dot_positions(sizes: list[tuple[float, float]], links: tuple[tuple[int, int
 
 
 def _layered(sizes: list[tuple[float, float]], links: tuple[tuple[int, int], ...],
-             entry: bool, exit_: bool, ports: list[tuple[float, float]] | None = None
+             entry: bool, exit_: bool, ports: list[tuple[float, float]] | None = None,
+             kinds: list[int] | None = None, aims: dict[tuple[int, int], float] | None = None
              ) -> tuple[array, float, float, list[int]]:
     """A layered placement in pure Python, linear in the group (the same result as
     :func:`_dot_positions`): ranks by longest path (a box that
@@ -428,7 +468,10 @@ def _layered(sizes: list[tuple[float, float]], links: tuple[tuple[int, int], ...
     by barycentres (four sweeps), each box centred under the boxes feeding it as far as
     its neighbours allow, then every row moved as a whole to shorten its links sideways
     (:func:`_straighten_rows`; ``ports``: where links leave and enter each child, from
-    its left side). Also returns each node's rank."""
+    its left side). A ``beside`` child that only feeds one child sits in that child's
+    rank, right beside it (the first on its left, the second on its right; any more
+    sit above it, as a constant does): the two move as one. Also returns each node's
+    rank."""
     count = len(sizes)
     n = count + 2
     succ, back, finished = _walk_links(count, links)
@@ -438,18 +481,41 @@ def _layered(sizes: list[tuple[float, float]], links: tuple[tuple[int, int], ...
         for v in succ[u]:
             pred[v].append(u)
     present = [True] * count + [entry, exit_]
+    fed = [bool(pred[u]) for u in range(n)]
+    # beside boxes: out of the rows and the links; each moves with the box it feeds
+    sides: dict[int, list[int]] = {}  # a box -> the boxes beside it, left one first
+    for u in range(count):
+        if kinds and kinds[u] == _BESIDE and not pred[u] and len(succ[u]) == 1 \
+                and succ[u][0] < count and len(sides.get(succ[u][0], ())) < 2:
+            v = succ[u][0]
+            sides.setdefault(v, []).append(u)
+            present[u] = False
+            succ[u] = []
+            pred[v].remove(u)
+    # boxes with no links at all (a constant's original, every reader given a box of it)
+    # are packed in a block of rows left of the rest (see below), out of the ranks
+    linked = {_node(count, j) for link in links for j in link}
+    alone = [u for u in range(count) if present[u] and u not in linked]
+    if len(alone) < 2 or len(alone) == count:
+        alone = []
+    for u in alone:
+        present[u] = False
     order = [u for u in reversed(finished) if present[u]]  # every link runs forward
     first = 1 if entry else 0
     rank = [first] * n
     rank[count] = 0
-    for u in order:
+    for u in order:  # a box nothing feeds (a constant) does not push what it feeds down
+        step = rank[u] + 1 if u >= count or fed[u] else 1
         for v in succ[u]:
-            if v != count + 1 and rank[u] + 1 > rank[v]:
-                rank[v] = rank[u] + 1
-    for u in order:
+            if v != count + 1 and step > rank[v]:
+                rank[v] = step
+    for u in order:  # ... it sits just above the first box it feeds, by the way in if need be
         below = [rank[v] for v in succ[u] if v != count + 1]
-        if u < count and not pred[u] and below:
-            rank[u] = max(first, min(below) - 1)
+        if u < count and not fed[u] and below:
+            rank[u] = min(below) - 1
+    for v, by in sides.items():
+        for u in by:
+            rank[u] = rank[v]
     last = max((rank[u] for u in range(count)), default=first)
     rank[count + 1] = last + 1
     rows: list[list[int]] = [[] for _ in range(last + 2)]
@@ -472,6 +538,24 @@ def _layered(sizes: list[tuple[float, float]], links: tuple[tuple[int, int], ...
             for i, u in enumerate(row):
                 place[u] = (i + 0.5) / len(row)
     width = [w for w, _h in sizes] + [0.0, 0.0]
+    # where links enter and leave each node, from its centre; a box with boxes beside
+    # it is as wide as all of them, its own middle off the whole's
+    in_at, out_at = [0.0] * n, [0.0] * n
+    if ports is not None:
+        for j in range(count):
+            in_at[j] = ports[j][0] - width[j] / 2
+            out_at[j] = ports[j][1] - width[j] / 2
+    # groups alike (one class) whose ports are off their middles: a stack, one column
+    grouped = [kinds[j] if kinds and j < count and kinds[j] >= 0 and
+               (in_at[j] != 0.0 or out_at[j] != 0.0) else -1 for j in range(n)]
+    own = [0.0] * n  # a box's own middle, from the middle of it and the boxes beside it
+    for v, by in sides.items():
+        wl = width[by[0]] + _SEP
+        wr = width[by[1]] + _SEP if len(by) > 1 else 0.0
+        own[v] = (wl - wr) / 2
+        width[v] += wl + wr
+        in_at[v] += own[v]
+        out_at[v] += own[v]
     centre = [0.0] * n
     for row in rows:
         right = None
@@ -494,21 +578,73 @@ def _layered(sizes: list[tuple[float, float]], links: tuple[tuple[int, int], ...
     if entry:
         below = succ[count]
         centre[count] = sum(centre[v] for v in below) / len(below) if below else 0.0
-    _straighten_rows(rows, pred, succ, width, ports, centre)
+    meets = {(_node(count, a), _node(count, b)): x - width[_node(count, b)] / 2
+             for (a, b), x in (aims or {}).items()}
+    _straighten_rows(rows, pred, succ, width, in_at, out_at, grouped, centre, meets)
+    for v, by in sides.items():  # the whole apart again
+        centre[v] += own[v]
+        width[v] = sizes[v][0]
+        for u, way in zip(by, (-1, 1), strict=False):
+            centre[u] = centre[v] + way * (width[v] / 2 + _SEP + width[u] / 2)
+            present[u] = True
+    block = _packed(alone, width, sizes, centre, present)
     left = min(centre[u] - width[u] / 2 for u in range(n) if present[u])
     xy = array("d", bytes(16 * n))
     top = 0.0
     for row in rows:
-        tall = max((sizes[u][1] if u < count else 0.0) for u in row) if row else 0.0
+        tall = max((max([sizes[u][1], *(sizes[b][1] for b in sides.get(u, ()))])
+                    if u < count else 0.0) for u in row) if row else 0.0
         for u in row:
             h = sizes[u][1] if u < count else 0.0
             xy[2 * u] = centre[u] - width[u] / 2 - left
             # centred in its rank; a box that nothing feeds sits at the bottom, just
-            # above what it feeds
-            xy[2 * u + 1] = top + (tall - h if u < count and not pred[u] else (tall - h) / 2)
+            # above what it feeds; boxes beside one, centred on it
+            xy[2 * u + 1] = top + (tall - h if u < count and not fed[u] else (tall - h) / 2)
+            for b in sides.get(u, ()):
+                xy[2 * b] = centre[b] - width[b] / 2 - left
+                xy[2 * b + 1] = xy[2 * u + 1] + (h - sizes[b][1]) / 2
         top += tall + _RANKSEP
+    for u, y in block.items():
+        xy[2 * u], xy[2 * u + 1] = centre[u] - width[u] / 2 - left, y
+        rank[u] = -1  # in no rank: no link passes the block
+    bottom = max([top - _RANKSEP, *(y + sizes[u][1] for u, y in block.items())])
     right = max(centre[u] + width[u] / 2 - left for u in range(n) if present[u])
-    return xy, right, top - _RANKSEP, rank
+    return xy, right, bottom, rank
+
+
+#: The block of boxes with no links is at most the placed boxes' span over this wide.
+_ALONE_SHARE = 8.0
+
+
+def _packed(alone: list[int], width: list[float], sizes: list[tuple[float, float]],
+            centre: list[float], present: list[bool]) -> dict[int, float]:
+    """Pack the boxes ``alone`` (in this order) in rows left of the placed boxes, from
+    the top, each row at most half as wide as the placed boxes span (one box at least):
+    a long row of them would widen the group. Sets their centres; returns their tops."""
+    if not alone:
+        return {}
+    lo = min(centre[u] - width[u] / 2 for u in range(len(centre)) if present[u])
+    hi = max(centre[u] + width[u] / 2 for u in range(len(centre)) if present[u])
+    most = max((hi - lo) / _ALONE_SHARE, max(width[u] for u in alone))
+    rows: list[list[int]] = [[]]
+    used = 0.0
+    for u in alone:
+        if rows[-1] and used + _SEP + width[u] > most:
+            rows.append([])
+            used = 0.0
+        used += (_SEP if rows[-1] else 0.0) + width[u]
+        rows[-1].append(u)
+    tops: dict[int, float] = {}
+    y = 0.0
+    for row in rows:  # right-aligned, a room's width left of the placed boxes
+        x = lo - _SEP
+        for u in reversed(row):
+            centre[u] = x - width[u] / 2
+            x -= width[u] + _SEP
+            tops[u] = y
+            present[u] = True
+        y += max(sizes[u][1] for u in row) + _SEP
+    return tops
 
 
 #: Sweeps of :func:`_straighten_rows` (down and up the rows, alternately).
@@ -518,26 +654,22 @@ _STACKED = 8.0
 
 
 def _straighten_rows(rows: list[list[int]], pred: list[list[int]], succ: list[list[int]],
-                     width: list[float], ports: list[tuple[float, float]] | None,
-                     centre: list[float]) -> None:
+                     width: list[float], in_at: list[float], out_at: list[float],
+                     grouped: list[int], centre: list[float],
+                     meets: dict[tuple[int, int], float] | None = None) -> None:
     """Move the boxes of each row sideways, keeping their order and the room between
     them, to where their links run straightest: each row in turn (down the rows, then
     up, :data:`_STRAIGHTEN_SWEEPS` times) goes where the sum of squared sideways offsets
     to every box it links to is least, given the other rows (an isotonic regression,
     solved exactly in linear time by pooling adjacent violators). A box with no links
-    stays put. Links meet a child group at its ports (a leaf at its middle); between two
-    groups whose ports are off their middles, the middles weigh more. The last sweep
-    (down) lines up chains: a box fed by one box that feeds only it goes straight under
-    that box's way out, so a stack of layers stays one column."""
-    n = len(centre)
-    count = n - 2
-    out_at = [0.0] * n  # where links leave / enter a node, from its centre
-    in_at = [0.0] * n
-    if ports is not None:
-        for j in range(count):
-            in_at[j] = ports[j][0] - width[j] / 2
-            out_at[j] = ports[j][1] - width[j] / 2
-    grouped = [in_at[j] != 0.0 or out_at[j] != 0.0 for j in range(n)]  # ports off centre
+    stays put. Links meet a child at ``in_at`` / ``out_at`` from its middle (a group at
+    its ports; ``meets``: where a link meets the child it enters, when not at its way
+    in); between two alike groups (one class in ``grouped``, -1 for none) the middles
+    weigh more. The last sweep (down) lines up chains: a box fed by one box that feeds
+    only it goes straight under that box's way out (two alike groups: middle under
+    middle), so a stack of layers stays one column."""
+    count = len(centre) - 2
+    meets = meets or {}
     busy = [row for row in rows if len(row) > 0]
     if not busy:
         return
@@ -547,20 +679,24 @@ def _straighten_rows(rows: list[list[int]], pred: list[list[int]], succ: list[li
             wants, weights = [], []
             for u in row:
                 feeds = [v for v in pred[u] if v != count]
-                if last and len(feeds) == 1 and len(succ[feeds[0]]) == 1:
+                if last and len(feeds) == 1 and len(succ[feeds[0]]) == 1 and pred[feeds[0]]:
                     # the last sweep (down) lines up a chain: a box fed by one box that
                     # feeds only it goes straight under it
                     v = feeds[0]
-                    wants.append(centre[v] + out_at[v] - in_at[u])
+                    alike = grouped[u] >= 0 and grouped[u] == grouped[v]  # middles: a column
+                    wants.append(centre[v] if alike else
+                                 centre[v] + out_at[v] - meets.get((v, u), in_at[u]))
                     weights.append(1.0)
                     continue
                 total, weight = 0.0, 0.0
                 for v in pred[u]:
-                    if grouped[u] and grouped[v]:  # a stack of groups stays one column
+                    if not pred[v] and v != count and len(pred[u]) > 1:
+                        continue  # a constant follows what it feeds, not the other way
+                    if grouped[u] >= 0 and grouped[u] == grouped[v]:  # one column
                         total += _STACKED * centre[v]
                         weight += _STACKED
                     else:
-                        total += centre[v] + out_at[v] - in_at[u]
+                        total += centre[v] + out_at[v] - meets.get((v, u), in_at[u])
                         weight += 1.0
                 beside = 0.0
                 if not pred[u] and len(succ[u]) == 1 and len(pred[succ[u][0]]) > 1:
@@ -568,11 +704,11 @@ def _straighten_rows(rows: list[list[int]], pred: list[list[int]], succ: list[li
                     # op) keeps clear of the line the others come down
                     beside = width[u] / 2 + _SEP
                 for v in succ[u]:
-                    if grouped[u] and grouped[v]:
+                    if grouped[u] >= 0 and grouped[u] == grouped[v]:
                         total += _STACKED * centre[v]
                         weight += _STACKED
                     else:
-                        total += centre[v] + in_at[v] - out_at[u] + beside
+                        total += centre[v] + meets.get((u, v), in_at[v]) - out_at[u] + beside
                         weight += 1.0
                 if weight:
                     wants.append(total / weight)
@@ -580,8 +716,15 @@ def _straighten_rows(rows: list[list[int]], pred: list[list[int]], succ: list[li
                 else:
                     wants.append(centre[u])
                     weights.append(1e-3)
-            placed = _pooled(wants, weights, [width[u] for u in row])
-            for u, c in zip(row, placed, strict=True):
+            boxes = row
+            if count in row:
+                # the way in takes no room in its row (its links pass the boxes there)
+                i = row.index(count)
+                centre[count] = wants.pop(i)
+                del weights[i]
+                boxes = [u for u in row if u != count]
+            placed = _pooled(wants, weights, [width[u] for u in boxes])
+            for u, c in zip(boxes, placed, strict=True):
                 centre[u] = c
 
 
@@ -609,11 +752,16 @@ def _pooled(wants: list[float], weights: list[float], widths: list[float]) -> li
 
 
 def _lay_out_inside(sizes: list[tuple[float, float]], ports: list[tuple[float, float]],
-                    links: tuple[tuple[int, int], ...], use_dot: bool = False) -> _Inside:
+                    links: tuple[tuple[int, int], ...], use_dot: bool = False,
+                    kinds: list[int] | None = None,
+                    aims: dict[tuple[int, int], float] | None = None) -> _Inside:
     """Place one group's children (fixed-size boxes) in layers (:func:`_layered`, or
     Graphviz dot when ``use_dot`` and the group has at most :data:`DOT_MOST` children),
     and route the links between them. ``ports``: where, from a child's left side, links
-    enter its top and leave its bottom (a child group's own way in and out)."""
+    enter its top and leave its bottom (a child group's own way in and out); ``kinds``:
+    each child's class (groups with the same inside share one; -1 a leaf, ``_BESIDE`` a
+    leaf drawn beside the one box it feeds, see :class:`Box`); ``aims``: where, from a
+    child group's left side, a link into it goes (the mean of what its edges enter)."""
     used = {j for link in links for j in link}
     entry, exit_ = _ENTRY in used, _EXIT in used
     count = len(sizes)
@@ -621,27 +769,30 @@ def _lay_out_inside(sizes: list[tuple[float, float]], ports: list[tuple[float, f
     if use_dot and count <= DOT_MOST:
         xy, width, height = _dot_positions(sizes, links, entry, exit_)
     else:
-        xy, width, height, ranks = _layered(sizes, links, entry, exit_, ports)
+        xy, width, height, ranks = _layered(sizes, links, entry, exit_, ports, kinds, aims)
     inside = _Inside(width, height, xy[:2 * count], {},
                      xy[2 * count] if entry else width / 2,
                      xy[2 * count + 2] if exit_ else width / 2)
-    _route_inside(inside, sizes, ports, links, xy, entry, exit_, ranks)
+    _route_inside(inside, sizes, ports, links, xy, entry, exit_, ranks, aims)
     return inside
 
 
 def _route_inside(inside: _Inside, sizes: list[tuple[float, float]],
                   ports: list[tuple[float, float]], links: tuple[tuple[int, int], ...],
-                  xy: array, entry: bool, exit_: bool, ranks: list[int] | None = None
-                  ) -> None:
+                  xy: array, entry: bool, exit_: bool, ranks: list[int] | None = None,
+                  aims: dict[tuple[int, int], float] | None = None) -> None:
     """Route every link as a polyline: straight down out of its source to the bottom of
     the source's rank, through each rank between at the point of its gaps nearest the
     straight line to its way in, and straight down into its target from the top of the
-    target's rank. A link that does not run downwards goes round the right of the boxes.
-    ``ranks``: each node's rank; without it, the boxes whose centres share a line (as
-    dot puts them) are a rank."""
+    target's rank (into a child group: above the mean of what its edges go to, ``aims``).
+    A link that does not run downwards goes round the right of the boxes; one from a box
+    beside its target runs straight across. ``ranks``: each node's rank (-1: in none, no
+    link passes it); without it, the boxes whose centres share a line (as dot puts them)
+    are a rank. The ranks are kept in ``inside`` for routing each edge on its own."""
     count = len(sizes)
-    shown = [j for j in range(count + 2)
-             if j < count or (j == count and entry) or (j == count + 1 and exit_)]
+    shown = [j for j in range(count + 2)  # (a box in no rank is passed by no link)
+             if (j < count and (ranks is None or ranks[j] >= 0))
+             or (j == count and entry) or (j == count + 1 and exit_)]
     by_rank: dict[float, list[int]] = {}
     for j in shown:
         if ranks is not None:
@@ -651,8 +802,13 @@ def _route_inside(inside: _Inside, sizes: list[tuple[float, float]],
             by_rank.setdefault(round(xy[2 * j + 1] + h / 2, 2), []).append(j)
     rank_of = [0] * (count + 2)
     tops, bottoms, gaps = [], [], []
+    crowded = False  # whether boxes share the way in's rank
     for r, key in enumerate(sorted(by_rank)):
         members = sorted(by_rank[key], key=lambda j: xy[2 * j])
+        if len(members) > 1 and count in members:  # the way in takes no room
+            members.remove(count)
+            rank_of[count] = r
+            crowded = True
         top, bottom = math.inf, -math.inf
         free = []  # the free stretches of the rank, as (from, to), left to right
         left = -math.inf
@@ -670,6 +826,9 @@ def _route_inside(inside: _Inside, sizes: list[tuple[float, float]],
         tops.append(top)
         bottoms.append(bottom)
         gaps.append(free)
+    inside.rank_of = array("i", rank_of)
+    inside.tops, inside.bottoms = array("d", tops), array("d", bottoms)
+    inside.gaps, inside.crowded = gaps, crowded
     half = _RANKSEP / 2
     right = inside.width + INSET / 2
 
@@ -686,8 +845,21 @@ def _route_inside(inside: _Inside, sizes: list[tuple[float, float]],
     for a, b in links:
         ra = rank_of[count if a == _ENTRY else a]
         rb = rank_of[count + 1 if b == _EXIT else b]
+        if ranks is not None and ra == rb and a >= 0 and b >= 0:
+            # a box beside the one it feeds (_layered's only links within a rank): across
+            ax, bx, y = xy[2 * a], xy[2 * b], xy[2 * b + 1] + sizes[b][1] / 2
+            sx, tx = (ax + sizes[a][0], bx) if ax < bx else (ax, bx + sizes[b][0])
+            inside.routes[(a, b)] = array("d", (sx, y, tx, y))
+            continue
         (sx, sy), (tx, ty) = way_out(a), way_in(b)
-        flat = array("d", (sx, sy, sx, bottoms[ra]))
+        if aims and (a, b) in aims:  # above what its edges go to (each is led there)
+            tx = xy[2 * b] + aims[(a, b)]
+        if a == _ENTRY and crowded:  # past the boxes beside the way in, at the free point
+            x = _nearest_free(gaps[ra], sx)
+            flat = array("d", (sx, sy, x, tops[ra], x, bottoms[ra]))
+            sx = x
+        else:
+            flat = array("d", (sx, sy, sx, bottoms[ra]))
         if rb > ra:
             x = sx
             for r in range(ra + 1, rb):
@@ -715,6 +887,33 @@ def _nearest_free(free: list[tuple[float, float]], want: float) -> float:
         if abs(x - want) < far:
             best, far = x, abs(x - want)
     return best
+
+
+def _aimed(inside: _Inside, flat: array, a: int, b: int, line, tx: float) -> array:
+    """Link (a, b)'s route (``flat``) led to x ``tx`` of ``b``'s top instead of its way
+    in: the same way out of ``a``, then through the ranks between at the free points
+    nearest ``line`` (its x at a height; for a link across many ranks, ``tx``: across
+    first, as :func:`_route_inside` does)."""
+    count = len(inside.rank_of) - 2
+    ra = inside.rank_of[count if a == _ENTRY else a]
+    rb = inside.rank_of[b]
+    ty = inside.xy[2 * b + 1]
+    if rb <= ra:  # round the right: only the last leg moves
+        out = array("d", flat[:-4])
+        out.extend((tx, flat[-3], tx, ty))
+        return _straightened(out)
+    x, y = flat[0], flat[1]  # a's way out
+    out = array("d", (x, y))
+    if a == _ENTRY and inside.crowded:  # past the boxes beside the way in
+        x = _nearest_free(inside.gaps[ra], line(inside.tops[ra]))
+        out.extend((x, inside.tops[ra]))
+    out.extend((x, inside.bottoms[ra]))
+    for r in range(ra + 1, rb):
+        want = line(inside.tops[r]) if rb - ra <= _DIAGONAL_MOST else tx
+        x = _nearest_free(inside.gaps[r], want)
+        out.extend((x, inside.tops[r], x, inside.bottoms[r]))
+    out.extend((tx, inside.tops[rb], tx, ty))
+    return _straightened(out)
 
 
 def _straightened(flat: array) -> array:
@@ -780,14 +979,34 @@ class _ModuleRoutes(Sequence):
         while x != a:
             self._piece(parent[x], pos[x], _EXIT, points)
             x = parent[x]
-        self._piece(parent[a], pos[a], pos[b], points)
+        if b == t:
+            self._piece(parent[a], pos[a], pos[b], points)
+            return points
+        # into the groups holding the target: along the line from where the edge leaves
+        # its source's side to the target's top, past the boxes in the way
+        xs, width = self._xs, self._tree.width
+        if not points:
+            g = parent[a]
+            inside = self._insides[self._kind[g]]
+            ox, oy = _origin(g, xs, self._ys, width, inside)
+            flat = inside.routes[(pos[a], pos[b])]
+            points.append((ox + flat[0], oy + flat[1]))
+        (x0, y0), x1, y1 = points[-1], xs[t] + width[t] / 2, self._ys[t]
+
+        def line(y: float, k: int) -> float:
+            """The line's x at height y, kept inside box k (between its insets)."""
+            x = x1 if y >= y1 or y1 <= y0 else x0 + (x1 - x0) * (y - y0) / (y1 - y0)
+            lo, hi = xs[k] + INSET, xs[k] + width[k] - INSET
+            return min(max(x, lo), hi) if lo < hi else xs[k] + width[k] / 2
+
+        self._piece(parent[a], pos[a], pos[b], points, (line, b))
         down = []
         y = t
         while y != b:
             down.append(y)
             y = parent[y]
         for y in reversed(down):
-            self._piece(parent[y], _ENTRY, pos[y], points)
+            self._into(parent[y], pos[y], y, line, points)
         return points
 
     def __eq__(self, other: object) -> bool:
@@ -795,14 +1014,37 @@ class _ModuleRoutes(Sequence):
             return NotImplemented
         return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
 
-    def _piece(self, g: int, a: int, b: int, points: list[Point]) -> None:
+    def _piece(self, g: int, a: int, b: int, points: list[Point], aim=None) -> None:
         """Append the route of link (a, b) inside group ``g`` (each piece starts where
-        the one before ended: on a border, at a group's way out or in)."""
+        the one before ended: on a border, at a group's way out or in). With ``aim``
+        (a line, as ``line(y, box)`` gives its x, and the box ``b`` is), the route
+        follows that line through the ranks between and meets ``b``'s top on it."""
         inside = self._insides[self._kind[g]]
         ox, oy = _origin(g, self._xs, self._ys, self._tree.width, inside)
         flat = inside.routes[(a, b)]
+        if aim is not None:
+            line, box = aim
+            flat = _aimed(inside, flat, a, b, lambda y: line(oy + y, g) - ox,
+                          line(oy + inside.xy[2 * b + 1], box) - ox)
         first = 2 if points else 0
         points.extend([(ox + flat[k], oy + flat[k + 1]) for k in range(first, len(flat), 2)])
+
+    def _into(self, g: int, j: int, box: int, line, points: list[Point]) -> None:
+        """Append the way from group ``g``'s top border down to the top of its child
+        ``j`` (the box ``box``) along ``line`` (``line(y, box)``: its x at height y, kept
+        inside a box), past the boxes of the ranks above ``j`` at the free points
+        nearest it."""
+        inside = self._insides[self._kind[g]]
+        ox, oy = _origin(g, self._xs, self._ys, self._tree.width, inside)
+        flat = array("d", (line(oy - HEADER - INSET, g) - ox, -(HEADER + INSET)))
+        for r in range(0 if inside.crowded else 1, inside.rank_of[j]):
+            top, bottom = inside.tops[r], inside.bottoms[r]
+            free = _nearest_free(inside.gaps[r], line(oy + top, g) - ox)
+            flat.extend((free, top, free, bottom))
+        y = inside.xy[2 * j + 1]
+        flat.extend((line(oy + y, box) - ox, y))
+        flat = _straightened(flat)
+        points.extend([(ox + flat[k], oy + flat[k + 1]) for k in range(2, len(flat), 2)])
 
 
 # -- dot ------------------------------------------------------------------------------

@@ -99,7 +99,9 @@ def _select(doc: Document, depth: int | None, module: str | None) -> _Shown:
     lifted: set[str] = set()
     if depth is not None:
         doc, closed, lifted = _closed_view(doc, {n.id for n in tops}, first, depth)
-        tops = [_find(doc, n.id) for n in tops]
+        # the whole model: what is at the top of the view (its reference boxes are made
+        # again, so they may differ); one module: that module in the view
+        tops = doc.graph.nodes if module is None else [_find(doc, n.id) for n in tops]
     shown = _Shown([], [], {}, closed)
 
     def box(node: Node) -> Box:
@@ -108,9 +110,10 @@ def _select(doc: Document, depth: int | None, module: str | None) -> _Shown:
             lw, lh = yed.label_size(closed[node.id])  # bold: a little wider than plain
             return Box(node.id, max(lw * 1.2 + 20.0, 80.0), max(lh + 10.0, 40.0))
         if node.graph is None:
-            return Box(node.id, *yed.leaf_size(node))
+            return Box(node.id, *yed.leaf_size(node), beside=node.id in beside)
         return Box(node.id, *yed.closed_size(node), [box(c) for c in node.graph.nodes])
 
+    beside = refs.beside_boxes(doc)
     shown.roots = [box(n) for n in tops]
     seen: set[tuple[str, str, str]] = set()
     for edge in doc.iter_edges():

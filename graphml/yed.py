@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from modelexport.graphml import format as fmt
+from modelexport.graphml import refs
 from modelexport.graphml.layout import Box, Placement, Point, Rect, gc_paused, place
 from modelexport.graphml.model import Document, Edge, Node
 
@@ -120,9 +121,11 @@ def leaf_size(node: Node) -> tuple[float, float]:
 
 def boxes_of(doc: Document) -> tuple[list[Box], list[Edge]]:
     """The document as boxes to place (sized by their labels), and its edges."""
+    beside = refs.beside_boxes(doc)
+
     def box(node: Node) -> Box:
         if node.graph is None:
-            return Box(node.id, *leaf_size(node))
+            return Box(node.id, *leaf_size(node), beside=node.id in beside)
         return Box(node.id, *closed_size(node), [box(child) for child in node.graph.nodes])
 
     return [box(node) for node in doc.graph.nodes], list(doc.iter_edges())

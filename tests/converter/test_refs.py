@@ -265,3 +265,119 @@ def test_a_value_made_in_a_closed_module_and_read_by_its_siblings_gets_boxes_the
         attn = groups[f"/Net/L.{i}/Attn"]
         assert f"{first}->{attn}" not in titles
         assert f"{first}.{attn}->{attn}" in titles
+
+
+def skip_model() -> onnx.ModelProto:
+    """A value read far below where it is made: /Net/In's output runs through a chain of
+    seven ops in /Net/Block and is added back after it (a residual round a deep block);
+    one op of the chain also reads the block's input again three ops down (a short
+    skip)."""
+    def tagged(node, tag):
+        prop = node.metadata_props.add()
+        prop.key, prop.value = TAG_KEY, tag
+        return node
+
+    nodes = [tagged(helper.make_node("Relu", ["x"], ["r"], name="/in"), "/Net/In")]
+    h = "r"
+    for i, op in enumerate(["Neg", "Abs", "Neg", "Abs", "Neg", "Abs", "Neg"]):
+        ins = [h, "r"] if i == 2 else [h]
+        nodes.append(tagged(helper.make_node("Add" if i == 2 else op, ins, [f"c{i}"],
+                                             name=f"/block/{i}"), "/Net/Block"))
+        h = f"c{i}"
+    nodes.append(tagged(helper.make_node("Add", [h, "r"], ["y"], name="/residual"), "/Net"))
+    graph = helper.make_graph(
+        nodes, "net", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 9
+    return model
+
+
+def test_a_value_read_far_below_where_it_is_made_gets_a_box_beside_its_reader():
+    from modelexport.graphml import refs, yed
+
+    doc = model_to_document(skip_model())
+    nodes = {n.data.get("name"): n.id for n, _owner in doc.iter_nodes() if n.data.get("name")}
+    assert add_refs(doc) == 1
+    (box,) = _boxes(doc).values()
+    assert box.data["ref"] == nodes["/in"]
+    edges = list(doc.iter_edges())
+    (edge,) = [e for e in edges if e.source == box.id]
+    assert edge.target == nodes["/residual"]
+    # the value still flows on from where it is made: into the block, and the short skip
+    assert {e.target for e in edges if e.source == nodes["/in"]} == \
+        {nodes["/block/0"], nodes["/block/2"]}
+    assert refs.beside_boxes(doc) == {box.id}
+    # drawn in its reader's rank, right beside it, its edge running straight across
+    placement = yed.layout(doc)
+    bx, by, bw, bh = placement.boxes[box.id]
+    rx, ry, rw, rh = placement.boxes[nodes["/residual"]]
+    assert by + bh / 2 == pytest.approx(ry + rh / 2)
+    assert bx + bw < rx and rx - (bx + bw) < 30
+    ids = [e.id for e in doc.iter_edges()]
+    (path,) = [p for e, p in zip(ids, placement.paths, strict=True) if e == edge.id]
+    assert len(path) == 2 and path[0][1] == path[1][1]
+    assert path[0][0] == pytest.approx(bx + bw) and path[1][0] == pytest.approx(rx)
+
+
+def test_a_file_with_a_box_for_a_far_read_validates_and_rebuilds_the_exact_model(tmp_path):
+    onnx.save(skip_model(), str(tmp_path / "m.onnx"))
+    assert onnx_to_graphml(tmp_path / "m.onnx", tmp_path / "m.graphml").refs == 1
+    report = validate_graphml(tmp_path / "m.graphml")
+    assert report.ok, [str(f) for f in report.findings]
+    graphml_to_onnx(tmp_path / "m.graphml", tmp_path / "back.onnx")
+    assert (tmp_path / "back.onnx").read_bytes() == (tmp_path / "m.onnx").read_bytes()
+    onnx_to_graphml(tmp_path / "m.onnx", tmp_path / "flat.graphml", yed=False)
+    assert 'key="ref"' not in (tmp_path / "flat.graphml").read_text()
+    doc = model_to_document(skip_model())
+    before = generate_graphml(doc, yed=False)
+    add_refs(doc)
+    assert add_refs(doc) == 0
+    assert remove_refs(doc) == 1
+    assert generate_graphml(doc, yed=False) == before
+
+
+def test_a_value_read_one_op_down_but_drawn_far_below_gets_a_box_there():
+    """/Net/After reads r directly (one op down the data flow) but also reads the deep
+    block's output, so it is drawn below the whole block: its read of r gets a box; the
+    block, the nearer reader, keeps r's direct edge."""
+    def tagged(node, tag):
+        prop = node.metadata_props.add()
+        prop.key, prop.value = TAG_KEY, tag
+        return node
+
+    model = skip_model()
+    residual = next(n for n in model.graph.node if n.name == "/residual")
+    model.graph.node.remove(residual)
+    model.graph.node.extend([
+        tagged(helper.make_node("Neg", ["r"], ["n"], name="/after/Neg"), "/Net/After"),
+        tagged(helper.make_node("Abs", ["c6"], ["y"], name="/after/Abs"), "/Net/After"),
+    ])
+    model.graph.output.append(helper.make_tensor_value_info("n", TensorProto.FLOAT, [4]))
+    doc = model_to_document(model)
+    nodes = {n.data.get("name"): n.id for n, _owner in doc.iter_nodes() if n.data.get("name")}
+    assert add_refs(doc) == 1
+    (box,) = _boxes(doc).values()
+    assert box.data["ref"] == nodes["/in"]
+    (edge,) = [e for e in doc.iter_edges() if e.source == box.id]
+    assert edge.target == nodes["/after/Neg"]
+    assert {e.target for e in doc.iter_edges() if e.source == nodes["/in"]} == \
+        {nodes["/block/0"], nodes["/block/2"]}
+
+
+def test_a_graph_output_read_far_below_gets_a_box_and_the_closed_picture_still_draws():
+    """r is also a graph output, drawn below the whole of /Net: the output reads a box
+    of it (at the top level, beside the output). Drawing /Net's modules closed makes the
+    boxes again for what is shown, where that box is not needed any more."""
+    from modelexport.graphml.picture import draw
+
+    model = skip_model()
+    model.graph.output.append(helper.make_tensor_value_info("r", TensorProto.FLOAT, [4]))
+    doc = model_to_document(model)
+    nodes = {n.data.get("name"): n.id for n, _owner in doc.iter_nodes() if n.data.get("name")}
+    add_refs(doc)
+    tops = {n.id: n for n in doc.graph.nodes}
+    (box,) = [n for n in tops.values() if n.data.get("kind") == fmt.KIND_REF]
+    assert box.data["ref"] == nodes["/in"]
+    for depth in (0, 1):
+        assert draw(doc, "svg", depth=depth).boxes > 0

@@ -323,3 +323,38 @@ def test_a_link_crosses_a_rank_at_the_nearest_free_point_not_the_middle_of_a_gap
     for path in placement.paths:  # no detour: no longer than across and down
         (x0, y0), (x1, y1) = path[0], path[-1]
         assert edge_length(path) <= abs(x1 - x0) + abs(y1 - y0) + 1, path
+
+
+def test_a_constant_does_not_push_the_op_it_feeds_a_rank_down():
+    # x enters the group and feeds op with a weight: the weight sits beside the way in,
+    # so op is in the group's first row of boxes and the edge from x enters it directly
+    roots = [Box("x", 60, 30), Box("g", 80, 40, [Box("weight", 90, 30), Box("op", 60, 30)])]
+    edges = [("x", "op"), ("weight", "op")]
+    placement = place(roots, edges)
+    _gx, gy, _gw, _gh = placement.boxes["g"]
+    _wx, wy, _ww, wh = placement.boxes["weight"]
+    _ox, oy, _ow, _oh = placement.boxes["op"]
+    assert wy == pytest.approx(gy + layout.HEADER + layout.INSET)  # the first row
+    assert oy == pytest.approx(wy + wh + layout._RANKSEP)  # the next one
+    path = placement.paths[0]  # x -> op: past the weight, not through it
+    assert not any(_crosses(p, q, placement.boxes["weight"]) for p, q in pairwise(path)), path
+
+
+def test_boxes_with_no_links_are_packed_in_a_narrow_block_beside_the_rest():
+    # ten originals whose readers all have boxes of them: no links at all; a long row of
+    # them would make the group three times as wide as its chain
+    alone = [Box(f"c{i}", 100, 30) for i in range(10)]
+    chain = [Box(f"op{i}", 60, 30) for i in range(6)]
+    edges = [(f"op{i}", f"op{i + 1}") for i in range(5)]
+    placement = place([Box("g", 80, 40, alone + chain)], edges)
+    boxes = placement.boxes
+    _gx, _gy, gw, _gh = boxes["g"]
+    assert gw < 2 * 100 + 2 * layout.INSET + 60 + 3 * layout._SEP  # a column beside the chain
+    chain_left = min(boxes[b.id][0] for b in chain)
+    for b in alone:
+        x, y, w, h = boxes[b.id]
+        assert x + w < chain_left  # left of every op: no link passes them
+    rects = [boxes[b.id] for b in alone + chain]
+    for i, (x, y, w, h) in enumerate(rects):  # none overlaps another
+        for x2, y2, w2, h2 in rects[i + 1:]:
+            assert x + w <= x2 or x2 + w2 <= x or y + h <= y2 or y2 + h2 <= y

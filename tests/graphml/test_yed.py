@@ -68,8 +68,8 @@ def test_edges_are_polylines_with_an_arrow_and_the_shape_as_label() -> None:
     for edge in root.iter(f"{{{fmt.GRAPHML_NS}}}edge"):
         line = edge.find("g:data[@key='y_edge']/y:PolyLineEdge", NS)
         assert line.find("y:Arrows", NS).get("target") == "standard"
-    e0 = root.xpath("//g:edge[@id='e1']//y:EdgeLabel", namespaces=NS)[0]
-    assert e0.text == "FLOAT[4,4]"
+    e0 = root.xpath("//g:edge[@id='e0']//y:EdgeLabel", namespaces=NS)[0]
+    assert e0.text == "FLOAT[1,4]"
     # on a segment of the edge's path, where it covers no node on either side
     spot = e0.find("y:ModelParameter/y:SmartEdgeLabelModelParameter", NS)
     assert e0.get("modelName") == "custom" and spot.get("distanceToCenter") == "true"
