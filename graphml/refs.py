@@ -21,8 +21,8 @@ directly in the group, keep their direct edges, so the value is still drawn flow
 from where it is made. And any such value read more than :data:`FAR` ops below where it
 is made gets a box beside that reader: on the longest chain of ops between (a residual
 added back after a block, a norm's input read again by its last op), or as a layered
-picture of nested modules draws them (an encoder's output read in a decoder drawn below
-it) while a nearer reader keeps a direct edge. A picture draws those boxes
+picture of nested modules draws them (one stage's output read by every layer of a later
+stage drawn below it) while a nearer reader keeps a direct edge. A picture draws those boxes
 (:func:`beside_boxes`) in the reader's row, right beside it.
 
 The converter adds boxes to the files it draws (with yEd markup) and leaves them out of
