@@ -203,16 +203,29 @@ def show_progress() -> bool:
 
 
 @contextmanager
-def steps() -> Iterator[Callable[[str], None] | None]:
-    """A spinner naming the current step, on a terminal only (None on a pipe)."""
-    if not show_progress():
+def steps(first: str = "working", shown: bool = True
+          ) -> Iterator[Callable[[str], None] | None]:
+    """A spinner naming the current step (``first`` until told another), on a terminal
+    only: the callable to tell it the next step, or None (a pipe, or not ``shown``)."""
+    if not (shown and show_progress()):
         yield None
         return
     from rich.console import Console
+    from rich.live import Live
+    from rich.markup import escape
+    from rich.spinner import Spinner
 
-    console = Console(stderr=True)
-    with console.status("working...") as status:
-        yield lambda step: status.update(step)
+    spinner = Spinner("dots", text=escape(f"{first} ..."), style="status.spinner")
+    with Live(spinner, console=Console(stderr=True), transient=True,
+              refresh_per_second=12.5) as live:
+
+        def show(step: str) -> None:
+            spinner.update(text=escape(f"{step} ..."))
+            # drawn now: a step shorter than the spinner's tick (or one whose work holds
+            # the interpreter, as a capture does) is still named
+            live.refresh()
+
+        yield show
 
 
 #: True in the ``modelexport`` program (``main``), which ends after its one command;

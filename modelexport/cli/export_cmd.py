@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,7 +17,7 @@ from modelexport.cli._common import (
     OnnxOutput,
     Verbose,
     print_json,
-    show_progress,
+    steps,
     user_errors,
 )
 from modelexport.cli.fold_cmds import FoldClass, FoldDepth
@@ -142,17 +141,7 @@ def export(
         if (fold_classes or fold_depth is not None) and not fold:
             raise UserInputError("--class and --depth choose what --fold folds; add --fold")
 
-        status: Any = nullcontext()
-        progress = None
-        if show_progress() and not json_output:
-            from rich.console import Console
-            from rich.markup import escape
-
-            status = Console(stderr=True).status(escape(f"exporting {model} ..."))
-
-            def progress(step: str) -> None:
-                status.update(escape(f"{step} ..."))
-        with status:
+        with steps(f"exporting {model}", shown=not json_output) as progress:
             report = export_pretrained(
                 model, output, input_text=input_text, input_shape=input_shape,
                 strategy=strategy.value, with_graphml=with_graphml, layout=layout.value,
