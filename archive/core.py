@@ -440,15 +440,15 @@ class Archive:
     def _pages(self, queries: list[str], name: str) -> Iterator[list[Any]]:
         """The rows of ``queries`` (with ``$lo``/``$hi`` bounds on seq), page by page.
 
-        seq numbers run 0, 1, 2, ... across the queries together, so the first page
-        that none of them has a row for is the end.
+        seq numbers run 0, 1, 2, ... across the queries together, with no gap, so the
+        first page they fill only in part is the last.
         """
-        lo, found = 0, True
-        while found:
-            found = False
+        lo, found = 0, PAGE_ROWS
+        while found == PAGE_ROWS:
+            found = 0
             for query in queries:
                 for row in self._engine.stream(query, name=name, lo=lo, hi=lo + PAGE_ROWS):
-                    found = True
+                    found += 1
                     yield row
             lo += PAGE_ROWS
 
