@@ -23,14 +23,16 @@ from modelexport.graphml import (
 from modelexport.graphml import format as fmt
 
 
+def tagged(node: onnx.NodeProto, tag: str) -> onnx.NodeProto:
+    """``node`` tagged with module ``tag``, as the exporter tags it."""
+    prop = node.metadata_props.add()
+    prop.key, prop.value = TAG_KEY, tag
+    return node
+
+
 def constant_model() -> onnx.ModelProto:
     """A Constant op of /Net read by ops of /Net/A and /Net/B, and an initializer read by
     one op of its own module."""
-    def tagged(node, tag):
-        prop = node.metadata_props.add()
-        prop.key, prop.value = TAG_KEY, tag
-        return node
-
     w = numpy_helper.from_array(np.ones(4, dtype=np.float32), "a.w")
     nodes = [
         tagged(helper.make_node("Constant", [], ["c"], name="/Constant",
@@ -185,11 +187,6 @@ def test_a_picture_with_closed_modules_draws_a_constant_beside_each_box_that_use
 def shared_value_model() -> onnx.ModelProto:
     """A mask made in /Net read by three sibling layers (/Net/L.0, /Net/L.1, /Net/L.2),
     and a layer output read by a module and an op of the next level (a residual)."""
-    def tagged(node, tag):
-        prop = node.metadata_props.add()
-        prop.key, prop.value = TAG_KEY, tag
-        return node
-
     nodes = [tagged(helper.make_node("Relu", ["m"], ["mask"], name="/mask"), "/Net")]
     h = "x"
     for i in range(3):
@@ -230,19 +227,27 @@ def test_a_value_read_in_sibling_modules_gets_a_box_in_each_but_the_first():
         assert len([e for e in edges if e.source == add]) == 2
 
 
-def test_a_file_with_boxes_for_shared_values_validates_and_rebuilds_the_exact_model(tmp_path):
-    onnx.save(shared_value_model(), str(tmp_path / "m.onnx"))
-    assert onnx_to_graphml(tmp_path / "m.onnx", tmp_path / "m.graphml").refs == 2
+def assert_boxed_file_round_trips(tmp_path, model: onnx.ModelProto, boxes: int) -> None:
+    """The default file of ``model`` has ``boxes`` reference boxes, validates and rebuilds
+    the exact model; its ``--no-yed`` file has none; add_refs/remove_refs are inverses."""
+    onnx.save(model, str(tmp_path / "m.onnx"))
+    assert onnx_to_graphml(tmp_path / "m.onnx", tmp_path / "m.graphml").refs == boxes
     report = validate_graphml(tmp_path / "m.graphml")
     assert report.ok, [str(f) for f in report.findings]
     graphml_to_onnx(tmp_path / "m.graphml", tmp_path / "back.onnx")
     assert (tmp_path / "back.onnx").read_bytes() == (tmp_path / "m.onnx").read_bytes()
-    doc = model_to_document(shared_value_model())
+    onnx_to_graphml(tmp_path / "m.onnx", tmp_path / "flat.graphml", yed=False)
+    assert 'key="ref"' not in (tmp_path / "flat.graphml").read_text()
+    doc = model_to_document(model)
     before = generate_graphml(doc, yed=False)
     add_refs(doc)
     assert add_refs(doc) == 0
-    assert remove_refs(doc) == 2
+    assert remove_refs(doc) == boxes
     assert generate_graphml(doc, yed=False) == before
+
+
+def test_a_file_with_boxes_for_shared_values_validates_and_rebuilds_the_exact_model(tmp_path):
+    assert_boxed_file_round_trips(tmp_path, shared_value_model(), boxes=2)
 
 
 def test_a_value_made_in_a_closed_module_and_read_by_its_siblings_gets_boxes_there():
@@ -272,11 +277,6 @@ def skip_model() -> onnx.ModelProto:
     seven ops in /Net/Block and is added back after it (a residual round a deep block);
     one op of the chain also reads the block's input again three ops down (a short
     skip)."""
-    def tagged(node, tag):
-        prop = node.metadata_props.add()
-        prop.key, prop.value = TAG_KEY, tag
-        return node
-
     nodes = [tagged(helper.make_node("Relu", ["x"], ["r"], name="/in"), "/Net/In")]
     h = "r"
     for i, op in enumerate(["Neg", "Abs", "Neg", "Abs", "Neg", "Abs", "Neg"]):
@@ -321,31 +321,13 @@ def test_a_value_read_far_below_where_it_is_made_gets_a_box_beside_its_reader():
 
 
 def test_a_file_with_a_box_for_a_far_read_validates_and_rebuilds_the_exact_model(tmp_path):
-    onnx.save(skip_model(), str(tmp_path / "m.onnx"))
-    assert onnx_to_graphml(tmp_path / "m.onnx", tmp_path / "m.graphml").refs == 1
-    report = validate_graphml(tmp_path / "m.graphml")
-    assert report.ok, [str(f) for f in report.findings]
-    graphml_to_onnx(tmp_path / "m.graphml", tmp_path / "back.onnx")
-    assert (tmp_path / "back.onnx").read_bytes() == (tmp_path / "m.onnx").read_bytes()
-    onnx_to_graphml(tmp_path / "m.onnx", tmp_path / "flat.graphml", yed=False)
-    assert 'key="ref"' not in (tmp_path / "flat.graphml").read_text()
-    doc = model_to_document(skip_model())
-    before = generate_graphml(doc, yed=False)
-    add_refs(doc)
-    assert add_refs(doc) == 0
-    assert remove_refs(doc) == 1
-    assert generate_graphml(doc, yed=False) == before
+    assert_boxed_file_round_trips(tmp_path, skip_model(), boxes=1)
 
 
 def test_a_value_read_one_op_down_but_drawn_far_below_gets_a_box_there():
     """/Net/After reads r directly (one op down the data flow) but also reads the deep
     block's output, so it is drawn below the whole block: its read of r gets a box; the
     block, the nearer reader, keeps r's direct edge."""
-    def tagged(node, tag):
-        prop = node.metadata_props.add()
-        prop.key, prop.value = TAG_KEY, tag
-        return node
-
     model = skip_model()
     residual = next(n for n in model.graph.node if n.name == "/residual")
     model.graph.node.remove(residual)
