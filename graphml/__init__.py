@@ -27,6 +27,7 @@ import typing as _typing
 # The errors load with the package (every layer above raises them); the rest when first
 # used, so that a program importing only the errors (the command line, at start) does
 # not pay for the reader, writer, layout and validator.
+from modelexport.graphml._lazy import lazy_attributes as _lazy_attributes
 from modelexport.graphml.errors import (
     GraphMLError,
     GraphMLFormatError,
@@ -73,18 +74,4 @@ __all__ = [
     "GraphMLError", "GraphMLParseError", "GraphMLFormatError", "GraphMLValidationError",
 ]
 
-
-
-def __getattr__(name: str) -> _typing.Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'modelexport.graphml' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = _lazy_attributes(globals(), _LAZY)

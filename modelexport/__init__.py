@@ -50,6 +50,7 @@ from modelexport.errors import (  # noqa: E402
     UserInputError,
     VerificationError,
 )
+from modelexport.graphml._lazy import lazy_attributes as _lazy_attributes  # noqa: E402
 
 if _typing.TYPE_CHECKING:
     from modelexport.analysis.compare import compare_models
@@ -57,16 +58,4 @@ if _typing.TYPE_CHECKING:
     from modelexport.exporter import ExportReport, UnifiedExporter, export_model, export_pretrained
 
 
-def __getattr__(name: str) -> _typing.Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'modelexport' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = _lazy_attributes(globals(), _LAZY)
