@@ -248,16 +248,13 @@ def _drawn_depths(doc: Document, flow: list[tuple[str, str]]) -> dict[str, int]:
     kids: dict[str | None, list[str]] = {None: []}  # group id (None: the top) -> children
     owner: dict[str, str | None] = {}
     level: dict[str, int] = {}
-    stack: list[tuple[Graph, str | None]] = [(doc.graph, None)]
-    while stack:
-        graph, group = stack.pop()
-        for node in graph.nodes:
-            kids[group].append(node.id)
-            owner[node.id] = group
-            level[node.id] = 0 if group is None else level[group] + 1
-            if node.graph is not None:
-                kids[node.id] = []
-                stack.append((node.graph, node.id))
+    for node, group_node in doc.iter_nodes():  # a group comes before what it holds
+        group = None if group_node is None else group_node.id
+        kids[group].append(node.id)
+        owner[node.id] = group
+        level[node.id] = 0 if group is None else level[group] + 1
+        if node.graph is not None:
+            kids[node.id] = []
     preds: dict[str, set[str]] = {}  # child -> its siblings feeding it
     for s, t in flow:
         a, b = s, t
@@ -312,22 +309,16 @@ def _depths_below(group: str | None, start: int, kids: dict[str | None, list[str
 def _under_modules(doc: Document) -> dict[str, bool]:
     """Whether each node sits in modules only (not in an op's subgraph)."""
     out: dict[str, bool] = {}
-    stack: list[tuple[Graph, bool]] = [(doc.graph, True)]
-    while stack:
-        graph, ok = stack.pop()
-        for node in graph.nodes:
-            out[node.id] = ok
-            if node.graph is not None:
-                stack.append((node.graph, ok and node.data.get("kind") == fmt.KIND_MODULE))
+    for node, group in doc.iter_nodes():  # a group comes before what it holds
+        out[node.id] = group is None or (out[group.id]
+                                         and group.data.get("kind") == fmt.KIND_MODULE)
     return out
 
 
 def beside_boxes(doc: Document) -> set[str]:
     """The reference boxes that stand for a value other than a constant: a picture draws
     each right beside the op reading it (a constant's box sits above its reader)."""
-    nodes: dict[str, Node] = {}
-    for _graph, node in _placed(doc):
-        nodes[node.id] = node
+    nodes = {node.id: node for node, _group in doc.iter_nodes()}
     entered = {e.target for e in doc.iter_edges()}
     out = set()
     for nid, node in nodes.items():
