@@ -619,8 +619,9 @@ _ALONE_SHARE = 8.0
 def _packed(alone: list[int], width: list[float], sizes: list[tuple[float, float]],
             centre: list[float], present: list[bool]) -> dict[int, float]:
     """Pack the boxes ``alone`` (in this order) in rows left of the placed boxes, from
-    the top, each row at most half as wide as the placed boxes span (one box at least):
-    a long row of them would widen the group. Sets their centres; returns their tops."""
+    the top, each row at most an eighth (:data:`_ALONE_SHARE`) as wide as the placed
+    boxes span (one box at least): a long row of them would widen the group. Sets their
+    centres; returns their tops."""
     if not alone:
         return {}
     lo = min(centre[u] - width[u] / 2 for u in range(len(centre)) if present[u])
